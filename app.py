@@ -1,0 +1,64 @@
+"""Passerelle: the application factory and the command-line entry point."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import click
+from flask import Flask
+from flask.cli import FlaskGroup
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the application; ``config`` overrides settings read from the environment."""
+    from core import errors, logs
+    from core.config import load_config
+    from extensions import api, db, migrate
+
+    app = Flask(__name__, static_folder="static", template_folder="templates")
+    app.config.update(load_config(overrides=config))
+    logs.init_app(app)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(app.root_path + "/migrations"),
+                     compare_type=True)
+    api.init_app(app)
+
+    import core.views
+    import directory
+    import geodata
+    import matching
+
+    core.views.init_app(app)
+    geodata.init_app(app)
+    directory.init_app(app)
+    matching.init_app(app)
+    # Registered last so that it replaces flask-smorest's JSON-only HTTP error handler.
+    errors.init_app(app)
+    _register_commands(app)
+    return app
+
+
+def _register_commands(app: Flask) -> None:
+    @app.cli.command("init-db")
+    def init_db() -> None:
+        """Prépare la base : serveur local, base, extensions, migrations."""
+        from flask_migrate import upgrade
+
+        from core.database import ensure_database
+
+        try:
+            done = ensure_database(app.config["DATABASE_URL"],
+                                   local=app.config["PASSERELLE_LOCAL_DB"])
+        except RuntimeError as exc:
+            raise click.ClickException(str(exc)) from exc
+        for line in done:
+            click.echo(line)
+        upgrade()
+        click.echo("Base à jour (migrations appliquées).")
+
+
+@click.group(cls=FlaskGroup, create_app=create_app)
+def cli() -> None:
+    """Passerelle : annuaire des lieux d'inclusion numérique et du Pass Numérique."""

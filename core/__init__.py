@@ -1,0 +1,2 @@
+"""What every domain package shares: configuration, errors, logging, database lifecycle,
+the home page."""

@@ -1,0 +1,144 @@
+"""Database lifecycle: the local default server, the application database, its extensions."""
+
+from __future__ import annotations
+
+import logging
+import os
+import pwd
+import shutil
+import subprocess
+import time
+
+import psycopg
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
+log = logging.getLogger(__name__)
+
+# unaccent and pg_trgm serve accent-insensitive and fuzzy name search.
+EXTENSIONS = ("postgis", "unaccent", "pg_trgm")
+
+
+def _conninfo(url: str, dbname: str | None = None) -> dict:
+    parsed = make_url(url)
+    info = {
+        "host": parsed.query.get("host") or parsed.host or "127.0.0.1",
+        "port": parsed.port or 5432,
+        "dbname": dbname or parsed.database,
+        "connect_timeout": 5,
+    }
+    if parsed.username:
+        info["user"] = parsed.username
+    if parsed.password:
+        info["password"] = parsed.password
+    return info
+
+
+def _server_reachable(url: str) -> bool:
+    try:
+        with psycopg.connect(**_conninfo(url, "postgres")):
+            return True
+    except psycopg.OperationalError as exc:
+        if "does not exist" in str(exc) and _create_own_role():
+            return _server_reachable(url)
+        return False
+
+
+def _create_own_role() -> bool:
+    """On a fresh Debian server only ``postgres`` exists; give root a superuser role
+    so that the socket's peer authentication lets it in."""
+    if os.geteuid() != 0 or not shutil.which("runuser"):
+        return False
+    user = pwd.getpwuid(os.geteuid()).pw_name
+    result = subprocess.run(
+        ["runuser", "-u", "postgres", "--", "psql", "-v", "ON_ERROR_STOP=1", "-c",
+         f'CREATE ROLE "{user}" SUPERUSER LOGIN'],
+        capture_output=True, text=True, check=False)
+    return result.returncode == 0
+
+
+def start_local_clusters() -> list[str]:
+    """Start the Debian PostgreSQL clusters that are down; return the ones started."""
+    if not shutil.which("pg_lsclusters"):
+        return []
+    listing = subprocess.run(["pg_lsclusters", "--no-header"], capture_output=True,
+                             text=True, check=False).stdout
+    started = []
+    for line in listing.splitlines():
+        parts = line.split()
+        if len(parts) >= 4 and parts[3] == "down":
+            version, name = parts[0], parts[1]
+            subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, name,
+                            "start"], check=False)
+            started.append(f"{version}/{name}")
+    return started
+
+
+def ensure_database(url: str, *, local: bool) -> list[str]:
+    """Make ``url``'s database usable; return French lines describing what was done.
+
+    For the local default, a stopped cluster is started and the database created.
+    Elsewhere the database must exist; the extensions are created when allowed.
+    """
+    done: list[str] = []
+    if not _server_reachable(url):
+        if not local:
+            raise RuntimeError("Le serveur PostgreSQL de DATABASE_URL est injoignable.")
+        started = start_local_clusters()
+        if started:
+            done.append("Serveur PostgreSQL démarré : " + ", ".join(started))
+        for _ in range(30):
+            if _server_reachable(url):
+                break
+            time.sleep(0.5)
+        else:
+            raise RuntimeError(
+                "Aucun serveur PostgreSQL local ne répond sur 127.0.0.1:5432 ; "
+                "installez postgresql-15-postgis-3 ou définissez DATABASE_URL."
+            )
+    dbname = make_url(url).database
+    if local:
+        with psycopg.connect(**_conninfo(url, "postgres"), autocommit=True) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                                  (dbname,)).fetchone()
+            if not exists:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+                done.append(f"Base « {dbname} » créée.")
+    with psycopg.connect(**_conninfo(url), autocommit=True) as conn:
+        for ext in EXTENSIONS:
+            present = conn.execute("SELECT 1 FROM pg_extension WHERE extname = %s",
+                                   (ext,)).fetchone()
+            if not present:
+                conn.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(
+                    sql.Identifier(ext)))
+                done.append(f"Extension {ext} créée.")
+    return done
+
+
+def drop_database(url: str) -> None:
+    dbname = make_url(url).database
+    with psycopg.connect(**_conninfo(url, "postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+            sql.Identifier(dbname)))
+
+
+def create_database(url: str) -> None:
+    """Create ``url``'s database (dropping an older one) with its extensions."""
+    drop_database(url)
+    dbname = make_url(url).database
+    with psycopg.connect(**_conninfo(url, "postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+    ensure_database(url, local=False)
+
+
+# Tables that belong to PostGIS and its extensions, not to our models.
+EXTENSION_TABLES = frozenset({"spatial_ref_sys", "topology", "layer"})
+
+
+def include_object(obj, name, type_, reflected, compare_to):
+    """Alembic filter: our objects only, spatial columns and indexes as GeoAlchemy2 sees them."""
+    from geoalchemy2 import alembic_helpers
+
+    if type_ == "table" and name in EXTENSION_TABLES:
+        return False
+    return alembic_helpers.include_object(obj, name, type_, reflected, compare_to)

@@ -1,0 +1,133 @@
+"""One error hierarchy: each class carries its HTTP status and a safe French message.
+
+Errors are answered as JSON under ``/api/`` and as a French HTML page elsewhere.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, g, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+# French messages for the HTTP statuses the application answers.
+STATUS_MESSAGES = {
+    400: "La requête est mal formée.",
+    401: "Authentification requise.",
+    403: "Accès refusé.",
+    404: "La ressource demandée est introuvable.",
+    405: "Méthode non autorisée pour cette adresse.",
+    409: "La requête est en conflit avec l'état actuel des données.",
+    413: "Le contenu envoyé est trop volumineux.",
+    415: "Type de contenu non pris en charge.",
+    422: "Les paramètres de la requête sont invalides.",
+    429: "Trop de requêtes ; réessayez plus tard.",
+    500: "Une erreur interne est survenue. L'équipe a été prévenue.",
+    503: "Le service est momentanément indisponible ; réessayez dans quelques instants.",
+}
+
+
+class PasserelleError(Exception):
+    """Base of every error the application raises on purpose."""
+
+    status = 500
+    message = STATUS_MESSAGES[500]
+
+    def __init__(self, message: str | None = None, *, errors: dict[str, Any] | None = None):
+        super().__init__(message or self.message)
+        self.message = message or self.message
+        self.errors = errors or {}
+
+
+class ConfigurationError(PasserelleError):
+    """A setting is missing or invalid; raised at start-up, never during a request."""
+
+
+class BadRequest(PasserelleError):
+    status = 400
+    message = STATUS_MESSAGES[400]
+
+
+class NotFound(PasserelleError):
+    status = 404
+    message = STATUS_MESSAGES[404]
+
+
+class Conflict(PasserelleError):
+    status = 409
+    message = STATUS_MESSAGES[409]
+
+
+class InvalidInput(PasserelleError):
+    status = 422
+    message = STATUS_MESSAGES[422]
+
+
+class ServiceUnavailable(PasserelleError):
+    status = 503
+    message = STATUS_MESSAGES[503]
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path == "/api"
+
+
+def _answer(status: int, message: str, errors: dict[str, Any] | None = None):
+    request_id = getattr(g, "request_id", None)
+    if _wants_json():
+        body: dict[str, Any] = {"code": status, "status": status, "message": message}
+        if errors:
+            body["errors"] = errors
+        if request_id:
+            body["request_id"] = request_id
+        return jsonify(body), status
+    html = render_template("error.html", status=status, message=message, errors=errors,
+                           request_id=request_id)
+    return html, status
+
+
+def _flatten_webargs(messages: Any) -> dict[str, Any]:
+    """webargs nests messages by location ({"query": {"lat": [...]}}); keep field names."""
+    if not isinstance(messages, dict):
+        return {"_": messages}
+    flat: dict[str, Any] = {}
+    for location, fields in messages.items():
+        if isinstance(fields, dict):
+            flat.update(fields)
+        else:
+            flat[location] = fields
+    return flat
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(PasserelleError)
+    def handle_passerelle_error(exc: PasserelleError):
+        if exc.status >= 500:
+            log.error("erreur %s : %s", exc.status, exc.message)
+        return _answer(exc.status, exc.message, exc.errors)
+
+    @app.errorhandler(HTTPException)
+    def handle_http_exception(exc: HTTPException):
+        status = exc.code or 500
+        errors = None
+        data = getattr(exc, "data", None)  # set by flask-smorest/webargs on invalid arguments
+        if isinstance(data, dict) and "messages" in data:
+            errors = _flatten_webargs(data["messages"])
+        message = STATUS_MESSAGES.get(status, exc.name)
+        if isinstance(data, dict) and isinstance(data.get("message"), str):
+            message = data["message"]
+        return _answer(status, message, errors)
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(exc: Exception):
+        from extensions import db
+
+        log.exception("erreur inattendue")
+        try:
+            db.session.rollback()
+        except Exception:  # the connection itself may be gone
+            log.exception("échec du rollback après une erreur")
+        return _answer(500, STATUS_MESSAGES[500])

@@ -1,0 +1,7 @@
+"""directory: see ARCHITECTURE.md."""
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Register this package's blueprints and commands."""

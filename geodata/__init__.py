@@ -1,0 +1,8 @@
+"""Territories of France, geocoding, coverage and investment planning, maps."""
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Register this package's models, blueprints and commands."""
+    from . import models  # noqa: F401  (tables known to migrations)

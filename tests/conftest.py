@@ -1,0 +1,137 @@
+"""Test harness: one migrated PostGIS database per test session, a rolled-back
+transaction per test, a client that refuses pages loading external assets."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session, scoped_session, sessionmaker
+
+from app import create_app
+from core.config import local_database_url
+from core.database import create_database, drop_database
+from extensions import db
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+# Attributes through which a page makes the browser fetch something by itself.
+_ASSET_ATTR = re.compile(
+    r"""<(?:script|img|iframe|source|audio|video|embed)\b[^>]*\bsrc\s*=\s*["']([^"']+)"""
+    r"""|<link\b[^>]*\bhref\s*=\s*["']([^"']+)""",
+    re.IGNORECASE,
+)
+_CSS_URL = re.compile(r"""url\(\s*["']?([^"')]+)""", re.IGNORECASE)
+
+
+def external_assets(html: str, allowed_hosts: tuple[str, ...] = ()) -> list[str]:
+    """URLs of resources an HTML page would load from another host."""
+    found = []
+    for match in _ASSET_ATTR.finditer(html):
+        found.append(match.group(1) or match.group(2))
+    found += _CSS_URL.findall(html)
+    external = []
+    for url in found:
+        if url.startswith("//") or re.match(r"^[a-z][a-z0-9+.-]*://", url, re.IGNORECASE):
+            host = re.sub(r"^[a-z0-9+.-]*:?//", "", url, flags=re.IGNORECASE).split("/")[0]
+            if host.split(":")[0] not in ("127.0.0.1", "localhost") + allowed_hosts:
+                external.append(url)
+    return external
+
+
+def database_url_for_tests() -> str:
+    base = os.environ.get("PASSERELLE_TEST_DATABASE_URL")
+    if base:
+        return base
+    # One database per test process, so that parallel runs do not collide.
+    return local_database_url(f"passerelle_test_{os.getpid()}")
+
+
+def shared_data(*parts: str) -> Path:
+    """A file of ../shared/data, or a skip when that folder is absent."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"données partagées absentes : {path}")
+    return path
+
+
+class CheckedClient(FlaskClient):
+    """Fails a test whose HTML page would load an asset from an external host."""
+
+    def open(self, *args, **kwargs):
+        response = super().open(*args, **kwargs)
+        if response.mimetype == "text/html" and not response.is_streamed:
+            external = external_assets(response.get_data(as_text=True))
+            assert not external, f"la page charge des ressources externes : {external}"
+        return response
+
+
+@pytest.fixture(scope="session")
+def app():
+    url = database_url_for_tests()
+    create_database(url)
+    application = create_app({"DATABASE_URL": url, "TESTING": True,
+                              "PASSERELLE_LOCAL_DB": False})
+    application.test_client_class = CheckedClient
+    from flask_migrate import upgrade
+
+    with application.app_context():
+        upgrade()
+    yield application
+    with application.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    if not os.environ.get("PASSERELLE_TEST_DATABASE_URL"):
+        drop_database(url)
+
+
+class _FixtureScopedSession(scoped_session):
+    """The fixture, not the request teardown, ends the test's session."""
+
+    def remove(self) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def transactional_session(app) -> Iterator[Session]:
+    """Bind ``db.session`` to one outer transaction that is rolled back at the end.
+
+    Commits inside only release a savepoint; Flask-SQLAlchemy's own Session class
+    ignores a connection bind, so a plain SQLAlchemy session is used here.
+    """
+    with app.app_context():
+        connection = db.engine.connect()
+        outer = connection.begin()
+        factory = sessionmaker(bind=connection, join_transaction_mode="create_savepoint")
+        session = _FixtureScopedSession(factory)
+        original = db.session
+        db.session = session
+        try:
+            yield session
+        finally:
+            scoped_session.remove(session)
+            db.session = original
+            outer.rollback()
+            connection.close()
+
+
+@pytest.fixture
+def db_session(app) -> Iterator[Session]:
+    with transactional_session(app) as session:
+        yield session
+
+
+@pytest.fixture
+def client(app, db_session):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app, db_session):
+    return app.test_cli_runner()

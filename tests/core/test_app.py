@@ -1,0 +1,98 @@
+import logging
+
+import pytest
+
+from core.config import load_config
+from core.errors import ConfigurationError, NotFound
+
+
+def test_home_page_speaks_to_the_three_users(client):
+    response = client.get("/")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert '<html lang="fr">' in page
+    for audience in ("Pass Numérique", "orientez", "territoire"):
+        assert audience in page
+
+
+def test_unknown_page_is_a_french_html_page(client):
+    response = client.get("/nulle-part")
+    assert response.status_code == 404
+    assert response.mimetype == "text/html"
+    assert "Page introuvable" in response.get_data(as_text=True)
+
+
+def test_unknown_api_route_is_french_json(client):
+    response = client.get("/api/v1/nulle-part")
+    assert response.status_code == 404
+    assert response.is_json
+    body = response.get_json()
+    assert body["status"] == 404
+    assert body["message"] == "La ressource demandée est introuvable."
+    assert body["request_id"] == response.headers["X-Request-ID"]
+
+
+@pytest.fixture
+def fresh_app(app):
+    """An application that has served nothing yet, so a test may add a route to it."""
+    from app import create_app
+
+    return create_app({"DATABASE_URL": app.config["DATABASE_URL"], "TESTING": True})
+
+
+def test_application_errors_carry_their_status(fresh_app):
+    app = fresh_app
+
+    @app.get("/api/v1/_test_error")
+    def _raise():
+        raise NotFound("Aucune commune ne porte ce code.")
+
+    response = app.test_client().get("/api/v1/_test_error")
+    assert response.status_code == 404
+    assert response.get_json()["message"] == "Aucune commune ne porte ce code."
+
+
+def test_request_id_is_kept_when_safe_and_logged(fresh_app, caplog):
+    app = fresh_app
+    client = app.test_client()
+
+    @app.get("/_test_log")
+    def _log():
+        logging.getLogger("tests").info("ligne de test")
+        return "ok"
+
+    with caplog.at_level(logging.INFO, logger="tests"):
+        response = client.get("/_test_log", headers={"X-Request-ID": "abc-123"})
+    assert response.headers["X-Request-ID"] == "abc-123"
+    assert any(getattr(r, "request_id", None) == "abc-123" for r in caplog.records)
+
+    unsafe = client.get("/", headers={"X-Request-ID": "<script>"})
+    assert unsafe.headers["X-Request-ID"] != "<script>"
+
+
+def test_health_checks_the_database(client):
+    assert client.get("/sante").get_json() == {"status": "ok"}
+
+
+def test_config_names_the_bad_variable():
+    with pytest.raises(ConfigurationError, match="PASSERELLE_GEOCODER_TIMEOUT_S"):
+        load_config({"PASSERELLE_GEOCODER_TIMEOUT_S": "vite"})
+    with pytest.raises(ConfigurationError, match="PASSERELLE_GEOCODER"):
+        load_config({"PASSERELLE_GEOCODER": "google"})
+
+
+def test_config_defaults_to_the_local_database():
+    config = load_config({})
+    assert config["PASSERELLE_LOCAL_DB"] is True
+    assert "/passerelle" in config["SQLALCHEMY_DATABASE_URI"]
+    given = load_config({"DATABASE_URL": "postgresql://u@h/x"})
+    assert given["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@h/x"
+    assert given["PASSERELLE_LOCAL_DB"] is False
+
+
+def test_openapi_document_is_valid(client):
+    from openapi_spec_validator import validate
+
+    response = client.get("/api/v1/openapi.json")
+    assert response.status_code == 200
+    validate(response.get_json())
