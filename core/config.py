@@ -109,6 +109,8 @@ def load_config(environ: Mapping[str, str] | None = None,
         "OPENAPI_SWAGGER_UI_PATH": "docs",
         # Served from our own copy under static/ (never a CDN).
         "OPENAPI_SWAGGER_UI_URL": "/static/vendor/swagger-ui/",
+        # Swagger UI would otherwise ask validator.swagger.io for a badge.
+        "OPENAPI_SWAGGER_UI_CONFIG": {"validatorUrl": None},
         "API_SPEC_OPTIONS": {
             "info": {
                 "description": (
