@@ -10,7 +10,9 @@ PY := $(VENV)/bin/python
 FLASK := $(VENV)/bin/flask --app app
 PYTHON ?= python3
 # Debian packages the application and its tests need.
-DEBIAN_PACKAGES := postgresql postgresql-15-postgis-3 chromium nodejs npm python3-venv wrk
+# Node.js/npm and venv are checked as commands: they may come from elsewhere (NodeSource,
+# pyenv), where installing Debian's packages on top would conflict.
+DEBIAN_PACKAGES := postgresql postgresql-15-postgis-3 chromium wrk
 
 .PHONY: run test setup system venv assets database geography demo lint clean
 
@@ -26,6 +28,8 @@ system:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
+	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
+	$(PYTHON) -c "import ensurepip, venv" 2>/dev/null || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" != 0 ]; then echo "Paquets Debian manquants :$$missing (lancez en root)"; exit 1; fi; \
 	  echo "Installation des paquets Debian :$$missing"; \
