@@ -1,0 +1,393 @@
+"""Validation: candidate rows → normalised records keyed by the standard v1.0.2 field names.
+
+Pure code. Every problem names the line, the field and the reason in French. Levels:
+- ``erreur``: the row is rejected, and so the file is not written (all or nothing);
+- ``avertissement``: the row is written as given, the problem is reported and, where it
+  matters to a reader of the catalogue, kept as a flag on the venue.
+Nothing is silently "fixed": swapped coordinates are corrected *and* reported; opening
+hours that are not valid OSM syntax are kept as text and flagged; a phone number or an
+e-mail that cannot be read is reported and left out.
+
+Duplicates inside a file (same ``id``): the occurrence with the latest ``date_maj`` wins;
+at equal dates, the last one in the file. The others are reported and not written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from directory import hours as hours_module
+from directory.importer.readers import STANDARD_FIELDS, Candidate
+from directory.importer.report import ERROR, INFO, WARNING, Problem
+from directory.vocabulary import STANDARD_ENUMERATIONS, TYPOLOGIES, french_area_of
+
+LIST_FIELDS: tuple[str, ...] = (
+    "typologie", "telephone", "courriels", "site_web", "itinerance", "services",
+    "publics_specifiquement_adresses", "prise_en_charge_specifique", "frais_a_charge",
+    "dispositif_programmes_nationaux", "formations_labels", "autres_formations_labels",
+    "modalites_acces", "modalites_accompagnement",
+)
+REQUIRED: tuple[str, ...] = ("id", "pivot", "nom", "commune", "code_postal", "adresse",
+                             "date_maj")
+TEXT_FIELDS = tuple(f for f in STANDARD_FIELDS
+                    if f not in LIST_FIELDS and f not in ("latitude", "longitude", "date_maj"))
+
+PLACEHOLDER_PIVOT = "00000000000000"
+_PIVOT = re.compile(r"^[a-zA-Z0-9]{9,14}$")
+_POSTAL = re.compile(r"^\d{5}$")
+_INSEE = re.compile(r"^([013-9]\d|2[AB1-9])\d{3}$")
+_PHONE = re.compile(r"^(\+33|\+590|\+594|\+262|\+596|\+269|\+687|\+689|\+508|\+681)(\d){6,9}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+OLDEST_PLAUSIBLE_DATE = dt.date(2000, 1, 1)
+RESUME_MAX = 280
+
+# Flag codes stored on the venue (lieu.flags) — see the README.
+FLAG_SWAPPED = "coordonnees_inversees"
+FLAG_HOURS = "horaires_non_conformes"
+FLAG_DATE = "date_maj_implausible"
+FLAG_NO_POINT = "sans_position"
+FLAG_GEOCODED = "position_approchee"
+FLAG_OUTSIDE_COMMUNE = "hors_commune"
+FLAG_DUPLICATE = "doublon_probable"
+
+
+@dataclass
+class Record:
+    """A validated venue, ready to be written."""
+
+    line: int
+    values: dict[str, Any]               # standard v1.0.2 fields, normalised
+    accepts_programme: bool = False
+    acceptance_hints: list[str] = field(default_factory=list)
+    status: str = "open"
+    flags: list[dict[str, str]] = field(default_factory=list)
+    hours: hours_module.Hours | None = None  # parsed horaires when valid
+    timezone: str = hours_module.DEFAULT_TZ
+    programmes: list[str] = field(default_factory=list)  # from our own export (x_pass_…)
+    derive: list[str] = field(default_factory=list)  # code_postal/code_insee from geography
+
+    @property
+    def source_id(self) -> str:
+        return self.values["id"]
+
+    def flag(self, code: str, message: str, field_name: str | None = None) -> None:
+        entry = {"code": code, "message": message}
+        if field_name:
+            entry["field"] = field_name
+        self.flags.append(entry)
+
+
+@dataclass
+class Validation:
+    records: list[Record]
+    problems: list[Problem]
+    rows_read: int = 0
+    rejected: int = 0
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.level == ERROR]
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value).strip()
+    return text or None
+
+
+def split_list(value: Any) -> list[str]:
+    """A `|` list (or a JSON list) → its non-empty stripped items, order kept, no repeats."""
+    if value is None:
+        return []
+    items = value if isinstance(value, list | tuple) else str(value).split("|")
+    out: list[str] = []
+    for item in items:
+        text = _text(item)
+        if text and text not in out:
+            out.append(text)
+    return out
+
+
+def parse_number(value: Any) -> float | None:
+    """A coordinate: a number, or a string with a decimal point or comma."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    text = str(value).strip().replace("\u00a0", "").replace(" ", "")
+    if not text:
+        return None
+    if text.count(",") == 1 and "." not in text:
+        text = text.replace(",", ".")
+    return float(text)  # ValueError for the caller to report
+
+
+def normalise_phone(raw: str) -> str | None:
+    """'05 57 65 75 39' → '+33557657539'; already international numbers are kept."""
+    digits = re.sub(r"[\s.\-/()\u00a0]", "", raw)
+    if digits.startswith("0033"):
+        digits = "+33" + digits[4:]
+    if re.fullmatch(r"0\d{9}", digits):
+        digits = "+33" + digits[1:]
+    if re.fullmatch(r"\+33\d{9}", digits) and digits[3] == "0":
+        digits = "+33" + digits[4:]
+    return digits if _PHONE.match(digits) else None
+
+
+def parse_date(value: Any) -> dt.date:
+    if isinstance(value, dt.date):
+        return value
+    text = str(value).strip()
+    for fmt in ("%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ"):
+        try:
+            return dt.datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    return dt.date.fromisoformat(text[:10])
+
+
+def timezone_for(values: dict[str, Any]) -> str:
+    if values.get("code_insee"):
+        return hours_module.timezone_for_code_insee(values["code_insee"])
+    if values.get("code_postal"):
+        return hours_module.timezone_for_postal_code(values["code_postal"])
+    return hours_module.DEFAULT_TZ
+
+
+def validate_candidate(candidate: Candidate, today: dt.date) -> tuple[Record | None,
+                                                                     list[Problem]]:
+    """One row: a record, or None when it has an error; plus its problems."""
+    raw = candidate.values
+    source_id = _text(raw.get("id"))
+    problems: list[Problem] = list(candidate.problems)
+
+    def problem(field_name: str | None, reason: str, level: str = ERROR) -> None:
+        problems.append(Problem(candidate.line, field_name, reason, level, source_id))
+
+    values: dict[str, Any] = {}
+    for name in TEXT_FIELDS:
+        values[name] = _text(raw.get(name))
+    for name in LIST_FIELDS:
+        values[name] = split_list(raw.get(name))
+    record = Record(candidate.line, values, accepts_programme=candidate.accepts_programme,
+                    acceptance_hints=list(candidate.acceptance_hints),
+                    status=candidate.status or "open")
+
+    derivable = raw.get("__derivable__", [])
+    for name, pattern in (("code_postal", _POSTAL), ("code_insee", _INSEE)):
+        if name in derivable and values[name] and not pattern.match(values[name]):
+            problem(name, f"« {values[name]} » invalide : déduit de la commune où se trouve "
+                          "le point", WARNING)
+            values[name] = None
+    record.derive = [n for n in derivable if not values.get(n)]
+    for name in REQUIRED:
+        if name != "date_maj" and not values.get(name) and name not in record.derive:
+            problem(name, "champ obligatoire vide")
+
+    pivot = values["pivot"]
+    if pivot and not _PIVOT.match(pivot):
+        problem("pivot", f"« {pivot} » n'est ni un SIRET, ni un RNA, ni un RIDET "
+                         "(9 à 14 lettres ou chiffres)")
+    code_postal = values["code_postal"]
+    if code_postal and not _POSTAL.match(code_postal):
+        if re.fullmatch(r"\d{4}", code_postal) and isinstance(raw.get("code_postal"), int):
+            values["code_postal"] = code_postal = "0" + code_postal
+            problem("code_postal", f"code postal lu comme un nombre : « {code_postal} »",
+                    INFO)
+        else:
+            problem("code_postal", f"« {code_postal} » n'est pas un code postal (5 chiffres)")
+    code_insee = values["code_insee"]
+    if code_insee and not _INSEE.match(code_insee):
+        problem("code_insee", f"« {code_insee} » n'est pas un code INSEE de commune")
+    resume = values["presentation_resume"]
+    if resume and len(resume) > RESUME_MAX:
+        problem("presentation_resume",
+                f"{len(resume)} caractères, le standard en autorise {RESUME_MAX} au plus")
+
+    # Lists of the standard's vocabularies: a value outside it is an error.
+    for name, allowed in STANDARD_ENUMERATIONS.items():
+        unknown = [v for v in values[name] if v not in allowed]
+        for value in unknown:
+            problem(name, f"valeur « {value} » absente de la liste du standard v1.0.2")
+    unknown_typologies = [v for v in values["typologie"] if v not in TYPOLOGIES]
+    if unknown_typologies:
+        problem("typologie", "typologie inconnue de la liste ANCT : "
+                             + ", ".join(f"« {v} »" for v in unknown_typologies), WARNING)
+
+    phones = []
+    for value in values["telephone"]:
+        phone = normalise_phone(value)
+        if phone is None:
+            problem("telephone", f"numéro illisible « {value} » : non repris", WARNING)
+        elif phone not in phones:
+            phones.append(phone)
+    values["telephone"] = phones
+    emails = []
+    for value in values["courriels"]:
+        if _EMAIL.match(value):
+            emails.append(value)
+        else:
+            problem("courriels", f"adresse électronique illisible « {value} » : non reprise",
+                    WARNING)
+    values["courriels"] = emails
+
+    # Date of last update: required; an implausible one is kept and flagged.
+    date_maj = raw.get("date_maj")
+    values["date_maj"] = None
+    if _text(date_maj) is None:
+        problem("date_maj", "champ obligatoire vide")
+    else:
+        try:
+            values["date_maj"] = parse_date(date_maj)
+        except ValueError:
+            problem("date_maj", f"date illisible « {date_maj} » (attendu AAAA-MM-JJ)")
+    if values["date_maj"] is not None:
+        if values["date_maj"] < OLDEST_PLAUSIBLE_DATE:
+            message = f"date de mise à jour implausible ({values['date_maj'].isoformat()})"
+            problem("date_maj", message + " : gardée et signalée", WARNING)
+            record.flag(FLAG_DATE, message, "date_maj")
+        elif values["date_maj"] > today + dt.timedelta(days=1):
+            message = f"date de mise à jour dans le futur ({values['date_maj'].isoformat()})"
+            problem("date_maj", message + " : gardée et signalée", WARNING)
+            record.flag(FLAG_DATE, message, "date_maj")
+
+    _check_coordinates(raw, values, record, problem)
+
+    record.timezone = timezone_for(values)
+    horaires = values["horaires"]
+    if horaires:
+        try:
+            record.hours = parse_hours(horaires, record.timezone)
+        except hours_module.InvalidHours as exc:
+            problem("horaires", f"{exc.message_fr} : gardées comme texte et signalées",
+                    WARNING)
+            record.flag(FLAG_HOURS, exc.message_fr, "horaires")
+
+    record.programmes = split_list(raw.get("x_pass_programmes"))
+    if any(p.level == ERROR for p in problems):
+        return None, problems
+    return record, problems
+
+
+_HOURS_CACHE: dict[tuple[str, str], hours_module.Hours | hours_module.InvalidHours] = {}
+
+
+def parse_hours(text: str, tz: str) -> hours_module.Hours:
+    """hours.parse with a memo: real files repeat the same few strings many times."""
+    key = (text, tz)
+    found = _HOURS_CACHE.get(key)
+    if found is None:
+        try:
+            found = hours_module.parse(text, tz)
+        except hours_module.InvalidHours as exc:
+            found = exc
+        if len(_HOURS_CACHE) > 50_000:
+            _HOURS_CACHE.clear()
+        _HOURS_CACHE[key] = found
+    if isinstance(found, hours_module.InvalidHours):
+        raise found
+    return found
+
+
+def _check_coordinates(raw: dict[str, Any], values: dict[str, Any], record: Record,
+                       problem) -> None:
+    """Range, France, swapped latitude/longitude. Points are stored lon/lat in EPSG:4326."""
+    values["latitude"] = values["longitude"] = None
+    try:
+        latitude = parse_number(raw.get("latitude"))
+        longitude = parse_number(raw.get("longitude"))
+    except ValueError:
+        problem("latitude", f"coordonnées illisibles « {raw.get('latitude')} », "
+                            f"« {raw.get('longitude')} »")
+        return
+    if latitude is None and longitude is None:
+        return
+    if latitude is None or longitude is None:
+        problem("latitude" if latitude is None else "longitude",
+                "latitude et longitude vont ensemble : une seule est donnée")
+        return
+    if latitude == 0 and longitude == 0:
+        problem("latitude", "coordonnées (0, 0) : position manquante, à géocoder", WARNING)
+        return
+    in_range = -90 <= latitude <= 90 and -180 <= longitude <= 180
+    if in_range and french_area_of(longitude, latitude):
+        values["latitude"], values["longitude"] = latitude, longitude
+        return
+    swapped_ok = -90 <= longitude <= 90 and french_area_of(latitude, longitude)
+    if swapped_ok:
+        message = (f"latitude et longitude inversées ({latitude}, {longitude}) : "
+                   "corrigées")
+        problem("latitude", message, WARNING)
+        record.flag(FLAG_SWAPPED, message, "latitude")
+        values["latitude"], values["longitude"] = longitude, latitude
+        return
+    if not in_range:
+        problem("latitude", f"coordonnées hors limites (latitude {latitude}, "
+                            f"longitude {longitude})")
+    else:
+        problem("latitude", f"point hors de France (latitude {latitude}, "
+                            f"longitude {longitude})")
+
+
+def resolve_duplicates(records: list[Record]) -> tuple[list[Record], list[Problem]]:
+    """Same id twice: the latest date_maj wins, then the last line (documented rule)."""
+    best: dict[str, Record] = {}
+    problems: list[Problem] = []
+    for record in records:
+        current = best.get(record.source_id)
+        if current is None:
+            best[record.source_id] = record
+            continue
+        newer = (record.values["date_maj"], record.line) >= (current.values["date_maj"],
+                                                              current.line)
+        kept, dropped = (record, current) if newer else (current, record)
+        best[record.source_id] = kept
+        problems.append(Problem(
+            dropped.line, "id",
+            f"identifiant en double (gardé : ligne {kept.line}, date_maj la plus récente, "
+            "à date égale la dernière du fichier) : cette ligne n'est pas écrite",
+            WARNING, record.source_id))
+    kept_ids = {id(r) for r in best.values()}
+    return [r for r in records if id(r) in kept_ids], problems
+
+
+def validate(candidates: Iterable[Candidate], today: dt.date | None = None) -> Validation:
+    today = today or dt.date.today()
+    records: list[Record] = []
+    problems: list[Problem] = []
+    rows = rejected = 0
+    for candidate in candidates:
+        rows += 1
+        record, found = validate_candidate(candidate, today)
+        problems.extend(found)
+        if record is None:
+            rejected += 1
+        else:
+            records.append(record)
+    records, duplicate_problems = resolve_duplicates(records)
+    problems.extend(duplicate_problems)
+    return Validation(records, problems, rows, rejected)
+
+
+def content_hash(record: Record, extra: dict[str, Any] | None = None) -> str:
+    """A stable digest of everything the import writes for this venue."""
+    payload = {name: record.values.get(name) for name in STANDARD_FIELDS}
+    payload["date_maj"] = record.values["date_maj"].isoformat() if record.values.get(
+        "date_maj") else None
+    payload["_status"] = record.status
+    payload["_accepts"] = record.accepts_programme
+    payload["_programmes"] = sorted(record.programmes)
+    payload["_flags"] = record.flags
+    if extra:
+        payload.update(extra)
+    text = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
