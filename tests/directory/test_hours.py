@@ -8,8 +8,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import strategies as st
 from opening_hours import OpeningHours
 
+from directory import hours as H
 from directory.hours import (
     InvalidHours,
     cell_to_ranges,
@@ -592,3 +595,115 @@ def test_days_to_osm_names_the_day_and_the_text():
 def test_days_to_osm_refuses_bad_mappings(mapping, message):
     with pytest.raises(InvalidHours, match=message):
         days_to_osm(mapping)
+
+
+# --------------------------------------------------------------------------- properties
+
+OSM_DAY_CODES = ("Mo", "Tu", "We", "Th", "Fr", "Sa", "Su")
+ZONES = ("Europe/Paris", "Indian/Reunion", "Pacific/Noumea", "America/Miquelon")
+
+
+def _clock_text(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+@st.composite
+def day_selectors(draw):
+    first = draw(st.integers(0, 6))
+    if draw(st.booleans()):
+        last = draw(st.integers(first, 6))
+        return (
+            OSM_DAY_CODES[first]
+            if last == first
+            else f"{OSM_DAY_CODES[first]}-{OSM_DAY_CODES[last]}"
+        )
+    days = sorted(draw(st.sets(st.integers(0, 6), min_size=1, max_size=3)))
+    return ",".join(OSM_DAY_CODES[d] for d in days)
+
+
+@st.composite
+def time_spans(draw):
+    """Five-minute steps; an end before the start crosses midnight; 24:00 allowed."""
+    start = draw(st.integers(0, 287)) * 5
+    end = draw(st.integers(1, 288)) * 5
+    if end == start:
+        end = start + 5
+    return f"{_clock_text(start)}-{_clock_text(end)}"
+
+
+@st.composite
+def weekly_rules(draw):
+    rule = draw(day_selectors())
+    if draw(st.integers(0, 5)) == 0:
+        return rule + " off"
+    spans = draw(st.lists(time_spans(), min_size=1, max_size=3))
+    return rule + " " + ",".join(spans)
+
+
+@st.composite
+def weekly_expressions(draw):
+    rules = draw(st.lists(weekly_rules(), min_size=1, max_size=4))
+    text = rules[0]
+    for rule in rules[1:]:
+        text += draw(st.sampled_from(["; ", ", "])) + rule
+    if draw(st.booleans()):
+        text += "; PH off"
+    return text
+
+
+def _inside(ranges, minute):
+    return any(s <= minute < e for s, e in ranges)
+
+
+@seed(20261126)
+@settings(max_examples=80, deadline=None, database=None)
+@given(osm=weekly_expressions(), tz=st.sampled_from(ZONES), week=st.integers(0, 30))
+def test_weekly_intervals_agree_with_is_open(osm, tz, week):
+    hours = parse(osm, tz)
+    ranges = weekly_intervals(hours)
+    assert ranges == sorted(ranges)
+    assert all(0 <= s < e <= 10080 for s, e in ranges)
+    assert all(e1 < s2 for (_, e1), (s2, _) in zip(ranges, ranges[1:], strict=False))  # merged
+    assert hours.regular and weekly_intervals(hours, every_week=True) == ranges
+    monday = datetime.combine(reference_weeks(tz)[week], time(0))
+    for minute in range(0, 10080):
+        if minute % 5 in (0, 4):  # every boundary and the minute before it
+            at = monday + timedelta(minutes=minute)
+            assert _inside(ranges, minute) == is_open(hours, at), (osm, tz, at)
+
+
+@seed(20261127)
+@settings(max_examples=40, deadline=None, database=None)
+@given(osm=weekly_expressions(), tz=st.sampled_from(ZONES))
+def test_single_week_shortcut_equals_the_full_fold(osm, tz):
+    hours = parse(osm, tz)
+    assert H._weekly(hours.osm, tz) == H._fold_weeks(hours, reference_weeks(tz))
+
+
+@seed(20261128)
+@settings(
+    max_examples=25, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
+@given(
+    base=weekly_expressions(),
+    varying=st.sampled_from(
+        [
+            "week 1-53/2 Tu 14:00-17:00",
+            "week 2-52/2 Mo-Fr 08:00-10:00",
+            "Jul-Aug Sa 10:00-12:00",
+            "Jan-Mar Mo off",
+            "Nov Th 18:00-20:00",
+        ]
+    ),
+    tz=st.sampled_from(ZONES),
+    minutes=st.lists(st.integers(0, 10079), min_size=20, max_size=20),
+)
+def test_union_and_intersection_over_reference_weeks(base, varying, tz, minutes):
+    hours = parse(f"{base}; {varying}", tz)
+    union = weekly_intervals(hours)
+    common = weekly_intervals(hours, every_week=True)
+    mondays = [datetime.combine(m, time(0)) for m in reference_weeks(tz)]
+    for minute in minutes + [s for s, _ in union] + [e - 1 for _, e in union]:
+        states = [is_open(hours, m + timedelta(minutes=minute)) for m in mondays]
+        assert _inside(union, minute) == any(states), (hours.osm, minute)
+        assert _inside(common, minute) == all(states), (hours.osm, minute)
