@@ -5,4 +5,14 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register this package's models, blueprints and commands."""
+    from extensions import api
+
     from . import models  # noqa: F401  (tables known to migrations)
+    from .api_programmes import blp as programmes_blp
+    from .commands import demo_cli, directory_cli
+
+    # other command modules (they add commands to directory_cli when imported):
+
+    app.cli.add_command(directory_cli)
+    app.cli.add_command(demo_cli)
+    api.register_blueprint(programmes_blp)
