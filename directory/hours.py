@@ -44,6 +44,7 @@ __all__ = [
     "InvalidHours",
     "cell_to_ranges",
     "days_to_osm",
+    "text_to_osm",
     "describe_day",
     "describe_next_opening",
     "describe_week",
@@ -653,8 +654,18 @@ def days_to_osm(mapping: Mapping[str, str | None], public_holidays: str | None =
                 text=text,
                 day=DAY_NAMES_FR[day],
             ) from None
+    return _compose(per_day, public_holidays, text=str(dict(mapping)))
+
+
+def _compose(
+    per_day: Mapping[int, tuple[tuple[int, int], ...]],
+    public_holidays: str | None,
+    text: str,
+    quoted: bool = False,
+) -> str:
     if not any(per_day.values()):
-        raise InvalidHours("aucun jour d'ouverture dans les horaires", text=str(dict(mapping)))
+        message = "aucun jour d'ouverture dans les horaires"
+        raise InvalidHours(message + (f" : « {text.strip()} »" if quoted else ""), text=text)
     # runs of identical consecutive days
     runs: list[tuple[int, int, tuple]] = []
     for d in range(7):
@@ -678,3 +689,89 @@ def days_to_osm(mapping: Mapping[str, str | None], public_holidays: str | None =
     osm = "; ".join(rules)
     parse(osm)  # must hold by construction; fails loudly otherwise
     return osm
+
+
+_DAY_WORD = r"(?:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche)s?"
+_DAY_SPEC = re.compile(
+    rf"\btous les jours\b"
+    rf"|\b(?:(?:du|le|les)\s+)?{_DAY_WORD}\b"
+    rf"(?:\s*(?:,|\bet\b|\bau\b|\ba\b|-)\s*(?:(?:le|les)\s+)?{_DAY_WORD}\b)*"
+)
+_DAY_TOKEN = re.compile(rf"({_DAY_WORD})|\b(au|a)\b|(-)")
+# Parts of the day a text may name beside its times; checked against them, then dropped.
+_PARTS_OF_DAY = {
+    "matin": lambda s, e: s < 720 and e <= 840,
+    "apres-midi": lambda s, e: s >= 720,
+    "apres midi": lambda s, e: s >= 720,
+    "soir": lambda s, e: s >= 1020,
+}
+_PART_OF_DAY = re.compile(r"\b(matin|apres-midi|apres midi|soir)\b")
+
+
+def _spec_days(spec: str) -> list[int]:
+    if spec.startswith("tous les jours"):
+        return list(range(7))
+    days: list[int] = []
+    pending_range = False
+    for day_word, to_word, dash in _DAY_TOKEN.findall(spec):
+        if day_word:
+            day = DAY_NAMES_FR.index(day_word.rstrip("s"))
+            if pending_range and days:
+                first = days[-1]
+                days.extend((first + i) % 7 for i in range(1, (day - first) % 7 + 1))
+            else:
+                days.append(day)
+            pending_range = False
+        elif to_word or dash:
+            pending_range = True
+    return days
+
+
+def text_to_osm(text: str, public_holidays: str | None = None) -> str:
+    """Free French text naming days and times → a validated OSM string.
+
+    Understands what local files actually contain: "lundi au samedi de 10h à 18h", "Lundi,
+    Mardi et Vendredi de 9H30 à 10H30 puis 11h à 12H et Vendredi de 14h à 15H", "mardi matin
+    9h-10h30", "le lundi et le mardi de 17H30 à 19H30, le mercredi de 10h à 12H". Anything else
+    ("tous les 15 jours", "sur rendez-vous", a time without a day) raises :class:`InvalidHours`
+    quoting the text, so that the importer keeps the text and flags it.
+    """
+    raw = "" if text is None else str(text)
+    folded = _fold(raw)
+
+    def refuse(reason: str) -> InvalidHours:
+        return InvalidHours(f"horaires non compris ({reason}) : « {raw.strip()} »", text=raw)
+
+    specs = list(_DAY_SPEC.finditer(folded))
+    if not specs:
+        raise refuse("aucun jour de la semaine")
+    if folded[: specs[0].start()].strip(" ,;.:"):
+        raise refuse(f"texte avant le premier jour : « {folded[: specs[0].start()].strip()} »")
+    per_day: dict[int, list[tuple[int, int]]] = {}
+    for i, spec in enumerate(specs):
+        end = specs[i + 1].start() if i + 1 < len(specs) else len(folded)
+        times = folded[spec.end() : end].strip(" ,;.:")
+        times = re.sub(r"(?:\s|,)*\bet\b$", "", times).strip(" ,;.:")
+        parts = _PART_OF_DAY.findall(times)
+        times = _PART_OF_DAY.sub(" ", times).strip(" ,;.:")
+        if not times:
+            raise refuse(f"pas d'heure pour « {spec.group(0)} »")
+        try:
+            ranges = cell_to_ranges(times)
+        except ValueError:
+            raise refuse(f"« {times} »") from None
+        if not ranges and parts:
+            raise refuse(f"« {' '.join(parts)} » sans heure")
+        for part in parts:
+            if not all(_PARTS_OF_DAY[part](s, e) for s, e in ranges):
+                raise refuse(f"« {part} » ne correspond pas aux heures")
+        for day in _spec_days(spec.group(0)):
+            per_day.setdefault(day, []).extend(ranges)
+    merged: dict[int, tuple[tuple[int, int], ...]] = {}
+    for day, ranges in per_day.items():
+        ranges = sorted(set(ranges))
+        for (_, e1), (s2, _) in zip(ranges, ranges[1:], strict=False):
+            if s2 < e1:
+                raise refuse(f"horaires qui se chevauchent le {DAY_NAMES_FR[day]}")
+        merged[day] = tuple(ranges)
+    return _compose(merged, public_holidays, text=raw, quoted=True)

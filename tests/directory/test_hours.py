@@ -3,6 +3,7 @@ weekly intervals for SQL, and per-day columns from local files."""
 
 from __future__ import annotations
 
+import json
 import pickle
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -28,11 +29,13 @@ from directory.hours import (
     open_intervals,
     parse,
     reference_weeks,
+    text_to_osm,
     timezone_for_code_insee,
     timezone_for_departement,
     timezone_for_postal_code,
     weekly_intervals,
 )
+from tests.conftest import shared_data
 
 PARIS = ZoneInfo("Europe/Paris")
 TYPICAL = "Mo-Fr 09:00-12:00,14:00-18:30; Sa 08:30-12:00; PH off"
@@ -707,3 +710,135 @@ def test_union_and_intersection_over_reference_weeks(base, varying, tz, minutes)
         states = [is_open(hours, m + timedelta(minutes=minute)) for m in mondays]
         assert _inside(union, minute) == any(states), (hours.osm, minute)
         assert _inside(common, minute) == all(states), (hours.osm, minute)
+
+
+# --------------------------------------------------------------------------- free text
+
+
+@pytest.mark.parametrize(
+    ("text", "osm"),
+    [
+        ("lundi au samedi de 10h à 18h", "Mo-Sa 10:00-18:00"),
+        ("du lundi au vendredi 9h-12h / 14h-17h", "Mo-Fr 09:00-12:00,14:00-17:00"),
+        ("tous les jours de 8h à 20h", "Mo-Su 08:00-20:00"),
+        ("MERCREDI 17h - 19h", "We 17:00-19:00"),
+        ("mardi matin 9h-10h30", "Tu 09:00-10:30"),
+        ("jeudi après-midi de 14h à 17h", "Th 14:00-17:00"),
+        ("lundi de 9h à 12h et de 14h à 17h, mardi fermé", "Mo 09:00-12:00,14:00-17:00"),
+        (
+            "Lundi, Mardi, Mercredi et Vendredi de 9H30 à 10H30 puis 11h à 12H"
+            " et Vendredi de 14h à 15H",
+            "Mo-We 09:30-10:30,11:00-12:00; Fr 09:30-10:30,11:00-12:00,14:00-15:00",
+        ),
+        (
+            "le lundi et le mardi de 17H30 à 19H30, le mercredi de 10h à 12H"
+            " et le jeudi de 17H à 19H",
+            "Mo-Tu 17:30-19:30; We 10:00-12:00; Th 17:00-19:00",
+        ),
+        ("samedi au lundi 10h-12h", "Mo,Sa-Su 10:00-12:00"),
+    ],
+)
+def test_text_to_osm(text, osm):
+    assert text_to_osm(text) == osm
+    parse(osm)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "samedi APRÈS-MIDI Tous Les 15 jours de 14H à 16h",
+        "du lundi au vendredi de 9h à 12h (fermé le mercredi)",
+        "sur rendez-vous",
+        "9h-12h",
+        "lundi",
+        "lundi matin fermé",
+        "lundi matin de 14h à 17h",
+        "lundi 9h-12h, lundi 11h-13h",
+        "mardi fermé",
+        "",
+    ],
+)
+def test_text_to_osm_refuses_what_it_does_not_understand(text):
+    with pytest.raises(InvalidHours) as info:
+        text_to_osm(text)
+    assert info.value.text == text
+    if text:
+        assert f"« {text} »" in str(info.value)
+
+
+def test_text_to_osm_adds_holidays_only_on_request():
+    assert text_to_osm("lundi 9h-12h", public_holidays="off") == "Mo 09:00-12:00; PH off"
+
+
+# --------------------------------------------------------------------------- real files
+
+
+def _real_rows(*parts):
+    return json.loads(shared_data(*parts).read_text(encoding="utf-8"))
+
+
+def test_real_free_text_hours_of_la_creuse():
+    """Every real cell is either turned into a valid OSM string or refused with its text."""
+    texts = [r["horaires"] for r in _real_rows("venues", "raw", "la-creuse.json") if r["horaires"]]
+    assert len(texts) == 31
+    converted, refused = {}, []
+    for text in texts:
+        try:
+            converted[text] = text_to_osm(text)
+        except InvalidHours as error:
+            assert error.text == text
+            refused.append(text)
+    assert refused == ["samedi APRÈS-MIDI Tous Les 15 jours de 14H à 16h"]
+    assert len(converted) == len(set(texts)) - 1
+    for osm in converted.values():
+        assert weekly_intervals(parse(osm))
+    assert converted["mercredi de 14 à 18h"] == "We 14:00-18:00"
+    assert converted["jeudi de 14h à 15h30, et 15h30 à 17h"] == "Th 14:00-15:30,15:30-17:00"
+    assert converted["lundi au samedi de 10h à 18h"] == "Mo-Sa 10:00-18:00"
+    several = (
+        "mardi de 10h à 12h, le mardi de 14h à 16h, le mercredi de 10h à 12h,"
+        " le vendredi de 14 à 16h"
+    )
+    assert converted[several] == "Tu 10:00-12:00,14:00-16:00; We 10:00-12:00; Fr 14:00-16:00"
+    # the same cells given as per-day columns give the same string
+    columns = {
+        "mardi": "de 10h à 12h, de 14h à 16h",
+        "mercredi": "de 10h à 12h",
+        "vendredi": "de 14 à 16h",
+    }
+    assert days_to_osm(columns) == converted[several]
+
+
+@pytest.mark.parametrize(
+    ("name", "tz", "count"),
+    [
+        ("20230711-charente.json", "Europe/Paris", 72),
+        ("20231003-bus-france-services-charente.json", "Europe/Paris", 10),
+        ("20240320-nouvelle-caledonie.json", "Pacific/Noumea", 69),
+    ],
+)
+def test_real_osm_strings_of_the_standard_parse(name, tz, count):
+    texts = [r["horaires"] for r in _real_rows("venues", "standard-v0", name) if r.get("horaires")]
+    assert len(texts) == count
+    for text in texts:
+        hours = parse(text, tz)
+        assert weekly_intervals(hours), text
+        for _, words in describe_week(hours):
+            assert words
+
+
+def test_real_alternate_weeks_of_the_bus_france_services():
+    rows = _real_rows("venues", "standard-v0", "20231003-bus-france-services-charente.json")
+    texts = {r["horaires"] for r in rows if r.get("horaires")}
+    text = "week 1-53/2 Tu 09:00-12:30,13:30-15:30; PH off"
+    assert text in texts
+    hours = parse(text)
+    assert not hours.regular
+    assert weekly_intervals(hours) == [(1980, 2190), (2250, 2370)]
+    assert describe_week(hours)[1] == (
+        "mardi",
+        "9 h – 12 h 30, 13 h 30 – 15 h 30 (certaines semaines)",
+    )
+    # ISO week 2 of 2025 is even: closed; week 3 is odd: open.
+    assert not is_open(hours, datetime(2025, 1, 7, 10))
+    assert is_open(hours, datetime(2025, 1, 14, 10))
