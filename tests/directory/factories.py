@@ -30,7 +30,7 @@ def make_venue(session, **fields) -> Venue:
         "nom": f"Espace numérique de test {n}",
         "commune": "Bordeaux",
         "code_postal": "33000",
-        "code_insee": "33063",
+        "code_insee": "99001",
         "adresse": "1 place Pey-Berland",
         "date_maj": dt.date(2026, 1, 15),
         "geom": point(-0.5792, 44.8378),
@@ -46,38 +46,40 @@ def make_venue(session, **fields) -> Venue:
 def make_small_geography(session) -> dict[str, str]:
     """Two régions, three départements, one EPCI, five communes with rectangular shapes.
 
-    Layout (lon, lat): région 75 / dep 33 holds communes 33063 (Bordeaux, in EPCI
-    243300316) and 33281 (Mérignac, same EPCI) and 33529 (Teste); dep 24 holds 24322
-    (Périgueux); région 11 / dep 75 holds 75056 (Paris).
+    Codes are fictional so that they never collide with the real geography some tests
+    load (session fixture ``geography``). Layout: région 91 ("Nouvelle-Aquitaine") / dep
+    990 ("Gironde") holds communes 99001 (Bordeaux, in EPCI 999000001) and 99002
+    (Mérignac, same EPCI) and 99003 (La Teste); dep 991 ("Dordogne") holds 99101
+    (Périgueux); région 92 / dep 992 ("Paris") holds 99201 (Paris).
     """
     session.add_all([
-        Region(code="75", name="Nouvelle-Aquitaine", population=6_000_000,
+        Region(code="91", name="Nouvelle-Aquitaine", population=6_000_000,
                geom=square(-1.8, 43.0, 2.6, 47.2)),
-        Region(code="11", name="Île-de-France", population=12_000_000,
+        Region(code="92", name="Île-de-France", population=12_000_000,
                geom=square(1.4, 48.1, 3.6, 49.3)),
     ])
     session.flush()
     session.add_all([
-        Departement(code="33", name="Gironde", region_code="75", population=1_600_000,
+        Departement(code="990", name="Gironde", region_code="91", population=1_600_000,
                     geom=square(-1.3, 44.2, 0.3, 45.6)),
-        Departement(code="24", name="Dordogne", region_code="75", population=410_000,
+        Departement(code="991", name="Dordogne", region_code="91", population=410_000,
                     geom=square(0.3, 44.6, 1.4, 45.7)),
-        Departement(code="75", name="Paris", region_code="11", population=2_100_000,
+        Departement(code="992", name="Paris", region_code="92", population=2_100_000,
                     geom=square(2.2, 48.8, 2.5, 48.9)),
-        Epci(code="243300316", name="Bordeaux Métropole", kind="METRO", population=800_000,
+        Epci(code="999000001", name="Bordeaux Métropole", kind="METRO", population=800_000,
              geom=square(-0.8, 44.7, -0.4, 45.0)),
     ])
     session.flush()
     communes = [
-        ("33063", "Bordeaux", 260_000, "33", "75", "243300316", (-0.64, 44.8, -0.5, 44.9),
+        ("99001", "Bordeaux", 260_000, "990", "91", "999000001", (-0.64, 44.8, -0.5, 44.9),
          (-0.5792, 44.8378)),
-        ("33281", "Mérignac", 72_000, "33", "75", "243300316", (-0.75, 44.8, -0.64, 44.9),
+        ("99002", "Mérignac", 72_000, "990", "91", "999000001", (-0.75, 44.8, -0.64, 44.9),
          (-0.6446, 44.8386)),
-        ("33529", "La Teste-de-Buch", 27_000, "33", "75", None, (-1.25, 44.5, -1.05, 44.7),
+        ("99003", "La Teste-de-Buch", 27_000, "990", "91", None, (-1.25, 44.5, -1.05, 44.7),
          (-1.1451, 44.6303)),
-        ("24322", "Périgueux", 30_000, "24", "75", None, (0.68, 45.15, 0.76, 45.22),
+        ("99101", "Périgueux", 30_000, "991", "91", None, (0.68, 45.15, 0.76, 45.22),
          (0.7218, 45.1846)),
-        ("75056", "Paris", 2_100_000, "75", "11", None, (2.25, 48.81, 2.42, 48.90),
+        ("99201", "Paris", 2_100_000, "992", "92", None, (2.25, 48.81, 2.42, 48.90),
          (2.3522, 48.8566)),
     ]
     for code, name, pop, dep, reg, epci, bbox, hall in communes:

@@ -14,7 +14,7 @@ from directory.models import Acceptance, Programme
 
 from .factories import make_small_geography, make_venue, point
 
-GIRONDE = ["33063", "33281", "33529"]
+GIRONDE = ["99001", "99002", "99003"]
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def _perimeter(session, programme):
 
 @pytest.mark.parametrize("code, expected", [
     ("dep:33", ("dep", "33")), ("DEP:2a", ("dep", "2A")), ("reg:75", ("reg", "75")),
-    ("epci:243300316", ("epci", "243300316")), ("com:33063", ("com", "33063")),
+    ("epci:999000001", ("epci", "999000001")), ("com:99001", ("com", "99001")),
     ("fr", ("fr", "")),
 ])
 def test_perimeter_codes_are_parsed(code, expected):
@@ -46,9 +46,9 @@ def test_malformed_perimeter_codes_are_refused_in_french(code):
 def test_departement_perimeter_is_its_polygon_and_its_communes(db_session, geography):
     programme, changed = service.save_programme(
         db_session, code="pass-numerique-gironde", name="Pass Numérique Gironde",
-        perimeter_codes=["dep:33"], valid_from=dt.date(2026, 1, 1))
+        perimeter_codes=["dep:990"], valid_from=dt.date(2026, 1, 1))
     assert changed
-    assert programme.perimeter_codes == ["dep:33"]
+    assert programme.perimeter_codes == ["dep:990"]
     assert programme.perimeter_communes == sorted(GIRONDE)
     shape = _perimeter(db_session, programme)
     assert shape.geom_type == "MultiPolygon"
@@ -61,10 +61,10 @@ def test_departement_perimeter_is_its_polygon_and_its_communes(db_session, geogr
 def test_perimeter_of_several_codes_is_their_union(db_session, geography):
     programme, _ = service.save_programme(
         db_session, code="pass-mixte", name="Pass mixte",
-        perimeter_codes=["epci:243300316, com:24322", "com:75056"],
+        perimeter_codes=["epci:999000001, com:99101", "com:99201"],
         valid_from=dt.date(2026, 1, 1))
-    assert programme.perimeter_codes == ["epci:243300316", "com:24322", "com:75056"]
-    assert programme.perimeter_communes == ["24322", "33063", "33281", "75056"]
+    assert programme.perimeter_codes == ["epci:999000001", "com:99101", "com:99201"]
+    assert programme.perimeter_communes == ["99001", "99002", "99101", "99201"]
     shape = _perimeter(db_session, programme)
     expected_area = 0.4 * 0.3 + 0.08 * 0.07 + 0.17 * 0.09  # EPCI + Périgueux + Paris
     assert shape.area == pytest.approx(expected_area, rel=1e-6)
@@ -73,28 +73,28 @@ def test_perimeter_of_several_codes_is_their_union(db_session, geography):
 
 def test_region_perimeter_includes_communes_of_all_its_departements(db_session, geography):
     programme, _ = service.save_programme(
-        db_session, code="pass-na", name="Pass Nouvelle-Aquitaine", perimeter_codes=["reg:75"],
+        db_session, code="pass-na", name="Pass Nouvelle-Aquitaine", perimeter_codes=["reg:91"],
         valid_from=dt.date(2026, 1, 1))
-    assert programme.perimeter_communes == ["24322", "33063", "33281", "33529"]
+    assert programme.perimeter_communes == ["99001", "99002", "99003", "99101"]
 
 
 def test_all_france_has_no_geometry_and_no_commune_list(db_session, geography):
     programme, _ = service.save_programme(
         db_session, code="pass-national", name="Pass national",
-        perimeter_codes=["dep:33", "fr"], valid_from=dt.date(2026, 1, 1))
+        perimeter_codes=["dep:990", "fr"], valid_from=dt.date(2026, 1, 1))
     assert programme.perimeter_codes == ["fr"]
     assert programme.perimeter is None and programme.perimeter_communes == []
 
 
 def test_unknown_territory_is_refused(db_session, geography):
-    with pytest.raises(InvalidInput, match="Territoire inconnu.*département « 99 »"):
-        service.save_programme(db_session, code="pass-x", name="X", perimeter_codes=["dep:99"],
+    with pytest.raises(InvalidInput, match="Territoire inconnu.*département « 989 »"):
+        service.save_programme(db_session, code="pass-x", name="X", perimeter_codes=["dep:989"],
                                valid_from=dt.date(2026, 1, 1))
 
 
 def test_saving_again_the_same_programme_changes_nothing(db_session, geography):
     args = dict(code="pass-numerique-gironde", name="Pass Numérique Gironde",
-                perimeter_codes=["dep:33"], valid_from=dt.date(2026, 1, 1))
+                perimeter_codes=["dep:990"], valid_from=dt.date(2026, 1, 1))
     first, _ = service.save_programme(db_session, **args)
     again, changed = service.save_programme(db_session, **args)
     assert again.id == first.id and not changed
@@ -104,10 +104,10 @@ def test_saving_again_the_same_programme_changes_nothing(db_session, geography):
 
 def test_accept_and_revoke(db_session, geography):
     service.save_programme(db_session, code="pass-gironde", name="Pass Gironde",
-                           perimeter_codes=["dep:33"], valid_from=dt.date(2026, 1, 1))
+                           perimeter_codes=["dep:990"], valid_from=dt.date(2026, 1, 1))
     bordeaux = make_venue(db_session, source="t", source_id="bx")
     perigueux = make_venue(db_session, source="t", source_id="pg", commune="Périgueux",
-                           code_insee="24322", geom=point(0.7218, 45.1846))
+                           code_insee="99101", geom=point(0.7218, 45.1846))
     acceptance, outcome = service.accept(
         db_session, programme_code="pass-gironde", venue_reference="t:bx",
         valid_from=dt.date(2026, 2, 1), services=["Aide aux démarches administratives"])
@@ -142,7 +142,7 @@ def test_accept_and_revoke(db_session, geography):
 def _create(runner, *extra):
     return runner.invoke(args=[
         "directory", "programme", "create", "pass-numerique-gironde",
-        "--name", "Pass Numérique Gironde", "--perimeter", "dep:33", "--from", "2026-01-01",
+        "--name", "Pass Numérique Gironde", "--perimeter", "dep:990", "--from", "2026-01-01",
         "--to", "2026-12-31", "--issuer", "Coopérative fictive", "--funder",
         "Département de la Gironde", "--cheque-value", "10", *extra])
 
@@ -163,7 +163,7 @@ def test_cli_create_list_accept_revoke(runner, db_session, geography):
 
     result = runner.invoke(args=["directory", "programme", "list", "--date", "2026-03-01"])
     assert result.exit_code == 0, result.output
-    assert "pass-numerique-gironde\tPass Numérique Gironde\tdep:33" in result.output
+    assert "pass-numerique-gironde\tPass Numérique Gironde\tdep:990" in result.output
     assert "10,00 €" in result.output and "1 programme(s)." in result.output
 
     result = runner.invoke(args=["directory", "programme", "list", "--date", "2027-03-01"])
@@ -178,7 +178,7 @@ def test_cli_create_list_accept_revoke(runner, db_session, geography):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--perimeter", "dep:99"], "Territoire inconnu"),
+    (["--perimeter", "dep:989"], "Territoire inconnu"),
     (["--perimeter", "departement-33"], "Code de territoire"),
     (["--from", "2026-13-01"], "Date invalide pour --from"),
     (["--to", "2025-01-01"], "précède la date de début"),
@@ -187,7 +187,7 @@ def test_cli_create_list_accept_revoke(runner, db_session, geography):
 ])
 def test_cli_create_refuses_bad_input(runner, geography, args, message):
     base = ["directory", "programme", "create", "pass-x", "--name", "X"]
-    defaults = {"--perimeter": "dep:33", "--from": "2026-01-01"}
+    defaults = {"--perimeter": "dep:990", "--from": "2026-01-01"}
     for option, value in defaults.items():
         if option not in args:
             base += [option, value]
@@ -235,7 +235,7 @@ def test_cli_accept_bad_dates_and_unknown_programme(runner, db_session, geograph
 
 def test_api_lists_programmes_with_code_and_geojson_perimeter(client, db_session, geography):
     service.save_programme(db_session, code="pass-numerique-gironde",
-                           name="Pass Numérique Gironde", perimeter_codes=["dep:33"],
+                           name="Pass Numérique Gironde", perimeter_codes=["dep:990"],
                            valid_from=dt.date(2020, 1, 1))
     service.save_programme(db_session, code="pass-national", name="Pass national",
                            perimeter_codes=["fr"], valid_from=dt.date(2020, 1, 1),
