@@ -135,7 +135,9 @@ def read_json(text: str) -> list[RawRow]:
         arrays = [k for k, v in whole.items() if isinstance(v, list)]
         if len(arrays) != 1:
             raise ReadError("JSON : un tableau d'objets est attendu")
-        return [RawRow(0, row) for row in whole[arrays[0]]]
+        # No line numbers without a streaming parser here: the element's rank stands for it.
+        return [RawRow(rank, row) for rank, row in enumerate(whole[arrays[0]], start=1)
+                if isinstance(row, dict)]
     if position >= len(text) or text[position] != "[":
         raise ReadError("JSON : un tableau d'objets est attendu")
     rows: list[RawRow] = []

@@ -378,16 +378,19 @@ def validate(candidates: Iterable[Candidate], today: dt.date | None = None) -> V
     return Validation(records, problems, rows, rejected)
 
 
-def content_hash(record: Record, extra: dict[str, Any] | None = None) -> str:
-    """A stable digest of everything the import writes for this venue."""
-    payload = {name: record.values.get(name) for name in STANDARD_FIELDS}
-    payload["date_maj"] = record.values["date_maj"].isoformat() if record.values.get(
-        "date_maj") else None
-    payload["_status"] = record.status
-    payload["_accepts"] = record.accepts_programme
-    payload["_programmes"] = sorted(record.programmes)
-    payload["_flags"] = record.flags
-    if extra:
-        payload.update(extra)
+def content_hash(values: dict[str, Any], status: str) -> str:
+    """A stable digest of the venue as written (standard fields and status).
+
+    Computed on the final values (after the geography has filled code_insee, a derived
+    postal code or a corrected point), so that exporting a source and importing the export
+    again gives the same digest and writes nothing.
+    """
+    payload = {name: values.get(name) for name in STANDARD_FIELDS}
+    for name in ("latitude", "longitude"):
+        if payload[name] is not None:
+            payload[name] = round(float(payload[name]), 7)
+    if payload.get("date_maj") is not None:
+        payload["date_maj"] = payload["date_maj"].isoformat()
+    payload["_status"] = status
     text = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode()).hexdigest()

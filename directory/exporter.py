@@ -1,0 +1,187 @@
+"""Export of the catalogue: standard v1.0.2 (CSV, JSON), GeoJSON and data·inclusion.
+
+Closed venues are not exported. Our own data that the standard cannot carry goes into
+documented extension columns, prefixed ``x_`` (the standard's consumers ignore them, our
+importer reads them back):
+
+- ``x_pass_programmes``: codes of the voucher programmes the venue accepts today,
+  ``|``-separated (see ``flask --app app directory programme list``).
+
+CSV cells that a spreadsheet would run as a formula (starting with ``= + - @``) are
+prefixed with ``'``; cells made only of numbers (a longitude, "+33…" phone numbers the
+standard requires) are left as they are, since a spreadsheet reads them as numbers.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+from collections.abc import Iterator
+from typing import Any, TextIO
+
+from sqlalchemy import Connection, text
+
+from directory.importer.readers import STANDARD_FIELDS
+from directory.importer.report import neutralise_cell
+
+FORMATS = ("standard-v1-csv", "standard-v1-json", "geojson", "data-inclusion")
+EXTENSION_FIELDS = ("x_pass_programmes",)
+LIST_FIELDS = (
+    "typologie", "telephone", "courriels", "site_web", "itinerance", "services",
+    "publics_specifiquement_adresses", "prise_en_charge_specifique", "frais_a_charge",
+    "dispositif_programmes_nationaux", "formations_labels", "autres_formations_labels",
+    "modalites_acces", "modalites_accompagnement",
+)
+
+_QUERY = """
+    SELECT l.id AS lieu_id, l.source AS import_source, l.source_id AS id, l.pivot, l.nom,
+           l.commune, l.code_postal, l.code_insee, l.adresse, l.complement_adresse,
+           ST_Y(l.geom) AS latitude, ST_X(l.geom) AS longitude, l.typologie, l.telephone,
+           l.courriels, l.site_web, l.horaires, l.presentation_resume, l.presentation_detail,
+           l.source_donnees AS source, l.itinerance, l.structure_parente, l.date_maj,
+           l.services, l.publics_specifiquement_adresses, l.prise_en_charge_specifique,
+           l.frais_a_charge, l.dispositif_programmes_nationaux, l.formations_labels,
+           l.autres_formations_labels, l.modalites_acces, l.modalites_accompagnement,
+           l.fiche_acces_libre, l.prise_rdv, l.updated_at,
+           ARRAY(SELECT p.code FROM acceptation a JOIN programme p ON p.id = a.programme_id
+                 WHERE a.lieu_id = l.id AND a.revoked_at IS NULL
+                   AND a.valid_from <= :today AND (a.valid_to IS NULL OR :today <= a.valid_to)
+                   AND p.valid_from <= :today AND (p.valid_to IS NULL OR :today <= p.valid_to)
+                 ORDER BY p.code) AS x_pass_programmes
+    FROM lieu l
+    WHERE l.status <> 'closed' AND (CAST(:source AS text) IS NULL OR l.source = :source)
+    ORDER BY l.source, l.source_id
+"""
+
+
+def venues(connection: Connection, source: str | None = None,
+           today: dt.date | None = None) -> Iterator[dict[str, Any]]:
+    result = connection.execution_options(stream_results=True, yield_per=2000).execute(
+        text(_QUERY), {"source": source, "today": today or dt.date.today()})
+    for row in result.mappings():
+        yield dict(row)
+
+
+def _cell(name: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return "|".join(str(v) for v in value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return repr(round(value, 7))
+    return str(value)
+
+
+def standard_row(venue: dict[str, Any], extensions: bool = True) -> dict[str, str]:
+    names = STANDARD_FIELDS + (EXTENSION_FIELDS if extensions else ())
+    return {name: _cell(name, venue.get(name)) for name in names}
+
+
+def write_csv(rows: Iterator[dict[str, Any]], out: TextIO, extensions: bool = True) -> int:
+    names = STANDARD_FIELDS + (EXTENSION_FIELDS if extensions else ())
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(names)
+    count = 0
+    for venue in rows:
+        row = standard_row(venue, extensions)
+        writer.writerow([neutralise_cell(row[name]) for name in names])
+        count += 1
+    return count
+
+
+def _standard_json(venue: dict[str, Any], extensions: bool) -> dict[str, Any]:
+    row: dict[str, Any] = standard_row(venue, extensions)
+    for name in ("latitude", "longitude"):
+        row[name] = None if venue.get(name) is None else round(venue[name], 7)
+    return {k: v for k, v in row.items() if v not in ("", None)}
+
+
+def write_json(rows: Iterator[dict[str, Any]], out: TextIO, extensions: bool = True) -> int:
+    return _write_array(out, (_standard_json(v, extensions) for v in rows))
+
+
+def _write_array(out: TextIO, items: Iterator[Any], head: str = "[", tail: str = "]") -> int:
+    out.write(head + "\n")
+    count = 0
+    for item in items:
+        if count:
+            out.write(",\n")
+        out.write(json.dumps(item, ensure_ascii=False, default=str))
+        count += 1
+    out.write("\n" + tail + "\n")
+    return count
+
+
+def _feature(venue: dict[str, Any], extensions: bool) -> dict[str, Any]:
+    properties: dict[str, Any] = {"lieu_id": venue["lieu_id"]}
+    for name in STANDARD_FIELDS + (EXTENSION_FIELDS if extensions else ()):
+        if name in ("latitude", "longitude"):
+            continue
+        value = venue.get(name)
+        properties[name] = value.isoformat() if isinstance(value, dt.date) else value
+    geometry = None
+    if venue.get("longitude") is not None:
+        geometry = {"type": "Point", "coordinates": [round(venue["longitude"], 7),
+                                                     round(venue["latitude"], 7)]}
+    return {"type": "Feature", "id": venue["lieu_id"], "geometry": geometry,
+            "properties": properties}
+
+
+def write_geojson(rows: Iterator[dict[str, Any]], out: TextIO, extensions: bool = True) -> int:
+    return _write_array(out, (_feature(v, extensions) for v in rows),
+                        head='{"type": "FeatureCollection", "features": [', tail="]}")
+
+
+def _data_inclusion(venue: dict[str, Any], extensions: bool) -> dict[str, Any]:
+    """A data·inclusion "structure" (schema v0 names)."""
+    pivot = venue.get("pivot") or ""
+    siret = pivot if pivot.isdigit() and len(pivot) == 14 and set(pivot) != {"0"} else None
+    rna = pivot if pivot.upper().startswith("W") and len(pivot) == 10 else None
+    item = {
+        "id": venue["id"], "siret": siret, "rna": rna, "nom": venue["nom"],
+        "commune": venue["commune"], "code_postal": venue["code_postal"],
+        "code_insee": venue["code_insee"], "adresse": venue["adresse"],
+        "complement_adresse": venue["complement_adresse"],
+        "longitude": None if venue["longitude"] is None else round(venue["longitude"], 7),
+        "latitude": None if venue["latitude"] is None else round(venue["latitude"], 7),
+        "typologie": (venue["typologie"] or [None])[0],
+        "telephone": (venue["telephone"] or [None])[0],
+        "courriel": (venue["courriels"] or [None])[0],
+        "site_web": "|".join(venue["site_web"]) or None,
+        "presentation_resume": venue["presentation_resume"],
+        "presentation_detail": venue["presentation_detail"],
+        "source": venue["import_source"],
+        "date_maj": venue["date_maj"].isoformat() if venue["date_maj"] else None,
+        "antenne": False,
+        "lien_source": None,
+        "horaires_ouverture": venue["horaires"],
+        "accessibilite": venue["fiche_acces_libre"],
+        "labels_nationaux": venue["dispositif_programmes_nationaux"],
+        "labels_autres": venue["formations_labels"] + venue["autres_formations_labels"],
+        "thematiques": ["numerique"],
+    }
+    if extensions:
+        item["x_pass_programmes"] = venue["x_pass_programmes"]
+    return item
+
+
+def write_data_inclusion(rows: Iterator[dict[str, Any]], out: TextIO,
+                         extensions: bool = True) -> int:
+    return _write_array(out, (_data_inclusion(v, extensions) for v in rows))
+
+
+WRITERS = {
+    "standard-v1-csv": write_csv,
+    "standard-v1-json": write_json,
+    "geojson": write_geojson,
+    "data-inclusion": write_data_inclusion,
+}
+
+
+def export(connection: Connection, fmt: str, out: TextIO, source: str | None = None,
+           extensions: bool = True, today: dt.date | None = None) -> int:
+    """Write the venues in ``fmt``; returns how many were written."""
+    return WRITERS[fmt](venues(connection, source, today), out, extensions)

@@ -1,0 +1,462 @@
+"""The writer: validated records → the catalogue, in the caller's single transaction.
+
+Set-based: rows whose content hash is unchanged are dropped in Python (a re-import of an
+unchanged file reaches no UPDATE at all); the others are COPied into a temporary table,
+checked and completed there in a few SQL statements (commune of the point, postal code,
+point outside its declared commune, likely duplicates across sources), then merged with
+one ``INSERT … ON CONFLICT (source, source_id) DO UPDATE … WHERE content_hash differs``.
+
+The caller owns the transaction (``with engine.begin()``): on any error — or a dry run —
+it is rolled back and nothing at all is written. The connection gets a statement timeout
+and an idle-in-transaction timeout, so that the work of a killed importer is rolled back
+by the server promptly (RELIABILITY.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from directory import hours as hours_module
+from directory.importer.report import CANDIDATE, ERROR, INFO, WARNING, Problem
+from directory.importer.validate import (
+    FLAG_DUPLICATE,
+    FLAG_GEOCODED,
+    FLAG_NO_POINT,
+    FLAG_OUTSIDE_COMMUNE,
+    FLAG_SWAPPED,
+    PLACEHOLDER_PIVOT,
+    Record,
+    content_hash,
+)
+
+log = logging.getLogger(__name__)
+
+STATEMENT_TIMEOUT_MS = 120_000
+IDLE_IN_TRANSACTION_TIMEOUT_MS = 30_000
+# Likely duplicates across sources: points this close with names this similar.
+DUPLICATE_DISTANCE_M = 50
+DUPLICATE_NAME_SIMILARITY = 0.4
+# A point farther than this from every declared commune (and not in a neighbour) is flagged.
+COMMUNE_TOLERANCE_DEG = 0.01  # ≈ 1 km
+
+# Columns of lieu written by the import (besides source, source_id), in COPY order.
+LIST_COLUMNS = (
+    "typologie", "telephone", "courriels", "site_web", "itinerance", "services",
+    "publics_specifiquement_adresses", "prise_en_charge_specifique", "frais_a_charge",
+    "dispositif_programmes_nationaux", "formations_labels", "autres_formations_labels",
+    "modalites_acces", "modalites_accompagnement",
+)
+TEXT_COLUMNS = (
+    "pivot", "nom", "commune", "code_postal", "code_insee", "adresse", "complement_adresse",
+    "horaires", "presentation_resume", "presentation_detail", "source_donnees",
+    "structure_parente", "fiche_acces_libre", "prise_rdv",
+)
+WRITTEN_COLUMNS = (TEXT_COLUMNS + ("date_maj",) + LIST_COLUMNS + (
+    "geom", "location_precision", "flags", "horaires_osm", "horaires_valides",
+    "opening_week", "timezone", "status", "content_hash"))
+
+
+class ImportRejected(Exception):
+    """Problems found while writing (e.g. a postal code that cannot be derived)."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__(f"{len(problems)} ligne(s) rejetée(s)")
+        self.problems = problems
+
+
+@dataclass
+class WriteResult:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    closed: int = 0
+    acceptances: int = 0
+    duplicates_flagged: int = 0
+    geocoded: int = 0
+    insee_filled: int = 0
+    outside_commune: int = 0
+    geography: bool = False
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def rows_written(self) -> int:
+        return self.inserted + self.updated + self.closed + self.acceptances
+
+
+Geocode = Callable[[str], Any]  # query → geodata.geocoding.GeocodeAnswer
+
+
+def configure_connection(connection: Connection) -> None:
+    """Timeouts for this transaction only (SET LOCAL), so a dead client is cut off."""
+    connection.execute(text(f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}"))
+    connection.execute(text(
+        f"SET LOCAL idle_in_transaction_session_timeout = {IDLE_IN_TRANSACTION_TIMEOUT_MS}"))
+
+
+def write(connection: Connection, source: str, records: list[Record], *,
+          programme: str | None = None, complete_snapshot: bool = False,
+          geocoder: Any | None = None, today: dt.date | None = None) -> WriteResult:
+    """Merge ``records`` of ``source`` into lieu inside the connection's open transaction."""
+    today = today or dt.date.today()
+    result = WriteResult()
+    configure_connection(connection)
+    # One import of a given source at a time; others wait for this one to end.
+    connection.execute(text("SELECT pg_advisory_xact_lock(hashtext('import:' || :s))"),
+                       {"s": source})
+    result.geography = bool(connection.execute(text(
+        "SELECT EXISTS (SELECT 1 FROM commune WHERE geom IS NOT NULL)")).scalar())
+
+    programme_id = None
+    if programme:
+        programme_id = connection.execute(text("SELECT id FROM programme WHERE code = :c"),
+                                          {"c": programme}).scalar()
+        if programme_id is None:
+            raise ImportRejected([Problem(None, None, f"programme « {programme} » inconnu "
+                                          "(voir « directory programme list »)")])
+
+    existing = dict(connection.execute(
+        text("SELECT source_id, content_hash FROM lieu WHERE source = :s"),
+        {"s": source}).all())
+    # A record whose digest as given equals the stored one is complete and unchanged: it
+    # is not even staged (this is what keeps an unchanged re-import fast).
+    changed: list[Record] = []
+    for record in records:
+        if existing.get(record.source_id) == content_hash(record.values, record.status):
+            result.unchanged += 1
+        else:
+            changed.append(record)
+        _acceptance_problems(record, programme, result)
+
+    if changed:
+        _stage(connection, changed, result)
+        if result.geography:
+            _complete_from_geography(connection, result)
+        _geocode_missing(connection, geocoder, result)
+        errors = [p for p in result.problems if p.level == ERROR]
+        if errors:
+            raise ImportRejected(errors)
+        _final_hashes(connection, changed)
+        _flag_duplicates(connection, source, result)
+        _merge(connection, source, result)
+    result.acceptances += _accept(connection, source, records, programme_id, today, result)
+    if complete_snapshot:
+        result.closed = connection.execute(text("""
+            UPDATE lieu SET status = 'closed', content_hash = NULL, updated_at = now()
+            WHERE source = :s AND status <> 'closed' AND NOT (source_id = ANY(:ids))"""),
+            {"s": source, "ids": [r.source_id for r in records]}).rowcount
+    return result
+
+
+def _acceptance_problems(record: Record, programme: str | None, result: WriteResult) -> None:
+    if record.accepts_programme and not programme:
+        result.problems.append(Problem(
+            record.line, "conditions_acces",
+            "accepte le Pass numérique (ou label APTIC) : candidat à l'acceptation d'un "
+            "programme (--programme CODE pour l'enregistrer)", CANDIDATE, record.source_id))
+    for hint in record.acceptance_hints:
+        result.problems.append(Problem(
+            record.line, None, f"mention d'un pass dans le texte, candidat à l'acceptation "
+            f"d'un programme — {hint}", CANDIDATE, record.source_id))
+
+
+def _weekly(hours: hours_module.Hours) -> str | None:
+    intervals = _weekly_cached(hours.osm, hours.tz)
+    if not intervals:
+        return None
+    return "{" + ",".join(f"[{a},{b})" for a, b in intervals) + "}"
+
+
+_WEEKLY: dict[tuple[str, str], list[tuple[int, int]]] = {}
+
+
+def _weekly_cached(osm: str, tz: str) -> list[tuple[int, int]]:
+    key = (osm, tz)
+    if key not in _WEEKLY:
+        if len(_WEEKLY) > 50_000:
+            _WEEKLY.clear()
+        _WEEKLY[key] = hours_module.weekly_intervals(hours_module.parse(osm, tz))
+    return _WEEKLY[key]
+
+
+_STAGE_COLUMNS = """
+    line int, source_id text, pivot text, nom text, commune text, code_postal text,
+    code_insee text, adresse text, complement_adresse text, horaires text,
+    presentation_resume text, presentation_detail text, source_donnees text,
+    structure_parente text, fiche_acces_libre text, prise_rdv text, date_maj date,
+    typologie text[], telephone text[], courriels text[], site_web text[], itinerance text[],
+    services text[], publics_specifiquement_adresses text[], prise_en_charge_specifique text[],
+    frais_a_charge text[], dispositif_programmes_nationaux text[], formations_labels text[],
+    autres_formations_labels text[], modalites_acces text[], modalites_accompagnement text[],
+    lon float8, lat float8, location_precision text, flags jsonb, horaires_osm text,
+    horaires_valides boolean, opening_week text, timezone text, status text,
+    content_hash text, derive text[]
+"""
+
+
+def _stage(connection: Connection, changed: list[Record], result: WriteResult) -> None:
+    cursor = connection.connection.driver_connection.cursor()
+    cursor.execute(f"CREATE TEMP TABLE import_lieu ({_STAGE_COLUMNS}) ON COMMIT DROP")
+    names = [c.split()[0] for c in _STAGE_COLUMNS.replace("\n", " ").split(",") if c.strip()]
+    with cursor.copy(f"COPY import_lieu ({', '.join(names)}) FROM STDIN") as copy:
+        for record in changed:
+            v = record.values
+            hours = record.hours
+            has_point = v.get("latitude") is not None
+            copy.write_row([
+                record.line, record.source_id, v["pivot"], v["nom"], v["commune"],
+                v["code_postal"], v["code_insee"], v["adresse"], v["complement_adresse"],
+                v["horaires"], v["presentation_resume"], v["presentation_detail"],
+                v["source"], v["structure_parente"], v["fiche_acces_libre"], v["prise_rdv"],
+                v["date_maj"],
+                *[v[name] for name in LIST_COLUMNS],
+                v.get("longitude"), v.get("latitude"),
+                "address" if has_point else None,
+                json.dumps(record.flags, ensure_ascii=False),
+                hours.osm if hours else None, hours is not None,
+                _weekly(hours) if hours else None,
+                record.timezone, record.status, None, record.derive,
+            ])
+    cursor.execute("ALTER TABLE import_lieu ADD COLUMN geom geometry(Point, 4326), "
+                   "ADD COLUMN pip text")
+    cursor.execute("UPDATE import_lieu SET geom = ST_SetSRID(ST_MakePoint(lon, lat), 4326) "
+                   "WHERE lon IS NOT NULL")
+
+
+def _final_hashes(connection: Connection, changed: list[Record]) -> None:
+    """Digest of each staged row with what the geography filled in."""
+    by_line = {record.line: record for record in changed}
+    lines, digests = [], []
+    for line, insee, postal, lon, lat in connection.execute(text(
+            "SELECT line, code_insee, code_postal, lon, lat FROM import_lieu")).all():
+        record = by_line[line]
+        values = dict(record.values, code_insee=insee, code_postal=postal,
+                      longitude=lon, latitude=lat)
+        lines.append(line)
+        digests.append(content_hash(values, record.status))
+    connection.execute(text("""
+        UPDATE import_lieu t SET content_hash = v.digest
+        FROM unnest(CAST(:lines AS int[]), CAST(:digests AS text[])) AS v(line, digest)
+        WHERE v.line = t.line"""), {"lines": lines, "digests": digests})
+
+
+def _add_flag_sql(code: str, message_sql: str, field_name: str) -> str:
+    return (f"flags = flags || jsonb_build_array(jsonb_build_object('code', '{code}', "
+            f"'message', {message_sql}, 'field', '{field_name}'))")
+
+
+def _complete_from_geography(connection: Connection, result: WriteResult) -> None:
+    """Commune of each point, declared commune check, swap by commune, derived codes."""
+    run = connection.execute
+    run(text("""
+        UPDATE import_lieu t SET pip = c.code
+        FROM commune c WHERE t.geom IS NOT NULL AND ST_Covers(c.geom, t.geom)"""))
+    # Declared communes: the code INSEE, else the communes of the postal code.
+    run(text("ALTER TABLE import_lieu ADD COLUMN declared text[]"))
+    run(text("""
+        UPDATE import_lieu t SET declared = CASE
+            WHEN t.code_insee IS NOT NULL THEN ARRAY[t.code_insee]
+            ELSE (SELECT array_agg(p.commune_code) FROM postal_code p
+                  WHERE p.code = t.code_postal) END"""))
+    # Outside every declared commune (and its neighbours) but inside one once swapped:
+    # latitude and longitude were exchanged.
+    swapped = run(text(f"""
+        UPDATE import_lieu t SET geom = ST_FlipCoordinates(t.geom),
+               lon = t.lat, lat = t.lon, pip = NULL,
+               {_add_flag_sql(FLAG_SWAPPED, "'latitude et longitude inversées (point hors "
+                              "de sa commune, dedans une fois inversé) : corrigées'",
+                              "latitude")}
+        WHERE t.geom IS NOT NULL AND t.declared IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM commune d WHERE d.code = ANY(t.declared)
+                          AND ST_DWithin(d.geom, t.geom, {COMMUNE_TOLERANCE_DEG}))
+          AND EXISTS (SELECT 1 FROM commune d WHERE d.code = ANY(t.declared)
+                      AND ST_Covers(d.geom, ST_FlipCoordinates(t.geom)))
+        RETURNING line, source_id""")).all()
+    for line, source_id in swapped:
+        result.problems.append(Problem(line, "latitude", "latitude et longitude inversées "
+                                       "(point hors de sa commune) : corrigées", WARNING,
+                                       source_id))
+    if swapped:
+        run(text("""UPDATE import_lieu t SET pip = c.code FROM commune c
+                    WHERE t.pip IS NULL AND t.geom IS NOT NULL AND ST_Covers(c.geom, t.geom)"""))
+    outside = run(text(f"""
+        UPDATE import_lieu t SET {_add_flag_sql(FLAG_OUTSIDE_COMMUNE,
+            "'point hors de la commune déclarée et de ses voisines'", "latitude")}
+        WHERE t.geom IS NOT NULL AND t.declared IS NOT NULL
+          AND NOT (COALESCE(t.pip = ANY(t.declared), false))
+          AND NOT EXISTS (
+              SELECT 1 FROM commune d WHERE d.code = ANY(t.declared)
+              AND (ST_DWithin(d.geom, t.geom, {COMMUNE_TOLERANCE_DEG})
+                   OR EXISTS (SELECT 1 FROM commune p WHERE p.code = t.pip
+                              AND ST_Touches(p.geom, d.geom))))
+        RETURNING line, source_id, pip, declared""")).all()
+    result.outside_commune = len(outside)
+    for line, source_id, pip, declared in outside:
+        where = f"commune {pip}" if pip else "hors de toute commune"
+        result.problems.append(Problem(
+            line, "latitude", f"point hors de la commune déclarée ({', '.join(declared)}) et "
+            f"de ses voisines ({where}) : signalé", WARNING, source_id))
+    filled = run(text("""
+        UPDATE import_lieu SET code_insee = pip
+        WHERE code_insee IS NULL AND pip IS NOT NULL RETURNING line, source_id, pip""")).all()
+    result.insee_filled = len(filled)
+    for line, source_id, pip in filled:
+        result.problems.append(Problem(line, "code_insee", f"déduit du point : {pip}", INFO,
+                                       source_id))
+    derived = run(text("""
+        UPDATE import_lieu t SET code_postal = (
+            SELECT min(p.code) FROM postal_code p WHERE p.commune_code = t.code_insee)
+        WHERE 'code_postal' = ANY(t.derive) AND t.code_postal IS NULL
+          AND t.code_insee IS NOT NULL
+        RETURNING line, source_id, code_postal, code_insee""")).all()
+    for line, source_id, postal, insee in derived:
+        if postal:
+            result.problems.append(Problem(line, "code_postal", f"déduit de la commune "
+                                           f"{insee} : {postal}", WARNING, source_id))
+
+
+def _geocode_missing(connection: Connection, geocoder: Any | None,
+                     result: WriteResult) -> None:
+    missing = connection.execute(text("""
+        SELECT line, source_id, code_postal, commune, code_insee FROM import_lieu
+        WHERE geom IS NULL ORDER BY line""")).all()
+    for line, source_id, postal, commune, insee in missing:
+        answer = None
+        if geocoder is not None and result.geography:
+            query = " ".join(p for p in (postal, commune) if p) or (insee or "")
+            answer = geocoder.geocode(query, limit=1) if query else None
+        candidate = answer.candidates[0] if answer and answer.candidates else None
+        if candidate is None:
+            connection.execute(text(f"""
+                UPDATE import_lieu SET {_add_flag_sql(FLAG_NO_POINT,
+                    "'aucune position : ni coordonnées, ni commune reconnue'", "latitude")}
+                WHERE line = :line"""), {"line": line})
+            result.problems.append(Problem(line, "latitude", "sans coordonnées et commune "
+                                           "introuvable : lieu écrit sans position",
+                                           WARNING, source_id))
+            continue
+        result.geocoded += 1
+        precision = candidate.precision if candidate.precision in (
+            "commune", "postal_code") else "commune"
+        message = (f"sans coordonnées : placé au centre de {candidate.label} "
+                   f"(précision {precision})")
+        connection.execute(text(f"""
+            UPDATE import_lieu SET geom = ST_SetSRID(ST_MakePoint(:lon, :lat), 4326),
+                   lon = :lon, lat = :lat, location_precision = :precision,
+                   code_insee = COALESCE(code_insee, :insee),
+                   code_postal = COALESCE(code_postal, :postal),
+                   {_add_flag_sql(FLAG_GEOCODED, ":message", "latitude")}
+            WHERE line = :line"""),
+            {"lon": candidate.lon, "lat": candidate.lat, "precision": precision,
+             "insee": candidate.commune_code, "postal": candidate.postal_code,
+             "message": message, "line": line})
+        result.problems.append(Problem(line, "latitude", message, WARNING, source_id))
+    # Postal codes that had to be derived and could not be: those rows are rejected.
+    for line, source_id in connection.execute(text("""
+            SELECT line, source_id FROM import_lieu
+            WHERE 'code_postal' = ANY(derive) AND code_postal IS NULL""")).all():
+        result.problems.append(Problem(
+            line, "code_postal", "code postal absent ou invalide et impossible à déduire "
+            "(point hors des communes chargées)", ERROR, source_id))
+
+
+def _flag_duplicates(connection: Connection, source: str, result: WriteResult) -> None:
+    """Likely duplicates in other sources: same SIRET, or near points with similar names.
+    Flagged with the reason, never merged."""
+    rows = connection.execute(text(f"""
+        WITH found AS (
+            SELECT t.line, t.source_id, l.id, l.source, l.source_id AS other,
+                   'même SIRET ' || t.pivot AS reason
+            FROM import_lieu t JOIN lieu l ON l.pivot = t.pivot
+            WHERE t.pivot IS NOT NULL AND t.pivot <> :placeholder AND length(t.pivot) = 14
+              AND l.source <> :source
+            UNION ALL
+            SELECT t.line, t.source_id, l.id, l.source, l.source_id,
+                   'à ' || round(ST_Distance(l.geog, t.geom::geography)) || ' m, nom proche'
+            FROM import_lieu t JOIN lieu l
+              ON ST_DWithin(l.geog, t.geom::geography, {DUPLICATE_DISTANCE_M})
+            WHERE t.geom IS NOT NULL AND l.source <> :source
+              AND similarity(lower(l.nom), lower(t.nom)) >= {DUPLICATE_NAME_SIMILARITY}
+        ), grouped AS (
+            SELECT line, source_id, jsonb_agg(DISTINCT jsonb_build_object(
+                'code', '{FLAG_DUPLICATE}',
+                'message', 'doublon probable du lieu ' || id || ' (source ' || source
+                           || ', id ' || other || ') : ' || reason,
+                'field', 'id')) AS new_flags,
+                string_agg(DISTINCT 'lieu ' || id || ' (' || source || ') : ' || reason,
+                           ' ; ') AS summary
+            FROM found GROUP BY line, source_id
+        )
+        UPDATE import_lieu t SET flags = t.flags || g.new_flags
+        FROM grouped g WHERE g.line = t.line
+        RETURNING t.line, t.source_id, g.summary"""),
+        {"placeholder": PLACEHOLDER_PIVOT, "source": source}).all()
+    result.duplicates_flagged = len(rows)
+    for line, source_id, summary in rows:
+        result.problems.append(Problem(line, None, f"doublon probable avec une autre source "
+                                       f"(non fusionné) — {summary}", WARNING, source_id))
+
+
+def _merge(connection: Connection, source: str, result: WriteResult) -> None:
+    columns = ", ".join(WRITTEN_COLUMNS)
+    selected = ", ".join(
+        "source_donnees" if c == "source_donnees"
+        else "opening_week::int4multirange" if c == "opening_week"
+        else c for c in WRITTEN_COLUMNS)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in WRITTEN_COLUMNS)
+    counts = connection.execute(text(f"""
+        WITH merged AS (
+            INSERT INTO lieu (source, source_id, {columns})
+            SELECT :source, source_id, {selected} FROM import_lieu
+            ON CONFLICT ON CONSTRAINT uq_lieu_source_source_id DO UPDATE
+            SET {updates}, updated_at = now()
+            WHERE lieu.content_hash IS DISTINCT FROM excluded.content_hash
+            RETURNING (xmax = 0) AS inserted
+        )
+        SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)
+        FROM merged"""), {"source": source}).one()
+    result.inserted, result.updated = counts
+    result.unchanged += connection.execute(
+        text("SELECT count(*) FROM import_lieu")).scalar() - result.inserted - result.updated
+
+
+def _accept(connection: Connection, source: str, records: list[Record],
+            programme_id: int | None, today: dt.date, result: WriteResult) -> int:
+    """Acceptances: v0 markers with --programme, and our own x_pass_programmes column."""
+    pairs: list[tuple[str, str]] = []
+    codes: set[str] = set()
+    for record in records:
+        for code in record.programmes:
+            pairs.append((record.source_id, code))
+            codes.add(code)
+    known = dict(connection.execute(text("SELECT code, id FROM programme WHERE code = ANY(:c)"),
+                                    {"c": sorted(codes)}).all()) if codes else {}
+    rows = []
+    for source_id, code in pairs:
+        if code in known:
+            rows.append({"s": source_id, "p": known[code]})
+        else:
+            result.problems.append(Problem(None, "x_pass_programmes",
+                                           f"programme « {code} » inconnu : acceptation non "
+                                           "enregistrée", WARNING, source_id))
+    if programme_id is not None:
+        rows += [{"s": r.source_id, "p": programme_id} for r in records if r.accepts_programme]
+    if not rows:
+        return 0
+    written = 0
+    statement = text("""
+        INSERT INTO acceptation (lieu_id, programme_id, valid_from, source)
+        SELECT l.id, p.id, GREATEST(p.valid_from, :today), 'import'
+        FROM lieu l, programme p
+        WHERE l.source = :source AND l.source_id = :s AND p.id = :p
+        ON CONFLICT ON CONSTRAINT uq_acceptation_lieu_id_programme_id DO NOTHING""")
+    for row in rows:
+        written += connection.execute(statement, {**row, "source": source,
+                                                  "today": today}).rowcount
+    return written
