@@ -32,6 +32,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC as _UTC
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -145,6 +146,22 @@ def _zone(tz: str) -> ZoneInfo:
 _PARSER_POSITION = re.compile(r"-->\s*(\d+):(\d+)")
 
 
+def _split_fallback(osm: str) -> list[str]:
+    """The rules around each fallback separator "||", ignoring quoted comments."""
+    pieces, current, quoted, i = [], [], False, 0
+    while i < len(osm):
+        if osm[i] == '"':
+            quoted = not quoted
+        elif not quoted and osm.startswith("||", i):
+            pieces.append("".join(current).strip())
+            current, i = [], i + 2
+            continue
+        current.append(osm[i])
+        i += 1
+    pieces.append("".join(current).strip())
+    return pieces
+
+
 @dataclass(frozen=True)
 class Hours:
     """A validated OSM opening-hours expression attached to the venue's time zone.
@@ -156,6 +173,8 @@ class Hours:
     osm: str
     tz: str = DEFAULT_TZ
     _oh: OpeningHours = field(init=False, repr=False, compare=False, hash=False)
+    # The rules of a fallback expression ("A || B"), each parsed alone; see _raw_intervals.
+    _parts: tuple[OpeningHours, ...] = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         zone = _zone(self.tz)
@@ -174,6 +193,11 @@ class Hours:
                 )
             raise InvalidHours(message, text=self.osm, detail=detail) from None
         object.__setattr__(self, "_oh", oh)
+        parts: tuple[OpeningHours, ...] = ()
+        pieces = _split_fallback(self.osm)
+        if len(pieces) > 1:
+            parts = tuple(OpeningHours(p, timezone=zone, country=COUNTRY) for p in pieces)
+        object.__setattr__(self, "_parts", parts)
 
     def __reduce__(self):
         return (type(self), (self.osm, self.tz))
@@ -211,11 +235,17 @@ def parse(osm: str, tz: str = DEFAULT_TZ) -> Hours:
 # --------------------------------------------------------------------------- evaluation
 
 
+def _wall(day: date, clock: time, zone: ZoneInfo) -> datetime:
+    """A wall-clock time made valid: a time skipped by a clock change moves forward (02:30 on
+    the spring-forward night is 03:30), which the parser requires."""
+    return datetime.combine(day, clock, tzinfo=zone).astimezone(_UTC).astimezone(zone)
+
+
 def _local(hours: Hours, at: datetime) -> datetime:
     """``at`` as an aware datetime in the venue's zone (naive = venue wall-clock time)."""
     if at.tzinfo is None or at.utcoffset() is None:
-        return at.replace(tzinfo=hours.zone)
-    return at.astimezone(hours.zone)
+        at = at.replace(tzinfo=hours.zone)
+    return at.astimezone(_UTC).astimezone(hours.zone)
 
 
 def _out(value: datetime, naive: bool) -> datetime:
@@ -233,10 +263,46 @@ def is_open(hours: Hours, at: datetime) -> bool:
 
 def _raw_intervals(hours: Hours, start: datetime, end: datetime):
     """(start, end, state, comment) over [start, end), aware in the venue's zone."""
+    if hours._parts:
+        yield from _fallback_intervals(hours, start, end)
+        return
     for s, e, state, comment in hours._oh.intervals(start, end):
         if e is None:  # the library leaves the last interval open-ended when unbounded
             e = end
         yield max(s, start), min(e, end), state, comment
+
+
+def _fallback_intervals(hours: Hours, start: datetime, end: datetime):
+    """Intervals of an expression with a fallback rule ("Mo-Fr 09:00-12:00 || unknown").
+
+    opening-hours-py 2.1.4 answers ``state()`` correctly for these, but its ``next_change()``
+    and ``intervals()`` treat a fallback without selector as never changing (one interval over
+    the whole range). The state can only change where one of the rules taken alone changes or
+    at midnight (when the rule that applies to the day switches), so the state is read at
+    each of those instants.
+    """
+    points = {start, end}
+    for part in hours._parts:
+        for s, e, _state, _comment in part.intervals(start, end):
+            points.update(p for p in (s, e) if p is not None and start < p < end)
+    day = start.date() + timedelta(days=1)
+    while day <= end.date():
+        midnight = _wall(day, time(0), hours.zone)
+        if start < midnight < end:
+            points.add(midnight)
+        day += timedelta(days=1)
+    ordered = sorted(points)
+    current = None
+    for a, b in zip(ordered, ordered[1:], strict=False):
+        state, comment = hours._oh.state(a)
+        if current and current[2] == state and current[3] == comment:
+            current[1] = b
+            continue
+        if current:
+            yield tuple(current)
+        current = [a, b, state, comment]
+    if current:
+        yield tuple(current)
 
 
 def _open_with_comments(hours: Hours, start: datetime, end: datetime):
@@ -286,7 +352,7 @@ def _holidays(tz: str) -> OpeningHours:
 
 def is_public_holiday(day: date, tz: str = DEFAULT_TZ) -> bool:
     """Whether ``day`` is a French public holiday (national calendar of the parser)."""
-    noon = datetime.combine(day, time(12), tzinfo=_zone(tz))
+    noon = _wall(day, time(12), _zone(tz))
     return bool(_holidays(tz).is_open(noon))
 
 
@@ -305,8 +371,8 @@ def reference_weeks(tz: str = DEFAULT_TZ) -> tuple[date, ...]:
     weeks = []
     while monday.isocalendar()[0] == REFERENCE_YEAR:
         days = [monday + timedelta(days=i) for i in range(7)]
-        start = datetime.combine(monday, time(0), tzinfo=zone)
-        end = datetime.combine(monday + timedelta(days=7), time(0), tzinfo=zone)
+        start = _wall(monday, time(0), zone)
+        end = _wall(monday + timedelta(days=7), time(0), zone)
         if start.utcoffset() == end.utcoffset() and not any(is_public_holiday(d, tz) for d in days):
             weeks.append(monday)
         monday += timedelta(days=7)
@@ -365,8 +431,8 @@ def _weekly(osm: str, tz: str) -> tuple[Ranges, Ranges]:
 def _fold_weeks(hours: Hours, weeks: tuple[date, ...]) -> tuple[Ranges, Ranges]:
     zone = hours.zone
     origin = weeks[0]
-    start = datetime.combine(origin, time(0), tzinfo=zone)
-    end = datetime.combine(weeks[-1] + timedelta(days=7), time(0), tzinfo=zone)
+    start = _wall(origin, time(0), zone)
+    end = _wall(weeks[-1] + timedelta(days=7), time(0), zone)
     per_week: dict[int, list[tuple[int, int]]] = {(w - origin).days // 7: [] for w in weeks}
     for s, e, state, _c in _raw_intervals(hours, start, end):
         if state != State.OPEN:
@@ -444,8 +510,8 @@ def describe_day(hours: Hours, day: date, today: date | None = None) -> str:
     without it the date is spelt out.
     """
     zone = hours.zone
-    day_start = datetime.combine(day, time(0), tzinfo=zone)
-    day_end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
+    day_start = _wall(day, time(0), zone)
+    day_end = _wall(day + timedelta(days=1), time(0), zone)
     window = _open_with_comments(hours, day_start - timedelta(days=1), day_end + timedelta(days=1))
     # merge regardless of comments to get true extents, keeping the first comment
     pieces: list[list] = []

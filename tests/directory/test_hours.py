@@ -265,6 +265,36 @@ def test_open_intervals_merge_across_comments():
     ]
 
 
+@pytest.mark.parametrize(
+    "osm",
+    [
+        "Mo-Fr 09:00-12:00 || unknown",
+        "Mo-Fr 09:00-12:00; PH off || unknown",
+        'Mo 09:00-12:00 || Tu-Fr 10:00-11:00 || closed "fermé"',
+        "Su 22:00-02:00 || unknown",
+    ],
+)
+def test_fallback_rules_are_evaluated_like_the_parser_state(osm):
+    """opening-hours-py 2.1.4 gives one interval over everything for a fallback without
+    selector; our intervals must follow the parser's own state instead."""
+    hours = parse(osm)
+    start, end = datetime(2025, 1, 4), datetime(2025, 1, 18)
+    spans = open_intervals(hours, start, end)
+    at = start
+    while at < end:
+        inside = any(s <= at < e for s, e in spans)
+        assert inside == is_open(hours, at), at
+        at += timedelta(minutes=30)
+
+
+def test_fallback_hours_in_words():
+    hours = parse("Mo-Fr 09:00-12:00 || unknown")
+    assert describe_day(hours, date(2025, 1, 6)) == "ouvert le lundi 6 janvier de 9 h à 12 h"
+    assert describe_day(hours, date(2025, 1, 5)) == "horaires à confirmer le dimanche 5 janvier"
+    assert next_opening(hours, datetime(2025, 1, 6, 13)) == datetime(2025, 1, 7, 9)
+    assert weekly_intervals(hours)[:2] == [(540, 720), (1980, 2160)]
+
+
 # --------------------------------------------------------------------------- weekly intervals
 
 
@@ -651,6 +681,8 @@ def weekly_expressions(draw):
         text += draw(st.sampled_from(["; ", ", "])) + rule
     if draw(st.booleans()):
         text += "; PH off"
+    if draw(st.integers(0, 4)) == 0:
+        text += draw(st.sampled_from([" || unknown", ' || closed "fermé"', " || Sa 10:00-11:00"]))
     return text
 
 
