@@ -105,6 +105,11 @@ def make_pairs(demand: ArrayLike, supply: ArrayLike, cost_km: ArrayLike,
 def duplicate_pair(demand: IntArray, supply: IntArray, n_supply: int) -> tuple[int, int] | None:
     """Positions ``(first, second)`` of one pair given twice, or None; first < second."""
     keys = demand * np.int64(max(n_supply, 1)) + supply
+    # A plain sort (SIMD) is ~20 times faster than a stable argsort on millions of keys;
+    # the argsort only runs to locate a duplicate once one is known to exist.
+    ordered = np.sort(keys)
+    if not np.any(ordered[1:] == ordered[:-1]):
+        return None
     order = np.argsort(keys, kind="stable")
     ordered = keys[order]
     same = np.flatnonzero(ordered[1:] == ordered[:-1])
