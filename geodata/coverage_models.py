@@ -1,0 +1,133 @@
+"""Stored coverage results: one run per selection and date, its figures per commune and
+per territory, and the imported digital fragility index.
+
+A **selection** is (programme or none, service or none, territory studied, need kind). A run
+keeps its parameters (detour factor, radii, method, …) and the reference mean Ā its capacity
+gaps are measured against. Results are reported for the run's territory only (communes
+beyond its border served only to compute the venues' catchments).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from extensions import db
+
+NEED_KINDS = ("population", "illectronisme", "fragility")
+LEVELS = ("commune", "epci", "departement", "region", "france")
+REFERENCES = ("nation", "territoire")
+
+
+class CoverageRun(db.Model):
+    __tablename__ = "coverage_run"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # programme|service|within|need: what the API looks up (latest run first).
+    selection_key: Mapped[str] = mapped_column(Text)
+    programme_code: Mapped[str | None] = mapped_column(String(64))
+    service: Mapped[str | None] = mapped_column(Text)
+    within: Mapped[str] = mapped_column(Text)  # fr | reg:75 | dep:33 | epci:… | com:…
+    need_kind: Mapped[str] = mapped_column(String(16))
+    method: Mapped[str] = mapped_column(String(16))  # accessibility.METHODS, for the gap
+    parameters: Mapped[dict] = mapped_column(JSONB)
+    stats: Mapped[dict] = mapped_column(JSONB)  # counts and timings
+    reference_mean: Mapped[float] = mapped_column(Float)  # Ā of the gap
+    reference: Mapped[str] = mapped_column(String(12))  # nation | territoire
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
+                                                    server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint("need_kind IN ('population', 'illectronisme', 'fragility')",
+                        name="need_kind"),
+        CheckConstraint("reference IN ('nation', 'territoire')", name="reference"),
+        Index("ix_coverage_run_selection_key_created_at", "selection_key", "created_at"),
+    )
+
+
+class CoverageResult(db.Model):
+    """One commune of a run's territory."""
+
+    __tablename__ = "coverage_result"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("coverage_run.id", ondelete="CASCADE"),
+                                        primary_key=True)
+    commune_code: Mapped[str] = mapped_column(String(5), primary_key=True)
+    population: Mapped[float] = mapped_column(Float)
+    need: Mapped[float] = mapped_column(Float)  # the demand weight P_i
+    a_2sfca: Mapped[float] = mapped_column(Float)
+    a_e2sfca_step: Mapped[float] = mapped_column(Float)
+    a_e2sfca_gauss: Mapped[float] = mapped_column(Float)
+    a_3sfca: Mapped[float] = mapped_column(Float)
+    capacity_gap: Mapped[float] = mapped_column(Float)  # P_i · max(0, Ā − A_i)
+    nearest_lieu_id: Mapped[int | None] = mapped_column(BigInteger)
+    nearest_cost_km: Mapped[float | None] = mapped_column(Float)
+    venues_10km: Mapped[int] = mapped_column(Integer)
+    venues_20km: Mapped[int] = mapped_column(Integer)
+    venues_30km: Mapped[int] = mapped_column(Integer)
+    capacity_10km: Mapped[float] = mapped_column(Float)
+    capacity_20km: Mapped[float] = mapped_column(Float)
+    capacity_30km: Mapped[float] = mapped_column(Float)
+    covered_10km: Mapped[bool] = mapped_column(Boolean)
+    covered_20km: Mapped[bool] = mapped_column(Boolean)
+    covered_30km: Mapped[bool] = mapped_column(Boolean)
+
+
+class CoverageAggregate(db.Model):
+    """A territory (EPCI, département, région, France) of a run: sums over its communes
+    that lie in the run's territory."""
+
+    __tablename__ = "coverage_aggregate"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("coverage_run.id", ondelete="CASCADE"),
+                                        primary_key=True)
+    level: Mapped[str] = mapped_column(String(12), primary_key=True)
+    code: Mapped[str] = mapped_column(String(9), primary_key=True)  # "FR" for France
+    communes: Mapped[int] = mapped_column(Integer)
+    population: Mapped[float] = mapped_column(Float)
+    need: Mapped[float] = mapped_column(Float)
+    population_covered_10km: Mapped[float] = mapped_column(Float)
+    population_covered_20km: Mapped[float] = mapped_column(Float)
+    population_covered_30km: Mapped[float] = mapped_column(Float)
+    need_covered_10km: Mapped[float] = mapped_column(Float)
+    need_covered_20km: Mapped[float] = mapped_column(Float)
+    need_covered_30km: Mapped[float] = mapped_column(Float)
+    communes_uncovered_30km: Mapped[int] = mapped_column(Integer)
+    mean_accessibility: Mapped[float] = mapped_column(Float)
+    capacity_gap: Mapped[float] = mapped_column(Float)
+    mean_nearest_km: Mapped[float | None] = mapped_column(Float)
+
+    __table_args__ = (
+        CheckConstraint("level IN ('epci', 'departement', 'region', 'france')", name="level"),
+    )
+
+
+class FragilityIndex(db.Model):
+    """Digital fragility index (IFN) per 2026 commune: 100 = average of the reference area,
+    higher = more fragile. Imported by ``flask coverage fragility import``."""
+
+    __tablename__ = "fragility_index"
+
+    commune_code: Mapped[str] = mapped_column(String(5), primary_key=True)
+    score: Mapped[float] = mapped_column(Float)
+    # Old (COG ≈ 2019) codes merged into this one and their IRIS count, for the record.
+    source_codes: Mapped[list[str]] = mapped_column(JSONB)
+    iris: Mapped[int] = mapped_column(Integer)
+    column_name: Mapped[str] = mapped_column(Text)  # the file's column the score comes from
+    imported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
+                                                     server_default=func.now())
