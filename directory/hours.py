@@ -53,6 +53,7 @@ __all__ = [
     "format_time_fr",
     "is_open",
     "is_public_holiday",
+    "minute_of_week",
     "next_opening",
     "open_intervals",
     "parse",
@@ -60,6 +61,7 @@ __all__ = [
     "timezone_for_code_insee",
     "timezone_for_departement",
     "timezone_for_postal_code",
+    "week_window",
     "weekly_intervals",
 ]
 
@@ -460,6 +462,31 @@ def weekly_intervals(hours: Hours, every_week: bool = False) -> list[tuple[int, 
     """
     union, common = _weekly(hours.osm, hours.tz)
     return list(common if every_week else union)
+
+
+def minute_of_week(at: datetime, tz: str | None = None) -> int:
+    """Minute of the week (0 = Monday 00:00) of ``at``'s wall clock; with ``tz``, an aware
+    ``at`` is first converted to that zone (to compare with a venue's weekly intervals)."""
+    if tz is not None and not _is_naive(at):
+        at = at.astimezone(_zone(tz))
+    return at.weekday() * MINUTES_PER_DAY + at.hour * 60 + at.minute
+
+
+def week_window(weekday: int, start: time, end: time) -> list[tuple[int, int]]:
+    """Minute-of-week ranges of a window on a weekday (0 = Monday), e.g. Tuesday 14:00–17:00 →
+    ``[(2280, 2460)]``, to test against weekly intervals (SQL: ``opening_week && window``).
+
+    ``end`` at or before ``start`` runs past midnight (``time(0)`` = midnight); a Sunday
+    window past midnight continues on Monday and gives two ranges.
+    """
+    if not 0 <= weekday <= 6:
+        raise ValueError(f"jour de la semaine hors de 0–6 : {weekday}")
+    a = weekday * MINUTES_PER_DAY + start.hour * 60 + start.minute
+    length = (end.hour * 60 + end.minute - start.hour * 60 - start.minute) % MINUTES_PER_DAY
+    b = a + (length or MINUTES_PER_DAY)
+    if b <= MINUTES_PER_WEEK:
+        return [(a, b)]
+    return [(0, b - MINUTES_PER_WEEK), (a, MINUTES_PER_WEEK)]
 
 
 # --------------------------------------------------------------------------- French wording

@@ -874,3 +874,76 @@ def test_real_alternate_weeks_of_the_bus_france_services():
     # ISO week 2 of 2025 is even: closed; week 3 is odd: open.
     assert not is_open(hours, datetime(2025, 1, 7, 10))
     assert is_open(hours, datetime(2025, 1, 14, 10))
+
+
+# --------------------------------------------------------------------------- clock changes
+
+
+def test_a_time_skipped_by_the_clock_change_moves_forward():
+    hours = parse("Su 03:00-04:00")
+    # 30 March 2025, 02:30 does not exist in Paris: it is read as 03:30 (summer time).
+    assert is_open(hours, datetime(2025, 3, 30, 2, 30))
+    assert open_intervals(hours, datetime(2025, 3, 30), datetime(2025, 3, 31)) == [
+        (datetime(2025, 3, 30, 3), datetime(2025, 3, 30, 4))
+    ]
+    assert describe_day(hours, date(2025, 3, 30)) == "ouvert le dimanche 30 mars de 3 h à 4 h"
+
+
+def test_the_repeated_hour_of_autumn():
+    hours = parse("Su 01:00-04:00")
+    first = datetime(2025, 10, 26, 2, 30, tzinfo=PARIS)
+    second = datetime(2025, 10, 26, 2, 30, fold=1, tzinfo=PARIS)
+    assert first.utcoffset() != second.utcoffset()
+    assert is_open(hours, first) and is_open(hours, second)
+    assert open_intervals(hours, datetime(2025, 10, 26), datetime(2025, 10, 27)) == [
+        (datetime(2025, 10, 26, 1), datetime(2025, 10, 26, 4))
+    ]
+
+
+# --------------------------------------------------------------------------- windows for SQL
+
+
+@pytest.mark.parametrize(
+    ("weekday", "start", "end", "ranges"),
+    [
+        (1, time(14), time(17), [(2280, 2460)]),
+        (6, time(22), time(2), [(0, 120), (9960, 10080)]),
+        (4, time(20), time(0), [(6960, 7200)]),
+        (0, time(9), time(9), [(540, 1980)]),
+    ],
+)
+def test_week_window(weekday, start, end, ranges):
+    assert H.week_window(weekday, start, end) == ranges
+
+
+def test_week_window_rejects_a_bad_weekday():
+    with pytest.raises(ValueError):
+        H.week_window(7, time(9), time(10))
+
+
+def test_minute_of_week():
+    assert H.minute_of_week(datetime(2025, 1, 7, 14, 0)) == 2280
+    assert H.minute_of_week(datetime(2025, 1, 12, 23, 59)) == 10079
+    # 10:00 UTC on a Tuesday is 14:00 in Réunion
+    assert H.minute_of_week(datetime(2025, 1, 7, 10, 0, tzinfo=UTC), "Indian/Reunion") == 2280
+
+
+@seed(20261129)
+@settings(max_examples=60, deadline=None, database=None)
+@given(
+    osm=weekly_expressions(),
+    weekday=st.integers(0, 6),
+    start=st.integers(0, 95),
+    length=st.integers(1, 48),
+)
+def test_window_overlap_agrees_with_is_open(osm, weekday, start, length):
+    """What the matcher's SQL filter does (multirange overlap) against the parser."""
+    hours = parse(osm)
+    begin = time(start // 4, start % 4 * 15)
+    finish_minutes = (start * 15 + length * 15) % 1440
+    finish = time(finish_minutes // 60, finish_minutes % 60)
+    window = H.week_window(weekday, begin, finish)
+    overlap = any(s < e2 and s2 < e for s, e in weekly_intervals(hours) for s2, e2 in window)
+    monday = datetime.combine(reference_weeks()[3], time(0))
+    minutes = [m for s, e in window for m in range(s, e)]
+    assert overlap == any(is_open(hours, monday + timedelta(minutes=m)) for m in minutes)
