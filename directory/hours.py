@@ -22,7 +22,17 @@ candidates are then checked on real dates with :func:`is_open` / :func:`next_ope
 ``weekly_intervals(h, every_week=True)`` is their **intersection** (open at that slot every
 reference week). ``Hours.regular`` says whether both agree, i.e. whether the SQL filter is exact
 apart from public holidays. Expressions tied to other years (``2024 Mo 10:00-12:00``) have no
-weekly intervals in the reference year.
+weekly intervals in the reference year. An "unknown" state counts as not open everywhere.
+A weekly filter must be computed in each venue's own zone: use :func:`week_window` for "free on
+Tuesday 14:00–17:00" and :func:`minute_of_week` with the venue's zone for "open now".
+
+Import support: :func:`days_to_osm` turns per-day columns into OSM syntax and
+:func:`text_to_osm` free French text that names its days ("lundi au samedi de 10h à 18h");
+both follow a strict grammar and raise :class:`InvalidHours` quoting what they do not
+understand, so that the importer keeps the text and flags it. Nothing is ever guessed.
+
+Known defect worked around: opening-hours-py 2.1.4 gives wrong ``intervals()`` for a fallback
+rule without selector (``Mo-Fr 09:00-12:00 || unknown``); see :func:`_fallback_intervals`.
 """
 
 from __future__ import annotations
