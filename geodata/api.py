@@ -1,0 +1,149 @@
+"""Territory and geocoding API under /api/v1: thin views over ``services``."""
+
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+from marshmallow import RAISE
+
+from core.errors import NotFound
+
+from . import services
+from .geocoding import get_geocoder
+from .schemas import (
+    CommunePageSchema,
+    CommuneSchema,
+    CommuneSearchArgs,
+    DepartementListArgs,
+    DepartementListSchema,
+    DepartementSchema,
+    EpciListArgs,
+    EpciPageSchema,
+    EpciSchema,
+    GeocodeArgs,
+    GeocodeSchema,
+    RegionListSchema,
+    RegionSchema,
+    TerritoryGeometryArgs,
+    TerritoryPointArgs,
+)
+
+territories = Blueprint(
+    "territories", __name__, url_prefix="/api/v1/territories",
+    description="Territoires de France (métropole et départements d'outre-mer) : communes, "
+                "EPCI, départements, régions ; polygones GeoJSON simplifiés à l'échelle "
+                "demandée.")
+geocoding = Blueprint(
+    "geocoding", __name__, url_prefix="/api/v1/geocode",
+    description="Géocodage : adresse, commune ou code postal vers des coordonnées, avec "
+                "la précision de chaque réponse.")
+
+
+def _scale(args: dict) -> dict:
+    return {"geometry": args["geometry"],
+            "tolerance": services.tolerance_for(args.get("tolerance"), args.get("zoom"))}
+
+
+@territories.route("/communes")
+@territories.arguments(CommuneSearchArgs, location="query", unknown=RAISE)
+@territories.response(200, CommunePageSchema)
+def list_communes(args):
+    """Rechercher des communes
+
+    Par nom (insensible aux accents et à la casse, « st » = « saint »), code postal
+    et/ou département ; au moins un critère. Avec un nom, les meilleures réponses d'abord.
+    """
+    return services.search_communes(args.get("q"), args.get("postal_code"),
+                                    args.get("departement"), page_size=args["page_size"],
+                                    after=args.get("after"), **_scale(args))
+
+
+@territories.route("/communes/<code>")
+@territories.arguments(TerritoryGeometryArgs, location="query", unknown=RAISE)
+@territories.response(200, CommuneSchema)
+def get_commune(args, code):
+    """Une commune par son code INSEE
+
+    Nom, population, département, région, EPCI, codes postaux, mairie, point intérieur ;
+    le polygone avec geometry=true.
+    """
+    return services.get_commune(code.upper(), **_scale(args))
+
+
+@territories.route("/at")
+@territories.arguments(TerritoryPointArgs, location="query", unknown=RAISE)
+@territories.response(200, CommuneSchema)
+def commune_at(args):
+    """La commune qui contient un point (latitude, longitude WGS 84)"""
+    return services.commune_at(args["lat"], args["lon"])
+
+
+@territories.route("/departements")
+@territories.arguments(DepartementListArgs, location="query", unknown=RAISE)
+@territories.response(200, DepartementListSchema)
+def list_departements(args):
+    """Les départements (filtrables par région)"""
+    return services.list_departements(args.get("region"), **_scale(args))
+
+
+@territories.route("/departements/<code>")
+@territories.arguments(TerritoryGeometryArgs, location="query", unknown=RAISE)
+@territories.response(200, DepartementSchema)
+def get_departement(args, code):
+    """Un département"""
+    return services.get_departement(code.upper(), **_scale(args))
+
+
+@territories.route("/regions")
+@territories.arguments(TerritoryGeometryArgs, location="query", unknown=RAISE)
+@territories.response(200, RegionListSchema)
+def list_regions(args):
+    """Les régions"""
+    return services.list_regions(**_scale(args))
+
+
+@territories.route("/regions/<code>")
+@territories.arguments(TerritoryGeometryArgs, location="query", unknown=RAISE)
+@territories.response(200, RegionSchema)
+def get_region(args, code):
+    """Une région"""
+    return services.get_region(code, **_scale(args))
+
+
+@territories.route("/epci")
+@territories.arguments(EpciListArgs, location="query", unknown=RAISE)
+@territories.response(200, EpciPageSchema)
+def list_epcis(args):
+    """Les EPCI à fiscalité propre, par page (filtrables par département, région, nom)"""
+    return services.list_epcis(args.get("departement"), args.get("region"), args.get("q"),
+                               page_size=args["page_size"], after=args.get("after"),
+                               **_scale(args))
+
+
+@territories.route("/epci/<code>")
+@territories.arguments(TerritoryGeometryArgs, location="query", unknown=RAISE)
+@territories.response(200, EpciSchema)
+def get_epci(args, code):
+    """Un EPCI par son SIREN"""
+    return services.get_epci(code, **_scale(args))
+
+
+@geocoding.route("")
+@geocoding.arguments(GeocodeArgs, location="query", unknown=RAISE)
+@geocoding.response(200, GeocodeSchema)
+def geocode(args):
+    """Géocoder une adresse, une commune ou un code postal
+
+    Chaque réponse porte sa précision : address, commune ou postal_code.
+    """
+    answer = get_geocoder().geocode(args["q"], args["limit"])
+    if not answer.candidates:
+        raise NotFound(f"Aucun lieu trouvé pour « {args['q']} ».")
+    return {"query": args["q"], "geocoder": answer.geocoder, "degraded": answer.degraded,
+            "candidates": [c.as_dict() for c in answer.candidates]}
+
+
+def init_app(app) -> None:
+    from extensions import api
+
+    api.register_blueprint(territories)
+    api.register_blueprint(geocoding)
