@@ -114,11 +114,20 @@ def read_csv(text: str, delimiter: str | None = None) -> Iterator[RawRow]:
         except csv.Error as exc:
             raise ReadError(f"ligne {start} : CSV mal formé ({exc})") from exc
         if cells and any(c.strip() for c in cells):
-            data = dict(zip(header, cells, strict=False))
+            data = dict(zip(header, (_unneutralise(c) for c in cells), strict=False))
             if len(cells) > len(header):
                 data["__extra_cells__"] = len(cells) - len(header)
             yield RawRow(start, data)
         start = reader.line_num + 1
+
+
+_NEUTRALISED = ("'=", "'+", "'-", "'@")
+
+
+def _unneutralise(cell: str) -> str:
+    """Undo the exporter's protection against CSV injection ('=… → =…), so that an export
+    imported again is read as it was written."""
+    return cell[1:] if cell.startswith(_NEUTRALISED) else cell
 
 
 def read_json(text: str) -> list[RawRow]:

@@ -347,11 +347,14 @@ def _geocode_missing(connection: Connection, geocoder: Any | None,
         message = (f"sans coordonnées : placé au centre de {candidate.label} "
                    f"(précision {precision})")
         connection.execute(text(f"""
-            UPDATE import_lieu SET geom = ST_SetSRID(ST_MakePoint(:lon, :lat), 4326),
-                   lon = :lon, lat = :lat, location_precision = :precision,
-                   code_insee = COALESCE(code_insee, :insee),
-                   code_postal = COALESCE(code_postal, :postal),
-                   {_add_flag_sql(FLAG_GEOCODED, ":message", "latitude")}
+            UPDATE import_lieu
+               SET geom = ST_SetSRID(ST_MakePoint(CAST(:lon AS float8),
+                                                  CAST(:lat AS float8)), 4326),
+                   lon = CAST(:lon AS float8), lat = CAST(:lat AS float8),
+                   location_precision = CAST(:precision AS text),
+                   code_insee = COALESCE(code_insee, CAST(:insee AS text)),
+                   code_postal = COALESCE(code_postal, CAST(:postal AS text)),
+                   {_add_flag_sql(FLAG_GEOCODED, "CAST(:message AS text)", "latitude")}
             WHERE line = :line"""),
             {"lon": candidate.lon, "lat": candidate.lat, "precision": precision,
              "insee": candidate.commune_code, "postal": candidate.postal_code,
