@@ -21,6 +21,7 @@ line and the column; RESULT.csv is then not written.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import math
 import re
@@ -53,6 +54,10 @@ class InputError(click.ClickException):
         click.echo(f"Erreur : {self.format_message()}", err=True)
 
 
+class _UnusualRow(Exception):
+    """A row the fast path of the costs reader leaves to the checked path."""
+
+
 @dataclass
 class _Table:
     """A CSV file opened for reading: its header's columns and a row iterator."""
@@ -66,10 +71,16 @@ class _Table:
 
     def rows(self) -> Iterator[tuple[int, list[str]]]:
         """(line number in the file, fields), skipping blank lines."""
-        try:
+        with self.guard():
             for row in self.reader:
                 if row and any(field.strip() for field in row):
                     yield self.reader.line_num + self.line_offset, row  # type: ignore[attr-defined]
+
+    @contextlib.contextmanager
+    def guard(self) -> Iterator[None]:
+        """Reading errors as French messages with the line."""
+        try:
+            yield
         except UnicodeDecodeError as exc:
             line = self.reader.line_num + self.line_offset + 1  # type: ignore[attr-defined]
             raise InputError(f"{self.label}, vers la ligne {line} : le fichier n'est pas "
@@ -177,21 +188,46 @@ def _read_costs(path: Path, demand_index: dict[str, int],
     table = _open_table(path, ("demand_id", "supply_id", "cost_km"))
     demand, supply, lines = array("q"), array("q"), array("q")
     cost = array("d")
-    with table.stream:
-        for line, row in table.rows():
-            demand_id = table.field(row, line, "demand_id")
-            supply_id = table.field(row, line, "supply_id")
-            if demand_id not in demand_index:
-                raise InputError(f"{table.label}, ligne {line}, colonne « demand_id » : "
-                                 f"point de demande « {demand_id} » inconnu du fichier de "
-                                 "demande.")
-            if supply_id not in supply_index:
-                raise InputError(f"{table.label}, ligne {line}, colonne « supply_id » : "
-                                 f"lieu « {supply_id} » inconnu du fichier d'offre.")
-            cost.append(table.number(row, line, "cost_km"))
-            demand.append(demand_index[demand_id])
-            supply.append(supply_index[supply_id])
+
+    def checked(row: list[str], line: int) -> tuple[int, int, float]:
+        """The slow path, with the precise message of the first problem of the row."""
+        demand_id = table.field(row, line, "demand_id")
+        supply_id = table.field(row, line, "supply_id")
+        if demand_id not in demand_index:
+            raise InputError(f"{table.label}, ligne {line}, colonne « demand_id » : "
+                             f"point de demande « {demand_id} » inconnu du fichier de "
+                             "demande.")
+        if supply_id not in supply_index:
+            raise InputError(f"{table.label}, ligne {line}, colonne « supply_id » : "
+                             f"lieu « {supply_id} » inconnu du fichier d'offre.")
+        return (demand_index[demand_id], supply_index[supply_id],
+                table.number(row, line, "cost_km"))
+
+    # Millions of rows: the common case is inlined, anything unusual takes checked().
+    i_demand, i_supply, i_cost = (table.columns[c] for c in ("demand_id", "supply_id",
+                                                              "cost_km"))
+    find_demand, find_supply, is_number = demand_index.get, supply_index.get, _NUMBER.fullmatch
+    reader, offset = table.reader, table.line_offset
+    with table.stream, table.guard():
+        for row in reader:
+            line = reader.line_num + offset  # type: ignore[attr-defined]
+            try:
+                d = find_demand(row[i_demand].strip())
+                s = find_supply(row[i_supply].strip())
+                text = row[i_cost].strip()
+                value = float(text) if is_number(text) else -1.0
+                if d is None or s is None or not 0.0 <= value < math.inf:
+                    raise _UnusualRow
+            except (IndexError, _UnusualRow):
+                if not any(field.strip() for field in row):
+                    continue  # blank line, as in the other files
+                d, s, value = checked(row, line)
+            demand.append(d)
+            supply.append(s)
+            cost.append(value)
             lines.append(line)
+            if len(lines) % 1_000_000 == 0:
+                click.echo(f"  … {len(lines)} paires lues")
     d = np.frombuffer(demand, dtype=np.int64)
     s = np.frombuffer(supply, dtype=np.int64)
     duplicate = accessibility.duplicate_pair(d, s, len(supply_index))

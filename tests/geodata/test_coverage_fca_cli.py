@@ -159,6 +159,12 @@ GOOD_COSTS = "demand_id,supply_id,cost_km\nA,S,5\nB,T,12\n"
      ["costs.csv", "ligne 4", "« A »", "« S »", "déjà ligne 2"]),
     ("costs", "demand_id,supply_id,cost_km\nA,S,5,5\nA,T,1,5\n",
      None),  # extra fields are ignored: accepted
+    ("costs", "demand_id;supply_id;cost_km\nA;S;5,5\n\n;;\nB;T;12\n",
+     None),  # decimal comma with ';', blank lines: accepted
+    ("costs", "demand_id,supply_id,cost_km\nA,S,5\nB,T\n",
+     ["costs.csv", "ligne 3", "« cost_km »", "valeur manquante"]),
+    ("costs", "demand_id,supply_id,cost_km\nA,S,5\n,T,3\n",
+     ["costs.csv", "ligne 3", "« demand_id »", "valeur manquante"]),
     ("supply", "supply_id,capacity\nS,2\nT,-1\n",
      ["supply.csv", "ligne 3", "« capacity »", "négatif"]),
     ("supply", "supply_id,capacity\nS,deux\n",
