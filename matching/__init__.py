@@ -1,7 +1,12 @@
-"""matching: see ARCHITECTURE.md."""
+"""matching: from a beneficiary's situation to ranked venues with reasons (see ARCHITECTURE.md)."""
 
 from flask import Flask
 
 
 def init_app(app: Flask) -> None:
     """Register this package's blueprints and commands."""
+    from extensions import api
+
+    from .api import blp as match_blp
+
+    api.register_blueprint(match_blp)

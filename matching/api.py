@@ -1,0 +1,157 @@
+"""API of the matcher: GET and POST /api/v1/match (JSON or GeoJSON)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from flask import current_app, json, request
+from flask_smorest import Blueprint
+from marshmallow import RAISE
+
+from .question import question_from_loaded
+from .schemas import MatchResponseSchema, QuestionSchema
+from .services import MatchResult, match
+
+blp = Blueprint(
+    "match", __name__, url_prefix="/api/v1/match",
+    description="Où utiliser mon Pass Numérique ? Lieux classés avec leurs raisons, offres à "
+                "distance à part, pistes quand rien ne convient. Distances géodésiques "
+                "(ellipsoïde WGS 84) ; durées estimées avec un détour de 1,3 à 4,5 km/h à pied, "
+                "15 km/h à vélo, 20 km/h en transports en commun et 50 km/h en voiture. La "
+                "recherche s'élargit par paliers (5, 10, 20, 40, 80 km) jusqu'à trouver assez "
+                "de lieux, dans la limite demandée.")
+
+EXAMPLE_RESPONSE = {
+    "place": {"label": "33000 (Bordeaux)", "lat": 44.85, "lon": -0.57, "commune_code": "33063",
+              "precision": "postal_code", "is_polygon": True},
+    "programme": {"code": "pass-numerique-gironde", "name": "Pass Numérique Gironde"},
+    "search": {"radius_m": 20000, "max_distance_m": 80000,
+               "steps_m": [5000, 10000, 20000, 40000, 80000],
+               "message": "Aucun lieu à moins de 10 km ; recherche élargie à 20 km.",
+               "on_date": "2026-12-01"},
+    "assumptions": {"detour_factor": 1.3,
+                    "speeds_kmh": {"walk": 4.5, "bike": 15.0, "transit": 20.0, "car": 50.0}},
+    "count": 1,
+    "results": [{
+        "rank": 1, "venue_id": 12, "nom": "Médiathèque du Bouscat", "adresse": "1 rue X",
+        "code_postal": "33110", "commune": "Le Bouscat", "lat": 44.8651, "lon": -0.5995,
+        "stop_id": None, "stop_label": None, "distance_m": 12314.2,
+        "travel_minutes": {"walk": 213, "bike": 64, "transit": 48, "car": 19},
+        "next_slot": {"start": "2026-12-01T14:00:00+01:00", "end": "2026-12-01T17:00:00+01:00",
+                      "kind": "opening", "text": "ouvert mardi de 14 h à 17 h",
+                      "seats_free": None},
+        "offers": [{"offer_id": 3, "venue_id": 12, "venue_nom": "Médiathèque du Bouscat",
+                    "title": "Mes démarches en ligne", "service":
+                    "Aide aux démarches administratives", "level": 1, "format": "individual",
+                    "cheques_required": 1, "duration_minutes": 60, "languages": ["fr"],
+                    "next_session": None}],
+        "reasons": ["accepte le Pass Numérique Gironde", "à 12 km",
+                    "propose « Aide aux démarches administratives »",
+                    "ouvert mardi de 14 h à 17 h"],
+        "unmet": [], "score": 12.43, "hours_known": True,
+        "horaires": "Tu-Sa 10:00-12:00,14:00-18:00", "telephone": [], "site_web": [],
+        "prise_rdv": None, "weekly_capacity": 20}],
+    "remote": [],
+    "hints": [],
+}
+
+
+def _slot(slot) -> dict[str, Any] | None:
+    if slot is None:
+        return None
+    return {"start": slot.start, "end": slot.end, "kind": slot.kind, "text": slot.text,
+            "seats_free": slot.seats_free}
+
+
+def _offer(o) -> dict[str, Any]:
+    data = asdict(o)
+    data["next_session"] = _slot(o.next_session)
+    return data
+
+
+def result_payload(result: MatchResult) -> dict[str, Any]:
+    """The match result as the API's JSON (before the response schema dumps it)."""
+    results = []
+    for r in result.results:
+        item = {k: v for k, v in r.__dict__.items() if k not in ("next_slot", "offers")}
+        item["next_slot"] = _slot(r.next_slot)
+        item["offers"] = [_offer(o) for o in r.offers]
+        results.append(item)
+    place = result.place
+    return {
+        "place": {"label": place.label, "lat": place.lat, "lon": place.lon,
+                  "commune_code": place.commune_code, "precision": place.precision,
+                  "is_polygon": place.is_polygon},
+        "programme": ({"code": result.programme.code, "name": result.programme.name}
+                      if result.programme else None),
+        "search": {"radius_m": result.radius_m, "max_distance_m": result.max_distance_m,
+                   "steps_m": result.steps_m, "message": result.search_message,
+                   "on_date": result.on_date},
+        "assumptions": result.assumptions,
+        "count": len(results),
+        "results": results,
+        "remote": [_offer(o) for o in result.remote],
+        "hints": result.hints,
+    }
+
+
+def geojson_payload(payload: dict[str, Any]) -> dict[str, Any]:
+    """A FeatureCollection of the results (RFC 7946, lon/lat); the rest as foreign members."""
+    features = []
+    for item in payload["results"]:
+        properties = {k: v for k, v in item.items() if k not in ("lat", "lon")}
+        features.append({"type": "Feature", "id": item["venue_id"],
+                         "geometry": {"type": "Point", "coordinates": [item["lon"], item["lat"]]},
+                         "properties": properties})
+    rest = {k: v for k, v in payload.items() if k not in ("results",)}
+    return {"type": "FeatureCollection", "features": features, **rest}
+
+
+def _answer(args: dict[str, Any]):
+    limit = args.pop("limit", 10)
+    output = args.pop("output", "json")
+    question = question_from_loaded(args)
+    result = match(question, limit=limit)
+    payload = result_payload(result)
+    wants_geojson = output == "geojson" or (
+        request.accept_mimetypes.best == "application/geo+json")
+    if wants_geojson:
+        dumped = MatchResponseSchema().dump(payload)
+        return current_app.response_class(
+            json.dumps(geojson_payload(dumped)), mimetype="application/geo+json")
+    return payload
+
+
+_GEOJSON_DOC = {"description": "Avec output=geojson ou Accept: application/geo+json : une "
+                               "FeatureCollection des lieux (mêmes propriétés) avec place, "
+                               "search, remote et hints en membres étrangers."}
+
+
+@blp.route("")
+@blp.arguments(QuestionSchema, location="query", unknown=RAISE)
+@blp.response(200, MatchResponseSchema, example=EXAMPLE_RESPONSE)
+@blp.alt_response(200, description=_GEOJSON_DOC["description"],
+                  content_type="application/geo+json", success=True)
+def match_get(args):
+    """Lieux où utiliser le pass, par la requête (query string).
+
+    Exemple : `/api/v1/match?postal_code=33000&programme=pass-numerique-gironde&services=
+    aide-aux-demarches-administratives&days=mardi&time_from=14:00&time_to=17:00`.
+    Les listes se donnent en répétant le paramètre ou séparées par des virgules.
+    """
+    return _answer(args)
+
+
+@blp.route("", methods=["POST"])
+@blp.arguments(QuestionSchema, location="json", unknown=RAISE, example={
+    "postal_code": "33000", "programme": "pass-numerique-gironde",
+    "services": ["Aide aux démarches administratives"], "level": 1,
+    "support": ["Surdité"], "days": ["mardi", "samedi"], "time_from": "14:00",
+    "time_to": "17:00", "travel_mode": "transit", "max_minutes": 45})
+@blp.response(200, MatchResponseSchema, example=EXAMPLE_RESPONSE)
+@blp.alt_response(200, description=_GEOJSON_DOC["description"],
+                  content_type="application/geo+json", success=True)
+def match_post(args):
+    """Lieux où utiliser le pass, par un corps JSON (champs inconnus refusés)."""
+    return _answer(args)

@@ -1,0 +1,324 @@
+"""The search forms of the pages: from a GET query string to the matcher's question.
+
+Two forms share the same machinery:
+- the beneficiary's form (``/recherche``): plain choices (a place, a pass, big tiles for
+  what to learn, days and moments of the day, a distance or a travel time);
+- the prescriber's form (``/orienter``): every filter of the API.
+
+Each form is read into ``SearchForm``: the values to show again, the fields of the match API
+(``matching.question.parse_question`` validates them), and French error messages keyed by
+the form's own field names, so that a page can show each error next to its field and in a
+summary. No SQL here: the matcher does the search.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from directory.vocabulary import (
+    LEVELS,
+    OFFER_FORMAT_LABELS,
+    OFFER_FORMATS,
+    PRISE_EN_CHARGE_SPECIFIQUE,
+    PUBLICS_SPECIFIQUEMENT_ADRESSES,
+)
+
+from .question import TRAVEL_MODE_LABELS, slug
+
+# The nine services of the standard v1.0.2 in plain words, with the icon drawn for each
+# (static/img/services/<icon>.svg). Keys are the standard's values.
+SERVICE_CHOICES: dict[str, tuple[str, str]] = {
+    "Aide aux démarches administratives": ("Faire mes démarches en ligne", "demarches"),
+    "Maîtrise des outils numériques du quotidien":
+        ("Me servir d'un téléphone ou d'un ordinateur", "outils"),
+    "Insertion professionnelle via le numérique": ("Chercher un emploi", "emploi"),
+    "Utilisation sécurisée du numérique": ("Me protéger des arnaques", "securite"),
+    "Parentalité et éducation avec le numérique":
+        ("Suivre la scolarité de mes enfants", "parents"),
+    "Loisirs et créations numériques": ("Photos, loisirs et créations", "loisirs"),
+    "Compréhension du monde numérique": ("Comprendre le numérique", "comprendre"),
+    "Accès internet et matériel informatique":
+        ("Utiliser un ordinateur et internet sur place", "acces"),
+    "Acquisition de matériel informatique à prix solidaire":
+        ("Acheter un ordinateur à petit prix", "materiel"),
+}
+
+DAYS: tuple[tuple[str, str], ...] = (
+    ("lundi", "Lundi"), ("mardi", "Mardi"), ("mercredi", "Mercredi"), ("jeudi", "Jeudi"),
+    ("vendredi", "Vendredi"), ("samedi", "Samedi"), ("dimanche", "Dimanche"),
+)
+
+# Moments of the day -> (label, from, to). Several moments become one window from the
+# earliest start to the latest end: the matcher takes a single time window.
+MOMENTS: dict[str, tuple[str, str, str]] = {
+    "matin": ("Le matin (8 h – 12 h)", "08:00", "12:00"),
+    "apres-midi": ("L'après-midi (12 h – 18 h)", "12:00", "18:00"),
+    "soir": ("Le soir (18 h – 22 h)", "18:00", "22:00"),
+}
+
+# The beneficiary's "how far" choices -> API fields.
+REACH_CHOICES: dict[str, tuple[str, dict[str, Any]]] = {
+    "": ("Au plus près, peu importe la distance", {}),
+    "5km": ("À moins de 5 km", {"max_distance_m": 5000}),
+    "10km": ("À moins de 10 km", {"max_distance_m": 10000}),
+    "20km": ("À moins de 20 km", {"max_distance_m": 20000}),
+    "50km": ("À moins de 50 km", {"max_distance_m": 50000}),
+    "walk30": ("30 minutes à pied au plus", {"travel_mode": "walk", "max_minutes": 30}),
+    "bike30": ("30 minutes à vélo au plus", {"travel_mode": "bike", "max_minutes": 30}),
+    "transit30": ("30 minutes en bus, tram ou train au plus",
+                  {"travel_mode": "transit", "max_minutes": 30}),
+    "car30": ("30 minutes en voiture au plus", {"travel_mode": "car", "max_minutes": 30}),
+}
+
+LIMIT_CHOICES = (10, 20, 50)
+TRAVEL_CHOICES: dict[str, str] = {"": "Distance en kilomètres", **TRAVEL_MODE_LABELS}
+FORMAT_CHOICES: dict[str, str] = {f: OFFER_FORMAT_LABELS[f] for f in OFFER_FORMATS}
+LEVEL_CHOICES: dict[str, str] = {"": "Tous niveaux",
+                                 **{str(k): f"{k} – {v}" for k, v in LEVELS.items()}}
+PUBLIC_CHOICES = PUBLICS_SPECIFIQUEMENT_ADRESSES
+SUPPORT_CHOICES = PRISE_EN_CHARGE_SPECIFIQUE
+
+WHERE_MISSING = "Indiquez votre code postal ou le nom de votre commune."
+
+# Which form field shows an error of each API field. Unknown API fields go to the summary.
+BENEFICIARY_FIELD_OF = {
+    "lat": "where", "lon": "where", "address": "where", "postal_code": "where",
+    "commune": "where", "_schema": "where", "programme": "programme", "services": "services",
+    "days": "days", "time_from": "moments", "time_to": "moments", "now": "now",
+    "date": "days", "max_distance_m": "reach", "travel_mode": "reach", "max_minutes": "reach",
+}
+PRESCRIBER_FIELD_OF = {
+    "lat": "where", "lon": "where", "address": "where", "postal_code": "where",
+    "commune": "where", "_schema": "where", "max_distance_m": "max_km",
+}
+
+
+@dataclass
+class SearchForm:
+    """A form as read from the query string."""
+
+    kind: str  # "beneficiary" | "prescriber"
+    values: dict[str, Any]  # what to show again in the fields (str or list of str)
+    api: dict[str, Any] = field(default_factory=dict)  # fields for parse_question
+    errors: dict[str, str] = field(default_factory=dict)  # form field -> French message
+    submitted: bool = False
+    limit: int = 10
+    notes: list[str] = field(default_factory=list)  # how the form was understood
+
+    @property
+    def valid(self) -> bool:
+        return self.submitted and not self.errors
+
+    def add_error(self, name: str, message: str) -> None:
+        self.errors.setdefault(name, message)
+
+    def add_api_errors(self, errors: Mapping[str, Any], message: str | None = None) -> None:
+        """Attach the matcher's errors (keyed by API field) to the form's fields."""
+        field_of = BENEFICIARY_FIELD_OF if self.kind == "beneficiary" else PRESCRIBER_FIELD_OF
+        for key, value in (errors or {}).items():
+            self.add_error(field_of.get(key, key if key in self.values else "where"),
+                           _first_message(value))
+        if not errors and message:
+            self.add_error("where", message)
+
+    def checked(self, name: str, value: str) -> bool:
+        current = self.values.get(name)
+        if isinstance(current, list):
+            return value in current
+        return current == value
+
+    def query_items(self) -> list[tuple[str, str]]:
+        """The form's values as query-string pairs (to build links to the sheet, the CSV)."""
+        items: list[tuple[str, str]] = []
+        for name, value in self.values.items():
+            for item in value if isinstance(value, list) else [value]:
+                if item not in (None, ""):
+                    items.append((name, item))
+        return items
+
+
+def _first_message(value: Any) -> str:
+    """The first French message of a marshmallow error value (list, dict or text)."""
+    if isinstance(value, dict):
+        for item in value.values():
+            return _first_message(item)
+        return "Valeur invalide."
+    if isinstance(value, list | tuple):
+        return _first_message(value[0]) if value else "Valeur invalide."
+    return str(value)
+
+
+def _text(args: Mapping[str, Any], name: str, max_length: int = 200) -> str:
+    value = args.get(name) or ""
+    return " ".join(str(value).split())[:max_length]
+
+
+def _list(args: Any, name: str) -> list[str]:
+    values = args.getlist(name) if hasattr(args, "getlist") else args.get(name) or []
+    if isinstance(values, str):
+        values = [values]
+    return [" ".join(str(v).split()) for v in values if str(v).strip()]
+
+
+def _where(form: SearchForm, args: Any) -> None:
+    """The place: a point from the device, a commune picked in the suggestions, a postal
+    code, or a free text (a commune's name, an address) left to the geocoder."""
+    where = _text(args, "where")
+    commune = _text(args, "commune", 5).upper()
+    lat, lon = _text(args, "lat", 20), _text(args, "lon", 20)
+    form.values.update(where=where, commune=commune, lat=lat, lon=lon)
+    if lat and lon:
+        try:
+            form.api.update(lat=float(lat.replace(",", ".")), lon=float(lon.replace(",", ".")))
+        except ValueError:
+            form.add_error("where", "La position de l'appareil est illisible ; indiquez "
+                                    "votre code postal ou votre commune.")
+        return
+    if commune and where:
+        form.api["commune"] = commune
+        return
+    if not where:
+        form.add_error("where", WHERE_MISSING)
+        return
+    postal = re.fullmatch(r"(\d{2}) ?(\d{3})", where)
+    if postal:
+        form.api["postal_code"] = postal.group(1) + postal.group(2)
+    elif re.fullmatch(r"[\d ]+", where):
+        form.add_error("where", "Un code postal a 5 chiffres, par exemple 33000.")
+    elif len(where) < 2:
+        form.add_error("where", "Écrivez au moins 2 lettres du nom de votre commune.")
+    else:
+        form.api["address"] = where
+
+
+def _submitted(args: Mapping[str, Any]) -> bool:
+    return any(name in args for name in ("where", "lat", "commune"))
+
+
+def read_beneficiary(args: Any) -> SearchForm:
+    """The beneficiary's form (``/recherche``)."""
+    form = SearchForm(kind="beneficiary", values={}, submitted=_submitted(args))
+    _where(form, args)
+
+    programme = _text(args, "programme", 64)
+    form.values["programme"] = programme
+    if programme:
+        form.api["programme"] = programme
+
+    services = _list(args, "services")
+    form.values["services"] = services
+    if services:
+        form.api["services"] = services
+
+    days = _list(args, "days")
+    moments = _list(args, "moments")
+    now = _text(args, "now", 5)
+    form.values.update(days=days, moments=moments, now=now)
+    if now:
+        form.api["now"] = True
+        if days or moments:
+            form.notes.append("Vous avez coché « maintenant » : les jours et moments "
+                              "cochés ne sont pas utilisés.")
+    else:
+        if days:
+            form.api["days"] = days
+        unknown = [m for m in moments if m not in MOMENTS]
+        if unknown:
+            form.add_error("moments", "Moment de la journée inconnu : choisissez le matin, "
+                                      "l'après-midi ou le soir.")
+        elif moments:
+            starts = [MOMENTS[m][1] for m in moments]
+            ends = [MOMENTS[m][2] for m in moments]
+            form.api.update(time_from=min(starts), time_to=max(ends))
+            if set(moments) == {"matin", "soir"}:
+                form.notes.append("Matin et soir : nous cherchons de 8 h à 22 h.")
+
+    reach = _text(args, "reach", 20)
+    form.values["reach"] = reach
+    if reach not in REACH_CHOICES:
+        form.add_error("reach", "Choisissez une distance dans la liste.")
+    else:
+        form.api.update(REACH_CHOICES[reach][1])
+    return form
+
+
+def _number(form: SearchForm, args: Any, name: str, message: str, *, low: float, high: float,
+            integer: bool = False) -> float | None:
+    raw = _text(args, name, 20)
+    form.values[name] = raw
+    if not raw:
+        return None
+    try:
+        value = float(raw.replace(",", ".").replace(" ", ""))
+    except ValueError:
+        form.add_error(name, message)
+        return None
+    if integer and value != int(value) or not low <= value <= high:
+        form.add_error(name, message)
+        return None
+    return value
+
+
+def read_prescriber(args: Any) -> SearchForm:
+    """The prescriber's form (``/orienter``): every filter of the match API."""
+    form = SearchForm(kind="prescriber", values={}, submitted=_submitted(args))
+    _where(form, args)
+    for name in ("programme", "level", "time_from", "time_to", "date", "travel_mode"):
+        form.values[name] = _text(args, name, 64)
+        if form.values[name]:
+            form.api[name] = form.values[name]
+    for name in ("services", "publics", "support", "formats", "days"):
+        form.values[name] = _list(args, name)
+        if form.values[name]:
+            form.api[name] = form.values[name]
+    form.values["languages"] = _text(args, "languages", 60)
+    languages = [p.lower() for p in re.split(r"[\s,;]+", form.values["languages"]) if p]
+    if languages:
+        form.api["languages"] = languages
+    form.values["now"] = _text(args, "now", 5)
+    if form.values["now"]:
+        form.api["now"] = True
+
+    if form.values["level"] and form.values["level"] not in LEVEL_CHOICES:
+        form.add_error("level", "Niveau 1, 2 ou 3.")
+    if form.values["travel_mode"] and form.values["travel_mode"] not in TRAVEL_MODE_LABELS:
+        form.add_error("travel_mode", "Choisissez un mode de déplacement dans la liste.")
+
+    km = _number(form, args, "max_km", "Distance en kilomètres, entre 0,1 et 300.",
+                 low=0.1, high=300)
+    minutes = _number(form, args, "max_minutes", "Durée en minutes, de 1 à 240.",
+                      low=1, high=240, integer=True)
+    if form.values["travel_mode"]:
+        if minutes is None and "max_minutes" not in form.errors:
+            form.add_error("max_minutes", "Indiquez la durée de trajet maximale en minutes.")
+        elif minutes is not None:
+            form.api["max_minutes"] = int(minutes)
+        if km is not None:
+            form.add_error("max_km", "Donnez une distance ou une durée de trajet, pas les deux.")
+    else:
+        form.api.pop("travel_mode", None)
+        if km is not None:
+            form.api["max_distance_m"] = int(round(km * 1000))
+        if minutes is not None:
+            form.add_error("travel_mode", "Choisissez le mode de déplacement de la durée.")
+
+    limit = _text(args, "limit", 3) or str(LIMIT_CHOICES[0])
+    form.values["limit"] = limit
+    if limit not in {str(n) for n in LIMIT_CHOICES}:
+        form.add_error("limit", "Nombre de résultats : 10, 20 ou 50.")
+    else:
+        form.limit = int(limit)
+    return form
+
+
+def service_slug(value: str) -> str:
+    return slug(value)
+
+
+def services_for_display() -> list[dict[str, str]]:
+    """The tiles of "what I want to learn": value (slug), plain label, icon, standard name."""
+    return [{"value": slug(name), "label": label, "icon": icon, "standard": name}
+            for name, (label, icon) in SERVICE_CHOICES.items()]

@@ -1,0 +1,709 @@
+"""Matching: from a Question to ranked venues with reasons (the SQL side).
+
+1. Resolve where the person is: a point, or a polygon (commune, postal code): venues inside a
+   polygon are at distance 0.
+2. Hard constraints in SQL: programme accepted and valid on the date, venue (or stop) in the
+   programme's perimeter, one requested service offered and covered by the acceptance and the
+   programme, every required support, not closed on the date, within the reach; a superset
+   pre-filter on the weekly opening for the availability.
+3. Candidates by the geography index: ``ST_DWithin(geog, :g, reach)`` ordered by the KNN
+   operator ``geog <-> :g`` with a LIMIT (index scan in distance order, stops of itinerant
+   venues merged in). ``<->`` measures on a sphere: the exact ellipsoidal distance is
+   recomputed (``ST_Distance(…, true)``) and more rows are fetched until the sphere/ellipsoid
+   difference cannot change the set kept.
+4. Exact availability on the few candidates (``directory.hours``, sessions), the radius widened
+   in steps until enough venues fit, then the pure ranking (``matching.ranking``).
+5. When nothing fits, the same search with one constraint relaxed at a time gives the hints.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from core.errors import InvalidInput
+from directory import hours as oh
+from directory.vocabulary import OFFER_FORMATS
+
+from . import ranking
+from .availability import (
+    HORIZON_DAYS,
+    SessionInfo,
+    Slot,
+    first_opening,
+    first_session,
+    free_intervals,
+    weekly_ranges,
+)
+from .question import DETOUR_FACTOR, TRAVEL_MODES, Availability, Question, Where
+
+# Radius steps of the search, metres; the last one is the default reach.
+STEPS_M = (5_000, 10_000, 20_000, 40_000, 80_000)
+DEFAULT_REACH_M = STEPS_M[-1]
+# Relative sphere/ellipsoid distance difference is below 0.6 %: keep a margin.
+SPHERE_MARGIN = 0.01
+MAX_FETCH = 5_000
+REMOTE_LIMIT = 5
+PARIS = ZoneInfo("Europe/Paris")
+
+ASSUMPTIONS = {
+    "detour_factor": DETOUR_FACTOR,
+    "speeds_kmh": dict(TRAVEL_MODES),
+    "distance": "géodésique sur l'ellipsoïde WGS 84 ; 0 dans la commune ou le code postal "
+                "demandés",
+    "text": "Durées estimées : distance à vol d'oiseau × 1,3 (détours), à 4,5 km/h à pied, "
+            "15 km/h à vélo, 20 km/h en transports en commun, 50 km/h en voiture.",
+}
+
+
+# --------------------------------------------------------------------------- result types
+
+@dataclass(frozen=True)
+class Place:
+    label: str
+    lat: float
+    lon: float
+    commune_code: str | None
+    precision: str  # point | address | postal_code | commune
+    is_polygon: bool
+    geography: str = field(repr=False, default="")  # EWKB hex or EWKT, for SQL
+
+
+@dataclass(frozen=True)
+class ProgrammeRef:
+    id: int
+    code: str
+    name: str
+    valid_from: date
+    valid_to: date | None
+    allowed_services: tuple[str, ...]
+    is_national: bool
+
+
+@dataclass
+class OfferMatch:
+    offer_id: int
+    venue_id: int
+    venue_nom: str
+    title: str
+    service: str
+    level: int | None
+    format: str
+    cheques_required: int
+    duration_minutes: int | None
+    languages: list[str]
+    next_session: Slot | None = None
+
+
+@dataclass
+class VenueMatch:
+    rank: int
+    venue_id: int
+    nom: str
+    adresse: str | None
+    code_postal: str | None
+    commune: str
+    lat: float
+    lon: float
+    stop_id: int | None
+    stop_label: str | None
+    distance_m: float
+    travel_minutes: dict[str, int]
+    next_slot: Slot | None
+    offers: list[OfferMatch]
+    reasons: list[str]
+    unmet: list[str]
+    score: float
+    hours_known: bool
+    horaires: str | None
+    telephone: list[str]
+    site_web: list[str]
+    prise_rdv: str | None
+    weekly_capacity: int | None
+
+
+@dataclass
+class MatchResult:
+    place: Place
+    programme: ProgrammeRef | None
+    results: list[VenueMatch]
+    remote: list[OfferMatch]
+    radius_m: int
+    max_distance_m: int
+    steps_m: list[int]
+    search_message: str | None
+    hints: list[str]
+    on_date: date
+    assumptions: dict[str, Any] = field(default_factory=lambda: dict(ASSUMPTIONS))
+
+
+# --------------------------------------------------------------------------- the place
+
+def _point_ewkt(lon: float, lat: float) -> str:
+    return f"SRID=4326;POINT({lon!r} {lat!r})"
+
+
+def resolve_place(session: Session, where: Where) -> Place:
+    """Where the person is, as a point or a polygon; InvalidInput (422) when unknown."""
+    if where.lat is not None and where.lon is not None:
+        return Place(f"{where.lat:.5f}, {where.lon:.5f}", where.lat, where.lon, None, "point",
+                     False, _point_ewkt(where.lon, where.lat))
+    if where.commune:
+        return _commune_place(session, where.commune, "commune")
+    if where.postal_code:
+        return _postal_code_place(session, where.postal_code, "postal_code")
+    if where.address:
+        return _address_place(session, where.address)
+    raise InvalidInput(errors={"_schema": ["Où est la personne ?"]})
+
+
+def _commune_place(session: Session, code: str, field_name: str) -> Place:
+    row = session.execute(text(
+        "SELECT name, ST_Y(COALESCE(point, ST_PointOnSurface(geom))) AS lat, "
+        "ST_X(COALESCE(point, ST_PointOnSurface(geom))) AS lon, "
+        "encode(ST_AsEWKB(COALESCE(geom, point)), 'hex') AS g, geom IS NOT NULL AS poly "
+        "FROM commune WHERE code = :code"), {"code": code}).one_or_none()
+    if row is None or row.g is None:
+        raise InvalidInput(errors={field_name: [f"Commune inconnue : « {code} »."]})
+    return Place(f"{row.name} ({code})", row.lat, row.lon, code, "commune", bool(row.poly),
+                 row.g)
+
+
+def _postal_code_place(session: Session, postal_code: str, field_name: str) -> Place:
+    row = session.execute(text(
+        "SELECT string_agg(c.name, ', ' ORDER BY c.name) AS names, min(c.code) AS code, "
+        "count(*) AS n, encode(ST_AsEWKB(ST_Multi(ST_Union(c.geom))), 'hex') AS g "
+        "FROM postal_code p JOIN commune c ON c.code = p.commune_code "
+        "WHERE p.code = :pc AND c.geom IS NOT NULL"), {"pc": postal_code}).one()
+    if not row.n or row.g is None:
+        raise InvalidInput(errors={field_name: [f"Code postal inconnu : « {postal_code} »."]})
+    centre = session.execute(text(
+        "SELECT ST_Y(p) AS lat, ST_X(p) AS lon FROM "
+        "(SELECT ST_PointOnSurface(CAST(:g AS geometry)) AS p) t"), {"g": row.g}).one()
+    return Place(f"{postal_code} ({row.names})", centre.lat, centre.lon,
+                 row.code if row.n == 1 else None, "postal_code", True, row.g)
+
+
+def _address_place(session: Session, address: str) -> Place:
+    from geodata.geocoding import get_geocoder
+
+    answer = get_geocoder().geocode(address, limit=1)
+    if not answer.candidates:
+        raise InvalidInput(errors={"address": [
+            "Adresse introuvable : précisez la commune ou le code postal."]})
+    best = answer.candidates[0]
+    if best.precision == "commune" and best.commune_code:
+        place = _commune_place(session, best.commune_code, "address")
+        return replace(place, label=best.label)
+    if best.precision == "postal_code" and best.postal_code:
+        place = _postal_code_place(session, best.postal_code, "address")
+        return replace(place, label=best.label)
+    return Place(best.label, best.lat, best.lon, best.commune_code, "address", False,
+                 _point_ewkt(best.lon, best.lat))
+
+
+# --------------------------------------------------------------------------- the programme
+
+def load_programme(session: Session, code: str) -> ProgrammeRef:
+    row = session.execute(text(
+        "SELECT id, code, name, valid_from, valid_to, allowed_services, "
+        "'fr' = ANY(perimeter_codes) AS national FROM programme WHERE code = :code"),
+        {"code": code}).one_or_none()
+    if row is None:
+        raise InvalidInput(errors={"programme": [f"Programme inconnu : « {code} »."]})
+    return ProgrammeRef(row.id, row.code, row.name, row.valid_from, row.valid_to,
+                        tuple(row.allowed_services or ()), bool(row.national))
+
+
+def programme_problem(programme: ProgrammeRef, on_date: date) -> str | None:
+    """Why the pass cannot be used on that date, in French, or None."""
+    if on_date < programme.valid_from:
+        return (f"Le {programme.name} n'est valable qu'à partir du "
+                f"{oh.format_date_fr(programme.valid_from, weekday=False)} "
+                f"{programme.valid_from.year}.")
+    if programme.valid_to is not None and on_date > programme.valid_to:
+        return (f"Le {programme.name} n'est plus valable depuis le "
+                f"{oh.format_date_fr(programme.valid_to, weekday=False)} "
+                f"{programme.valid_to.year}.")
+    return None
+
+
+# --------------------------------------------------------------------------- SQL
+
+@dataclass(frozen=True)
+class Filters:
+    """The hard constraints as SQL parameters."""
+
+    on_date: date
+    programme_id: int | None = None
+    national: bool = True
+    services: tuple[str, ...] = ()
+    support: tuple[str, ...] = ()
+    weekly: tuple[tuple[int, int], ...] | None = None
+    now: datetime | None = None  # "open now" pre-filter
+    horizon: tuple[datetime, datetime] | None = None
+
+
+def _multirange(ranges) -> str:
+    return "{" + ",".join(f"[{a},{b})" for a, b in ranges) + "}"
+
+
+def _venue_sql(f: Filters) -> str:
+    """Conditions on the venue ``l`` (status, programme, services, support)."""
+    parts = [
+        "l.status <> 'closed'",
+        "NOT (l.status = 'temporarily_closed' AND (l.closed_from IS NULL OR l.closed_from <= :d)"
+        " AND (l.closed_until IS NULL OR :d <= l.closed_until))",
+        "NOT (l.status = 'open' AND l.closed_from IS NOT NULL AND l.closed_from <= :d"
+        " AND (l.closed_until IS NULL OR :d <= l.closed_until))",
+    ]
+    offered = ("(sv = ANY(l.services) OR EXISTS (SELECT 1 FROM offre o WHERE o.lieu_id = l.id "
+               "AND o.active AND o.service = sv))")
+    if f.programme_id is not None:
+        covered = ""
+        if f.services:
+            covered = (" AND EXISTS (SELECT 1 FROM unnest(CAST(:svc AS text[])) AS s(sv) WHERE "
+                       f"(cardinality(a.services) = 0 OR sv = ANY(a.services)) AND {offered})")
+        parts.append(
+            "EXISTS (SELECT 1 FROM acceptation a WHERE a.lieu_id = l.id AND a.programme_id = :pid"
+            " AND a.valid_from <= :d AND (a.valid_to IS NULL OR :d <= a.valid_to)" + covered + ")")
+    elif f.services:
+        parts.append("EXISTS (SELECT 1 FROM unnest(CAST(:svc AS text[])) AS s(sv) "
+                     f"WHERE {offered})")
+    if f.support:
+        parts.append("l.prise_en_charge_specifique @> CAST(:support AS text[])")
+    return " AND ".join(parts)
+
+
+def _perimeter_sql(f: Filters, code_col: str, geom_col: str) -> str:
+    if f.programme_id is None or f.national:
+        return "TRUE"
+    return (f"EXISTS (SELECT 1 FROM programme p WHERE p.id = :pid AND CASE WHEN {code_col} IS "
+            f"NOT NULL THEN {code_col} = ANY(p.perimeter_communes) ELSE "
+            f"ST_Covers(p.perimeter, {geom_col}) END)")
+
+
+def _availability_sql(f: Filters, week_col: str, tz_col: str) -> str:
+    """Superset pre-filter: unknown hours, an overlapping weekly opening, an offer's weekly
+    schedule, or a session with free seats in the horizon."""
+    if f.now is not None:
+        local = f"(CAST(:now AS timestamptz) AT TIME ZONE {tz_col})"
+        minute = (f"((EXTRACT(ISODOW FROM {local})::int - 1) * 1440 + "
+                  f"EXTRACT(HOUR FROM {local})::int * 60 + EXTRACT(MINUTE FROM {local})::int)")
+        return f"({week_col} IS NULL OR {week_col} @> {minute})"
+    if f.weekly is None:
+        return "TRUE"
+    svc = " AND o.service = ANY(CAST(:svc AS text[]))" if f.services else ""
+    return (f"({week_col} IS NULL OR {week_col} && CAST(:w AS int4multirange)"
+            " OR EXISTS (SELECT 1 FROM offre o WHERE o.lieu_id = l.id AND o.active"
+            f" AND o.opening_week && CAST(:w AS int4multirange){svc})"
+            " OR EXISTS (SELECT 1 FROM offre o JOIN seance se ON se.offre_id = o.id"
+            f" WHERE o.lieu_id = l.id AND o.active{svc} AND se.starts_at >= :h0"
+            " AND se.starts_at < :h1 AND se.seats_taken < se.seats))")
+
+
+def candidate_sql(f: Filters) -> str:
+    """The candidate query: venues and stops of itinerant venues, nearest first."""
+    g = "CAST(:g AS geography)"
+    venue = _venue_sql(f)
+    return f"""
+WITH cand AS (
+  (SELECT l.id AS lieu_id, NULL::bigint AS stop_id, l.geog AS geog, l.geog <-> {g} AS knn
+     FROM lieu l
+    WHERE ST_DWithin(l.geog, {g}, :reach)
+      AND NOT EXISTS (SELECT 1 FROM lieu_stop st WHERE st.lieu_id = l.id)
+      AND {venue}
+      AND {_perimeter_sql(f, "l.code_insee", "l.geom")}
+      AND {_availability_sql(f, "l.opening_week", "l.timezone")}
+    ORDER BY l.geog <-> {g}
+    LIMIT :n)
+  UNION ALL
+  (SELECT s.lieu_id, s.id, s.geog, s.geog <-> {g} AS knn
+     FROM lieu_stop s JOIN lieu l ON l.id = s.lieu_id
+    WHERE ST_DWithin(s.geog, {g}, :reach)
+      AND {venue}
+      AND {_perimeter_sql(f, "s.code_insee", "s.geom")}
+      AND {_availability_sql(f, "s.opening_week", "l.timezone")}
+    ORDER BY s.geog <-> {g}
+    LIMIT :n)
+)
+SELECT lieu_id, stop_id, knn, ST_Distance(geog, {g}, true) AS distance_m
+  FROM cand ORDER BY knn, lieu_id, stop_id LIMIT :n"""
+
+
+def candidate_params(f: Filters, place: Place, reach: int, n: int) -> dict[str, Any]:
+    params: dict[str, Any] = {"g": place.geography, "reach": reach, "n": n, "d": f.on_date}
+    if f.programme_id is not None:
+        params["pid"] = f.programme_id
+    if f.services:
+        params["svc"] = list(f.services)
+    if f.support:
+        params["support"] = list(f.support)
+    if f.now is not None:
+        params["now"] = f.now
+    if f.weekly is not None:
+        params["w"] = _multirange(f.weekly)
+        params["h0"], params["h1"] = f.horizon
+    return params
+
+
+def explain(session: Session, f: Filters, place: Place, reach: int = DEFAULT_REACH_M,
+            n: int = 40) -> str:
+    """EXPLAIN of the candidate query (for tests and the benchmark)."""
+    rows = session.execute(text("EXPLAIN " + candidate_sql(f)),
+                           candidate_params(f, place, reach, n)).scalars()
+    return "\n".join(rows)
+
+
+# --------------------------------------------------------------------------- details
+
+@dataclass
+class _Row:
+    lieu_id: int
+    stop_id: int | None
+    knn: float
+    distance_m: float
+
+
+def _details(session: Session, rows: list[_Row], f: Filters, q: Question,
+             programme: ProgrammeRef | None) -> dict[str, Any]:
+    ids = sorted({r.lieu_id for r in rows})
+    stop_ids = sorted({r.stop_id for r in rows if r.stop_id is not None})
+    venues = {r.id: r for r in session.execute(text(
+        "SELECT id, nom, adresse, code_postal, commune, ST_Y(geom) AS lat, ST_X(geom) AS lon, "
+        "horaires_osm, timezone, services, publics_specifiquement_adresses AS publics, "
+        "prise_en_charge_specifique AS support, modalites_accompagnement AS modalites, "
+        "telephone, site_web, prise_rdv, weekly_capacity FROM lieu WHERE id = ANY(:ids)"),
+        {"ids": ids})}
+    stops = {}
+    if stop_ids:
+        stops = {r.id: r for r in session.execute(text(
+            "SELECT id, label, adresse, ST_Y(geom) AS lat, ST_X(geom) AS lon, horaires_osm "
+            "FROM lieu_stop WHERE id = ANY(:ids)"), {"ids": stop_ids})}
+    covered: dict[int, tuple[str, ...]] = {}
+    if programme is not None:
+        covered = {r.lieu_id: tuple(r.services) for r in session.execute(text(
+            "SELECT lieu_id, services FROM acceptation WHERE programme_id = :pid "
+            "AND lieu_id = ANY(:ids)"), {"pid": programme.id, "ids": ids})}
+    offers: dict[int, list] = {}
+    for r in session.execute(text(
+            "SELECT id, lieu_id, title, service, level, format, cheques_required, "
+            "duration_minutes, languages, publics FROM offre WHERE lieu_id = ANY(:ids) "
+            "AND active ORDER BY lieu_id, id"), {"ids": ids}):
+        if not _service_covered(r.service, r.lieu_id, covered, programme):
+            continue
+        if q.services and r.service not in q.services:
+            continue
+        offers.setdefault(r.lieu_id, []).append(r)
+    sessions: dict[int, list] = {}
+    offer_ids = [o.id for lst in offers.values() for o in lst]
+    if offer_ids and f.horizon is not None:
+        for r in session.execute(text(
+                "SELECT offre_id, stop_id, starts_at, ends_at, seats - seats_taken AS free "
+                "FROM seance WHERE offre_id = ANY(:ids) AND starts_at >= :h0 AND starts_at < :h1"
+                " AND seats_taken < seats ORDER BY starts_at, offre_id"),
+                {"ids": offer_ids, "h0": f.horizon[0], "h1": f.horizon[1]}):
+            sessions.setdefault(r.offre_id, []).append(r)
+    return {"venues": venues, "stops": stops, "covered": covered, "offers": offers,
+            "sessions": sessions}
+
+
+def _service_covered(service: str, lieu_id: int, covered: dict[int, tuple[str, ...]],
+                     programme: ProgrammeRef | None) -> bool:
+    if programme is None:
+        return True
+    if programme.allowed_services and service not in programme.allowed_services:
+        return False
+    acc = covered.get(lieu_id, ())
+    return not acc or service in acc
+
+
+def _hours_of(osm: str | None, tz: str) -> oh.Hours | None:
+    if not osm:
+        return None
+    try:
+        return oh.parse(osm, tz)
+    except (oh.InvalidHours, ValueError):
+        return None
+
+
+def _build_candidate(row: _Row, det: dict[str, Any], q: Question, programme: ProgrammeRef | None,
+                     now: datetime, with_slot: bool) -> ranking.Candidate:
+    v = det["venues"][row.lieu_id]
+    stop = det["stops"].get(row.stop_id) if row.stop_id is not None else None
+    offer_rows = det["offers"].get(row.lieu_id, [])
+    offered = set(v.services or ()) | {o.service for o in offer_rows}
+    services = frozenset(s for s in q.services if s in offered
+                         and _service_covered(s, row.lieu_id, det["covered"], programme))
+    osm = stop.horaires_osm if stop is not None else v.horaires_osm
+    hours = _hours_of(osm, v.timezone)
+    free = free_intervals(q.availability, now, v.timezone) if with_slot else []
+    offers = []
+    session_slots: list[Slot] = []
+    for o in offer_rows:
+        next_session = None
+        if with_slot and not q.availability.now:
+            infos = [SessionInfo(o.id, s.starts_at, s.ends_at, s.free)
+                     for s in det["sessions"].get(o.id, ())
+                     if stop is None or s.stop_id in (None, stop.id)]
+            next_session = first_session(infos, free, now)
+            if next_session is not None:
+                session_slots.append(next_session)
+        offers.append(ranking.OfferInfo(
+            offer_id=o.id, venue_id=o.lieu_id, title=o.title, service=o.service, level=o.level,
+            format=o.format, cheques_required=o.cheques_required,
+            duration_minutes=o.duration_minutes, languages=tuple(o.languages or ()),
+            publics=tuple(o.publics or ()), next_session=next_session))
+    slot = None
+    if with_slot:
+        options = list(session_slots)
+        if hours is not None:
+            opening = first_opening(hours, free, now, is_now=q.availability.now)
+            if opening is not None:
+                options.append(opening)
+        if options:
+            slot = min(options, key=lambda s: (s.start, s.kind != "opening", s.offer_id or 0))
+    return ranking.Candidate(
+        venue_id=row.lieu_id, distance_m=row.distance_m, services=services, offers=offers,
+        publics=frozenset(v.publics or ()), support=frozenset(v.support or ()),
+        modalites=frozenset(v.modalites or ()), hours_known=hours is not None, slot=slot,
+        stop_label=stop.label if stop is not None else None,
+        extra={"venue": v, "stop": stop})
+
+
+# --------------------------------------------------------------------------- the search
+
+@dataclass
+class _Search:
+    pool: list[ranking.Candidate]
+    counts: list[int]
+    radius: int
+    steps: list[int]
+    fetched: int
+
+
+def _search(session: Session, place: Place, f: Filters, q: Question, programme,
+            now: datetime, reach: int, limit: int, *, pool_size: int | None = None) -> _Search:
+    steps = [s for s in STEPS_M if s < reach] + [reach]
+    k = pool_size or max(3 * limit, 30)
+    n = k + 10
+    sql = text(candidate_sql(f))
+    with_slot = q.availability.given
+    while True:
+        raw = session.execute(sql, candidate_params(f, place, reach, n)).all()
+        truncated = len(raw) == n
+        bound = raw[-1].knn * (1 - SPHERE_MARGIN) if truncated else math.inf
+        nearest: dict[int, _Row] = {}
+        for r in raw:
+            row = _Row(r.lieu_id, r.stop_id, r.knn, r.distance_m)
+            kept = nearest.get(row.lieu_id)
+            if kept is None or (row.distance_m, row.stop_id or 0) < (kept.distance_m,
+                                                                     kept.stop_id or 0):
+                nearest[row.lieu_id] = row
+        rows = sorted(nearest.values(), key=lambda r: (r.distance_m, r.lieu_id))
+        det = _details(session, rows, f, q, programme) if rows else {}
+        cands = [_build_candidate(r, det, q, programme, now, with_slot) for r in rows]
+        cands = [c for c in cands if ranking.fits_availability(c, q)]
+        counts = [sum(1 for c in cands if c.distance_m <= s) for s in steps]
+        radius = next((s for s, c in zip(steps, counts, strict=True) if c >= limit), reach)
+        pool = [c for c in cands if c.distance_m <= radius][:k]
+        pool_end = pool[-1].distance_m if len(pool) == k else radius
+        if not truncated or pool_end <= bound or n >= MAX_FETCH:
+            return _Search(pool, counts, radius, steps, len(raw))
+        n = min(MAX_FETCH, n * 4)
+
+
+def _horizon(av: Availability, now: datetime) -> tuple[datetime, datetime]:
+    if av.on_date is not None:
+        start = datetime.combine(av.on_date, datetime.min.time(), tzinfo=UTC) - timedelta(days=1)
+        return max(start, now), start + timedelta(days=3)
+    return now, now + timedelta(days=HORIZON_DAYS + 1)
+
+
+def filters_for(q: Question, now: datetime, on_date: date,
+                programme: ProgrammeRef | None, services: tuple[str, ...]) -> Filters:
+    weekly = weekly_ranges(q.availability)
+    return Filters(
+        on_date=on_date,
+        programme_id=programme.id if programme else None,
+        national=programme.is_national if programme else True,
+        services=services, support=q.support,
+        weekly=tuple(weekly) if weekly is not None else None,
+        now=now if q.availability.now else None,
+        horizon=_horizon(q.availability, now),
+    )
+
+
+def match(q: Question, *, now: datetime | None = None, limit: int = 10,
+          session: Session | None = None) -> MatchResult:
+    """Answer the question: ranked venues with reasons, remote offers, hints."""
+    if session is None:
+        from extensions import db
+
+        session = db.session
+    now = now or datetime.now(UTC)
+    if now.tzinfo is None:
+        raise ValueError("now doit être un datetime avec fuseau")
+    place = resolve_place(session, q.where)
+    on_date = q.availability.on_date or now.astimezone(PARIS).date()
+    reach = q.reach_m() or DEFAULT_REACH_M
+    steps = [s for s in STEPS_M if s < reach] + [reach]
+    programme = load_programme(session, q.programme) if q.programme else None
+    services = q.services
+
+    def empty(hints: list[str]) -> MatchResult:
+        return MatchResult(place, programme, [], [], reach, reach, steps, None, hints, on_date)
+
+    if programme is not None:
+        problem = programme_problem(programme, on_date)
+        if problem:
+            return empty([problem])
+        if programme.allowed_services and services:
+            services = tuple(s for s in services if s in programme.allowed_services)
+            if not services:
+                return empty([f"Le {programme.name} ne couvre pas "
+                              + " ni ".join(f"« {s} »" for s in q.services) + "."])
+    f = filters_for(q, now, on_date, programme, services)
+    search = _search(session, place, f, q, programme, now, reach, limit)
+    ranked = ranking.rank(search.pool, q, programme_name=programme.name if programme else None,
+                          now=now, in_commune=place.is_polygon)[:limit]
+    if not q.availability.given:
+        ranked = _with_slots(session, ranked, f, q, programme, now, place)
+    results = [_venue_match(i + 1, r) for i, r in enumerate(ranked)]
+    remote = _remote_offers(session, place, f, q, programme, search, results)
+    hints = [] if results else _hints(session, place, f, q, programme, now, reach)
+    message = ranking.radius_message(search.steps, search.counts, search.radius, limit) \
+        if results else None
+    return MatchResult(place, programme, results, remote, search.radius, reach, search.steps,
+                       message, hints, on_date)
+
+
+def _with_slots(session, ranked, f, q, programme, now, place):
+    """Next opening/session of the final results when no availability was given."""
+    rows = [_Row(r.candidate.venue_id, (r.candidate.extra["stop"].id
+                                         if r.candidate.extra["stop"] is not None else None),
+                 0.0, r.candidate.distance_m) for r in ranked]
+    if not rows:
+        return ranked
+    det = _details(session, rows, f, q, programme)
+    out = []
+    for row, r in zip(rows, ranked, strict=True):
+        c = _build_candidate(row, det, q, programme, now, True)
+        out.append(ranking.Ranked(c, r.score, r.reasons + ([c.slot.text] if c.slot else []),
+                                  r.unmet, r.travel_minutes))
+    return out
+
+
+def _offer_match(o: ranking.OfferInfo, venue_nom: str) -> OfferMatch:
+    return OfferMatch(o.offer_id, o.venue_id, venue_nom, o.title, o.service, o.level, o.format,
+                      o.cheques_required, o.duration_minutes, list(o.languages), o.next_session)
+
+
+def _venue_match(rank: int, r: ranking.Ranked) -> VenueMatch:
+    c = r.candidate
+    v, stop = c.extra["venue"], c.extra["stop"]
+    return VenueMatch(
+        rank=rank, venue_id=c.venue_id, nom=v.nom,
+        adresse=stop.adresse if stop is not None and stop.adresse else v.adresse,
+        code_postal=v.code_postal, commune=v.commune,
+        lat=stop.lat if stop is not None else v.lat, lon=stop.lon if stop is not None else v.lon,
+        stop_id=stop.id if stop is not None else None, stop_label=c.stop_label,
+        distance_m=round(c.distance_m, 1), travel_minutes=r.travel_minutes, next_slot=c.slot,
+        offers=[_offer_match(o, v.nom) for o in c.offers if o.format != "remote"],
+        reasons=r.reasons, unmet=r.unmet, score=r.score, hours_known=c.hours_known,
+        horaires=stop.horaires_osm if stop is not None else v.horaires_osm,
+        telephone=list(v.telephone or ()), site_web=list(v.site_web or ()),
+        prise_rdv=v.prise_rdv, weekly_capacity=v.weekly_capacity)
+
+
+def _remote_offers(session, place, f, q, programme, search, results) -> list[OfferMatch]:
+    """Remote offers, listed apart (no distance constraint): those of the venues found, and
+    when the person asked for remote, the nearest ones with a remote offer."""
+    if q.formats and "remote" not in q.formats:
+        return []
+    found: list[OfferMatch] = []
+    for c in search.pool:
+        for o in c.offers:
+            if o.format == "remote":
+                found.append(_offer_match(o, c.extra["venue"].nom))
+    if "remote" in q.formats:
+        remote_f = replace(f, weekly=None, now=None)
+        sql = (
+            "SELECT l.id FROM lieu l WHERE l.geog IS NOT NULL AND "
+            + _venue_sql(remote_f) + " AND " + _perimeter_sql(remote_f, "l.code_insee", "l.geom")
+            + " AND EXISTS (SELECT 1 FROM offre o WHERE o.lieu_id = l.id AND o.active AND "
+            "o.format = 'remote'" + (" AND o.service = ANY(CAST(:svc AS text[]))"
+                                     if f.services else "")
+            + ") ORDER BY l.geog <-> CAST(:g AS geography) LIMIT :n")
+        params = candidate_params(remote_f, place, 0, REMOTE_LIMIT)
+        ids = list(session.execute(text(sql), params).scalars())
+        if ids:
+            rows = [_Row(i, None, 0.0, 0.0) for i in ids]
+            det = _details(session, rows, f, q, programme)
+            for i in ids:
+                for o in det["offers"].get(i, ()):
+                    if o.format == "remote":
+                        found.append(OfferMatch(o.id, i, det["venues"][i].nom, o.title,
+                                                o.service, o.level, o.format,
+                                                o.cheques_required, o.duration_minutes,
+                                                list(o.languages or ())))
+    unique: dict[int, OfferMatch] = {}
+    for o in found:
+        unique.setdefault(o.offer_id, o)
+    return sorted(unique.values(), key=lambda o: (o.cheques_required, o.offer_id))[:REMOTE_LIMIT]
+
+
+def _hints(session, place, f, q, programme, now, reach) -> list[str]:
+    """Nothing fits: the same search with one constraint relaxed at a time (bounded: one
+    small search per constraint the person gave)."""
+    hints: list[str] = []
+    has_programme = programme is not None
+    small = 50
+
+    def count(f2: Filters, q2: Question, reach2: int = reach) -> _Search:
+        return _search(session, place, f2, q2, programme if f2.programme_id else None, now,
+                       reach2, small, pool_size=small)
+
+    if q.availability.given:
+        s = count(replace(f, weekly=None, now=None), replace(q, availability=Availability()))
+        text_ = ranking.hint("availability", len(s.pool), reach, q, has_programme=has_programme)
+        if text_:
+            hints.append(text_)
+    if q.support:
+        s = count(replace(f, support=()), replace(q, support=()))
+        text_ = ranking.hint("support", len(s.pool), reach, q, has_programme=has_programme)
+        if text_:
+            hints.append(text_)
+    if f.services:
+        s = count(replace(f, services=()), replace(q, services=()))
+        text_ = ranking.hint("services", len(s.pool), reach, q, has_programme=has_programme)
+        if text_:
+            hints.append(text_)
+    if has_programme:
+        s = count(replace(f, programme_id=None, national=True), q)
+        text_ = ranking.hint("programme", len(s.pool), reach, q, has_programme=True)
+        if text_:
+            hints.append(text_)
+    far = 1_000_000
+    if reach < far:
+        s = _search(session, place, f, q, programme, now, far, 1, pool_size=1)
+        if s.pool:
+            c = s.pool[0]
+            hints.append(ranking.hint("distance", 1, reach, q, has_programme=has_programme,
+                                      nearest_m=c.distance_m,
+                                      nearest_name=f"{c.extra['venue'].nom}, "
+                                                   f"{c.extra['venue'].commune}"))
+    if not hints:
+        hints.append("Aucun lieu ne correspond, même en relâchant une contrainte : "
+                     "élargissez la recherche ou contactez votre prescripteur.")
+    return hints
+
+
+__all__ = ["ASSUMPTIONS", "OFFER_FORMATS", "MatchResult", "OfferMatch", "Place",
+           "ProgrammeRef", "VenueMatch", "explain", "filters_for", "match", "resolve_place"]

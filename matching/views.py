@@ -1,0 +1,298 @@
+"""HTML pages of the search: "Où utiliser mon Pass Numérique ?", the printable sheet of a
+venue for a search, and the prescriber's view (table, plain-text summary, CSV).
+
+Thin views: ``forms`` reads the query string into the matcher's question, ``services.match``
+answers it, templates show the answer. Everything works without JavaScript (GET forms,
+server-rendered results); static/js/search.js only adds suggestions, the device's position
+and the map.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, current_app, render_template, request, url_for
+
+from core.errors import InvalidInput, NotFound
+from directory import hours
+from extensions import db
+
+from . import forms
+from .question import TRAVEL_MODE_LABELS
+
+bp = Blueprint("matching", __name__)
+
+# Order in which travel times are told, from the cheapest way of getting there.
+TRAVEL_ORDER = ("walk", "bike", "transit", "car")
+SHEET_LIMIT = 50  # the sheet re-runs the search; the venue must be among these results
+
+
+def _now() -> dt.datetime:
+    """The application's clock (tests replace ``app.extensions["clock"]``), aware."""
+    clock = current_app.extensions.get("clock")
+    return clock() if clock else dt.datetime.now(dt.UTC)
+
+
+def _programmes(today: dt.date) -> list[Any]:
+    from directory.programmes import list_programmes
+
+    return list_programmes(db.session, on_date=today)
+
+
+def _answer(form: forms.SearchForm, limit: int | None = None):
+    """Run the matcher on a valid form; errors are attached to the form's fields."""
+    if not form.valid:
+        return None
+    from .question import parse_question
+    from .services import match
+
+    try:
+        question = parse_question(form.api)
+        return match(question, now=_now(), limit=limit or form.limit)
+    except (InvalidInput, NotFound) as exc:
+        form.add_api_errors(exc.errors, exc.message)
+        return None
+
+
+def _query(form: forms.SearchForm, **extra: str) -> str:
+    return urlencode(form.query_items() + list(extra.items()))
+
+
+def _map_data(result, form: forms.SearchForm, page: str) -> dict:
+    """What search.js puts on the map (no inline script: a JSON script element)."""
+    if result is None:
+        return {}
+    query = _query(form, page=page)
+    return {
+        "place": {"lat": result.place.lat, "lon": result.place.lon,
+                  "label": result.place.label},
+        "venues": [{"rank": n, "nom": r.nom, "lat": r.lat, "lon": r.lon,
+                    "distance": distance_text(r.distance_m),
+                    "url": url_for("matching.sheet", venue_id=r.venue_id) + "?" + query}
+                   for n, r in enumerate(result.results, start=1)],
+    }
+
+
+def _context(form: forms.SearchForm, result, page: str) -> dict:
+    today = _now().date()
+    return {
+        "form": form,
+        "result": result,
+        "programmes": _programmes(today),
+        "sheet_query": _query(form, page=page),
+        "query": _query(form),
+        "map_data": _map_data(result, form, page),
+        "basemap_url": current_app.config.get("PASSERELLE_BASEMAP_URL", ""),
+        "basemap_attribution": current_app.config.get("PASSERELLE_BASEMAP_ATTRIBUTION", ""),
+        "services": forms.services_for_display(),
+    }
+
+
+@bp.get("/recherche")
+def search():
+    form = forms.read_beneficiary(request.args)
+    result = _answer(form)
+    status = 422 if form.submitted and form.errors else 200
+    return render_template("matching/search.html", **_context(form, result, "recherche")), \
+        status
+
+
+@bp.get("/orienter")
+def prescriber():
+    form = forms.read_prescriber(request.args)
+    result = _answer(form)
+    status = 422 if form.submitted and form.errors else 200
+    return render_template("matching/prescriber.html", **_context(form, result, "orienter"),
+                           summary=plain_summary(result, form) if result else ""), status
+
+
+@bp.get("/orienter/resultats.csv")
+def prescriber_csv():
+    form = forms.read_prescriber(request.args)
+    result = _answer(form)
+    if result is None:
+        raise InvalidInput(errors=form.errors or {"where": forms.WHERE_MISSING})
+    body = "\ufeff" + results_csv(result, form)  # the BOM lets spreadsheets read UTF-8
+    return Response(body, mimetype="text/csv",
+                    headers={"Content-Disposition":
+                             'attachment; filename="passerelle-orientation.csv"'})
+
+
+@bp.get("/recherche/fiche/<int:venue_id>")
+def sheet(venue_id: int):
+    from directory.services import venue_detail, what_to_bring
+
+    now = _now()
+    detail = venue_detail(db.session, venue_id, now)
+    page = request.args.get("page", "")
+    reader = forms.read_prescriber if page == "orienter" else forms.read_beneficiary
+    form = reader(request.args)
+    result = _answer(form, limit=SHEET_LIMIT)
+    found = next((r for r in result.results if r.venue_id == venue_id), None) \
+        if result else None
+    back = url_for("matching.prescriber" if page == "orienter" else "matching.search")
+    return render_template(
+        "matching/sheet.html", venue=detail, form=form, result=result, found=found,
+        bring=bring_list(detail, found, result, what_to_bring(detail)),
+        back_url=back + ("?" + _query(form) if form.submitted else ""),
+        printed_on=hours.format_date_fr(now.date(), weekday=False) + f" {now.year}")
+
+
+# --------------------------------------------------------------------------- wording
+
+
+def distance_text(distance_m: float | None, *, in_commune: bool = False) -> str:
+    from .ranking import distance_fr
+
+    if distance_m is None:
+        return ""
+    return distance_fr(distance_m, in_commune=in_commune)
+
+
+def travel_text(minutes: dict[str, int] | None, modes: tuple[str, ...] = TRAVEL_ORDER) -> str:
+    """'environ 40 min à pied, 12 min à vélo, 9 min en transports en commun, 4 min en
+    voiture' — estimates, said as such."""
+    parts = []
+    for mode in modes:
+        value = (minutes or {}).get(mode)
+        if value is None:
+            continue
+        parts.append(f"{_duration(value)} {TRAVEL_MODE_LABELS[mode]}")
+    return "environ " + ", ".join(parts) if parts else ""
+
+
+def _duration(minutes: int) -> str:
+    if minutes < 1:
+        return "moins d'1 min"
+    if minutes < 60:
+        return f"{minutes} min"
+    h, m = divmod(minutes, 60)
+    return f"{h} h" if m == 0 else f"{h} h {m:02d}"
+
+
+def cheques_text(count: int | None) -> str:
+    if not count:
+        return "sans chèque"
+    return "1 chèque" if count == 1 else f"{count} chèques"
+
+
+def offer_text(offer) -> str:
+    """'« Premiers pas sur smartphone » (atelier collectif) : 1 chèque'."""
+    from directory.vocabulary import OFFER_FORMAT_LABELS
+
+    label = OFFER_FORMAT_LABELS.get(offer.format, offer.format)
+    text = f"« {offer.title} » ({label}) : {cheques_text(offer.cheques_required)}"
+    if offer.next_session is not None:
+        text += f" — {offer.next_session.text_fr}"
+    return text
+
+
+def service_label(value: str) -> str:
+    """The plain label of a service value of the standard."""
+    return forms.SERVICE_CHOICES.get(value, (value, ""))[0]
+
+
+def bring_list(detail: dict, found, result, advice: list[str]) -> list[str]:
+    """What to bring: the cheques the matching offers need, then the venue page's advice
+    (an ID for administrative procedures, one's login details, one's device)."""
+    items: list[str] = []
+    programme = getattr(result, "programme", None) if result else None
+    needed = [o.cheques_required for o in (found.offers if found else [])
+              if o.cheques_required]
+    if programme is not None and needed:
+        items.append(f"vos chèques du {programme.name} : {cheques_text(min(needed))} "
+                     "par séance (prévoyez-en assez)")
+    elif needed:
+        items.append(f"vos chèques Pass Numérique : {cheques_text(min(needed))} par séance")
+    for line in advice:
+        if items and line.startswith("vos chèques"):
+            continue
+        items.append(line)
+    if not any("identifiants" in line for line in items):
+        items.append("vos identifiants de connexion (adresse e-mail, mots de passe) si vous "
+                     "en avez")
+    return items
+
+
+def plain_summary(result, form: forms.SearchForm) -> str:
+    """A plain-text summary of the results, to paste into an e-mail or a case file."""
+    lines = [f"Lieux pour : {result.place.label}"
+             + (f" — {result.programme.name}" if result.programme else "")]
+    if result.search_message:
+        lines.append(result.search_message)
+    for n, r in enumerate(result.results, start=1):
+        address = ", ".join(p for p in (r.adresse, f"{r.code_postal or ''} {r.commune}".strip())
+                            if p)
+        lines.append("")
+        lines.append(f"{n}. {r.nom} — {address}")
+        lines.append(f"   {distance_text(r.distance_m).capitalize()} ; "
+                     f"{travel_text(r.travel_minutes, ('walk', 'transit', 'car'))}")
+        if r.next_slot is not None:
+            lines.append(f"   Prochain créneau : {r.next_slot.text_fr}")
+        for offer in r.offers:
+            lines.append(f"   Offre : {offer_text(offer)}")
+        if r.telephone:
+            lines.append(f"   Téléphone : {', '.join(r.telephone)}")
+        if r.unmet:
+            lines.append(f"   À savoir : {' ; '.join(r.unmet)}")
+    if not result.results:
+        lines.append("Aucun lieu ne correspond.")
+        lines.extend(result.hints)
+    return "\n".join(lines)
+
+
+CSV_COLUMNS = ("rang", "lieu", "adresse", "code_postal", "commune", "distance_m",
+               "minutes_a_pied", "minutes_en_transports", "minutes_en_voiture",
+               "prochain_creneau", "offres", "cheques_min", "raisons", "non_satisfait",
+               "telephone", "page_du_lieu")
+
+
+def _cell(value: Any) -> Any:
+    """Neutralise formulas: imported text must not run in a spreadsheet."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def results_csv(result, form: forms.SearchForm) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for n, r in enumerate(result.results, start=1):
+        cheques = [o.cheques_required for o in r.offers]
+        writer.writerow([_cell(v) for v in (
+            n, r.nom, r.adresse or "", r.code_postal or "", r.commune, round(r.distance_m),
+            r.travel_minutes.get("walk", ""), r.travel_minutes.get("transit", ""),
+            r.travel_minutes.get("car", ""),
+            r.next_slot.text_fr if r.next_slot is not None else "",
+            " | ".join(offer_text(o) for o in r.offers),
+            min(cheques) if cheques else "",
+            " | ".join(r.reasons), " | ".join(r.unmet), " | ".join(r.telephone or []),
+            url_for("directory.venue_page", venue_id=r.venue_id, _external=True)
+            if "directory.venue_page" in current_app.view_functions else "",
+        )])
+    return out.getvalue()
+
+
+def venue_url(venue_id: int) -> str | None:
+    """The venue page, once the directory's pages exist."""
+    if "directory.venue_page" not in current_app.view_functions:
+        return None
+    return url_for("directory.venue_page", venue_id=venue_id)
+
+
+FILTERS = {
+    "match_distance": distance_text, "match_travel": travel_text, "match_cheques": cheques_text,
+    "match_offer": offer_text, "match_service": service_label,
+}
+
+
+@bp.record_once
+def _register(state) -> None:
+    for name, function in FILTERS.items():
+        state.app.jinja_env.filters[name] = function
+    state.app.jinja_env.globals["match_venue_url"] = venue_url
