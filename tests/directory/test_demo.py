@@ -148,3 +148,27 @@ def test_demo_programmes_have_perimeters_and_accepting_venues_inside(db_session,
             {"p": programme.id})
         assert outside == 0
         assert programme.valid_from <= REFERENCE <= programme.valid_to
+
+
+def test_benchmark_generator_is_deterministic_and_valid():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+    import generate_venues
+
+    communes = [("33063", "Bordeaux", 260_000, "33000", -0.5792, 44.8378),
+                ("97411", "Saint-Denis", 150_000, "97400", 55.4481, -20.8823),
+                ("23096", "Guéret", 13_000, "23000", 1.8716, 46.1714)]
+    rows = list(generate_venues.generate(communes, 500, seed=3, source_name="bench"))
+    again = list(generate_venues.generate(communes, 500, seed=3, source_name="bench"))
+    assert rows == again and len({r["id"] for r in rows}) == 500
+    by_commune = {c[0]: sum(r["code_insee"] == c[0] for r in rows) for c in communes}
+    # In proportion to population (260 : 150 : 13), within sampling noise.
+    assert by_commune["33063"] > by_commune["97411"] > by_commune["23096"] > 0
+    for row in rows:
+        tz = hours_module.timezone_for_code_insee(row["code_insee"])
+        hours_module.parse(row["horaires"], tz)  # raises if invalid
+        assert set(row["services"].split("|")) <= set(SERVICES)
+        from directory.vocabulary import french_area_of
+        assert french_area_of(float(row["longitude"]), float(row["latitude"]))
