@@ -11,6 +11,7 @@ Other packages call :func:`get_geocoder` and never build their own.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Callable
@@ -130,9 +131,14 @@ class BanGeocoder:
 
     def __init__(self, domain: str, timeout_s: float, fallback: Geocoder, *,
                  scheme: str = "https", adapter_factory: Callable | None = None):
+        from geopy.adapters import RequestsAdapter
         from geopy.geocoders import BANFrance
 
         self.fallback = fallback
+        if adapter_factory is None:
+            # No retries: the offline answer is the fallback, and urllib3 logs each retry
+            # with the URL, i.e. with the query, which may be someone's address.
+            adapter_factory = functools.partial(RequestsAdapter, max_retries=0)
         self._client = BANFrance(domain=domain, scheme=scheme, timeout=timeout_s,
                                  user_agent="passerelle", adapter_factory=adapter_factory)
 
