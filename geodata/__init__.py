@@ -10,6 +10,7 @@ def init_app(app: Flask) -> None:
     from .api import init_app as init_api
     from .commands import geodata_cli
     from .coverage_commands import coverage_cli
+    from . import coverage_catalogue_commands  # noqa: F401  (coverage refresh, suggest…)
     from .geocoding import init_app as init_geocoder
 
     app.cli.add_command(coverage_cli)
