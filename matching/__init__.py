@@ -8,5 +8,7 @@ def init_app(app: Flask) -> None:
     from extensions import api
 
     from .api import blp as match_blp
+    from .views import bp as pages_bp
 
     api.register_blueprint(match_blp)
+    app.register_blueprint(pages_bp)

@@ -576,7 +576,7 @@ def match(q: Question, *, now: datetime | None = None, limit: int = 10,
     if not q.availability.given:
         ranked = _with_slots(session, ranked, f, q, programme, now, place)
     results = [_venue_match(i + 1, r) for i, r in enumerate(ranked)]
-    remote = _remote_offers(session, place, f, q, programme, search, results)
+    remote = _remote_offers(session, place, f, q, programme)
     hints = [] if results else _hints(session, place, f, q, programme, now, reach)
     message = ranking.radius_message(search.steps, search.counts, search.radius, limit) \
         if results else None
@@ -622,41 +622,33 @@ def _venue_match(rank: int, r: ranking.Ranked) -> VenueMatch:
         prise_rdv=v.prise_rdv, weekly_capacity=v.weekly_capacity)
 
 
-def _remote_offers(session, place, f, q, programme, search, results) -> list[OfferMatch]:
-    """Remote offers, listed apart (no distance constraint): those of the venues found, and
-    when the person asked for remote, the nearest ones with a remote offer."""
+def _remote_offers(session, place, f, q, programme) -> list[OfferMatch]:
+    """Remote offers, listed apart: no distance or opening-hours constraint, the other hard
+    constraints kept; the nearest venues' first. Driven by the offers table (remote offers
+    are few), so its cost does not grow with the number of venues."""
     if q.formats and "remote" not in q.formats:
         return []
-    found: list[OfferMatch] = []
-    for c in search.pool:
-        for o in c.offers:
-            if o.format == "remote":
-                found.append(_offer_match(o, c.extra["venue"].nom))
-    if "remote" in q.formats:
-        remote_f = replace(f, weekly=None, now=None)
-        sql = (
-            "SELECT l.id FROM lieu l WHERE l.geog IS NOT NULL AND "
-            + _venue_sql(remote_f) + " AND " + _perimeter_sql(remote_f, "l.code_insee", "l.geom")
-            + " AND EXISTS (SELECT 1 FROM offre o WHERE o.lieu_id = l.id AND o.active AND "
-            "o.format = 'remote'" + (" AND o.service = ANY(CAST(:svc AS text[]))"
-                                     if f.services else "")
-            + ") ORDER BY l.geog <-> CAST(:g AS geography) LIMIT :n")
-        params = candidate_params(remote_f, place, 0, REMOTE_LIMIT)
-        ids = list(session.execute(text(sql), params).scalars())
-        if ids:
-            rows = [_Row(i, None, 0.0, 0.0) for i in ids]
-            det = _details(session, rows, f, q, programme)
-            for i in ids:
-                for o in det["offers"].get(i, ()):
-                    if o.format == "remote":
-                        found.append(OfferMatch(o.id, i, det["venues"][i].nom, o.title,
-                                                o.service, o.level, o.format,
-                                                o.cheques_required, o.duration_minutes,
-                                                list(o.languages or ())))
-    unique: dict[int, OfferMatch] = {}
-    for o in found:
-        unique.setdefault(o.offer_id, o)
-    return sorted(unique.values(), key=lambda o: (o.cheques_required, o.offer_id))[:REMOTE_LIMIT]
+    remote_f = replace(f, weekly=None, now=None)
+    svc = " AND o.service = ANY(CAST(:svc AS text[]))" if f.services else ""
+    sql = (
+        "SELECT o.id, o.lieu_id, l.nom, o.title, o.service, o.level, o.format, "
+        "o.cheques_required, o.duration_minutes, o.languages FROM offre o "
+        "JOIN lieu l ON l.id = o.lieu_id WHERE o.format = 'remote' AND o.active" + svc
+        + " AND " + _venue_sql(remote_f) + " AND "
+        + _perimeter_sql(remote_f, "l.code_insee", "l.geom")
+        + " ORDER BY o.cheques_required, l.geog <-> CAST(:g AS geography), o.id LIMIT :n")
+    params = candidate_params(remote_f, place, 0, REMOTE_LIMIT * 4)
+    covered: dict[int, tuple[str, ...]] = {}
+    rows = session.execute(text(sql), params).all()
+    if programme is not None and rows:
+        covered = {r.lieu_id: tuple(r.services) for r in session.execute(text(
+            "SELECT lieu_id, services FROM acceptation WHERE programme_id = :pid "
+            "AND lieu_id = ANY(:ids)"), {"pid": programme.id,
+                                         "ids": sorted({r.lieu_id for r in rows})})}
+    found = [OfferMatch(r.id, r.lieu_id, r.nom, r.title, r.service, r.level, r.format,
+                        r.cheques_required, r.duration_minutes, list(r.languages or ()))
+             for r in rows if _service_covered(r.service, r.lieu_id, covered, programme)]
+    return found[:REMOTE_LIMIT]
 
 
 def _hints(session, place, f, q, programme, now, reach) -> list[str]:

@@ -89,6 +89,15 @@ def _context(form: forms.SearchForm, result, page: str) -> dict:
         "basemap_url": current_app.config.get("PASSERELLE_BASEMAP_URL", ""),
         "basemap_attribution": current_app.config.get("PASSERELLE_BASEMAP_ATTRIBUTION", ""),
         "services": forms.services_for_display(),
+        "days": forms.DAYS,
+        "moments": forms.MOMENTS,
+        "reach_choices": forms.REACH_CHOICES,
+        "travel_choices": forms.TRAVEL_CHOICES,
+        "level_choices": forms.LEVEL_CHOICES,
+        "public_choices": forms.PUBLIC_CHOICES,
+        "support_choices": forms.SUPPORT_CHOICES,
+        "format_choices": forms.FORMAT_CHOICES,
+        "limit_choices": forms.LIMIT_CHOICES,
     }
 
 
@@ -187,7 +196,7 @@ def offer_text(offer) -> str:
     label = OFFER_FORMAT_LABELS.get(offer.format, offer.format)
     text = f"« {offer.title} » ({label}) : {cheques_text(offer.cheques_required)}"
     if offer.next_session is not None:
-        text += f" — {offer.next_session.text_fr}"
+        text += f" — {offer.next_session.text}"
     return text
 
 
@@ -232,7 +241,7 @@ def plain_summary(result, form: forms.SearchForm) -> str:
         lines.append(f"   {distance_text(r.distance_m).capitalize()} ; "
                      f"{travel_text(r.travel_minutes, ('walk', 'transit', 'car'))}")
         if r.next_slot is not None:
-            lines.append(f"   Prochain créneau : {r.next_slot.text_fr}")
+            lines.append(f"   Prochain créneau : {r.next_slot.text}")
         for offer in r.offers:
             lines.append(f"   Offre : {offer_text(offer)}")
         if r.telephone:
@@ -268,7 +277,7 @@ def results_csv(result, form: forms.SearchForm) -> str:
             n, r.nom, r.adresse or "", r.code_postal or "", r.commune, round(r.distance_m),
             r.travel_minutes.get("walk", ""), r.travel_minutes.get("transit", ""),
             r.travel_minutes.get("car", ""),
-            r.next_slot.text_fr if r.next_slot is not None else "",
+            r.next_slot.text if r.next_slot is not None else "",
             " | ".join(offer_text(o) for o in r.offers),
             min(cheques) if cheques else "",
             " | ".join(r.reasons), " | ".join(r.unmet), " | ".join(r.telephone or []),
@@ -285,7 +294,20 @@ def venue_url(venue_id: int) -> str | None:
     return url_for("directory.venue_page", venue_id=venue_id)
 
 
+def capitalize_first(text: str | None) -> str:
+    """Upper-case the first letter only (Jinja's ``capitalize`` lowers the rest)."""
+    text = text or ""
+    return text[:1].upper() + text[1:]
+
+
+def euros(cents: int) -> str:
+    """1000 -> '10 €', 1250 -> '12,50 €'."""
+    whole, rest = divmod(int(cents), 100)
+    return f"{whole} €" if rest == 0 else f"{whole},{rest:02d} €"
+
+
 FILTERS = {
+    "capitalize_first": capitalize_first, "match_euros": euros,
     "match_distance": distance_text, "match_travel": travel_text, "match_cheques": cheques_text,
     "match_offer": offer_text, "match_service": service_label,
 }
