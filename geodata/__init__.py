@@ -16,4 +16,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(coverage_cli)
     app.cli.add_command(geodata_cli)
     init_api(app)
+    from .coverage_api import init_app as init_coverage_api
+
+    init_coverage_api(app)
     init_geocoder(app)

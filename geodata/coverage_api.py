@@ -1,0 +1,126 @@
+"""Coverage API under /api/v1/coverage: stored runs per territory level (GeoJSON or CSV),
+the list of runs, and where to invest (new sites, capacity gaps). Thin views over
+:mod:`geodata.coverage`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from flask import Response, current_app, request
+from flask_smorest import Blueprint
+from marshmallow import RAISE
+
+from extensions import db
+
+from . import coverage
+from .coverage_schemas import (
+    LevelArgs,
+    RunListSchema,
+    RunsArgs,
+    SuggestionArgs,
+    SuggestionsSchema,
+)
+
+blp = Blueprint(
+    "coverage", __name__, url_prefix="/api/v1/coverage",
+    description="Couverture et accessibilité : part de la population à 10, 20 et 30 km d'un "
+                "lieu, indices d'accessibilité (FCA), écart de capacité, et où investir. "
+                "Les chiffres viennent des calculs enregistrés par « flask --app app coverage "
+                "refresh ».")
+
+CACHE_CONTROL = "public, max-age=300"
+
+
+def _selection(args: dict, within: str | None = None) -> coverage.Selection:
+    return coverage.Selection(args.get("programme"), args.get("service"),
+                              within or args.get("within") or "fr", args.get("need")
+                              or "population")
+
+
+@blp.route("/runs")
+@blp.arguments(RunsArgs, location="query", unknown=RAISE)
+@blp.response(200, RunListSchema)
+def list_runs(args):
+    """Lister les calculs de couverture enregistrés
+
+    Les plus récents d'abord (50 au plus), filtrés par programme, service et besoin.
+    """
+    selection = coverage.Selection(args.get("programme"), args.get("service"), "fr",
+                                   args.get("need"))  # type: ignore[arg-type]
+    return {"runs": coverage.list_runs(db.session, selection)}
+
+
+@blp.route("/suggestions")
+@blp.arguments(SuggestionArgs, location="query", unknown=RAISE)
+@blp.response(200, SuggestionsSchema)
+@blp.alt_response(404, description="Territoire inconnu.")
+def suggestions(args):
+    """Où investir : nouveaux sites et écarts de capacité
+
+    Choisit au plus k sites (mairies du territoire, ou lieux qui n'acceptent pas encore le
+    programme) de façon gloutonne pour couvrir le plus de besoin nouveau à radius_km (coût
+    = distance géodésique × détour), avec pour chacun les personnes nouvellement couvertes ;
+    classe les territoires (un niveau sous `within`) dont l'écart de capacité
+    Σ P·max(0, Ā − A) est le plus grand. Calculé à la demande depuis le catalogue.
+    `format=geojson` : les sites seuls, en points GeoJSON.
+    """
+    detour = args.get("detour") or current_app.config["PASSERELLE_DETOUR_FACTOR"]
+    result = coverage.suggest(db.session, _selection(args), k=args["k"],
+                              radius_km=args["radius_km"], candidates=args["candidates"],
+                              detour=detour, gap_limit=args["gap_limit"])
+    if args["format"] == "geojson":
+        features = [{"type": "Feature", "id": site["rank"],
+                     "geometry": {"type": "Point",
+                                  "coordinates": [round(site["lon"], 6),
+                                                  round(site["lat"], 6)]},
+                     "properties": site} for site in result["sites"]]
+        body = json.dumps({"type": "FeatureCollection", "features": features},
+                          ensure_ascii=False)
+        return Response(body, mimetype="application/geo+json")
+    return result
+
+
+@blp.route("/<any(commune, epci, departement, region):level>")
+@blp.arguments(LevelArgs, location="query", unknown=RAISE)
+@blp.response(200, description="Les territoires du niveau et leurs chiffres : GeoJSON "
+                                "(FeatureCollection, géométrie simplifiée, coordonnées à 5 "
+                                "décimales, membre `run`) ou CSV (mêmes colonnes que les "
+                                "propriétés).",
+              content_type="application/geo+json")
+@blp.alt_response(304, description="Inchangé depuis l'ETag envoyé (If-None-Match).")
+@blp.alt_response(404, description="Aucun calcul pour cette sélection : le message donne la "
+                                   "commande à lancer.")
+@blp.alt_response(422, description="Paramètres invalides (dont : niveau commune sans "
+                                   "`within` ni `bbox`).")
+def coverage_level(args, level):
+    """Chiffres de couverture par commune, EPCI, département ou région
+
+    Niveau `commune` : `within` (autre que fr) ou `bbox` obligatoire, pour ne jamais envoyer
+    les 35 000 polygones à la fois. Le calcul servi est le dernier de la sélection (programme,
+    service, besoin) dont le territoire contient `within`. L'ETag suit le numéro du calcul.
+    """
+    selection = _selection(args)
+    bbox = args.get("bbox")
+    view = coverage.coverage_view(db.session, level, selection, bbox=bbox,
+                                  run_id=args.get("run"),
+                                  with_geometry=args["format"] == "geojson")
+    query = json.dumps({k: v for k, v in sorted(args.items()) if k != "run"},
+                       sort_keys=True, default=str)
+    digest = hashlib.sha1(f"{level}|{query}".encode()).hexdigest()[:16]
+    tag = f"coverage-{view.run['id']}-{digest}"
+    headers = {"ETag": f'"{tag}"', "Cache-Control": CACHE_CONTROL, "Vary": "Accept-Encoding"}
+    if request.if_none_match.contains(tag):
+        return Response(status=304, headers=headers)
+    if args["format"] == "csv":
+        filename = f"couverture-{level}-{selection.within.replace(':', '-')}.csv"
+        headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return Response(coverage.view_csv(view), mimetype="text/csv", headers=headers)
+    return Response(coverage.view_geojson(view), mimetype="application/geo+json",
+                    headers=headers)
+
+
+def init_app(app) -> None:
+    from extensions import api
+
+    api.register_blueprint(blp)

@@ -1,0 +1,221 @@
+"""Hand-written marshmallow schemas of the coverage API (unknown parameters rejected,
+messages in French)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from directory.vocabulary import SERVICES
+
+from .coverage import CANDIDATE_KINDS, NEEDS
+
+_MESSAGES = {"required": "Paramètre obligatoire.", "null": "Ce paramètre ne peut pas être vide.",
+             "invalid": "Valeur invalide."}
+TERRITORY_PATTERN = r"^(fr|(reg|dep|epci|com):[0-9A-Za-z]{2,9})$"
+
+
+def _messages(**extra: str) -> dict[str, str]:
+    return {**_MESSAGES, **extra}
+
+
+class _Args(Schema):
+    error_messages = {"unknown": "Paramètre inconnu.", "type": "Paramètres invalides."}
+
+    class Meta:
+        ordered = True
+
+
+def _territory(**kwargs: Any) -> fields.String:
+    return fields.String(
+        validate=validate.Regexp(TERRITORY_PATTERN, error="Territoire attendu : fr, reg:<code>, "
+                                 "dep:<code>, epci:<SIREN> ou com:<code INSEE>."),
+        error_messages=_messages(), **kwargs)
+
+
+class SelectionArgs(_Args):
+    programme = fields.String(
+        validate=validate.Length(min=1, max=64, error="De 1 à 64 caractères."),
+        error_messages=_messages(),
+        metadata={"description": "Code du programme (absent : tous les lieux ouverts)."})
+    service = fields.String(
+        validate=validate.OneOf(SERVICES, error="Service inconnu du standard."),
+        error_messages=_messages(),
+        metadata={"description": "Service du standard proposé par les lieux."})
+    need = fields.String(
+        load_default="population",
+        validate=validate.OneOf(NEEDS, error="Attendu : population, illectronisme ou "
+                                             "fragility."),
+        error_messages=_messages(),
+        metadata={"description": "Poids de la demande."})
+
+
+class RunsArgs(SelectionArgs):
+    need = fields.String(
+        validate=validate.OneOf(NEEDS, error="Attendu : population, illectronisme ou "
+                                             "fragility."),
+        error_messages=_messages())
+
+
+class BBox(fields.String):
+    """``minlon,minlat,maxlon,maxlat`` in degrees."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        parts = text.split(",")
+        try:
+            numbers = [float(p) for p in parts]
+        except ValueError as exc:
+            raise ValidationError("bbox attendu : minlon,minlat,maxlon,maxlat.") from exc
+        if len(numbers) != 4 or not all(abs(v) < 1e9 for v in numbers):
+            raise ValidationError("bbox attendu : minlon,minlat,maxlon,maxlat.")
+        x0, y0, x1, y1 = numbers
+        if not (-180 <= x0 < x1 <= 180 and -90 <= y0 < y1 <= 90):
+            raise ValidationError("bbox invalide : longitudes dans [-180, 180], latitudes dans "
+                                  "[-90, 90], minimum < maximum.")
+        return numbers
+
+
+class LevelArgs(SelectionArgs):
+    within = _territory(load_default="fr", metadata={
+        "description": "Territoire montré : fr, reg:75, dep:33, epci:<SIREN>, com:<code>. "
+                       "Au niveau commune : obligatoire (autre que fr) sauf avec bbox."})
+    bbox = BBox(error_messages=_messages(), metadata={
+        "description": "Emprise minlon,minlat,maxlon,maxlat (territoires qui la touchent)."})
+    format = fields.String(load_default="geojson",
+                           validate=validate.OneOf(("geojson", "csv"),
+                                                   error="Attendu : geojson ou csv."),
+                           error_messages=_messages())
+    run = fields.Integer(validate=validate.Range(min=1, error="Entier positif attendu."),
+                         error_messages=_messages(invalid="Entier attendu."),
+                         metadata={"description": "Numéro d'un calcul précis (sinon le "
+                                                  "dernier de la sélection)."})
+
+
+class SuggestionArgs(SelectionArgs):
+    within = _territory(required=True)
+    k = fields.Integer(load_default=5, validate=validate.Range(
+        min=1, max=50, error="k doit être compris entre 1 et 50."),
+        error_messages=_messages(invalid="Entier attendu."))
+    radius_km = fields.Float(load_default=20.0, validate=validate.Range(
+        min=1, max=60, error="radius_km doit être compris entre 1 et 60."),
+        error_messages=_messages(invalid="Nombre attendu."))
+    candidates = fields.String(load_default="townhalls",
+                               validate=validate.OneOf(CANDIDATE_KINDS,
+                                                       error="Attendu : townhalls ou venues."),
+                               error_messages=_messages())
+    gap_limit = fields.Integer(load_default=10, validate=validate.Range(
+        min=1, max=100, error="gap_limit doit être compris entre 1 et 100."),
+        error_messages=_messages(invalid="Entier attendu."))
+    detour = fields.Float(validate=validate.Range(min=1, max=3, error="detour : de 1 à 3."),
+                          error_messages=_messages(invalid="Nombre attendu."))
+    format = fields.String(load_default="json",
+                           validate=validate.OneOf(("json", "geojson"),
+                                                   error="Attendu : json ou geojson."),
+                           error_messages=_messages())
+
+    @validates_schema
+    def _venues_need_programme(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data.get("candidates") == "venues" and not data.get("programme"):
+            raise ValidationError("Obligatoire avec candidates=venues.", "programme")
+
+
+# --------------------------------------------------------------------------- output
+
+class RunSchema(Schema):
+    class Meta:
+        ordered = True
+
+    id = fields.Integer()
+    created_at = fields.DateTime()
+    programme = fields.String(allow_none=True)
+    service = fields.String(allow_none=True)
+    within = fields.String()
+    within_name = fields.String(allow_none=True)
+    need = fields.String()
+    method = fields.String()
+    detour_factor = fields.Float(allow_none=True)
+    reference_mean = fields.Float()
+    reference = fields.String(metadata={"description": "nation ou territoire"})
+    venues = fields.Integer()
+    venues_unknown_capacity = fields.Integer()
+    communes = fields.Integer()
+    seconds = fields.Float()
+
+
+class RunListSchema(Schema):
+    runs = fields.List(fields.Nested(RunSchema))
+
+
+class SiteSchema(Schema):
+    class Meta:
+        ordered = True
+
+    rank = fields.Integer()
+    kind = fields.String(metadata={"description": "townhall ou venue"})
+    commune_code = fields.String()
+    commune_name = fields.String()
+    lieu_id = fields.Integer(allow_none=True)
+    name = fields.String()
+    lon = fields.Float()
+    lat = fields.Float()
+    newly_covered_population = fields.Float()
+    newly_covered_need = fields.Float()
+    newly_covered_communes = fields.Integer()
+    share_population_covered_after = fields.Float(allow_none=True)
+    share_need_covered_after = fields.Float(allow_none=True)
+
+
+class BaselineSchema(Schema):
+    class Meta:
+        ordered = True
+
+    population = fields.Float()
+    need = fields.Float()
+    population_covered = fields.Float()
+    need_covered = fields.Float()
+    share_population_covered = fields.Float(allow_none=True)
+    share_need_covered = fields.Float(allow_none=True)
+
+
+class GapTerritorySchema(Schema):
+    class Meta:
+        ordered = True
+
+    rank = fields.Integer()
+    code = fields.String()
+    name = fields.String()
+    population = fields.Float()
+    need = fields.Float()
+    mean_accessibility = fields.Float()
+    capacity_gap = fields.Float()
+
+
+class GapsSchema(Schema):
+    class Meta:
+        ordered = True
+
+    level = fields.String()
+    reference_mean = fields.Float()
+    reference = fields.String()
+    method = fields.String()
+    territories = fields.List(fields.Nested(GapTerritorySchema))
+
+
+class SuggestionsSchema(Schema):
+    class Meta:
+        ordered = True
+
+    within = fields.String()
+    within_name = fields.String()
+    radius_km = fields.Float()
+    k = fields.Integer()
+    candidates = fields.String()
+    programme = fields.String(allow_none=True)
+    service = fields.String(allow_none=True)
+    need = fields.String()
+    detour_factor = fields.Float()
+    baseline = fields.Nested(BaselineSchema)
+    sites = fields.List(fields.Nested(SiteSchema))
+    capacity_gaps = fields.Nested(GapsSchema)
