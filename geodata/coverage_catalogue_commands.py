@@ -140,8 +140,6 @@ def suggest_command(programme, service, within, need, detour, k, radius_km, cand
                                   today=dt.date.today())
     except (PasserelleError, ValueError) as exc:
         raise _fail(exc) from exc
-    finally:
-        db.session.rollback()
     base = result["baseline"]
     click.echo(f"{result['within_name']} ({result['within']}) : aujourd'hui "
                f"{n(base['population_covered'])} habitants sur {n(base['population'])} "
