@@ -17,3 +17,11 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(directory_cli)
     app.cli.add_command(demo_cli)
     api.register_blueprint(programmes_blp)
+
+    # Venues: read API, HTML page, and the clock they read "now" from (tests replace it).
+    from . import api as venues_api
+    from . import services, views
+
+    api.register_blueprint(venues_api.blp)
+    app.register_blueprint(views.bp)
+    app.extensions.setdefault("clock", services.utc_now)
