@@ -55,8 +55,8 @@ DAYS: tuple[tuple[str, str], ...] = (
 # earliest start to the latest end: the matcher takes a single time window.
 MOMENTS: dict[str, tuple[str, str, str]] = {
     "matin": ("Le matin (8 h – 12 h)", "08:00", "12:00"),
-    "apres-midi": ("L'après-midi (12 h – 18 h)", "12:00", "18:00"),
-    "soir": ("Le soir (18 h – 22 h)", "18:00", "22:00"),
+    "apres-midi": ("L'après-midi (14 h – 18 h)", "14:00", "18:00"),
+    "soir": ("Le soir (18 h – 21 h)", "18:00", "21:00"),
 }
 
 # The beneficiary's "how far" choices -> API fields.
@@ -210,13 +210,19 @@ def read_beneficiary(args: Any) -> SearchForm:
 
     services = _list(args, "services")
     form.values["services"] = services
-    if services:
+    known = {slug(name) for name in SERVICE_CHOICES}
+    if any(slug(value) not in known for value in services):
+        form.add_error("services", "Choisissez parmi les cases proposées.")
+    elif services:
         form.api["services"] = services
 
     days = _list(args, "days")
     moments = _list(args, "moments")
     now = _text(args, "now", 5)
     form.values.update(days=days, moments=moments, now=now)
+    if any(day not in dict(DAYS) for day in days):
+        form.add_error("days", "Choisissez parmi les jours proposés.")
+        days = []
     if now:
         form.api["now"] = True
         if days or moments:
@@ -234,7 +240,7 @@ def read_beneficiary(args: Any) -> SearchForm:
             ends = [MOMENTS[m][2] for m in moments]
             form.api.update(time_from=min(starts), time_to=max(ends))
             if set(moments) == {"matin", "soir"}:
-                form.notes.append("Matin et soir : nous cherchons de 8 h à 22 h.")
+                form.notes.append("Matin et soir : nous cherchons de 8 h à 21 h.")
 
     reach = _text(args, "reach", 20)
     form.values["reach"] = reach

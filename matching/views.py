@@ -165,6 +165,8 @@ def distance_text(distance_m: float | None, *, in_commune: bool = False) -> str:
 def travel_text(minutes: dict[str, int] | None, modes: tuple[str, ...] = TRAVEL_ORDER) -> str:
     """'environ 40 min à pied, 12 min à vélo, 9 min en transports en commun, 4 min en
     voiture' — estimates, said as such."""
+    if not any((minutes or {}).values()):
+        return ""  # same commune, no distance: no meaningful estimate
     parts = []
     for mode in modes:
         value = (minutes or {}).get(mode)
@@ -229,7 +231,7 @@ def bring_list(detail: dict, found, result, advice: list[str]) -> list[str]:
 
 def plain_summary(result, form: forms.SearchForm) -> str:
     """A plain-text summary of the results, to paste into an e-mail or a case file."""
-    lines = [f"Lieux pour : {result.place.label}"
+    lines = [f"Lieux pour : {place_label(result.place)}"
              + (f" — {result.programme.name}" if result.programme else "")]
     if result.search_message:
         lines.append(result.search_message)
@@ -300,6 +302,11 @@ def capitalize_first(text: str | None) -> str:
     return text[:1].upper() + text[1:]
 
 
+def place_label(place) -> str:
+    """Where the search starts from, in words ("votre position" for the device's point)."""
+    return "votre position" if place.precision == "point" else place.label
+
+
 def euros(cents: int) -> str:
     """1000 -> '10 €', 1250 -> '12,50 €'."""
     whole, rest = divmod(int(cents), 100)
@@ -307,7 +314,7 @@ def euros(cents: int) -> str:
 
 
 FILTERS = {
-    "capitalize_first": capitalize_first, "match_euros": euros,
+    "capitalize_first": capitalize_first, "match_euros": euros, "match_place": place_label,
     "match_distance": distance_text, "match_travel": travel_text, "match_cheques": cheques_text,
     "match_offer": offer_text, "match_service": service_label,
 }

@@ -1,0 +1,211 @@
+/* Search pages: enhancements only — the forms and results work without JavaScript.
+ *  - commune suggestions for the "where" field (GET /api/v1/territories/communes);
+ *  - "Utiliser ma position" (the device's position, sent as lat/lon);
+ *  - the small map of the results (Leaflet, our own copy; data from a JSON script element,
+ *    basemap from data-basemap-url: none when empty, nothing requested from another host);
+ *  - "Copier" and "Imprimer" buttons; focus on the error summary.
+ * No inline script: everything is read from the page's attributes.
+ */
+(function () {
+  "use strict";
+
+  var SUGGEST_URL = "/api/v1/territories/communes";
+  var SUGGEST_DELAY_MS = 250;
+  var SUGGEST_COUNT = 8;
+
+  function byId(id) { return document.getElementById(id); }
+
+  // ------------------------------------------------------------------ suggestions
+
+  function suggestionLabel(item) {
+    var code = (item.postal_codes && item.postal_codes[0]) ||
+      (item.departement && item.departement.code) || item.code;
+    return item.name + " (" + code + ")";
+  }
+
+  function setupSuggestions(input) {
+    var list = byId(input.getAttribute("list"));
+    var commune = byId("commune");
+    var lat = byId("lat");
+    var lon = byId("lon");
+    if (!list || !commune || !window.fetch) { return; }
+    var codes = {};      // label shown -> code INSEE
+    var timer = null;
+    var lastQuery = "";
+
+    function pick() {
+      var code = codes[input.value];
+      commune.value = code || "";
+    }
+
+    function fill(items) {
+      codes = {};
+      while (list.firstChild) { list.removeChild(list.firstChild); }
+      items.forEach(function (item) {
+        var option = document.createElement("option");
+        var label = suggestionLabel(item);
+        option.value = label;
+        codes[label] = item.code;
+        list.appendChild(option);
+      });
+      pick();
+    }
+
+    function query() {
+      var text = input.value.trim();
+      if (text === lastQuery || codes[text]) { return; }
+      lastQuery = text;
+      var params;
+      if (/^\d{5}$/.test(text)) {
+        params = "postal_code=" + text;
+      } else if (text.length >= 2 && !/^\d+$/.test(text)) {
+        params = "q=" + encodeURIComponent(text);
+      } else {
+        fill([]);
+        return;
+      }
+      fetch(SUGGEST_URL + "?" + params + "&page_size=" + SUGGEST_COUNT,
+            { headers: { Accept: "application/json" } })
+        .then(function (response) { return response.ok ? response.json() : { items: [] }; })
+        .then(function (body) {
+          if (input.value.trim() === text) { fill(body.items || []); }
+        })
+        .catch(function () { /* suggestions are optional */ });
+    }
+
+    input.addEventListener("input", function () {
+      // Typing replaces a position or a commune picked earlier.
+      lat.value = "";
+      lon.value = "";
+      pick();
+      window.clearTimeout(timer);
+      timer = window.setTimeout(query, SUGGEST_DELAY_MS);
+    });
+    input.addEventListener("change", pick);
+  }
+
+  // ------------------------------------------------------------------ geolocation
+
+  function setupGeolocation(button) {
+    var wrapper = button.parentNode;
+    var status = wrapper.querySelector(".geolocate-status");
+    if (!navigator.geolocation) { return; }
+    wrapper.hidden = false;
+    button.addEventListener("click", function () {
+      status.textContent = "Recherche de votre position…";
+      navigator.geolocation.getCurrentPosition(function (position) {
+        byId("lat").value = position.coords.latitude.toFixed(5);
+        byId("lon").value = position.coords.longitude.toFixed(5);
+        byId("commune").value = "";
+        var input = byId("where");
+        input.value = "Ma position";
+        status.textContent = "Position trouvée. Continuez, puis appuyez sur « Voir les lieux ».";
+      }, function (error) {
+        status.textContent = error.code === 1
+          ? "Vous n'avez pas autorisé la localisation : écrivez votre code postal."
+          : "Position introuvable : écrivez votre code postal.";
+      }, { enableHighAccuracy: false, timeout: 10000, maximumAge: 600000 });
+    });
+  }
+
+  // ------------------------------------------------------------------ map
+
+  function setupMap(element) {
+    var dataElement = byId("search-map-data");
+    if (!dataElement || typeof window.L === "undefined") { return; }
+    var data;
+    try { data = JSON.parse(dataElement.textContent); } catch (error) { return; }
+    var venues = (data.venues || []).filter(function (v) {
+      return typeof v.lat === "number" && typeof v.lon === "number";
+    });
+    if (!venues.length) { return; }
+    var L = window.L;
+    element.hidden = false;
+    var map = L.map(element, { scrollWheelZoom: false });
+    var url = element.getAttribute("data-basemap-url") || "";
+    if (url) {
+      L.tileLayer(url, {
+        attribution: element.getAttribute("data-basemap-attribution") || "",
+        maxZoom: 19
+      }).addTo(map);
+    } else {
+      element.classList.add("result-map--plain");
+      map.attributionControl.setPrefix(false);
+    }
+    var bounds = [];
+    if (data.place && typeof data.place.lat === "number") {
+      L.circleMarker([data.place.lat, data.place.lon], {
+        radius: 9, color: "#1b1b1b", weight: 3, fillColor: "#ffbf47", fillOpacity: 1,
+        interactive: false
+      }).addTo(map);
+      bounds.push([data.place.lat, data.place.lon]);
+    }
+    venues.forEach(function (venue) {
+      var label = venue.rank + ". " + venue.nom + " (" + venue.distance + ")";
+      var icon = L.divIcon({
+        className: "search-marker",
+        html: "<span aria-hidden=\"true\">" + String(Number(venue.rank)) + "</span>",
+        iconSize: [32, 32],
+        iconAnchor: [16, 16]
+      });
+      var marker = L.marker([venue.lat, venue.lon], { icon: icon, title: label, alt: label });
+      var popup = document.createElement("span");
+      popup.textContent = label; // text, never HTML: names come from imported data
+      marker.bindPopup(popup).addTo(map);
+      bounds.push([venue.lat, venue.lon]);
+    });
+    if (bounds.length === 1) {
+      map.setView(bounds[0], 14);
+    } else {
+      map.fitBounds(bounds, { padding: [24, 24], maxZoom: 15 });
+    }
+  }
+
+  // ------------------------------------------------------------------ copy, print
+
+  function setupCopy(button) {
+    var source = document.querySelector(button.getAttribute("data-copy"));
+    var status = document.querySelector(".copy-status");
+    if (!source) { return; }
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      var text = source.value || source.textContent;
+      function done() { if (status) { status.textContent = "Résumé copié : collez-le où vous voulez."; } }
+      function fallback() {
+        source.focus();
+        source.select();
+        try { document.execCommand("copy"); done(); } catch (error) {
+          if (status) { status.textContent = "Sélectionnez le résumé et copiez-le (Ctrl+C)."; }
+        }
+      }
+      if (navigator.clipboard && navigator.clipboard.writeText) {
+        navigator.clipboard.writeText(text).then(done, fallback);
+      } else {
+        fallback();
+      }
+    });
+  }
+
+  function setupPrint(button) {
+    button.hidden = false;
+    document.querySelectorAll("[data-print-hint]").forEach(function (hint) { hint.hidden = true; });
+    button.addEventListener("click", function () { window.print(); });
+  }
+
+  function init() {
+    document.querySelectorAll("[data-commune-suggest]").forEach(setupSuggestions);
+    document.querySelectorAll("[data-geolocate]").forEach(setupGeolocation);
+    var map = byId("search-map");
+    if (map) { setupMap(map); }
+    document.querySelectorAll("[data-copy]").forEach(setupCopy);
+    document.querySelectorAll("[data-print]").forEach(setupPrint);
+    var summary = document.querySelector("[data-error-summary]");
+    if (summary) { summary.focus(); }
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", init);
+  } else {
+    init();
+  }
+}());
