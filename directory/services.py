@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, exists, false, func, literal_column, or_, select, tuple_
+from sqlalchemy import and_, exists, false, func, literal_column, or_, select, tuple_, union
 from sqlalchemy.dialects.postgresql import DOUBLE_PRECISION
 from sqlalchemy.orm import Session
 
@@ -168,20 +168,20 @@ def _territory_condition(session: Session, name: str, code: str):
         raise InvalidInput(errors={name: [f"{label.capitalize()} inconnu(e) : « {code} »."]})
     shape = select(model.geom).where(model.code == code).scalar_subquery()
     if column is None:
-        venue_codes = Venue.code_insee == code
-        stop_codes = VenueStop.code_insee == code
+        members = [code]
     else:
         members = select(Commune.code).where(getattr(Commune, column) == code)
-        venue_codes = Venue.code_insee.in_(members)
-        stop_codes = VenueStop.code_insee.in_(members)
     # A point counts only when the commune is unknown: the declared code wins otherwise.
-    venue_inside = or_(venue_codes,
-                       and_(Venue.code_insee.is_(None), func.ST_Covers(shape, Venue.geom)))
-    stop_inside = exists().where(
-        VenueStop.lieu_id == Venue.id,
-        or_(stop_codes,
-            and_(VenueStop.code_insee.is_(None), func.ST_Covers(shape, VenueStop.geom))))
-    return or_(venue_inside, stop_inside)
+    # A union of id lists, each branch able to use its own index (code_insee, GiST).
+    inside = union(
+        select(Venue.id).where(Venue.code_insee.in_(members)),
+        select(Venue.id).where(Venue.code_insee.is_(None),
+                               func.ST_Covers(shape, Venue.geom)),
+        select(VenueStop.lieu_id).where(VenueStop.code_insee.in_(members)),
+        select(VenueStop.lieu_id).where(VenueStop.code_insee.is_(None),
+                                        func.ST_Covers(shape, VenueStop.geom)),
+    )
+    return Venue.id.in_(inside)
 
 
 def _acceptance_valid(on_date: dt.date):
@@ -223,10 +223,9 @@ def list_venues(session: Session, query: VenueQuery, today: dt.date) -> VenuePag
     conditions = []
     if query.bbox is not None:
         envelope = func.ST_MakeEnvelope(*query.bbox, 4326)
-        conditions.append(or_(
-            func.ST_Intersects(Venue.geom, envelope),
-            exists().where(VenueStop.lieu_id == Venue.id,
-                           func.ST_Intersects(VenueStop.geom, envelope))))
+        conditions.append(Venue.id.in_(union(
+            select(Venue.id).where(func.ST_Intersects(Venue.geom, envelope)),
+            select(VenueStop.lieu_id).where(func.ST_Intersects(VenueStop.geom, envelope)))))
     for name in TERRITORY_FILTERS:
         code = getattr(query, name)
         if code:
