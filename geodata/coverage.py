@@ -536,6 +536,10 @@ def refresh(session: Session, selection: Selection, *, detour: float,
     aggregate(session, run_id, method)
     _prune(session, selection.key, run_id)
     timings["agrégats"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    stats["shapes_simplified"] = refresh_shapes(session, territory)
+    timings["formes"] = time.perf_counter() - start
     stats["seconds"] = {k: round(v, 3) for k, v in timings.items()}
     session.execute(text("UPDATE coverage_run SET stats = CAST(:stats AS jsonb) "
                          "WHERE id = :id"), {"stats": json.dumps(stats), "id": run_id})
@@ -642,6 +646,36 @@ def _prune(session: Session, key: str, keep_id: int) -> None:
         {"key": key, "keep": keep_id, "n": KEEP_RUNS_PER_SELECTION})
 
 
+def refresh_shapes(session: Session, territory: Territory) -> int:
+    """Simplify for the map, once, the polygons of the territory's communes and of the
+    EPCI, départements and régions they belong to (again when a polygon changed)."""
+    done = 0
+    for level, tolerance in SIMPLIFY.items():
+        if level == "commune":
+            scope = territory.condition("g")
+        elif territory.kind == "fr":
+            scope = "TRUE"
+        else:
+            column = LEVEL_COLUMNS[level]
+            scope = (f"g.code IN (SELECT DISTINCT c.{column} FROM commune c "
+                     f"WHERE {territory.condition()} AND c.{column} IS NOT NULL)")
+        done += session.execute(text(
+            "INSERT INTO coverage_shape (level, code, tolerance, digits, source_md5, geojson) "
+            "SELECT :level, g.code, :tolerance, :digits, q.md5, "
+            " ST_AsGeoJSON(ST_SimplifyPreserveTopology(g.geom, :tolerance), :digits) "
+            f"FROM {level} g "
+            "CROSS JOIN LATERAL (SELECT md5(ST_AsEWKB(g.geom)) AS md5) q "
+            "LEFT JOIN coverage_shape s ON s.level = :level AND s.code = g.code "
+            f"WHERE g.geom IS NOT NULL AND ({scope}) AND (s.code IS NULL "
+            " OR s.source_md5 <> q.md5 OR s.tolerance <> :tolerance OR s.digits <> :digits) "
+            "ON CONFLICT (level, code) DO UPDATE SET tolerance = EXCLUDED.tolerance, "
+            " digits = EXCLUDED.digits, source_md5 = EXCLUDED.source_md5, "
+            " geojson = EXCLUDED.geojson"),
+            {**territory.params, "level": level, "tolerance": tolerance,
+             "digits": COORDINATE_DIGITS}).rowcount
+    return done
+
+
 # --------------------------------------------------------------------------- reading runs
 
 RUN_COLUMNS = ("id, created_at, programme_code, service, within, need_kind, method, "
@@ -739,8 +773,9 @@ def _run_info(session: Session, row: dict) -> dict:
 # --------------------------------------------------------------------------- views
 
 VIEW_LEVELS = ("commune", "epci", "departement", "region")
-# Simplification tolerance in degrees per level (≈ 2 km, 1 km, 500 m, 100 m).
-SIMPLIFY = {"region": 0.02, "departement": 0.01, "epci": 0.005, "commune": 0.001}
+# Simplification tolerance in degrees per level (≈ 2 km, 1.5 km, 500 m, 100 m): the national
+# département view stays under 300 KB.
+SIMPLIFY = {"region": 0.02, "departement": 0.015, "epci": 0.005, "commune": 0.001}
 COORDINATE_DIGITS = 5
 MAX_COMMUNES_PER_VIEW = 5000
 _SHARE_RADII = (10, 20, 30)
@@ -791,7 +826,19 @@ def _complete(row: dict, level: str, reference_mean: float) -> dict:
             f"population_covered_{t}km"]
     props["accessibility_index"] = (row["mean_accessibility"] / reference_mean
                                     if reference_mean > 0 else None)
-    return {name: props.get(name) for name in columns_for(level)}
+    return {name: _rounded(name, props.get(name)) for name in columns_for(level)}
+
+
+def _rounded(name: str, value: Any) -> Any:
+    """Figures rounded for reading and for the payload's size: shares to 0.01 %, indices to
+    6 significant digits, people, need, capacities and km to 2 decimals."""
+    if not isinstance(value, float) or not math.isfinite(value):
+        return value
+    if name.startswith("share_"):
+        return round(value, 4)
+    if name.startswith("a_") or name in ("mean_accessibility", "accessibility_index"):
+        return float(f"{value:.6g}")
+    return round(value, 2)
 
 
 def coverage_view(session: Session, level: str, selection: Selection, *,
@@ -815,14 +862,17 @@ def coverage_view(session: Session, level: str, selection: Selection, *,
     if bbox is not None:
         params.update(x0=bbox[0], y0=bbox[1], x1=bbox[2], y1=bbox[3])
         bbox_sql = "g.geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326)"
-    geometry = ("ST_AsGeoJSON(ST_SimplifyPreserveTopology(g.geom, :tolerance), :digits)"
-                if with_geometry else "NULL")
+    params["level"] = level
+    geometry = ("COALESCE(s.geojson, ST_AsGeoJSON(ST_SimplifyPreserveTopology(g.geom, "
+                ":tolerance), :digits))" if with_geometry else "NULL")
+    shapes = ("LEFT JOIN coverage_shape s ON s.level = :level AND s.code = g.code "
+              "AND s.tolerance = :tolerance AND s.digits = :digits")
     if level == "commune":
         limit = MAX_COMMUNES_PER_VIEW + 1
         sql = (
             f"SELECT r.*, g.name, g.region_code, g.departement_code, g.epci_code, "
             f" {geometry} AS geometry "
-            "FROM coverage_result r JOIN commune g ON g.code = r.commune_code "
+            f"FROM coverage_result r JOIN commune g ON g.code = r.commune_code {shapes} "
             f"WHERE r.run_id = :run AND ({territory.condition('g')}) AND ({bbox_sql}) "
             f"ORDER BY r.commune_code LIMIT {limit}")
         rows = session.execute(text(sql), params).mappings().all()
@@ -858,7 +908,7 @@ def coverage_view(session: Session, level: str, selection: Selection, *,
     region = "g.region_code" if level == "departement" else "NULL"
     sql = (
         f"SELECT a.*, g.name, {region} AS region_code, {geometry} AS geometry "
-        f"FROM coverage_aggregate a JOIN {table} g ON g.code = a.code "
+        f"FROM coverage_aggregate a JOIN {table} g ON g.code = a.code {shapes} "
         f"WHERE a.run_id = :run AND a.level = '{level}' AND ({in_within}) AND ({bbox_sql}) "
         "ORDER BY a.code")
     rows = session.execute(text(sql), params).mappings().all()

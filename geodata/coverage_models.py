@@ -131,3 +131,18 @@ class FragilityIndex(db.Model):
     column_name: Mapped[str] = mapped_column(Text)  # the file's column the score comes from
     imported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
                                                      server_default=func.now())
+
+
+class CoverageShape(db.Model):
+    """A territory's polygon simplified for its map level, as GeoJSON text, computed by
+    ``coverage refresh`` so that views do not simplify on every request. ``source_md5``
+    is the md5 of the source polygon's EWKB: a changed polygon is simplified again."""
+
+    __tablename__ = "coverage_shape"
+
+    level: Mapped[str] = mapped_column(String(12), primary_key=True)
+    code: Mapped[str] = mapped_column(String(9), primary_key=True)
+    tolerance: Mapped[float] = mapped_column(Float)
+    digits: Mapped[int] = mapped_column(Integer)
+    source_md5: Mapped[str] = mapped_column(Text)
+    geojson: Mapped[str] = mapped_column(Text)

@@ -37,7 +37,7 @@ def test_departement_level_geojson(client, world):
     props = features["991"]["properties"]
     assert props["population"] == 10500 and props["communes"] == 5
     assert props["population_covered_10km"] == 5000
-    assert props["share_population_covered_20km"] == pytest.approx(7000 / 10500)
+    assert props["share_population_covered_20km"] == pytest.approx(7000 / 10500, abs=1e-4)
     assert props["uncovered_population_30km"] == 3000
     assert props["communes_uncovered_30km"] == 1 and props["region_code"] == "991"
     assert features["992"]["properties"]["share_population_covered_10km"] == 1.0
@@ -151,3 +151,24 @@ def test_routes_are_in_openapi(client):
     level = paths["/api/v1/coverage/{level}"]
     assert level["parameters"][0]["schema"]["enum"] == ["commune", "epci", "departement",
                                                         "region"]
+
+
+def test_views_use_the_shapes_simplified_at_refresh(client, world, db_session):
+    from sqlalchemy import text
+
+    stored = db_session.execute(text(
+        "SELECT level, count(*) FROM coverage_shape WHERE code IN "
+        "('991', '992', '999999991', '99101') GROUP BY level")).all()
+    assert dict(stored) == {"region": 1, "departement": 2, "epci": 1, "commune": 1}
+    marker = '{"type":"Point","coordinates":[7,48]}'
+    db_session.execute(text("UPDATE coverage_shape SET geojson = :g WHERE level = 'region' "
+                            "AND code = '991'"), {"g": marker})
+    body = client.get("/api/v1/coverage/region?within=reg:991").get_json()
+    assert body["features"][0]["geometry"] == {"type": "Point", "coordinates": [7, 48]}
+    # A changed polygon is simplified again at the next refresh.
+    db_session.execute(text("UPDATE region SET geom = ST_Multi(ST_MakeEnvelope("
+                            "6.8, 47.8, 7.2, 48.8, 4326)) WHERE code = '991'"))
+    coverage.refresh(db_session, coverage.Selection(within="reg:991"), detour=1.3,
+                     today=TODAY)
+    body = client.get("/api/v1/coverage/region?within=reg:991").get_json()
+    assert body["features"][0]["geometry"]["type"] in ("Polygon", "MultiPolygon")
