@@ -123,16 +123,23 @@ def _answer(args: dict[str, Any]):
     return payload
 
 
-_GEOJSON_DOC = {"description": "Avec output=geojson ou Accept: application/geo+json : une "
-                               "FeatureCollection des lieux (mêmes propriétés) avec place, "
-                               "search, remote et hints en membres étrangers."}
+_GEOJSON_DOC = {"responses": {200: {"content": {"application/geo+json": {
+    "schema": {"type": "object", "description": (
+        "Avec output=geojson ou Accept: application/geo+json : une FeatureCollection des "
+        "lieux (géométrie Point lon/lat, mêmes propriétés que results) avec place, search, "
+        "assumptions, remote et hints en membres étrangers.")},
+    "example": {"type": "FeatureCollection", "features": [{
+        "type": "Feature", "id": 12, "geometry": {"type": "Point",
+                                                  "coordinates": [-0.5995, 44.8651]},
+        "properties": {"nom": "Médiathèque du Bouscat", "distance_m": 12314.2,
+                       "reasons": ["accepte le Pass Numérique Gironde", "à 12 km"]}}],
+        "hints": []}}}}}}
 
 
 @blp.route("")
 @blp.arguments(QuestionSchema, location="query", unknown=RAISE)
 @blp.response(200, MatchResponseSchema, example=EXAMPLE_RESPONSE)
-@blp.alt_response(200, description=_GEOJSON_DOC["description"],
-                  content_type="application/geo+json", success=True)
+@blp.doc(**_GEOJSON_DOC)
 def match_get(args):
     """Lieux où utiliser le pass, par la requête (query string).
 
@@ -150,8 +157,7 @@ def match_get(args):
     "support": ["Surdité"], "days": ["mardi", "samedi"], "time_from": "14:00",
     "time_to": "17:00", "travel_mode": "transit", "max_minutes": 45})
 @blp.response(200, MatchResponseSchema, example=EXAMPLE_RESPONSE)
-@blp.alt_response(200, description=_GEOJSON_DOC["description"],
-                  content_type="application/geo+json", success=True)
+@blp.doc(**_GEOJSON_DOC)
 def match_post(args):
     """Lieux où utiliser le pass, par un corps JSON (champs inconnus refusés)."""
     return _answer(args)
