@@ -106,8 +106,8 @@ def _summarise_warnings(report) -> None:
     example: dict = {}
     for problem in report.problems:
         if problem.level == WARNING:
-            by_field[problem.field or "—"] += 1
-            example.setdefault(problem.field or "—", problem)
+            by_field[problem.field or "(ligne)"] += 1
+            example.setdefault(problem.field or "(ligne)", problem)
     for field_name, count in by_field.most_common():
         click.echo(f"  {_n(count)} × {field_name} — ex. {format_problem(example[field_name])}")
 

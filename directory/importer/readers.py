@@ -114,20 +114,17 @@ def read_csv(text: str, delimiter: str | None = None) -> Iterator[RawRow]:
         except csv.Error as exc:
             raise ReadError(f"ligne {start} : CSV mal formé ({exc})") from exc
         if cells and any(c.strip() for c in cells):
-            data = dict(zip(header, (_unneutralise(c) for c in cells), strict=False))
+            data = dict(zip(header, [c[1:] if c.startswith(_NEUTRALISED) else c
+                                     for c in cells], strict=False))
             if len(cells) > len(header):
                 data["__extra_cells__"] = len(cells) - len(header)
             yield RawRow(start, data)
         start = reader.line_num + 1
 
 
+# The exporter's protection against CSV injection ('=… for =…) is undone on reading, so
+# that an export imported again is read as it was written.
 _NEUTRALISED = ("'=", "'+", "'-", "'@")
-
-
-def _unneutralise(cell: str) -> str:
-    """Undo the exporter's protection against CSV injection ('=… → =…), so that an export
-    imported again is read as it was written."""
-    return cell[1:] if cell.startswith(_NEUTRALISED) else cell
 
 
 def read_json(text: str) -> list[RawRow]:
@@ -183,12 +180,14 @@ def _skip_ws(text: str, position: int) -> int:
 
 def standard_v1(rows: list[RawRow] | Iterator[RawRow]) -> Iterator[Candidate]:
     known = set(STANDARD_FIELDS)
+    reported: set[str] = set()
     for row in rows:
         values = {k: v for k, v in row.data.items() if k in known}
         candidate = Candidate(row.line, values)
         unknown = sorted(k for k in row.data if k not in known and not k.startswith("x_")
-                         and k != "__extra_cells__")
-        if unknown:
+                         and k != "__extra_cells__" and k not in reported)
+        if unknown:  # once per column, where it first appears
+            reported.update(unknown)
             candidate.problems.append(Problem(
                 row.line, None, f"colonnes hors standard ignorées : {', '.join(unknown)}",
                 INFO, _str(values.get("id"))))

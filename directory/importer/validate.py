@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -45,6 +44,8 @@ _INSEE = re.compile(r"^([013-9]\d|2[AB1-9])\d{3}$")
 _PHONE = re.compile(r"^(\+33|\+590|\+594|\+262|\+596|\+269|\+687|\+689|\+508|\+681)(\d){6,9}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 OLDEST_PLAUSIBLE_DATE = dt.date(2000, 1, 1)
+_ENUMERATIONS = {name: frozenset(values) for name, values in STANDARD_ENUMERATIONS.items()}
+_TYPOLOGIES = frozenset(TYPOLOGIES)
 RESUME_MAX = 280
 
 # Flag codes stored on the venue (lieu.flags) — see the README.
@@ -106,8 +107,13 @@ def _text(value: Any) -> str | None:
 
 def split_list(value: Any) -> list[str]:
     """A `|` list (or a JSON list) → its non-empty stripped items, order kept, no repeats."""
-    if value is None:
+    if value is None or value == "":
         return []
+    if isinstance(value, str):
+        if "|" not in value:
+            value = value.strip()
+            return [value] if value else []
+        return list(dict.fromkeys(t for t in (p.strip() for p in value.split("|")) if t))
     items = value if isinstance(value, list | tuple) else str(value).split("|")
     out: list[str] = []
     for item in items:
@@ -147,6 +153,11 @@ def parse_date(value: Any) -> dt.date:
     if isinstance(value, dt.date):
         return value
     text = str(value).strip()
+    if len(text) == 10:
+        try:
+            return dt.date.fromisoformat(text)
+        except ValueError:
+            pass
     for fmt in ("%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ"):
         try:
             return dt.datetime.strptime(text, fmt).date()
@@ -214,11 +225,11 @@ def validate_candidate(candidate: Candidate, today: dt.date) -> tuple[Record | N
                 f"{len(resume)} caractères, le standard en autorise {RESUME_MAX} au plus")
 
     # Lists of the standard's vocabularies: a value outside it is an error.
-    for name, allowed in STANDARD_ENUMERATIONS.items():
+    for name, allowed in _ENUMERATIONS.items():
         unknown = [v for v in values[name] if v not in allowed]
         for value in unknown:
             problem(name, f"valeur « {value} » absente de la liste du standard v1.0.2")
-    unknown_typologies = [v for v in values["typologie"] if v not in TYPOLOGIES]
+    unknown_typologies = [v for v in values["typologie"] if v not in _TYPOLOGIES]
     if unknown_typologies:
         problem("typologie", "typologie inconnue de la liste ANCT : "
                              + ", ".join(f"« {v} »" for v in unknown_typologies), WARNING)
@@ -385,12 +396,18 @@ def content_hash(values: dict[str, Any], status: str) -> str:
     postal code or a corrected point), so that exporting a source and importing the export
     again gives the same digest and writes nothing.
     """
-    payload = {name: values.get(name) for name in STANDARD_FIELDS}
-    for name in ("latitude", "longitude"):
-        if payload[name] is not None:
-            payload[name] = round(float(payload[name]), 7)
-    if payload.get("date_maj") is not None:
-        payload["date_maj"] = payload["date_maj"].isoformat()
-    payload["_status"] = status
-    text = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
+    parts = []
+    for name in STANDARD_FIELDS:
+        value = values.get(name)
+        if value is None:
+            parts.append("\x00")
+        elif isinstance(value, list):
+            parts.append("\x1e".join(value))
+        elif name in ("latitude", "longitude"):
+            parts.append(repr(round(float(value), 7)))
+        elif isinstance(value, dt.date):
+            parts.append(value.isoformat())
+        else:
+            parts.append(str(value))
+    parts.append(status)
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
