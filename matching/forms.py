@@ -248,6 +248,14 @@ def read_beneficiary(args: Any) -> SearchForm:
         form.add_error("reach", "Choisissez une distance dans la liste.")
     else:
         form.api.update(REACH_CHOICES[reach][1])
+    return _only_if_submitted(form)
+
+
+def _only_if_submitted(form: SearchForm) -> SearchForm:
+    """A first visit (nothing sent yet) shows the empty form, not errors."""
+    if not form.submitted:
+        form.errors.clear()
+        form.notes.clear()
     return form
 
 
@@ -317,7 +325,7 @@ def read_prescriber(args: Any) -> SearchForm:
         form.add_error("limit", "Nombre de résultats : 10, 20 ou 50.")
     else:
         form.limit = int(limit)
-    return form
+    return _only_if_submitted(form)
 
 
 def service_slug(value: str) -> str:

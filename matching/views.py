@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from typing import Any
 from urllib.parse import urlencode
 
@@ -247,7 +248,7 @@ def plain_summary(result, form: forms.SearchForm) -> str:
         for offer in r.offers:
             lines.append(f"   Offre : {offer_text(offer)}")
         if r.telephone:
-            lines.append(f"   Téléphone : {', '.join(r.telephone)}")
+            lines.append(f"   Téléphone : {', '.join(map(phone_text, r.telephone))}")
         if r.unmet:
             lines.append(f"   À savoir : {' ; '.join(r.unmet)}")
     if not result.results:
@@ -302,6 +303,17 @@ def capitalize_first(text: str | None) -> str:
     return text[:1].upper() + text[1:]
 
 
+def phone_text(number: str) -> str:
+    """'+33556000001' -> '05 56 00 00 01' (French numbers read aloud in pairs); others as
+    given."""
+    digits = re.sub(r"[^\d+]", "", number or "")
+    if re.fullmatch(r"\+33\d{9}", digits):
+        digits = "0" + digits[3:]
+    if re.fullmatch(r"0\d{9}", digits):
+        return " ".join(digits[i:i + 2] for i in range(0, 10, 2))
+    return number
+
+
 def place_label(place) -> str:
     """Where the search starts from, in words ("votre position" for the device's point)."""
     return "votre position" if place.precision == "point" else place.label
@@ -315,6 +327,7 @@ def euros(cents: int) -> str:
 
 FILTERS = {
     "capitalize_first": capitalize_first, "match_euros": euros, "match_place": place_label,
+    "match_phone": phone_text,
     "match_distance": distance_text, "match_travel": travel_text, "match_cheques": cheques_text,
     "match_offer": offer_text, "match_service": service_label,
 }

@@ -121,6 +121,9 @@
     if (!venues.length) { return; }
     var L = window.L;
     element.hidden = false;
+    document.querySelectorAll("[data-map-legend]").forEach(function (legend) {
+      legend.hidden = false;
+    });
     var map = L.map(element, { scrollWheelZoom: false });
     var url = element.getAttribute("data-basemap-url") || "";
     if (url) {

@@ -108,6 +108,7 @@ def test_search_page_without_javascript_is_a_complete_get_form(client, town):
         if f'id="{field_id}"' in html and f'type="hidden" name="{field_id}"' not in html:
             assert f'for="{field_id}"' in html, field_id
     assert 'id="resultats"' not in html
+    assert "error-summary" not in html and "field-error" not in html  # nothing sent yet
     # JS-only controls are hidden until the script shows them.
     assert re.search(r'<p class="geolocate" hidden>', html)
 
@@ -123,7 +124,7 @@ def test_search_form_to_results_with_reasons(client, town):
     text = text_of(response)
     assert "2 lieux pour vous" in text
     assert "Autour de : votre position · pass : Pass Numérique Vue" in text
-    assert "à 1,0 km" in text and "à 3,0 km" in text
+    assert "À 1,0 km" in text and "À 3,0 km" in text
     assert "Accepte le Pass Numérique Vue" in text
     assert f"Propose « {DEMARCHES} »" in text
     assert "« Mes démarches en ligne » (accompagnement individuel) : 1 chèque" in text
@@ -230,6 +231,9 @@ def test_printable_sheet_for_a_search(client, town):
     text = text_of(response)
     assert "Fiche à imprimer : Bibliothèque Bêta" in text
     assert "1 place Pey-Berland 33000 Bordeaux" in text
+    assert "Téléphone : 05 56 00 00 01" not in text  # B has no phone; A's is formatted:
+    sheet_a = text_of(client.get(f"/recherche/fiche/{v['a'].id}"))
+    assert "Téléphone : 05 56 00 00 01" in sheet_a
     assert "Depuis votre position : à 3,0 km à vol d'oiseau." in text
     assert "Temps de trajet environ 52 min à pied" in text
     assert "Lundi 9 h – 12 h" in text and "Samedi fermé" in text
