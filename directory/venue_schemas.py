@@ -34,6 +34,11 @@ def _one_of(values, what: str) -> validate.OneOf:
                                         f"Valeurs possibles : {{choices}}.")
 
 
+# PostgreSQL refuses NUL in text; other control characters have no place in a search either.
+_PRINTABLE = validate.Regexp(r"^[^\x00-\x1f\x7f]*$",
+                             error="Caractères de contrôle interdits.")
+
+
 class BBox(fields.Field):
     """``minlon,minlat,maxlon,maxlat`` in degrees (WGS 84), checked and in range."""
 
@@ -108,7 +113,8 @@ class VenueListArgs(_Args):
         error_messages=_messages(),
         metadata={"description": "Public spécifiquement adressé (répétable : au moins un)."})
     q = fields.String(
-        validate=validate.Length(min=1, max=200, error="De 1 à 200 caractères."),
+        validate=[validate.Length(min=1, max=200, error="De 1 à 200 caractères."),
+                  _PRINTABLE],
         error_messages=_messages(),
         metadata={"description": "Recherche plein texte en français (nom, commune, "
                                  "présentation) ; résultats classés par pertinence."})
@@ -123,7 +129,8 @@ class VenueListArgs(_Args):
         error_messages=_messages(),
         metadata={"description": "Statut (répétable). Par défaut : open et "
                                  "temporarily_closed ; closed seulement sur demande."})
-    source = fields.List(fields.String(validate=validate.Length(min=1, max=100)),
+    source = fields.List(fields.String(validate=[
+        validate.Length(min=1, max=100, error="De 1 à 100 caractères."), _PRINTABLE]),
                          error_messages=_messages(),
                          metadata={"description": "Source d'import (répétable)."})
     sort = fields.String(

@@ -556,3 +556,39 @@ def test_routes_are_in_the_openapi_document(client):
             "status", "cursor", "limit", "format"} <= names
     content = listing["responses"]["200"]["content"]
     assert {"application/json", "application/geo+json"} <= set(content)
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize("query", [
+    "q=%00", "source=%00", "q=le%20la%20les", "q=!!!%20%22%20-", "date=2026-13-01",
+    "limit=99999999999999999999", "modified_since=0001-01-01T00:00:00-05:00",
+    "modified_since=2026-01-01T00:00:00%2B25:00", "cursor=WyJpZCIsMS41XQ",
+    "cursor=WyJyZWxldmFuY2UiLCJ4IiwxXQ", "bbox=1e400,0,1,1", "commune=%00",
+    "programme=PASS-NUMERIQUE-GIRONDE", "service=", "limit=", "q=%F0%9F%98%80",
+    "status=", "format=xml", "sort=relevance", "epci=12",
+])
+def test_odd_input_never_breaks_the_server(client, catalogue, query):
+    response = client.get(f"/api/v1/venues?{query}")
+    assert response.status_code in (200, 422), response.get_json()
+    if response.status_code == 422:
+        assert response.get_json()["errors"]
+
+
+def test_random_query_strings_get_a_4xx_at_worst(client, catalogue):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    names = st.sampled_from(["bbox", "commune", "departement", "region", "epci", "programme",
+                             "date", "service", "public", "q", "modified_since", "status",
+                             "source", "sort", "cursor", "limit", "format", "zzz"])
+
+    @settings(max_examples=150, derandomize=True, deadline=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.lists(st.tuples(names, st.text(max_size=30)), max_size=4))
+    def check(pairs):
+        response = client.get("/api/v1/venues", query_string=pairs)
+        assert response.status_code in (200, 422), (pairs, response.get_json())
+
+    check()

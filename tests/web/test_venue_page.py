@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,6 +17,7 @@ from directory.models import Acceptance, Offer, Programme, TrainingSession, Venu
 from extensions import db
 from tests.directory.factories import make_venue, point
 
+AXE = Path(__file__).resolve().parents[2] / "static" / "vendor" / "axe-core" / "axe.min.js"
 PARIS = ZoneInfo("Europe/Paris")
 HOURS = "Mo-Fr 09:00-12:00; Sa 10:00-12:00; PH off"
 DEMARCHES = "Aide aux démarches administratives"
@@ -181,6 +183,18 @@ def test_venue_page_in_chromium(page, committed_venue, clock):
     call = page.get_by_role("link", name="Appeler le 05 56 00 00 00")
     assert call.get_attribute("href") == "tel:0556000000"
     assert call.bounding_box()["height"] >= 44
+    # axe-core (our own copy) finds no serious or critical accessibility problem.
+    page.add_script_tag(path=str(AXE))
+    violations = page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+        ".map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(' '))}))")
+    serious = [v for v in violations if v["impact"] in ("serious", "critical")]
+    assert not serious, serious
+    # Printed: no map, no navigation, the hours and the phone number remain.
+    page.emulate_media(media="print")
+    assert not page.locator("#carte-lieu").is_visible()
+    assert page.locator("[data-hours-today]").is_visible()
+    assert call.is_visible()
 
 
 @pytest.mark.browser
