@@ -20,3 +20,6 @@ def init_app(app: Flask) -> None:
 
     init_coverage_api(app)
     init_geocoder(app)
+    from .views import init_app as init_views
+
+    init_views(app)

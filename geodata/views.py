@@ -1,0 +1,56 @@
+"""HTML pages of the geodata package: the planner's coverage map at /carte.
+
+The page is a skeleton (folium's asset lists and options, see :mod:`geodata.maps`); its
+script fetches every figure from the coverage, venues and programmes APIs as the view moves.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, current_app, render_template, url_for
+
+from directory.vocabulary import SERVICES
+
+from .coverage import NEEDS
+from .maps import build_skeleton
+
+bp = Blueprint("geodata", __name__)
+
+NEED_LABELS = {
+    "population": "Population",
+    "illectronisme": "Personnes en illectronisme (estimation)",
+    "fragility": "Population × indice de fragilité numérique",
+}
+
+
+def _content_security_policy(tile_origin: str | None) -> str:
+    """Only our own host, plus the configured basemap's tiles (images) when there is one."""
+    images = "'self' data:" + (f" {tile_origin}" if tile_origin else "")
+    return ("default-src 'self'; script-src 'self'; style-src 'self'; "
+            f"img-src {images}; connect-src 'self'; font-src 'self'; object-src 'none'; "
+            "base-uri 'self'; form-action 'self'; frame-ancestors 'self'")
+
+
+@bp.get("/carte")
+def coverage_map():
+    config = current_app.config
+    skeleton = build_skeleton(config.get("PASSERELLE_BASEMAP_URL", ""),
+                              config.get("PASSERELLE_BASEMAP_ATTRIBUTION", ""))
+    endpoints = {
+        "runs": url_for("coverage.list_runs"),
+        "coverage": url_for("coverage.coverage_level", level="departement").rsplit("/", 1)[0],
+        "suggestions": url_for("coverage.suggestions"),
+        "venues": url_for("venues.list_venues"),
+        "programmes": url_for("programmes.list_programmes"),
+        "venue_page": url_for("directory.venue_page", venue_id=0).rsplit("/", 1)[0]
+        if "directory.venue_page" in current_app.view_functions else "",
+    }
+    response = current_app.make_response(render_template(
+        "geodata/map.html", skeleton=skeleton, endpoints=endpoints, services=SERVICES,
+        needs=[(need, NEED_LABELS.get(need, need)) for need in NEEDS]))
+    response.headers["Content-Security-Policy"] = _content_security_policy(
+        skeleton.tile_origin)
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

@@ -1,0 +1,953 @@
+/* The planner's coverage map (/carte). No data is in the page: everything is fetched from
+ * the API as the view moves, at a level suited to the zoom (never all communes at once):
+ *   zoom <= 4 régions, 5-6 départements, 7 EPCI (within the view), >= 8 communes (within
+ *   the view), unless the user picks a level.
+ * Configuration comes from data-* attributes of #carte-couverture (no inline script):
+ *   data-options   Leaflet map options (from folium, geodata/maps.py)
+ *   data-basemap   {"url", "options"} of the configured basemap, or empty: plain background
+ *   data-*-url     API endpoints (runs, coverage, suggestions, venues, programmes, venue page)
+ * Names and figures are inserted as text, never as HTML.
+ */
+(function () {
+  "use strict";
+
+  // ColorBrewer YlOrRd, 5 classes: sequential and colour-blind safe. Index 4 = least served.
+  var PALETTE = ["#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"];
+  var MISSING = "#d9d9d9";
+  var LEVEL_PREFIX = { region: "reg:", departement: "dep:", epci: "epci:", commune: "com:" };
+  var LEVEL_NAMES = { region: "Région", departement: "Département", epci: "Intercommunalité",
+    commune: "Commune" };
+  // "N … affiché(e)s" in the status line.
+  var LEVEL_SHOWN = {
+    region: ["région affichée", "régions affichées"],
+    departement: ["département affiché", "départements affichés"],
+    epci: ["intercommunalité affichée", "intercommunalités affichées"],
+    commune: ["commune affichée", "communes affichées"]
+  };
+  var LEVEL_LOADING = { region: "régions", departement: "départements",
+    epci: "intercommunalités", commune: "communes" };
+  var COMMUNE_MIN_ZOOM = 8;
+  var VENUE_MIN_ZOOM = 7;
+  var VENUE_PAGE_SIZE = 500;
+  var VENUE_MAX_PAGES = 4;
+  var MAX_FOCUSABLE = 400;   // territories reachable with Tab (the exports carry the rest)
+  var CIRCLE_MAX_PX = 28;
+
+  var numberFormat = new Intl.NumberFormat("fr-FR", { maximumFractionDigits: 0 });
+  var decimalFormat = new Intl.NumberFormat("fr-FR", { maximumFractionDigits: 2 });
+  var oneDecimal = new Intl.NumberFormat("fr-FR", { maximumFractionDigits: 1 });
+
+  function fmtNumber(v) { return v === null || v === undefined ? "—" : numberFormat.format(v); }
+  function fmtDecimal(v) { return v === null || v === undefined ? "—" : decimalFormat.format(v); }
+  function fmtShare(v) {
+    if (v === null || v === undefined) { return "—"; }
+    // 99,96 % is not "100 %": floor to one decimal unless complete.
+    var pct = v >= 1 ? 100 : Math.floor(v * 1000) / 10;
+    return oneDecimal.format(pct) + " %";
+  }
+  function fmtKm(v) { return v === null || v === undefined ? "—" : oneDecimal.format(v) + " km"; }
+  function fmtSmall(v) {
+    if (v === null || v === undefined) { return "—"; }
+    return Math.abs(v) >= 10 ? numberFormat.format(v) : oneDecimal.format(v);
+  }
+
+  // ------------------------------------------------------------------ measures and classes
+
+  function shareMeasure(radius) {
+    return {
+      title: function (state) {
+        return "Part " + (state.need === "population" ? "de la population" : "du besoin") +
+          " à moins de " + radius + " km d'un lieu";
+      },
+      radius: radius,
+      value: function (p, state) {
+        var key = state.need === "population" ? "share_population_covered_" : "share_need_covered_";
+        return p[key + radius + "km"];
+      },
+      format: fmtShare,
+      // Best first; the last class is the least served.
+      classes: function () {
+        return [
+          { label: "100 %", test: function (v) { return v >= 1; } },
+          { label: "99 à 99,9 %", test: function (v) { return v >= 0.99; } },
+          { label: "95 à 99 %", test: function (v) { return v >= 0.95; } },
+          { label: "80 à 95 %", test: function (v) { return v >= 0.8; } },
+          { label: "moins de 80 %", test: function () { return true; } }
+        ];
+      },
+      missing: "sans population"
+    };
+  }
+
+  var MEASURES = {
+    share20: shareMeasure(20),
+    share30: shareMeasure(30),
+    distance: {
+      title: function () { return "Distance moyenne au lieu le plus proche (route estimée)"; },
+      radius: 30,
+      value: function (p) {
+        if (p.mean_nearest_km === null || p.mean_nearest_km === undefined) {
+          // Nobody has a venue within 30 km (a territory without people has no value).
+          return p.population > 0 ? Infinity : null;
+        }
+        return p.mean_nearest_km;
+      },
+      format: function (v) { return v === Infinity ? "aucun lieu à 30 km" : fmtKm(v); },
+      classes: function () {
+        return [
+          { label: "5 km ou moins", test: function (v) { return v <= 5; } },
+          { label: "5 à 10 km", test: function (v) { return v <= 10; } },
+          { label: "10 à 20 km", test: function (v) { return v <= 20; } },
+          { label: "20 à 30 km", test: function (v) { return v <= 30; } },
+          { label: "aucun lieu à 30 km", test: function () { return true; } }
+        ];
+      },
+      missing: "sans population"
+    },
+    index: {
+      title: function () { return "Indice d'accessibilité (1 = moyenne de référence)"; },
+      radius: 30,
+      value: function (p) { return p.accessibility_index; },
+      format: fmtDecimal,
+      classes: function () {
+        return [
+          { label: "1,5 et plus", test: function (v) { return v >= 1.5; } },
+          { label: "1 à 1,5", test: function (v) { return v >= 1; } },
+          { label: "0,75 à 1", test: function (v) { return v >= 0.75; } },
+          { label: "0,5 à 0,75", test: function (v) { return v >= 0.5; } },
+          { label: "moins de 0,5", test: function () { return true; } }
+        ];
+      },
+      missing: "sans donnée"
+    },
+    gap: {
+      title: function () { return "Écart de capacité (accompagnements par semaine manquants)"; },
+      radius: 30,
+      value: function (p) { return p.capacity_gap; },
+      format: fmtSmall,
+      // Quartiles of the positive gaps shown, after a class of its own for "no gap".
+      classes: function (values) {
+        var positive = values.filter(function (v) { return v > 0; }).sort(function (a, b) {
+          return a - b;
+        });
+        var classes = [{ label: "aucun écart", test: function (v) { return v <= 0; } }];
+        if (!positive.length) { return classes; }
+        var breaks = [0.25, 0.5, 0.75].map(function (q) {
+          return positive[Math.min(positive.length - 1, Math.floor(q * positive.length))];
+        }).filter(function (b, i, all) { return all.indexOf(b) === i; });
+        var low = 0;
+        breaks.forEach(function (b) {
+          var from = low;
+          classes.push({ label: (from > 0 ? "plus de " + fmtSmall(from) + " à " : "jusqu'à ") +
+            fmtSmall(b), test: function (v) { return v <= b; } });
+          low = b;
+        });
+        classes.push({ label: "plus de " + fmtSmall(low), test: function () { return true; } });
+        return classes;
+      },
+      missing: "sans donnée"
+    }
+  };
+
+  /* Colours for n classes out of the 5 of the palette, the last always the darkest. */
+  function colours(n) {
+    if (n >= PALETTE.length) { return PALETTE.slice(0, n); }
+    return PALETTE.slice(PALETTE.length - n);
+  }
+
+  // ------------------------------------------------------------------ small DOM helpers
+
+  function byId(id) { return document.getElementById(id); }
+
+  function setText(element, text) { element.textContent = text; }
+
+  function clear(element) {
+    while (element.firstChild) { element.removeChild(element.firstChild); }
+  }
+
+  function addFigure(dl, term, value) {
+    var dt = document.createElement("dt");
+    var dd = document.createElement("dd");
+    dt.textContent = term;
+    dd.textContent = value;
+    dl.appendChild(dt);
+    dl.appendChild(dd);
+  }
+
+  function query(params) {
+    var pairs = [];
+    Object.keys(params).forEach(function (key) {
+      var value = params[key];
+      if (value !== null && value !== undefined && value !== "") {
+        pairs.push(encodeURIComponent(key) + "=" + encodeURIComponent(value));
+      }
+    });
+    return pairs.length ? "?" + pairs.join("&") : "";
+  }
+
+  function fetchJson(url) {
+    return fetch(url, { headers: { Accept: "application/json, application/geo+json" } })
+      .then(function (response) {
+        return response.json().catch(function () { return null; }).then(function (body) {
+          if (!response.ok) {
+            var error = new Error((body && body.message) || ("Erreur " + response.status));
+            error.status = response.status;
+            throw error;
+          }
+          return body;
+        });
+      });
+  }
+
+  // ------------------------------------------------------------------ the map
+
+  function CoverageMap(element) {
+    this.element = element;
+    this.urls = {
+      runs: element.getAttribute("data-runs-url"),
+      coverage: element.getAttribute("data-coverage-url"),
+      suggestions: element.getAttribute("data-suggestions-url"),
+      venues: element.getAttribute("data-venues-url"),
+      programmes: element.getAttribute("data-programmes-url"),
+      venuePage: element.getAttribute("data-venue-page-url")
+    };
+    this.controls = {
+      measure: byId("carte-mesure"), programme: byId("carte-programme"),
+      service: byId("carte-service"), need: byId("carte-besoin"),
+      within: byId("carte-territoire"), level: byId("carte-maille"),
+      venues: byId("carte-couche-lieux"), uncovered: byId("carte-couche-non-couverts"),
+      sites: byId("carte-couche-sites")
+    };
+    this.status = byId("carte-statut");
+    this.sequence = { territories: 0, venues: 0, sites: 0 };
+    this.collection = null;      // the FeatureCollection shown
+    this.request = null;         // {level, url, params} of what is shown
+    this.selected = null;        // code of the territory in the panel
+    this.runs = [];
+    this.readState();
+    this.buildMap();
+    this.bindControls();
+  }
+
+  CoverageMap.prototype.readState = function () {
+    var params = new URLSearchParams(window.location.search);
+    var c = this.controls;
+    [["mesure", c.measure], ["service", c.service], ["need", c.need], ["maille", c.level]]
+      .forEach(function (pair) {
+        var value = params.get(pair[0]);
+        if (value !== null && Array.prototype.some.call(pair[1].options, function (o) {
+          return o.value === value;
+        })) {
+          pair[1].value = value;
+        }
+      });
+    this.wanted = { programme: params.get("programme") || "", within: params.get("within") || "" };
+  };
+
+  CoverageMap.prototype.state = function () {
+    var c = this.controls;
+    return {
+      measure: c.measure.value, programme: c.programme.value, service: c.service.value,
+      need: c.need.value, within: c.within.value || "fr", level: c.level.value
+    };
+  };
+
+  CoverageMap.prototype.writeState = function () {
+    var s = this.state();
+    var search = query({ mesure: s.measure === "share20" ? "" : s.measure, programme: s.programme,
+      service: s.service, need: s.need === "population" ? "" : s.need,
+      within: s.within === "fr" ? "" : s.within, maille: s.level === "auto" ? "" : s.level });
+    window.history.replaceState(null, "", window.location.pathname + search);
+  };
+
+  CoverageMap.prototype.buildMap = function () {
+    var L = window.L;
+    var options = {};
+    try { options = JSON.parse(this.element.getAttribute("data-options") || "{}"); }
+    catch (e) { options = {}; }
+    this.home = { center: options.center || [46.6, 2.4], zoom: options.zoom || 6 };
+    var map = L.map(this.element, {
+      center: this.home.center, zoom: this.home.zoom,
+      minZoom: options.minZoom, maxZoom: options.maxZoom,
+      zoomControl: options.zoomControl !== false, preferCanvas: false
+    });
+    var basemap = this.element.getAttribute("data-basemap");
+    if (basemap) {
+      try {
+        var config = JSON.parse(basemap);
+        L.tileLayer(config.url, config.options || {}).addTo(map);
+      } catch (e) {
+        this.element.classList.add("is-plain");
+      }
+    } else {
+      // Offline: no tiles at all, the choropleth on a plain background.
+      this.element.classList.add("is-plain");
+      map.attributionControl.setPrefix(false);
+    }
+    L.control.scale({ imperial: false }).addTo(map);
+    map.createPane("uncovered").style.zIndex = 450;
+    map.getPane("uncovered").style.pointerEvents = "none";
+    map.createPane("sites").style.zIndex = 640;
+    this.territoryLayer = L.geoJSON(null, {
+      style: this.styleFeature.bind(this),
+      onEachFeature: this.bindFeature.bind(this)
+    }).addTo(map);
+    this.uncoveredLayer = L.layerGroup().addTo(map);
+    this.venueLayer = L.markerClusterGroup ? L.markerClusterGroup({
+      showCoverageOnHover: false, maxClusterRadius: 50, chunkedLoading: true
+    }) : L.layerGroup();
+    this.venueLayer.addTo(map);
+    this.siteLayer = L.layerGroup().addTo(map);
+    this.map = map;
+    map.on("moveend", this.onMove.bind(this));
+  };
+
+  CoverageMap.prototype.bindControls = function () {
+    var self = this;
+    var c = this.controls;
+    c.measure.addEventListener("change", function () {
+      self.writeState();
+      self.restyle();
+    });
+    [c.programme, c.service, c.need].forEach(function (select) {
+      select.addEventListener("change", function () {
+        self.writeState();
+        self.clearSites();
+        self.loadRuns();
+      });
+    });
+    c.within.addEventListener("change", function () {
+      self.writeState();
+      self.clearSites();
+      self.frameTerritory();
+    });
+    c.level.addEventListener("change", function () {
+      self.writeState();
+      self.loadTerritories(true);
+    });
+    c.venues.addEventListener("change", function () { self.loadVenues(); });
+    c.uncovered.addEventListener("change", function () { self.drawUncovered(); });
+    c.sites.addEventListener("change", function () {
+      if (c.sites.checked) { self.siteLayer.addTo(self.map); }
+      else { self.map.removeLayer(self.siteLayer); }
+    });
+    byId("carte-suggestions").addEventListener("submit", function (event) {
+      event.preventDefault();
+      self.loadSuggestions();
+    });
+    byId("carte-zoom-territoire").addEventListener("click", function () {
+      var layer = self.layerOf(self.selected);
+      if (layer) { self.map.fitBounds(layer.getBounds(), { padding: [16, 16] }); }
+    });
+  };
+
+  CoverageMap.prototype.say = function (text, isError) {
+    setText(this.status, text);
+    this.status.classList.toggle("is-error", !!isError);
+  };
+
+  CoverageMap.prototype.start = function () {
+    var self = this;
+    fetchJson(this.urls.programmes + "?geometry=none").then(function (body) {
+      var select = self.controls.programme;
+      (body.items || []).forEach(function (programme) {
+        var option = document.createElement("option");
+        option.value = programme.code;
+        option.textContent = programme.name + " (" + programme.code + ")";
+        select.appendChild(option);
+      });
+      if (self.wanted.programme) { select.value = self.wanted.programme; }
+    }).catch(function () {
+      self.say("La liste des programmes n'a pas pu être chargée.", true);
+    }).then(function () { self.loadRuns(); });
+  };
+
+  // ------------------------------------------------------------------ runs and territory
+
+  CoverageMap.prototype.loadRuns = function () {
+    var self = this;
+    var s = this.state();
+    this.say("Recherche des calculs de couverture…");
+    return fetchJson(this.urls.runs + query({ programme: s.programme, service: s.service,
+      need: s.need })).then(function (body) {
+      // The runs endpoint filters on what is given; "all venues" must match exactly too.
+      self.runs = (body.runs || []).filter(function (run) {
+        return (run.programme || "") === s.programme && (run.service || "") === s.service &&
+          run.need === s.need;
+      });
+      self.fillTerritories();
+      if (self.framedWithin === self.state().within) {
+        // Same territory, other selection: keep the user's view, reload its figures.
+        self.loadTerritories(true);
+        self.loadVenues();
+      } else {
+        self.frameTerritory();
+      }
+    }).catch(function (error) {
+      self.say("Les calculs de couverture n'ont pas pu être listés : " + error.message, true);
+    });
+  };
+
+  CoverageMap.prototype.fillTerritories = function () {
+    var select = this.controls.within;
+    var previous = this.wanted.within || select.value;
+    this.wanted.within = "";
+    clear(select);
+    var seen = {};
+    var options = [];
+    this.runs.forEach(function (run) {
+      if (!seen[run.within]) {
+        seen[run.within] = true;
+        options.push({ value: run.within, label: run.within_name || run.within });
+      }
+    });
+    if (!options.length) { options.push({ value: previous || "fr", label: previous || "France entière" }); }
+    options.forEach(function (o) {
+      var option = document.createElement("option");
+      option.value = o.value;
+      option.textContent = o.value === "fr" ? "France entière" : o.label;
+      select.appendChild(option);
+    });
+    if (seen[previous]) { select.value = previous; }
+    else if (seen.fr) { select.value = "fr"; }
+  };
+
+  /* Frames the study territory, which then loads the level matching the zoom. */
+  CoverageMap.prototype.frameTerritory = function () {
+    var self = this;
+    var s = this.state();
+    byId("carte-absence").hidden = true;
+    this.request = null;
+    this.framedWithin = s.within;
+    if (s.within === "fr") {
+      this.map.setView(this.home.center, this.home.zoom, { animate: false });
+      this.loadTerritories(false);
+      this.loadVenues();
+      return;
+    }
+    // A département-level view of the territory gives its extent (and is cached).
+    var url = this.coverageUrl("departement", { within: s.within });
+    fetchJson(url).then(function (collection) {
+      var bounds = window.L.geoJSON(collection).getBounds();
+      if (bounds.isValid()) {
+        // Not animated: the level is chosen from the zoom right after.
+        self.map.fitBounds(bounds, { padding: [8, 8], animate: false });
+      }
+      self.loadTerritories(false);
+      self.loadVenues();
+    }).catch(function (error) { self.showFailure(error); });
+  };
+
+  CoverageMap.prototype.levelForZoom = function () {
+    var chosen = this.controls.level.value;
+    var zoom = this.map.getZoom();
+    if (chosen === "commune" && zoom < COMMUNE_MIN_ZOOM) { return "epci"; }
+    if (chosen !== "auto") { return chosen; }
+    if (zoom <= 4) { return "region"; }
+    if (zoom <= 6) { return "departement"; }
+    if (zoom < COMMUNE_MIN_ZOOM) { return "epci"; }
+    return "commune";
+  };
+
+  /* The view's box, widened to a grid so that small moves reuse the same (cached) URL. */
+  CoverageMap.prototype.snappedBox = function () {
+    var b = this.map.getBounds();
+    var step = 90 / Math.pow(2, this.map.getZoom());
+    function down(v) { return Math.floor(v / step) * step; }
+    function up(v) { return Math.ceil(v / step) * step; }
+    var box = [Math.max(-180, down(b.getWest())), Math.max(-90, down(b.getSouth())),
+      Math.min(180, up(b.getEast())), Math.min(90, up(b.getNorth()))];
+    return box.map(function (v) { return Math.round(v * 1e5) / 1e5; }).join(",");
+  };
+
+  CoverageMap.prototype.coverageUrl = function (level, extra) {
+    var s = this.state();
+    var params = { within: s.within, programme: s.programme, service: s.service,
+      need: s.need === "population" ? "" : s.need };
+    Object.keys(extra || {}).forEach(function (key) { params[key] = extra[key]; });
+    return this.urls.coverage + "/" + level + query(params);
+  };
+
+  CoverageMap.prototype.onMove = function () {
+    this.loadTerritories(false);
+    this.loadVenues();
+  };
+
+  CoverageMap.prototype.loadTerritories = function (force) {
+    var self = this;
+    var level = this.levelForZoom();
+    var extra = {};
+    if (level === "epci" || level === "commune") { extra.bbox = this.snappedBox(); }
+    var url = this.coverageUrl(level, extra);
+    if (!force && (url === this.pendingUrl || (this.request && this.request.url === url))) {
+      return;
+    }
+    this.pendingUrl = url;
+    var ticket = ++this.sequence.territories;
+    var note = this.controls.level.value === "commune" && level === "epci"
+      ? " Les communes apparaissent à partir du zoom " + COMMUNE_MIN_ZOOM + " : " : "";
+    this.say(note + "Chargement : " + LEVEL_LOADING[level] + "…");
+    fetchJson(url).then(function (collection) {
+      if (ticket !== self.sequence.territories) { return; }
+      self.pendingUrl = null;
+      byId("carte-absence").hidden = true;
+      self.request = { level: level, url: url, extra: extra };
+      self.collection = collection;
+      self.draw();
+      var count = collection.features.length;
+      self.say(note + fmtNumber(count) + " " + LEVEL_SHOWN[level][count > 1 ? 1 : 0] +
+        (extra.bbox ? " dans la vue." : "."));
+    }).catch(function (error) {
+      if (ticket !== self.sequence.territories) { return; }
+      self.pendingUrl = null;
+      self.showFailure(error);
+    });
+  };
+
+  CoverageMap.prototype.showFailure = function (error) {
+    if (error.status === 404) {
+      var message = error.message;
+      var at = message.indexOf("Lancez : ");
+      setText(byId("carte-absence-message"), at >= 0 ? message.slice(0, at).trim() : message);
+      setText(byId("carte-absence-commande"), at >= 0 ? message.slice(at + 9).trim()
+        : "flask --app app coverage refresh --within " + this.state().within);
+      byId("carte-absence").hidden = false;
+      this.territoryLayer.clearLayers();
+      this.uncoveredLayer.clearLayers();
+      this.collection = null;
+      this.request = null;
+      this.renderLegend();
+      this.say("Aucun calcul de couverture pour cette sélection.", true);
+      return;
+    }
+    this.say("Les chiffres n'ont pas pu être chargés : " + error.message, true);
+  };
+
+  // ------------------------------------------------------------------ drawing
+
+  CoverageMap.prototype.currentClasses = function () {
+    var s = this.state();
+    var measure = MEASURES[s.measure];
+    var values = [];
+    (this.collection ? this.collection.features : []).forEach(function (f) {
+      var v = measure.value(f.properties, s);
+      if (v !== null && v !== undefined && !isNaN(v)) { values.push(v); }
+    });
+    var classes = measure.classes(values);
+    var palette = colours(classes.length);
+    classes.forEach(function (c, i) { c.colour = palette[i]; c.count = 0; });
+    return { measure: measure, classes: classes, state: s };
+  };
+
+  CoverageMap.prototype.classify = function (props) {
+    var v = this.scheme.measure.value(props, this.scheme.state);
+    if (v === null || v === undefined || isNaN(v)) { return null; }
+    for (var i = 0; i < this.scheme.classes.length; i += 1) {
+      if (this.scheme.classes[i].test(v)) { return this.scheme.classes[i]; }
+    }
+    return null;
+  };
+
+  CoverageMap.prototype.styleFeature = function (feature) {
+    var found = this.classify(feature.properties);
+    var selected = feature.properties.code === this.selected;
+    return {
+      className: "coverage-territory",
+      color: selected ? "#000000" : "#4d4d4d",
+      weight: selected ? 3 : (this.request && this.request.level === "commune" ? 0.5 : 1),
+      fillColor: found ? found.colour : MISSING,
+      fillOpacity: found ? 0.78 : 0.5,
+      dashArray: found ? null : "3 3"
+    };
+  };
+
+  CoverageMap.prototype.draw = function () {
+    this.scheme = this.currentClasses();
+    this.territoryLayer.clearLayers();
+    this.focusable = 0;
+    this.territoryLayer.addData(this.collection);
+    this.countClasses();
+    this.renderLegend();
+    this.drawUncovered();
+    this.updateExports();
+    this.describeRun();
+    var selected = this.layerOf(this.selected);
+    if (selected) { this.showPanel(selected.feature, false); }
+  };
+
+  CoverageMap.prototype.restyle = function () {
+    if (!this.collection) { this.renderLegend(); return; }
+    this.scheme = this.currentClasses();
+    var self = this;
+    this.territoryLayer.eachLayer(function (layer) {
+      layer.setStyle(self.styleFeature(layer.feature));
+      self.label(layer);
+    });
+    this.countClasses();
+    this.renderLegend();
+    this.drawUncovered();
+  };
+
+  CoverageMap.prototype.countClasses = function () {
+    var self = this;
+    this.missingCount = 0;
+    (this.collection ? this.collection.features : []).forEach(function (f) {
+      var found = self.classify(f.properties);
+      if (found) { found.count += 1; } else { self.missingCount += 1; }
+    });
+  };
+
+  CoverageMap.prototype.label = function (layer) {
+    var element = layer.getElement && layer.getElement();
+    if (!element) { return; }
+    var p = layer.feature.properties;
+    var measure = this.scheme.measure;
+    element.setAttribute("aria-label", p.name + " : " +
+      measure.format(measure.value(p, this.scheme.state)));
+  };
+
+  CoverageMap.prototype.bindFeature = function (feature, layer) {
+    var self = this;
+    layer.on("click", function () { self.select(feature.properties.code, true); });
+    layer.on("add", function () {
+      var element = layer.getElement();
+      if (!element) { return; }
+      element.setAttribute("data-code", feature.properties.code);
+      element.classList.toggle("is-selected", feature.properties.code === self.selected);
+      if (self.focusable < MAX_FOCUSABLE) {
+        self.focusable += 1;
+        element.setAttribute("tabindex", "0");
+        element.setAttribute("role", "button");
+        element.addEventListener("keydown", function (event) {
+          if (event.key === "Enter" || event.key === " ") {
+            event.preventDefault();
+            self.select(feature.properties.code, true);
+          }
+        });
+      }
+      self.label(layer);
+    });
+  };
+
+  CoverageMap.prototype.layerOf = function (code) {
+    var found = null;
+    if (code === null) { return null; }
+    this.territoryLayer.eachLayer(function (layer) {
+      if (layer.feature.properties.code === code) { found = layer; }
+    });
+    return found;
+  };
+
+  CoverageMap.prototype.select = function (code, focus) {
+    var previous = this.layerOf(this.selected);
+    this.selected = code;
+    if (previous) {
+      previous.setStyle(this.styleFeature(previous.feature));
+      if (previous.getElement()) { previous.getElement().classList.remove("is-selected"); }
+    }
+    var layer = this.layerOf(code);
+    if (!layer) { return; }
+    layer.setStyle(this.styleFeature(layer.feature));
+    if (layer.getElement()) { layer.getElement().classList.add("is-selected"); }
+    layer.bringToFront();
+    this.showPanel(layer.feature, focus);
+  };
+
+  CoverageMap.prototype.renderLegend = function () {
+    var list = byId("carte-legende-classes");
+    clear(list);
+    var s = this.state();
+    var measure = MEASURES[s.measure];
+    setText(byId("carte-legende-titre"), measure.title(s));
+    if (!this.scheme || !this.collection) { return; }
+    var entries = this.scheme.classes.slice();
+    if (this.missingCount) {
+      entries.push({ label: measure.missing, colour: null, count: this.missingCount });
+    }
+    entries.forEach(function (entry) {
+      var item = document.createElement("li");
+      var swatch = document.createElement("span");
+      swatch.className = "legend-swatch" + (entry.colour ? "" : " is-missing");
+      if (entry.colour) { swatch.style.backgroundColor = entry.colour; }
+      swatch.setAttribute("aria-hidden", "true");
+      var text = document.createElement("span");
+      text.className = "legend-label";
+      text.textContent = entry.label;
+      var count = document.createElement("span");
+      count.className = "legend-count";
+      count.textContent = "(" + fmtNumber(entry.count) + ")";
+      item.appendChild(swatch);
+      item.appendChild(text);
+      item.appendChild(count);
+      list.appendChild(item);
+    });
+  };
+
+  /* Proportional circles (area ∝ people) at each territory's centre. */
+  CoverageMap.prototype.drawUncovered = function () {
+    var L = window.L;
+    var self = this;
+    this.uncoveredLayer.clearLayers();
+    var note = byId("carte-legende-cercles");
+    if (!this.controls.uncovered.checked || !this.collection) { note.hidden = true; return; }
+    var radius = (this.scheme && this.scheme.measure.radius) || 30;
+    var key = "uncovered_population_" + radius + "km";
+    var max = 0;
+    this.territoryLayer.eachLayer(function (layer) {
+      max = Math.max(max, layer.feature.properties[key] || 0);
+    });
+    if (max <= 0) {
+      note.hidden = false;
+      setText(note, "Personne sans lieu à moins de " + radius + " km dans la vue.");
+      return;
+    }
+    this.territoryLayer.eachLayer(function (layer) {
+      var people = layer.feature.properties[key] || 0;
+      if (people <= 0) { return; }
+      var centre;
+      try { centre = layer.getCenter(); } catch (e) { centre = layer.getBounds().getCenter(); }
+      L.circleMarker(centre, {
+        pane: "uncovered", interactive: false, radius: Math.max(2, CIRCLE_MAX_PX * Math.sqrt(people / max)),
+        color: "#1f3a93", weight: 1.5, fillColor: "#3d6fd1", fillOpacity: 0.35
+      }).addTo(self.uncoveredLayer);
+    });
+    note.hidden = false;
+    setText(note, "Cercles bleus : personnes sans lieu à moins de " + radius +
+      " km (surface proportionnelle ; le plus grand : " + fmtNumber(max) + " personnes).");
+  };
+
+  // ------------------------------------------------------------------ panel
+
+  CoverageMap.prototype.showPanel = function (feature, focus) {
+    var p = feature.properties;
+    var s = this.state();
+    var panel = byId("carte-panneau");
+    setText(byId("carte-panneau-titre"), p.name + " (" + LEVEL_NAMES[p.level] + " " + p.code + ")");
+    byId("carte-panneau-aide").hidden = true;
+    byId("carte-panneau-actions").hidden = false;
+    var dl = byId("carte-panneau-valeurs");
+    clear(dl);
+    var measure = MEASURES[s.measure];
+    addFigure(dl, measure.title(s), measure.format(measure.value(p, s)));
+    addFigure(dl, "Population", fmtNumber(p.population));
+    if (s.need !== "population") { addFigure(dl, "Besoin", fmtNumber(p.need)); }
+    [10, 20, 30].forEach(function (t) {
+      addFigure(dl, "Part de la population à moins de " + t + " km",
+        fmtShare(p["share_population_covered_" + t + "km"]));
+    });
+    if (s.need !== "population") {
+      addFigure(dl, "Part du besoin à moins de 20 km", fmtShare(p.share_need_covered_20km));
+    }
+    addFigure(dl, "Personnes sans lieu à 20 km", fmtNumber(p.uncovered_population_20km));
+    addFigure(dl, "Personnes sans lieu à 30 km", fmtNumber(p.uncovered_population_30km));
+    addFigure(dl, "Distance moyenne au lieu le plus proche",
+      p.mean_nearest_km === null ? "aucun lieu à 30 km" : fmtKm(p.mean_nearest_km));
+    addFigure(dl, "Indice d'accessibilité (1 = moyenne)", fmtDecimal(p.accessibility_index));
+    addFigure(dl, "Accompagnements par semaine pour 1 000 personnes",
+      p.mean_accessibility === null ? "—" : fmtDecimal(p.mean_accessibility * 1000));
+    addFigure(dl, "Écart de capacité (accompagnements par semaine)", fmtSmall(p.capacity_gap));
+    if (p.level === "commune") {
+      addFigure(dl, "Lieux à moins de 10 / 20 / 30 km", [p.venues_10km, p.venues_20km,
+        p.venues_30km].map(fmtNumber).join(" / "));
+      addFigure(dl, "Capacité à moins de 20 km (accompagnements par semaine)",
+        fmtSmall(p.capacity_20km));
+    } else {
+      addFigure(dl, "Communes", fmtNumber(p.communes));
+      addFigure(dl, "Communes sans lieu à 30 km", fmtNumber(p.communes_uncovered_30km));
+    }
+    setText(byId("carte-investir-territoire"), "Sites proposés dans : " + p.name +
+      " (ou le territoire étudié si aucun territoire n'est choisi).");
+    if (focus) { panel.focus(); }
+  };
+
+  // ------------------------------------------------------------------ exports and run
+
+  CoverageMap.prototype.updateExports = function () {
+    if (!this.request) { return; }
+    var base = this.coverageUrl(this.request.level, this.request.extra);
+    var join = base.indexOf("?") >= 0 ? "&" : "?";
+    byId("carte-export-csv").href = base + join + "format=csv";
+    byId("carte-export-geojson").href = base + join + "format=geojson";
+  };
+
+  CoverageMap.prototype.describeRun = function () {
+    var run = this.collection && this.collection.run;
+    var element = byId("carte-calcul");
+    if (!run) { setText(element, ""); return; }
+    var date = new Date(run.created_at);
+    var text = "Calcul n° " + run.id + " du " + date.toLocaleDateString("fr-FR") + " sur " +
+      (run.within === "fr" ? "la France entière" : run.within_name) + " : " +
+      fmtNumber(run.venues) + " lieux";
+    if (run.venues_unknown_capacity) {
+      text += ", dont " + fmtNumber(run.venues_unknown_capacity) +
+        " sans capacité connue (comptés pour 1 accompagnement par semaine)";
+    }
+    text += " ; méthode " + run.method + ", détour × " + fmtDecimal(run.detour_factor) +
+      " ; indice rapporté à la moyenne " + (run.reference === "nation" ? "nationale" :
+      "du territoire étudié") + ".";
+    setText(element, text);
+  };
+
+  // ------------------------------------------------------------------ venues
+
+  CoverageMap.prototype.loadVenues = function () {
+    var self = this;
+    var L = window.L;
+    var ticket = ++this.sequence.venues;
+    if (!this.controls.venues.checked || this.map.getZoom() < VENUE_MIN_ZOOM) {
+      this.venueLayer.clearLayers();
+      this.venueBox = null;
+      return;
+    }
+    var s = this.state();
+    var box = this.snappedBox();
+    var key = [box, s.programme, s.service].join("|");
+    if (key === this.venueBox) { return; }
+    var url = this.urls.venues + query({ bbox: box, programme: s.programme, service: s.service,
+      format: "geojson", limit: VENUE_PAGE_SIZE });
+    var features = [];
+    function page(next, left) {
+      return fetchJson(next).then(function (body) {
+        if (ticket !== self.sequence.venues) { return null; }
+        features = features.concat(body.features || []);
+        if (body.next && left > 1) { return page(body.next, left - 1); }
+        return body.next || null;
+      });
+    }
+    page(url, VENUE_MAX_PAGES).then(function (more) {
+      if (ticket !== self.sequence.venues) { return; }
+      self.venueBox = key;
+      self.venueLayer.clearLayers();
+      var markers = [];
+      features.forEach(function (f) {
+        if (!f.geometry) { return; }
+        var c = f.geometry.coordinates;
+        var marker = L.circleMarker([c[1], c[0]], { radius: 6, color: "#ffffff", weight: 2,
+          fillColor: "#00497a", fillOpacity: 1 });
+        marker.bindPopup(function () { return self.venuePopup(f); });
+        markers.push(marker);
+      });
+      if (self.venueLayer.addLayers) { self.venueLayer.addLayers(markers); }
+      else { markers.forEach(function (m) { self.venueLayer.addLayer(m); }); }
+      if (more) {
+        self.say("Lieux : les " + fmtNumber(features.length) +
+          " premiers de la vue sont affichés ; zoomez pour les voir tous.");
+      }
+    }).catch(function () {
+      if (ticket === self.sequence.venues) { self.say("Les lieux n'ont pas pu être chargés.", true); }
+    });
+  };
+
+  CoverageMap.prototype.venuePopup = function (feature) {
+    var p = feature.properties || {};
+    var box = document.createElement("div");
+    box.className = "venue-popup";
+    var name = document.createElement("strong");
+    name.textContent = p.nom || "Lieu";
+    box.appendChild(name);
+    if (p.commune) {
+      box.appendChild(document.createElement("br"));
+      box.appendChild(document.createTextNode(p.commune));
+    }
+    if (this.urls.venuePage && feature.id !== undefined) {
+      box.appendChild(document.createElement("br"));
+      var link = document.createElement("a");
+      link.href = this.urls.venuePage + "/" + encodeURIComponent(feature.id);
+      link.textContent = "Fiche du lieu";
+      box.appendChild(link);
+    }
+    return box;
+  };
+
+  // ------------------------------------------------------------------ suggested sites
+
+  CoverageMap.prototype.clearSites = function () {
+    this.siteLayer.clearLayers();
+    clear(byId("carte-sites"));
+    byId("carte-comparaison").hidden = true;
+  };
+
+  CoverageMap.prototype.suggestionWithin = function () {
+    var layer = this.layerOf(this.selected);
+    if (layer) {
+      var p = layer.feature.properties;
+      return LEVEL_PREFIX[p.level] + p.code;
+    }
+    return this.state().within;
+  };
+
+  CoverageMap.prototype.loadSuggestions = function () {
+    var self = this;
+    var L = window.L;
+    var s = this.state();
+    var k = parseInt(byId("carte-k").value, 10);
+    if (!(k >= 1 && k <= 50)) {
+      this.say("Le nombre de sites doit être compris entre 1 et 50.", true);
+      return;
+    }
+    var radius = byId("carte-rayon").value;
+    var ticket = ++this.sequence.sites;
+    var url = this.urls.suggestions + query({ within: this.suggestionWithin(), k: k,
+      radius_km: radius, candidates: byId("carte-candidats").value, programme: s.programme,
+      service: s.service, need: s.need === "population" ? "" : s.need });
+    this.say("Calcul des sites suggérés…");
+    fetchJson(url).then(function (result) {
+      if (ticket !== self.sequence.sites) { return; }
+      self.clearSites();
+      var list = byId("carte-sites");
+      var total = 0;
+      result.sites.forEach(function (site) {
+        total += site.newly_covered_population;
+        var label = "+" + fmtNumber(site.newly_covered_population) + " personnes couvertes";
+        var marker = L.marker([site.lat, site.lon], {
+          pane: "sites", keyboard: true, title: site.name + " : " + label, alt: site.name,
+          icon: L.divIcon({ className: "site-marker", html: String(site.rank),
+            iconSize: [26, 26] })
+        });
+        marker.bindTooltip(label, { permanent: result.sites.length <= 10, direction: "right",
+          className: "site-label", offset: [12, 0] });
+        marker.addTo(self.siteLayer);
+        var item = document.createElement("li");
+        item.textContent = site.name + " (" + site.commune_name + ") : " + label;
+        list.appendChild(item);
+      });
+      var figures = byId("carte-comparaison-valeurs");
+      clear(figures);
+      var base = result.baseline;
+      var last = result.sites.length ? result.sites[result.sites.length - 1] : null;
+      var shareKey = s.need === "population" ? "share_population_covered" : "share_need_covered";
+      setText(byId("carte-comparaison-k"), String(result.sites.length));
+      addFigure(figures, "Territoire", result.within_name);
+      addFigure(figures, "Aujourd'hui : part à moins de " + result.radius_km + " km",
+        fmtShare(base[shareKey]));
+      addFigure(figures, "Avec ces " + result.sites.length + " sites",
+        fmtShare(last ? last[shareKey + "_after"] : base[shareKey]));
+      addFigure(figures, "Personnes nouvellement couvertes", fmtNumber(total));
+      byId("carte-comparaison").hidden = false;
+      self.say(result.sites.length ? result.sites.length + " sites suggérés dans " +
+        result.within_name + "." : "Aucun site ne couvrirait de nouvelles personnes dans " +
+        result.within_name + ".");
+    }).catch(function (error) {
+      if (ticket === self.sequence.sites) {
+        self.say("Les sites n'ont pas pu être proposés : " + error.message, true);
+      }
+    });
+  };
+
+  function init() {
+    var element = byId("carte-couverture");
+    if (!element) { return; }
+    if (typeof window.L === "undefined") {
+      setText(byId("carte-statut"), "La bibliothèque cartographique n'est pas installée " +
+        "(lancez « make assets ») : utilisez les exports CSV de l'API.");
+      return;
+    }
+    new CoverageMap(element).start();
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", init);
+  } else {
+    init();
+  }
+})();
