@@ -463,6 +463,12 @@ def import_offers(session: Session, path: Path, fmt: str | None = None, dry_run:
     result = OffersResult(offers_read=len(offers),
                           sessions_read=sum(len(o.sessions) for o in offers))
     if dry_run:
+        # Write inside a savepoint rolled back at once: the counts are the real ones.
+        savepoint = session.begin_nested()
+        try:
+            write(session, offers, result)
+        finally:
+            savepoint.rollback()
         return result
     write(session, offers, result)
     return result

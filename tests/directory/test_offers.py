@@ -88,7 +88,28 @@ def test_dry_run_writes_nothing(runner, db_session, venue, tmp_path):
     path.write_text(VALID_CSV, encoding="utf-8")
     result = _import(runner, path, "--dry-run")
     assert result.exit_code == 0 and result.output.startswith("Simulation : 2 offre(s)")
-    assert _count(db_session, Offer) == 0
+    assert "offres : 2 créée(s)" in result.output and "séances : 2 créée(s)" in result.output
+    assert _count(db_session, Offer) == 0 and _count(db_session, TrainingSession) == 0
+
+
+def test_readme_examples_import(runner, db_session, tmp_path):
+    """The examples of the README's offers section are valid files."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Offres et séances : format d'import", 1)[1]
+    blocks = dict(re.findall(r"```(csv|json)\n(.*?)```", section, flags=re.S))
+    assert set(blocks) == {"csv", "json"}
+    make_venue(db_session, source="demo", source_id="33063-01")
+    db_session.commit()
+    for fmt, content in blocks.items():
+        path = tmp_path / f"exemple.{fmt}"
+        path.write_text(content, encoding="utf-8")
+        result = _import(runner, path)
+        assert result.exit_code == 0, result.output
+    offer = db_session.scalar(select(Offer))
+    assert offer.code == "tablette" and len(offer.sessions) == 2
 
 
 @pytest.mark.parametrize("bad_line, message", [
