@@ -539,6 +539,9 @@ def refresh(session: Session, selection: Selection, *, detour: float,
 
     start = time.perf_counter()
     stats["shapes_simplified"] = refresh_shapes(session, territory)
+    # Fresh statistics, so that the views' plans start from the few rows they show.
+    for table in ("coverage_result", "coverage_aggregate", "coverage_shape"):
+        session.execute(text(f"ANALYZE {table}"))
     timings["formes"] = time.perf_counter() - start
     stats["seconds"] = {k: round(v, 3) for k, v in timings.items()}
     session.execute(text("UPDATE coverage_run SET stats = CAST(:stats AS jsonb) "
@@ -805,8 +808,9 @@ def columns_for(level: str) -> tuple[str, ...]:
 class View:
     run: dict
     level: str
-    rows: list[dict]          # properties, in columns_for(level) order
-    geometries: list[str | None]  # GeoJSON text of each row (None when not asked)
+    count: int
+    features: str | None = None      # GeoJSON Features joined by commas (format geojson)
+    rows: list[dict] | None = None   # properties of each territory (format csv)
 
 
 def _ratio(part: float | None, whole: float | None) -> float | None:
@@ -815,36 +819,102 @@ def _ratio(part: float | None, whole: float | None) -> float | None:
     return part / whole
 
 
-def _complete(row: dict, level: str, reference_mean: float) -> dict:
-    props: dict[str, Any] = {"level": level}
-    props.update(row)
-    for t in _SHARE_RADII:
-        props[f"share_population_covered_{t}km"] = _ratio(
-            row[f"population_covered_{t}km"], row["population"])
-        props[f"share_need_covered_{t}km"] = _ratio(row[f"need_covered_{t}km"], row["need"])
-        props[f"uncovered_population_{t}km"] = row["population"] - row[
-            f"population_covered_{t}km"]
-    props["accessibility_index"] = (row["mean_accessibility"] / reference_mean
-                                    if reference_mean > 0 else None)
-    return {name: _rounded(name, props.get(name)) for name in columns_for(level)}
+# Figures are rounded in SQL, for reading and for the payload's size: shares to 0.01 %,
+# indices to 6 significant digits, people, need, capacities and km to 2 decimals.
+def _r2(expression: str) -> str:
+    return f"round(({expression})::numeric, 2)::float8"
 
 
-def _rounded(name: str, value: Any) -> Any:
-    """Figures rounded for reading and for the payload's size: shares to 0.01 %, indices to
-    6 significant digits, people, need, capacities and km to 2 decimals."""
-    if not isinstance(value, float) or not math.isfinite(value):
-        return value
-    if name.startswith("share_"):
-        return round(value, 4)
-    if name.startswith("a_") or name in ("mean_accessibility", "accessibility_index"):
-        return float(f"{value:.6g}")
-    return round(value, 2)
+def _sig(expression: str) -> str:
+    return (f"(CASE WHEN ({expression}) IS NULL OR ({expression}) = 0 THEN ({expression}) "
+            f"ELSE round(({expression})::numeric, (5 - floor(log(abs(({expression})::float8))))"
+            "::int)::float8 END)")
+
+
+def _share(part: str, whole: str) -> str:
+    return f"(CASE WHEN {whole} > 0 THEN round(({part} / {whole})::numeric, 4)::float8 END)"
+
+
+_REFERENCE = "CAST(:reference AS float8)"
+
+
+def _properties_sql(f: dict[str, str]) -> str:
+    """``jsonb_build_object`` of the common properties from SQL expressions ``f``."""
+    pairs: list[tuple[str, str]] = [
+        ("code", f["code"]), ("name", f["name"]), ("level", "CAST(:level AS text)"),
+        ("population", _r2(f["population"])), ("need", _r2(f["need"])),
+        ("communes", f["communes"]),
+    ]
+    pairs += [(f"population_covered_{t}km", _r2(f[f"population_covered_{t}km"]))
+              for t in _SHARE_RADII]
+    pairs += [(f"share_population_covered_{t}km",
+               _share(f[f"population_covered_{t}km"], f["population"])) for t in _SHARE_RADII]
+    pairs += [(f"need_covered_{t}km", _r2(f[f"need_covered_{t}km"])) for t in _SHARE_RADII]
+    pairs += [(f"share_need_covered_{t}km", _share(f[f"need_covered_{t}km"], f["need"]))
+              for t in _SHARE_RADII]
+    pairs += [(f"uncovered_population_{t}km",
+               _r2(f"{f['population']} - {f[f'population_covered_{t}km']}"))
+              for t in _SHARE_RADII]
+    pairs += [
+        ("communes_uncovered_30km", f["communes_uncovered_30km"]),
+        ("mean_accessibility", _sig(f["mean_accessibility"])),
+        ("accessibility_index",
+         f"(CASE WHEN {_REFERENCE} > 0 THEN "
+         f"{_sig(f['mean_accessibility'] + ' / ' + _REFERENCE)} "
+         "END)"),
+        ("capacity_gap", _r2(f["capacity_gap"])), ("mean_nearest_km", _r2(f["mean_nearest_km"])),
+        ("region_code", f["region_code"]), ("departement_code", f["departement_code"]),
+        ("epci_code", f["epci_code"]),
+    ]
+    return "jsonb_build_object(" + ", ".join(f"'{k}', {v}" for k, v in pairs) + ")"
+
+
+_AGGREGATE_FIELDS = {
+    "code": "a.code", "name": "g.name", "population": "a.population", "need": "a.need",
+    "communes": "a.communes",
+    **{f"population_covered_{t}km": f"a.population_covered_{t}km" for t in _SHARE_RADII},
+    **{f"need_covered_{t}km": f"a.need_covered_{t}km" for t in _SHARE_RADII},
+    "communes_uncovered_30km": "a.communes_uncovered_30km",
+    "mean_accessibility": "a.mean_accessibility", "capacity_gap": "a.capacity_gap",
+    "mean_nearest_km": "a.mean_nearest_km", "region_code": "CAST(NULL AS text)",
+    "departement_code": "CAST(NULL AS text)", "epci_code": "CAST(NULL AS text)",
+}
+
+
+def _commune_fields(method: str) -> dict[str, str]:
+    return {
+        "code": "r.commune_code", "name": "g.name", "population": "r.population",
+        "need": "r.need", "communes": "1",
+        **{f"population_covered_{t}km": f"(CASE WHEN r.covered_{t}km THEN r.population "
+                                        "ELSE 0 END)" for t in _SHARE_RADII},
+        **{f"need_covered_{t}km": f"(CASE WHEN r.covered_{t}km THEN r.need ELSE 0 END)"
+           for t in _SHARE_RADII},
+        "communes_uncovered_30km": "(CASE WHEN r.covered_30km THEN 0 ELSE 1 END)",
+        "mean_accessibility": f"r.a_{method}", "capacity_gap": "r.capacity_gap",
+        "mean_nearest_km": "r.nearest_cost_km", "region_code": "g.region_code",
+        "departement_code": "g.departement_code", "epci_code": "g.epci_code",
+    }
+
+
+def _commune_extra_sql() -> str:
+    pairs = [(f"a_{m}", _sig(f"r.a_{m}")) for m in accessibility.METHODS]
+    pairs += [("nearest_lieu_id", "r.nearest_lieu_id"),
+              ("nearest_cost_km", _r2("r.nearest_cost_km"))]
+    pairs += [(f"venues_{t}km", f"r.venues_{t}km") for t in _SHARE_RADII]
+    pairs += [(f"capacity_{t}km", _r2(f"r.capacity_{t}km")) for t in _SHARE_RADII]
+    pairs += [(f"covered_{t}km", f"r.covered_{t}km") for t in _SHARE_RADII]
+    return "jsonb_build_object(" + ", ".join(f"'{k}', {v}" for k, v in pairs) + ")"
 
 
 def coverage_view(session: Session, level: str, selection: Selection, *,
                   bbox: Sequence[float] | None = None, run_id: int | None = None,
-                  with_geometry: bool = True) -> View:
-    """Figures per territory of ``level`` within ``selection.within`` (and ``bbox``)."""
+                  fmt: str = "geojson") -> View:
+    """Figures per territory of ``level`` within ``selection.within`` (and ``bbox``).
+
+    Properties are built and rounded in SQL, and with ``fmt="geojson"`` the Features are
+    assembled there too, with the polygons simplified at refresh (``coverage_shape``): a
+    view is one query and no per-row Python.
+    """
     if level not in VIEW_LEVELS:
         raise NotFound(f"Niveau « {level} » inconnu : commune, epci, departement ou region.")
     check_selection(session, selection)
@@ -856,89 +926,65 @@ def coverage_view(session: Session, level: str, selection: Selection, *,
             "compte près de 35 000 communes.",
             errors={"within": ["Obligatoire au niveau commune (sauf avec bbox)."]})
     run = find_run(session, selection.with_within(territory.code), run_id)
-    params: dict[str, Any] = {"run": run["id"], **territory.params,
-                              "tolerance": SIMPLIFY[level], "digits": COORDINATE_DIGITS}
+    if run["method"] not in accessibility.METHODS:
+        raise InvalidInput("Méthode du calcul inconnue.")
+    params: dict[str, Any] = {"run": run["id"], **territory.params, "level": level,
+                              "tolerance": SIMPLIFY[level], "digits": COORDINATE_DIGITS,
+                              "reference": run["reference_mean"]}
     bbox_sql = "TRUE"
     if bbox is not None:
         params.update(x0=bbox[0], y0=bbox[1], x1=bbox[2], y1=bbox[3])
         bbox_sql = "g.geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326)"
-    params["level"] = level
     geometry = ("COALESCE(s.geojson, ST_AsGeoJSON(ST_SimplifyPreserveTopology(g.geom, "
-                ":tolerance), :digits))" if with_geometry else "NULL")
+                ":tolerance), :digits))" if fmt == "geojson" else "NULL")
     shapes = ("LEFT JOIN coverage_shape s ON s.level = :level AND s.code = g.code "
-              "AND s.tolerance = :tolerance AND s.digits = :digits")
+              "AND s.tolerance = :tolerance AND s.digits = :digits" if fmt == "geojson"
+              else "")
     if level == "commune":
-        limit = MAX_COMMUNES_PER_VIEW + 1
-        sql = (
-            f"SELECT r.*, g.name, g.region_code, g.departement_code, g.epci_code, "
-            f" {geometry} AS geometry "
+        properties = (_properties_sql(_commune_fields(run["method"])) + " || "
+                      + _commune_extra_sql())
+        inner = (
+            f"SELECT r.commune_code AS code, {properties} AS props, {geometry} AS geometry "
             f"FROM coverage_result r JOIN commune g ON g.code = r.commune_code {shapes} "
             f"WHERE r.run_id = :run AND ({territory.condition('g')}) AND ({bbox_sql}) "
-            f"ORDER BY r.commune_code LIMIT {limit}")
-        rows = session.execute(text(sql), params).mappings().all()
-        if len(rows) > MAX_COMMUNES_PER_VIEW:
-            raise InvalidInput(
-                f"Plus de {MAX_COMMUNES_PER_VIEW} communes dans cette vue : réduisez le "
-                "territoire ou l'emprise.")
-        out, geoms = [], []
-        for r in rows:
-            base = {
-                "code": r["commune_code"], "name": r["name"], "population": r["population"],
-                "need": r["need"], "communes": 1,
-                **{f"population_covered_{t}km": r["population"] if r[f"covered_{t}km"]
-                   else 0.0 for t in _SHARE_RADII},
-                **{f"need_covered_{t}km": r["need"] if r[f"covered_{t}km"] else 0.0
-                   for t in _SHARE_RADII},
-                "communes_uncovered_30km": 0 if r["covered_30km"] else 1,
-                "mean_accessibility": r[f"a_{run['method']}"],
-                "capacity_gap": r["capacity_gap"], "mean_nearest_km": r["nearest_cost_km"],
-                "region_code": r["region_code"], "departement_code": r["departement_code"],
-                "epci_code": r["epci_code"],
-                **{name: r[name] for name in COMMUNE_COLUMNS},
-            }
-            out.append(_complete(base, level, run["reference_mean"]))
-            geoms.append(r["geometry"])
-        return View(run, level, out, geoms)
-
-    column = LEVEL_COLUMNS[level]
-    table = TERRITORY_TABLES[level]
-    in_within = ("TRUE" if territory.kind == "fr" else
-                 f"a.code IN (SELECT DISTINCT c.{column} FROM commune c "
-                 f"WHERE {territory.condition()} AND c.{column} IS NOT NULL)")
-    region = "g.region_code" if level == "departement" else "NULL"
-    sql = (
-        f"SELECT a.*, g.name, {region} AS region_code, {geometry} AS geometry "
-        f"FROM coverage_aggregate a JOIN {table} g ON g.code = a.code {shapes} "
-        f"WHERE a.run_id = :run AND a.level = '{level}' AND ({in_within}) AND ({bbox_sql}) "
-        "ORDER BY a.code")
-    rows = session.execute(text(sql), params).mappings().all()
-    out, geoms = [], []
-    for r in rows:
-        base = {k: r[k] for k in r if k not in ("run_id", "level", "geometry")}
-        base.update(departement_code=None, epci_code=None)
-        out.append(_complete(base, level, run["reference_mean"]))
-        geoms.append(r["geometry"])
-    return View(run, level, out, geoms)
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+            f"ORDER BY r.commune_code LIMIT {MAX_COMMUNES_PER_VIEW + 1}")
+    else:
+        column = LEVEL_COLUMNS[level]
+        table = TERRITORY_TABLES[level]
+        in_within = ("TRUE" if territory.kind == "fr" else
+                     f"a.code IN (SELECT DISTINCT c.{column} FROM commune c "
+                     f"WHERE {territory.condition()} AND c.{column} IS NOT NULL)")
+        fields = dict(_AGGREGATE_FIELDS)
+        if level == "departement":
+            fields["region_code"] = "g.region_code"
+        inner = (
+            f"SELECT a.code, {_properties_sql(fields)} AS props, {geometry} AS geometry "
+            f"FROM coverage_aggregate a JOIN {table} g ON g.code = a.code {shapes} "
+            f"WHERE a.run_id = :run AND a.level = '{level}' AND ({in_within}) "
+            f"AND ({bbox_sql}) ORDER BY a.code")
+    if fmt == "geojson":
+        count, features = session.execute(text(
+            "SELECT count(*), string_agg('{\"type\":\"Feature\",\"id\":' || "
+            "to_json(v.code)::text || ',\"geometry\":' || COALESCE(v.geometry, 'null') || "
+            "',\"properties\":' || v.props::text || '}', ',' ORDER BY v.code) "
+            f"FROM ({inner}) AS v"), params).one()
+        view = View(run, level, int(count), features=features or "")
+    else:
+        rows = session.execute(text(f"SELECT v.props FROM ({inner}) AS v"), params).scalars()
+        found = list(rows)
+        view = View(run, level, len(found), rows=found)
+    if level == "commune" and view.count > MAX_COMMUNES_PER_VIEW:
+        raise InvalidInput(f"Plus de {MAX_COMMUNES_PER_VIEW} communes dans cette vue : "
+                           "réduisez le territoire ou l'emprise.")
+    return view
 
 
 def view_geojson(view: View) -> str:
-    """The FeatureCollection as text (geometries are PostGIS's GeoJSON, pasted as is)."""
+    """The FeatureCollection as text (Features assembled by PostgreSQL)."""
     run = {**view.run, "created_at": view.run["created_at"].isoformat()}
-    parts = []
-    for props, geom in zip(view.rows, view.geometries, strict=True):
-        properties = json.dumps({k: _json_value(v) for k, v in props.items()},
-                                ensure_ascii=False, separators=(",", ":"))
-        parts.append('{"type":"Feature","id":' + json.dumps(props["code"]) +
-                     ',"geometry":' + (geom or "null") + ',"properties":' + properties + "}")
     head = json.dumps({"type": "FeatureCollection", "level": view.level, "run": run},
                       ensure_ascii=False, separators=(",", ":"))[:-1]
-    return head + ',"features":[' + ",".join(parts) + "]}"
+    return head + ',"features":[' + (view.features or "") + "]}"
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -964,8 +1010,8 @@ def view_csv(view: View) -> str:
     writer = csv.writer(out, lineterminator="\n")
     columns = columns_for(view.level)
     writer.writerow(columns)
-    for props in view.rows:
-        writer.writerow([csv_cell(props[c]) for c in columns])
+    for props in view.rows or ():
+        writer.writerow([csv_cell(props.get(c)) for c in columns])
     return out.getvalue()
 
 

@@ -103,8 +103,7 @@ def coverage_level(args, level):
     selection = _selection(args)
     bbox = args.get("bbox")
     view = coverage.coverage_view(db.session, level, selection, bbox=bbox,
-                                  run_id=args.get("run"),
-                                  with_geometry=args["format"] == "geojson")
+                                  run_id=args.get("run"), fmt=args["format"])
     query = json.dumps({k: v for k, v in sorted(args.items()) if k != "run"},
                        sort_keys=True, default=str)
     digest = hashlib.sha1(f"{level}|{query}".encode()).hexdigest()[:16]
