@@ -49,6 +49,16 @@ def tel_href(phone: str) -> str:
     return digits[:1] + digits[1:].replace("+", "")
 
 
+def phone_fr(phone: str) -> str:
+    """A French number shown in pairs ("+33556000000" -> "05 56 00 00 00"); else as given."""
+    digits = re.sub(r"[^\d+]", "", phone or "")
+    if re.fullmatch(r"\+33\d{9}", digits):
+        digits = "0" + digits[3:]
+    if re.fullmatch(r"0\d{9}", digits):
+        return " ".join(digits[i:i + 2] for i in range(0, 10, 2))
+    return phone
+
+
 def web_url(url: str | None) -> str | None:
     """The URL if it is http(s), else None: imported data never becomes javascript: links."""
     if not url:
@@ -87,7 +97,8 @@ def language_fr(code: str) -> str:
 
 
 FILTERS = {
-    "capfirst": capfirst, "tel_href": tel_href, "web_url": web_url, "site_label": site_label,
+    "capfirst": capfirst, "tel_href": tel_href, "phone_fr": phone_fr, "web_url": web_url,
+    "site_label": site_label,
     "fr_date": fr_date, "fr_datetime": fr_datetime, "weekday_fr": weekday_fr,
     "duration_fr": duration_fr, "language_fr": language_fr,
 }
