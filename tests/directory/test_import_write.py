@@ -236,3 +236,37 @@ def test_a_point_far_from_its_declared_commune_is_flagged(app, runner, source, g
     result = run(runner, str(path), "--source", source)
     assert "1 point(s) hors de leur commune" in result.output
     assert count(app, source, "flags @> '[{\"code\": \"hors_commune\"}]'") == 1
+
+
+def test_the_import_transaction_has_timeouts_and_a_name(app):
+    from directory.importer.writer import configure_connection
+
+    with app.app_context(), db.engine.connect() as connection, connection.begin():
+        configure_connection(connection, "essai")
+        settings = connection.execute(text("""
+            SELECT current_setting('statement_timeout'),
+                   current_setting('idle_in_transaction_session_timeout'),
+                   current_setting('application_name')""")).one()
+    assert settings == ("2min", "30s", "passerelle-import:essai")
+    with app.app_context(), db.engine.connect() as connection:  # SET LOCAL: not kept
+        assert connection.execute(text("SHOW statement_timeout")).scalar() != "2min"
+
+
+def test_only_http_urls_are_fetched(monkeypatch, tmp_path):
+    import io
+
+    from directory.importer import service
+
+    with pytest.raises(service.ImportFailed, match="http"):
+        service.fetch("ftp://exemple.fr/lieux.csv")
+    with pytest.raises(service.ImportFailed, match="introuvable"):
+        service.fetch(str(tmp_path / "absent.csv"))
+    asked = []
+
+    def fake_urlopen(request, timeout):  # the network boundary, faked
+        asked.append((request.full_url, timeout))
+        return io.BytesIO(b"id,nom\n")
+
+    monkeypatch.setattr(service.urllib.request, "urlopen", fake_urlopen)
+    assert service.fetch("https://exemple.fr/lieux.csv") == b"id,nom\n"
+    assert asked == [("https://exemple.fr/lieux.csv", service.FETCH_TIMEOUT_S)]
