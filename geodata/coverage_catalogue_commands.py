@@ -99,9 +99,9 @@ def refresh_command(programme, service, within, need, detour, method, engine) ->
                    f"({share(report.covered_population[t], report.population)}), besoin "
                    f"{share(report.covered_need[t], report.need)} ; non couverts : "
                    f"{n(report.population - report.covered_population[t])} habitants.")
+    mean = f"{report.reference_mean:.6g}".replace(".", ",")
     click.echo(f"Accessibilité moyenne Ā ({report.method}, référence : {report.reference}) : "
-               f"{report.reference_mean:.6g} accompagnement(s) par semaine et par unité de "
-               "besoin.")
+               f"{mean} accompagnement(s) par semaine et par unité de besoin.")
     timings = " ; ".join(f"{name} {seconds:.2f} s".replace(".", ",")
                          for name, seconds in report.timings.items())
     total = f"{sum(report.timings.values()):.2f}".replace(".", ",")
@@ -154,8 +154,9 @@ def suggest_command(programme, service, within, need, detour, k, radius_km, cand
                    f"({n(site['newly_covered_communes'])} communes) ; part couverte ensuite : "
                    f"{share(site['share_population_covered_after'] or 0, 1)}.")
     gaps = result["capacity_gaps"]
+    mean = f"{gaps['reference_mean']:.6g}".replace(".", ",")
     click.echo(f"Écarts de capacité par {gaps['level']} (référence {gaps['reference']}, "
-               f"Ā = {gaps['reference_mean']:.6g}) :")
+               f"Ā = {mean}) :")
     if not gaps["territories"]:
         click.echo("  aucun écart.")
     for item in gaps["territories"]:
