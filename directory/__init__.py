@@ -12,7 +12,7 @@ def init_app(app: Flask) -> None:
     from .commands import demo_cli, directory_cli
 
     # other command modules (they add commands to directory_cli when imported):
-    from . import import_commands  # noqa: F401  (directory import / export)
+    from .import_commands import import_command  # noqa: F401  (directory import / export)
 
     app.cli.add_command(directory_cli)
     app.cli.add_command(demo_cli)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 from flask import current_app
+from sqlalchemy.exc import SQLAlchemyError
 
 from directory.commands import CommandError, directory_cli
 from directory.importer.report import CANDIDATE, WARNING, format_problem
@@ -49,6 +50,10 @@ def import_command(location, source, fmt, programme, dry_run, report_path, compl
                              geocoder=geocoder)
     except ImportFailed as exc:
         raise CommandError(str(exc)) from exc
+    except SQLAlchemyError as exc:  # e.g. statement timeout, server gone: rolled back
+        reason = type(getattr(exc, "orig", exc)).__name__
+        raise CommandError(f"la base a interrompu l'import ({reason}) : rien n'a été "
+                           "écrit.") from exc
     report = outcome.report
     if report_path:
         with open(report_path, "w", encoding="utf-8", newline="") as out:

@@ -24,7 +24,12 @@ from typing import Any
 from directory import hours as hours_module
 from directory.importer.readers import STANDARD_FIELDS, Candidate
 from directory.importer.report import ERROR, INFO, WARNING, Problem
-from directory.vocabulary import STANDARD_ENUMERATIONS, TYPOLOGIES, french_area_of
+from directory.vocabulary import (
+    STANDARD_ENUMERATIONS,
+    TYPOLOGIES,
+    VENUE_STATUSES,
+    french_area_of,
+)
 
 LIST_FIELDS: tuple[str, ...] = (
     "typologie", "telephone", "courriels", "site_web", "itinerance", "services",
@@ -200,6 +205,9 @@ def validate_candidate(candidate: Candidate, today: dt.date) -> tuple[Record | N
                           "le point", WARNING)
             values[name] = None
     record.derive = [n for n in derivable if not values.get(n)]
+    if record.status not in VENUE_STATUSES:
+        problem(None, f"statut « {record.status} » inconnu (attendu : "
+                      f"{', '.join(VENUE_STATUSES)})")
     for name in REQUIRED:
         if name != "date_maj" and not values.get(name) and name not in record.derive:
             problem(name, "champ obligatoire vide")

@@ -45,6 +45,8 @@ DUPLICATE_DISTANCE_M = 50
 DUPLICATE_NAME_SIMILARITY = 0.4
 # A box that holds the 50 m circle up to latitude ±60° (the index prefilter, then metres).
 DUPLICATE_BOX_DEG = 0.001
+# A SIRET is not unique per venue (a town's libraries share it): list a few, not all.
+MAX_DUPLICATES_LISTED = 5
 # A point farther than this from every declared commune (and not in a neighbour) is flagged.
 COMMUNE_TOLERANCE_DEG = 0.01  # ≈ 1 km
 
@@ -433,6 +435,8 @@ def _flag_duplicates(connection: Connection, source: str, result: WriteResult) -
              AND ST_DWithin(l.geog, t.geom::geography, {DUPLICATE_DISTANCE_M})
             WHERE t.geom IS NOT NULL AND l.source <> :source
               AND similarity(lower(l.nom), lower(t.nom)) >= {DUPLICATE_NAME_SIMILARITY}
+        ), ranked AS (
+            SELECT *, row_number() OVER (PARTITION BY line ORDER BY id) AS rank FROM found
         ), grouped AS (
             SELECT line, source_id, jsonb_agg(DISTINCT jsonb_build_object(
                 'code', '{FLAG_DUPLICATE}',
@@ -441,7 +445,7 @@ def _flag_duplicates(connection: Connection, source: str, result: WriteResult) -
                 'field', 'id')) AS new_flags,
                 string_agg(DISTINCT 'lieu ' || id || ' (' || source || ') : ' || reason,
                            ' ; ') AS summary
-            FROM found GROUP BY line, source_id
+            FROM ranked WHERE rank <= {MAX_DUPLICATES_LISTED} GROUP BY line, source_id
         )
         UPDATE import_lieu t SET flags = t.flags || g.new_flags
         FROM grouped g WHERE g.line = t.line
