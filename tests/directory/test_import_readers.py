@@ -208,3 +208,19 @@ def test_a_broken_mapping_is_refused_in_french():
         mapping.Mapping({"fields": {"id": "a", "nom": "b"},
                          "coordinates": {"x": "x", "y": "y", "crs": "EPSG:999999"}})
 
+
+
+def test_a_mapped_status_outside_the_vocabulary_rejects_the_row():
+    spec = mapping.Mapping({
+        "source": {"format": "csv"},
+        "fields": {"id": "ref", "nom": "nom", "pivot": {"value": "00000000000000"},
+                   "commune": "ville", "code_postal": "cp", "adresse": "adr",
+                   "date_maj": {"column": "maj", "format": "%Y-%m-%d"}},
+        "status": {"column": "etat", "map": {"FERME": "ferme", "OUVERT": "open"}},
+    })
+    csv_text = ("ref,nom,ville,cp,adr,maj,etat\n1,A,Talence,33400,1 rue A,2024-03-02,OUVERT\n"
+                "2,B,Talence,33400,2 rue A,2024-03-02,FERME\n")
+    candidates, _ = spec.read(csv_text.encode())
+    result = validate.validate(candidates)
+    assert [r.source_id for r in result.records] == ["1"]
+    assert result.errors[0].line == 3 and "statut" in result.errors[0].reason
