@@ -916,11 +916,13 @@
       var base = result.baseline;
       var last = result.sites.length ? result.sites[result.sites.length - 1] : null;
       var shareKey = s.need === "population" ? "share_population_covered" : "share_need_covered";
-      setText(byId("carte-comparaison-k"), String(result.sites.length));
+      var n = result.sites.length;
+      setText(byId("carte-comparaison-titre"), "Aujourd'hui / avec " +
+        (n === 1 ? "ce site" : "ces " + n + " sites"));
       addFigure(figures, "Territoire", result.within_name);
       addFigure(figures, "Aujourd'hui : part à moins de " + result.radius_km + " km",
         fmtShare(base[shareKey]));
-      addFigure(figures, "Avec ces " + result.sites.length + " sites",
+      addFigure(figures, n === 1 ? "Avec ce site" : "Avec ces " + n + " sites",
         fmtShare(last ? last[shareKey + "_after"] : base[shareKey]));
       addFigure(figures, "Personnes nouvellement couvertes", fmtNumber(total));
       byId("carte-comparaison").hidden = false;

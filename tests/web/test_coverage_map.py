@@ -1,0 +1,248 @@
+"""The coverage map /carte in Chromium: a committed little world with a coverage run, a
+click on a département that opens its figures, a switch of measure that changes the legend,
+keyboard access, suggested sites, the message when no run exists — and nothing requested
+from another host, no JavaScript error, no Content-Security-Policy violation.
+
+The world (codes no real territory uses; the live server sees committed data only):
+
+    région 96 "Région de la carte", two départements side by side, lat 47.0–47.6
+      961 "Val d'essai"  (lon 1.0–1.3): communes 96101 (10 000 h., the venue), 96102
+                         (5 000 h., ≈ 14.8 km of cost from the venue), 96103 (2 000 h., ≈ 44 km)
+      962 "Mont d'essai" (lon 1.3–1.6): communes 96201 (8 000 h.), 96202 (1 000 h.),
+                         both more than 30 km of cost from the venue.
+So 961 has 15 000 of 17 000 people within 20 km (88,2 %), 962 has nobody within 30 km.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import delete, text
+from sqlalchemy.orm import Session
+
+from directory.models import Acceptance, Programme, Venue
+from extensions import db
+from geodata import coverage
+from geodata.models import Commune, Departement, Epci, Region
+from tests.directory.factories import make_venue, point, square
+
+pytestmark = pytest.mark.browser
+
+SOURCE = "test-carte"
+PROGRAMME = "carte-essai"
+COMMUNES = {
+    # code: (name, population, departement, epci, (min lon, min lat, max lon, max lat))
+    "96101": ("Aubry-d'essai", 10_000, "961", "999600001", (1.0, 47.0, 1.15, 47.3)),
+    "96102": ("Bessé-d'essai", 5_000, "961", "999600001", (1.15, 47.0, 1.3, 47.3)),
+    "96103": ("Crécy-d'essai", 2_000, "961", None, (1.0, 47.3, 1.3, 47.6)),
+    "96201": ("Dampierre-d'essai", 8_000, "962", None, (1.3, 47.0, 1.6, 47.3)),
+    "96202": ("Essey-d'essai", 1_000, "962", None, (1.3, 47.3, 1.6, 47.6)),
+}
+
+
+def _centre(bounds: tuple[float, float, float, float]) -> tuple[float, float]:
+    return (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2
+
+
+def _remove_world(session: Session) -> None:
+    session.execute(text("DELETE FROM coverage_run WHERE within = 'reg:96'"))
+    session.execute(text(
+        "DELETE FROM coverage_shape WHERE code IN ('96', '961', '962', '999600001') "
+        "OR code LIKE '96___'"))
+    session.execute(delete(Venue).where(Venue.source == SOURCE))
+    session.execute(delete(Programme).where(Programme.code == PROGRAMME))
+    session.execute(delete(Commune).where(Commune.code.in_(COMMUNES)))
+    session.execute(delete(Epci).where(Epci.code == "999600001"))
+    session.execute(delete(Departement).where(Departement.code.in_(("961", "962"))))
+    session.execute(delete(Region).where(Region.code == "96"))
+    session.commit()
+
+
+@pytest.fixture(scope="module")
+def world(app):
+    with app.app_context():
+        session = Session(db.engine)
+        try:
+            _remove_world(session)  # a run interrupted earlier
+            session.add(Region(code="96", name="Région de la carte", population=26_000,
+                               geom=square(1.0, 47.0, 1.6, 47.6)))
+            session.flush()
+            session.add_all([
+                Departement(code="961", name="Val d'essai", region_code="96",
+                            population=17_000, geom=square(1.0, 47.0, 1.3, 47.6)),
+                Departement(code="962", name="Mont d'essai", region_code="96",
+                            population=9_000, geom=square(1.3, 47.0, 1.6, 47.6)),
+                Epci(code="999600001", name="Communauté d'essai", kind="CC",
+                     population=15_000, geom=square(1.0, 47.0, 1.3, 47.3)),
+            ])
+            session.flush()
+            for code, (name, population, dep, epci, bounds) in COMMUNES.items():
+                session.add(Commune(
+                    code=code, name=name, search_name=name.lower(), population=population,
+                    departement_code=dep, region_code="96", epci_code=epci,
+                    geom=square(*bounds), point=point(*_centre(bounds)),
+                    town_hall_point=point(*_centre(bounds))))
+            session.flush()
+            venue = make_venue(session, source=SOURCE, nom="Espace numérique d'Aubry",
+                               commune="Aubry-d'essai", code_postal="96100",
+                               code_insee="96101", geom=point(*_centre(COMMUNES["96101"][4])),
+                               weekly_capacity=20)
+            programme = Programme(code=PROGRAMME, name="Pass de la carte d'essai",
+                                  perimeter_codes=["reg:96"], perimeter_communes=list(COMMUNES),
+                                  valid_from=dt.date(2020, 1, 1))
+            session.add(programme)
+            session.flush()
+            session.add(Acceptance(lieu_id=venue.id, programme_id=programme.id,
+                                   valid_from=dt.date(2020, 1, 1)))
+            report = coverage.refresh(session, coverage.Selection(within="reg:96"),
+                                      detour=1.3)
+            session.commit()
+            yield {"run_id": report.run_id, "venue_id": venue.id}
+        finally:
+            session.rollback()
+            _remove_world(session)
+            session.close()
+
+
+def _figures(page) -> dict[str, str]:
+    """The panel's definition list as {term: value}, spaces normalised."""
+    terms = page.locator("#carte-panneau-valeurs dt").all_inner_texts()
+    values = page.locator("#carte-panneau-valeurs dd").all_inner_texts()
+    return {t: re.sub(r"\s+", " ", v.replace("\u202f", " ").replace("\xa0", " "))
+            for t, v in zip(terms, values, strict=True)}
+
+
+def _legend(page) -> list[str]:
+    items = page.locator("#carte-legende-classes li").all_inner_texts()
+    return [re.sub(r"\s+", " ", item).strip() for item in items]
+
+
+def _open_map(page, query: str = ""):
+    console: list[str] = []
+    coverage_requests: list[str] = []
+    page.on("console", lambda message: console.append(message.text))
+    page.on("request", lambda request: coverage_requests.append(request.url)
+            if "/api/v1/coverage/" in request.url else None)
+    response = page.goto(page.base_url + "/carte" + query)
+    assert response.status == 200
+    return console, coverage_requests
+
+
+def test_click_a_departement_and_read_its_figures(page, world):
+    console, requests = _open_map(page)
+    # The study territory is the run's (the only one); level forced to départements.
+    # (Locator assertions, not wait_for_function: the page's CSP forbids eval.)
+    expect(page.locator("#carte-territoire")).to_have_value("reg:96")
+    page.select_option("#carte-maille", "departement")
+    page.wait_for_selector('path.coverage-territory[data-code="961"]')
+    expect(page.locator("#carte-statut")).to_contain_text("2 départements affichés")
+
+    page.click('path.coverage-territory[data-code="961"]')
+    title = page.locator("#carte-panneau-titre")
+    assert title.inner_text() == "Val d'essai (Département 961)"
+    # The panel takes the focus, so that a screen reader reads it next.
+    assert page.evaluate("document.activeElement.id") == "carte-panneau"
+    figures = _figures(page)
+    assert figures["Population"] == "17 000"
+    assert figures["Part de la population à moins de 20 km"] == "88,2 %"
+    assert figures["Personnes sans lieu à 20 km"] == "2 000"
+    assert figures["Personnes sans lieu à 30 km"] == "2 000"
+    assert figures["Communes sans lieu à 30 km"] == "1"
+
+    # Legend of the default measure: fixed classes, one territory in each of two.
+    assert page.inner_text("#carte-legende-titre") == (
+        "Part de la population à moins de 20 km d'un lieu")
+    legend = _legend(page)
+    assert "80 à 95 % (1)" in legend and "moins de 80 % (1)" in legend
+    assert "100 % (0)" in legend
+
+    # Another measure: the legend changes (title and classes), the map is restyled.
+    territory = 'path.coverage-territory[data-code="961"]'
+    assert page.get_attribute(territory, "fill") == "#f03b20"  # 80 à 95 %
+    page.select_option("#carte-mesure", "distance")
+    assert page.inner_text("#carte-legende-titre").startswith(
+        "Distance moyenne au lieu le plus proche")
+    legend = _legend(page)
+    # 961: (10 000 × 0 + 5 000 × 14.8 km) / 15 000 ≈ 4.9 km; 962: nobody within 30 km.
+    assert "5 km ou moins (1)" in legend and "aucun lieu à 30 km (1)" in legend
+    assert page.get_attribute(territory, "fill") == "#ffffb2"
+    assert page.get_attribute('path.coverage-territory[data-code="962"]', "fill") == "#bd0026"
+    # The panel follows the measure too.
+    assert _figures(page)["Distance moyenne au lieu le plus proche"].endswith("km")
+
+    # Keyboard: a territory is reachable and opens with Enter.
+    page.focus('path.coverage-territory[data-code="962"]')
+    page.keyboard.press("Enter")
+    assert title.inner_text() == "Mont d'essai (Département 962)"
+    assert _figures(page)["Distance moyenne au lieu le plus proche"] == "aucun lieu à 30 km"
+
+    # The exports are the API with the same parameters; the CSV holds what is shown.
+    csv_href = page.get_attribute("#carte-export-csv", "href")
+    params = parse_qs(urlsplit(csv_href).query)
+    assert urlsplit(csv_href).path == "/api/v1/coverage/departement"
+    assert params == {"within": ["reg:96"], "format": ["csv"]}
+    exported = page.request.get(page.base_url + csv_href)
+    assert exported.status == 200
+    rows = exported.text().strip().splitlines()
+    assert rows[0].startswith("code,name,level,population") and len(rows) == 3
+    geojson_href = page.get_attribute("#carte-export-geojson", "href")
+    assert parse_qs(urlsplit(geojson_href).query)["format"] == ["geojson"]
+
+    assert not [m for m in console if "Content Security Policy" in m], console
+    # Never a commune-level request without a bounding box.
+    for url in requests:
+        if "/coverage/commune" in url:
+            assert "bbox=" in url, url
+
+
+def test_zoomed_view_loads_communes_of_the_view_only(page, world):
+    _console, requests = _open_map(page, "?within=reg:96")
+    # The world is small: framed, the map is past zoom 8, so communes come within a bbox.
+    page.wait_for_selector('path.coverage-territory[data-code="96101"]')
+    communes = [url for url in requests if "/coverage/commune" in url]
+    assert communes and all("bbox=" in url for url in communes)
+    page.click('path.coverage-territory[data-code="96102"]')
+    figures = _figures(page)
+    assert page.inner_text("#carte-panneau-titre") == "Bessé-d'essai (Commune 96102)"
+    assert figures["Part de la population à moins de 20 km"] == "100 %"
+    assert figures["Lieux à moins de 10 / 20 / 30 km"] == "0 / 1 / 1"
+    # The venue is on the map (clustered layer, from the venues API within the view).
+    page.wait_for_selector(".leaflet-marker-pane .marker-cluster, path.leaflet-interactive"
+                           "[fill='#00497a']")
+
+
+def test_suggested_sites_and_comparison(page, world):
+    _open_map(page, "?within=reg:96&maille=departement")
+    page.wait_for_selector('path.coverage-territory[data-code="962"]')
+    page.click('path.coverage-territory[data-code="962"]')
+    page.fill("#carte-k", "1")
+    page.click("#carte-suggestions button[type=submit]")
+    page.wait_for_selector("#carte-sites li")
+    # One town hall in Mont d'essai: the one of Dampierre covers its 8 000 people.
+    assert "+8 000 personnes couvertes" in page.inner_text("#carte-sites li").replace(
+        "\u202f", " ")
+    comparison = {t: v.replace("\u202f", " ") for t, v in zip(
+        page.locator("#carte-comparaison-valeurs dt").all_inner_texts(),
+        page.locator("#carte-comparaison-valeurs dd").all_inner_texts(), strict=True)}
+    assert comparison["Territoire"] == "Mont d'essai"
+    assert comparison["Aujourd'hui : part à moins de 20 km"] == "0 %"
+    assert comparison["Avec ce site"] == "88,8 %"
+    assert comparison["Personnes nouvellement couvertes"] == "8 000"
+    assert page.locator(".site-marker").count() == 1
+
+
+def test_selection_without_run_says_which_command_to_run(page, world):
+    _open_map(page, "?within=reg:96&maille=departement")
+    page.wait_for_selector('path.coverage-territory[data-code="961"]')
+    expect(page.locator(f'#carte-programme option[value="{PROGRAMME}"]')).to_have_count(1)
+    page.select_option("#carte-programme", PROGRAMME)
+    page.wait_for_selector("#carte-absence:not([hidden])")
+    assert "Aucun calcul de couverture" in page.inner_text("#carte-absence-message")
+    command = page.inner_text("#carte-absence-commande")
+    assert command.startswith("flask --app app coverage refresh")
+    assert "--programme carte-essai" in command
+    assert page.locator("path.coverage-territory").count() == 0
