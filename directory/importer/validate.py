@@ -287,9 +287,12 @@ def validate_candidate(candidate: Candidate, today: dt.date) -> tuple[Record | N
         try:
             record.hours = parse_hours(horaires, record.timezone)
         except hours_module.InvalidHours as exc:
-            problem("horaires", f"{exc.message_fr} : gardées comme texte et signalées",
-                    WARNING)
-            record.flag(FLAG_HOURS, exc.message_fr, "horaires")
+            message = exc.message_fr
+            suggestion = suggest_hours(horaires)
+            if suggestion:
+                message += f" ; proposition à vérifier : « {suggestion} »"
+            problem("horaires", f"{message} : gardées comme texte et signalées", WARNING)
+            record.flag(FLAG_HOURS, message, "horaires")
 
     record.programmes = split_list(raw.get("x_pass_programmes"))
     if any(p.level == ERROR for p in problems):
@@ -315,6 +318,17 @@ def parse_hours(text: str, tz: str) -> hours_module.Hours:
     if isinstance(found, hours_module.InvalidHours):
         raise found
     return found
+
+
+def suggest_hours(text: str) -> str | None:
+    """An OSM reading of free French text, offered in the report, never applied."""
+    convert = getattr(hours_module, "text_to_osm", None)
+    if convert is None:
+        return None
+    try:
+        return convert(text)
+    except (hours_module.InvalidHours, ValueError):
+        return None
 
 
 def _check_coordinates(raw: dict[str, Any], values: dict[str, Any], record: Record,

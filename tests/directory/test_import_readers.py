@@ -178,6 +178,9 @@ def test_creuse_free_text_hours_are_kept_and_flagged():
     assert len(flagged) == 31
     for record in flagged:
         assert record.values["horaires"] and record.hours is None
+    # A reading is offered for a person to check, never applied.
+    wednesday = next(r for r in flagged if r.values["horaires"] == "Mercredi de 14h à 15H30")
+    assert "proposition à vérifier : « We 14:00-15:30 »" in wednesday.flags[0]["message"]
 
 
 def test_per_day_columns_become_an_osm_string():
