@@ -74,6 +74,7 @@ REACH_CHOICES: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 LIMIT_CHOICES = (10, 20, 50)
+MAX_LIMIT = 50  # the match API's own cap
 TRAVEL_CHOICES: dict[str, str] = {"": "Distance en kilomètres", **TRAVEL_MODE_LABELS}
 FORMAT_CHOICES: dict[str, str] = {f: OFFER_FORMAT_LABELS[f] for f in OFFER_FORMATS}
 LEVEL_CHOICES: dict[str, str] = {"": "Tous niveaux",
@@ -319,12 +320,10 @@ def read_prescriber(args: Any) -> SearchForm:
         if minutes is not None:
             form.add_error("travel_mode", "Choisissez le mode de déplacement de la durée.")
 
-    limit = _text(args, "limit", 3) or str(LIMIT_CHOICES[0])
-    form.values["limit"] = limit
-    if limit not in {str(n) for n in LIMIT_CHOICES}:
-        form.add_error("limit", "Nombre de résultats : 10, 20 ou 50.")
-    else:
-        form.limit = int(limit)
+    limit = _number(form, args, "limit", "Nombre de résultats : de 1 à 50.", low=1,
+                    high=MAX_LIMIT, integer=True)
+    form.limit = int(limit) if limit is not None else LIMIT_CHOICES[0]
+    form.values["limit"] = str(form.limit) if limit is not None else form.values["limit"]
     return _only_if_submitted(form)
 
 

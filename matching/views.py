@@ -72,7 +72,8 @@ def _map_data(result, form: forms.SearchForm, page: str) -> dict:
         "place": {"lat": result.place.lat, "lon": result.place.lon,
                   "label": result.place.label},
         "venues": [{"rank": n, "nom": r.nom, "lat": r.lat, "lon": r.lon,
-                    "distance": distance_text(r.distance_m),
+                    "distance": distance_text(r.distance_m,
+                                              in_commune=result.place.is_polygon),
                     "url": url_for("matching.sheet", venue_id=r.venue_id) + "?" + query}
                    for n, r in enumerate(result.results, start=1)],
     }
@@ -241,8 +242,9 @@ def plain_summary(result, form: forms.SearchForm) -> str:
                             if p)
         lines.append("")
         lines.append(f"{n}. {r.nom} — {address}")
-        lines.append(f"   {distance_text(r.distance_m).capitalize()} ; "
-                     f"{travel_text(r.travel_minutes, ('walk', 'transit', 'car'))}")
+        travel = travel_text(r.travel_minutes, ("walk", "transit", "car"))
+        distance = distance_text(r.distance_m, in_commune=result.place.is_polygon)
+        lines.append("   " + capitalize_first(distance) + (f" ; {travel}" if travel else ""))
         if r.next_slot is not None:
             lines.append(f"   Prochain créneau : {r.next_slot.text}")
         for offer in r.offers:

@@ -144,6 +144,18 @@ def test_search_form_to_results_with_reasons(client, town):
     assert not re.search(r"<script(?![^>]*\bsrc=)(?![^>]*application/json)[^>]*>", html)
 
 
+def test_basemap_comes_from_the_configuration(client, town, app):
+    fields = query(**HERE, programme="pass-vue", services=slug(DEMARCHES))
+    html = client.get("/recherche", query_string=fields).get_data(as_text=True)
+    assert 'data-basemap-url=""' in html  # none configured: markers on a plain background
+    app.config["PASSERELLE_BASEMAP_URL"] = "https://tuiles.example.fr/{z}/{x}/{y}.png"
+    try:
+        html = client.get("/recherche", query_string=fields).get_data(as_text=True)
+    finally:
+        app.config["PASSERELLE_BASEMAP_URL"] = ""
+    assert 'data-basemap-url="https://tuiles.example.fr/{z}/{x}/{y}.png"' in html
+
+
 def test_availability_from_days_and_moments(client, town):
     response = client.get("/recherche", query_string=query(
         **HERE, programme="pass-vue", services=slug(DEMARCHES), days="mardi",
@@ -287,13 +299,24 @@ def test_prescriber_view_with_every_filter(client, town):
     assert "support=Surd" in csv_link and "limit=20" in csv_link
 
 
+def test_prescriber_number_of_results(client, town):
+    _, v = town
+    response = client.get("/orienter", query_string=query(
+        **HERE, programme="pass-vue", services=slug(DEMARCHES), limit="1"))
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert re.findall(r'<tr id="lieu-(\d+)">', html) == [str(v["a"].id)]
+    assert '<option value="1" selected>1</option>' in html
+
+
 @pytest.mark.parametrize(("fields", "field", "message"), [
     ({"max_km": "loin"}, "max_km", "Distance en kilomètres, entre 0,1 et 300."),
     ({"travel_mode": "walk"}, "max_minutes", "Indiquez la durée de trajet maximale en minutes."),
     ({"max_minutes": "20"}, "travel_mode", "Choisissez le mode de déplacement de la durée."),
     ({"travel_mode": "walk", "max_minutes": "20", "max_km": "3"}, "max_km",
      "Donnez une distance ou une durée de trajet, pas les deux."),
-    ({"limit": "500"}, "limit", "Nombre de résultats : 10, 20 ou 50."),
+    ({"limit": "500"}, "limit", "Nombre de résultats : de 1 à 50."),
+    ({"limit": "2,5"}, "limit", "Nombre de résultats : de 1 à 50."),
     ({"languages": "français"}, "languages", "Langue : code ISO 639-1 à 2 lettres"),
     ({"time_from": "17:00", "time_to": "09:00"}, "time_to",
      "L'heure de fin doit suivre l'heure de début."),
