@@ -79,12 +79,28 @@ def _map_data(result, form: forms.SearchForm, page: str) -> dict:
     }
 
 
+def _passes(result, programmes) -> dict[int, list[str]]:
+    """Without a chosen pass, the passes each result accepts (names), so that nobody goes
+    with cheques to a venue that takes none."""
+    if result is None or result.programme is not None or not result.results:
+        return {}
+    from directory.services import accepted_programme_codes
+
+    names = {p.code: p.name for p in programmes}
+    codes = accepted_programme_codes(db.session, [r.venue_id for r in result.results],
+                                     result.on_date)
+    return {venue_id: [names.get(code, code) for code in found]
+            for venue_id, found in codes.items()}
+
+
 def _context(form: forms.SearchForm, result, page: str) -> dict:
     today = _now().date()
+    programmes = _programmes(today)
     return {
         "form": form,
         "result": result,
-        "programmes": _programmes(today),
+        "programmes": programmes,
+        "passes": _passes(result, programmes),
         "sheet_query": _query(form, page=page),
         "query": _query(form),
         "map_data": _map_data(result, form, page),

@@ -174,6 +174,17 @@ def test_now_overrides_days_and_says_so(client, town):
     assert "les jours et moments cochés ne sont pas utilisés" in text_of(response)
 
 
+def test_without_a_pass_each_result_says_which_passes_it_accepts(client, town):
+    response = client.get("/recherche", query_string=query(**HERE, services=slug(DEMARCHES)))
+    assert response.status_code == 200
+    assert result_names(response) == ["Café Gamma", "Atelier Alpha", "Bibliothèque Bêta"]
+    html = response.get_data(as_text=True)
+    passes = [" ".join(re.sub(r"<[^>]+>", " ", unescape(m)).split()) for m in
+              re.findall(r'<p class="result-passes">(.*?)</p>', html, flags=re.S)]
+    assert passes == ["N'accepte aucun Pass Numérique pour l'instant.",
+                      "Pass accepté : Pass Numérique Vue", "Pass accepté : Pass Numérique Vue"]
+
+
 def test_nothing_fits_gives_a_relaxation_hint(client, town):
     response = client.get("/recherche", query_string=query(
         **HERE, programme="pass-vue", services=slug(DEMARCHES), days="dimanche", reach="5km"))
