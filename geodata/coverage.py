@@ -534,6 +534,7 @@ def refresh(session: Session, selection: Selection, *, detour: float,
 
     start = time.perf_counter()
     aggregate(session, run_id, method)
+    store_properties(session, run_id, method, reference_mean)
     _prune(session, selection.key, run_id)
     timings["agrégats"] = time.perf_counter() - start
 
@@ -906,6 +907,34 @@ def _commune_extra_sql() -> str:
     return "jsonb_build_object(" + ", ".join(f"'{k}', {v}" for k, v in pairs) + ")"
 
 
+def properties_sql(level: str, method: str) -> str:
+    """SQL of a territory's map properties (aliases: ``r`` coverage_result and ``g``
+    commune at the commune level; ``a`` coverage_aggregate and ``g`` the level's table
+    otherwise; binds ``:level`` and ``:reference``)."""
+    if method not in accessibility.METHODS:
+        raise InvalidInput("Méthode du calcul inconnue.")
+    if level == "commune":
+        return _properties_sql(_commune_fields(method)) + " || " + _commune_extra_sql()
+    fields = dict(_AGGREGATE_FIELDS)
+    if level == "departement":
+        fields["region_code"] = "g.region_code"
+    return _properties_sql(fields)
+
+
+def store_properties(session: Session, run_id: int, method: str,
+                     reference_mean: float) -> None:
+    """Build once, at refresh, the properties every view of the run shows."""
+    params = {"run": run_id, "reference": reference_mean, "level": "commune"}
+    session.execute(text(
+        f"UPDATE coverage_result r SET properties = {properties_sql('commune', method)} "
+        "FROM commune g WHERE g.code = r.commune_code AND r.run_id = :run"), params)
+    for level, table in TERRITORY_TABLES.items():
+        session.execute(text(
+            f"UPDATE coverage_aggregate a SET properties = {properties_sql(level, method)} "
+            f"FROM {table} g WHERE g.code = a.code AND a.run_id = :run AND a.level = :level"),
+            {**params, "level": level})
+
+
 def coverage_view(session: Session, level: str, selection: Selection, *,
                   bbox: Sequence[float] | None = None, run_id: int | None = None,
                   fmt: str = "geojson") -> View:
@@ -940,9 +969,9 @@ def coverage_view(session: Session, level: str, selection: Selection, *,
     shapes = ("LEFT JOIN coverage_shape s ON s.level = :level AND s.code = g.code "
               "AND s.tolerance = :tolerance AND s.digits = :digits" if fmt == "geojson"
               else "")
+    properties = f"COALESCE({'r' if level == 'commune' else 'a'}.properties, " \
+                 f"{properties_sql(level, run['method'])})"
     if level == "commune":
-        properties = (_properties_sql(_commune_fields(run["method"])) + " || "
-                      + _commune_extra_sql())
         inner = (
             f"SELECT r.commune_code AS code, {properties} AS props, {geometry} AS geometry "
             f"FROM coverage_result r JOIN commune g ON g.code = r.commune_code {shapes} "
@@ -954,11 +983,8 @@ def coverage_view(session: Session, level: str, selection: Selection, *,
         in_within = ("TRUE" if territory.kind == "fr" else
                      f"a.code IN (SELECT DISTINCT c.{column} FROM commune c "
                      f"WHERE {territory.condition()} AND c.{column} IS NOT NULL)")
-        fields = dict(_AGGREGATE_FIELDS)
-        if level == "departement":
-            fields["region_code"] = "g.region_code"
         inner = (
-            f"SELECT a.code, {_properties_sql(fields)} AS props, {geometry} AS geometry "
+            f"SELECT a.code, {properties} AS props, {geometry} AS geometry "
             f"FROM coverage_aggregate a JOIN {table} g ON g.code = a.code {shapes} "
             f"WHERE a.run_id = :run AND a.level = '{level}' AND ({in_within}) "
             f"AND ({bbox_sql}) ORDER BY a.code")

@@ -86,6 +86,8 @@ class CoverageResult(db.Model):
     covered_10km: Mapped[bool] = mapped_column(Boolean)
     covered_20km: Mapped[bool] = mapped_column(Boolean)
     covered_30km: Mapped[bool] = mapped_column(Boolean)
+    # The map's properties of this commune, rounded, built once at refresh (see views).
+    properties: Mapped[dict | None] = mapped_column(JSONB)
 
 
 class CoverageAggregate(db.Model):
@@ -111,6 +113,7 @@ class CoverageAggregate(db.Model):
     mean_accessibility: Mapped[float] = mapped_column(Float)
     capacity_gap: Mapped[float] = mapped_column(Float)
     mean_nearest_km: Mapped[float | None] = mapped_column(Float)
+    properties: Mapped[dict | None] = mapped_column(JSONB)  # as for CoverageResult
 
     __table_args__ = (
         CheckConstraint("level IN ('epci', 'departement', 'region', 'france')", name="level"),

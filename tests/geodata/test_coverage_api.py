@@ -172,3 +172,18 @@ def test_views_use_the_shapes_simplified_at_refresh(client, world, db_session):
                      today=TODAY)
     body = client.get("/api/v1/coverage/region?within=reg:991").get_json()
     assert body["features"][0]["geometry"]["type"] in ("Polygon", "MultiPolygon")
+
+
+@pytest.mark.parametrize("level, within", [("commune", "dep:991"), ("epci", "reg:991"),
+                                           ("departement", "reg:991"), ("region", "reg:991")])
+def test_properties_stored_at_refresh_equal_those_built_on_the_fly(client, world, db_session,
+                                                                   level, within):
+    from sqlalchemy import text
+
+    url = f"/api/v1/coverage/{level}?within={within}"
+    stored = client.get(url).get_json()["features"]
+    assert stored and all(f["properties"]["level"] == level for f in stored)
+    db_session.execute(text("UPDATE coverage_result SET properties = NULL"))
+    db_session.execute(text("UPDATE coverage_aggregate SET properties = NULL"))
+    built = client.get(url).get_json()["features"]
+    assert built == stored
