@@ -38,9 +38,13 @@ def at(km_east: float, km_north: float = 0.0) -> tuple[float, float]:
 
 @pytest.fixture
 def clock(app):
+    previous = app.extensions.get("clock")
     app.extensions["clock"] = lambda: NOW
     yield NOW
-    app.extensions.pop("clock", None)
+    if previous is None:
+        app.extensions.pop("clock", None)
+    else:
+        app.extensions["clock"] = previous
 
 
 @pytest.fixture

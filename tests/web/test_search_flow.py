@@ -50,6 +50,7 @@ def catalogue(app, geography):
     """Committed: a programme over Gironde accepted by three venues; removed at the end."""
     from directory.programmes import save_programme
 
+    previous_clock = app.extensions.get("clock")
     app.extensions["clock"] = lambda: NOW
     with app.app_context(), Session(db.engine) as session:
         programme, _ = save_programme(session, code=PROGRAMME, name="Pass Numérique Web",
@@ -78,7 +79,10 @@ def catalogue(app, geography):
         session.execute(delete(Venue).where(Venue.source == SOURCE))
         session.execute(delete(Programme).where(Programme.code == PROGRAMME))
         session.commit()
-    app.extensions.pop("clock", None)
+    if previous_clock is None:
+        app.extensions.pop("clock", None)
+    else:
+        app.extensions["clock"] = previous_clock
 
 
 @pytest.fixture
