@@ -20,6 +20,7 @@ import csv
 import os
 import random
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -126,11 +127,17 @@ def import_command(path: Path, *extra: str) -> list[str]:
             str(path), "--source", SOURCE, "--format", "standard-v1-csv", *extra]
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_import(path: Path) -> tuple[float, int, str]:
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _children_cpu()
     done = subprocess.run(import_command(path), cwd=ROOT, capture_output=True, text=True,
                           check=False)
     seconds = time.perf_counter() - started
+    print(f"  (processus d'import : {_children_cpu() - cpu:.1f} s de CPU)")
     if done.returncode != 0:
         sys.exit(f"import en échec ({done.returncode}) :\n{done.stdout}\n{done.stderr}")
     match = re.search(r"Lignes écrites : ([\d\u202f]+)", done.stdout)
@@ -151,6 +158,8 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="garder les lieux importés")
     args = parser.parse_args()
     url = database_url()
+    print("Charge de la machine (1, 5, 15 min) : "
+          + ", ".join(f"{v:.1f}" for v in os.getloadavg()) + f" sur {os.cpu_count()} cœurs")
     places = communes(url)
     print(f"Géographie : {len(places)} communes chargées"
           + ("" if places else " (points au hasard, contrôles géographiques sautés)"))

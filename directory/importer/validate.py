@@ -142,14 +142,21 @@ def parse_number(value: Any) -> float | None:
     return float(text)  # ValueError for the caller to report
 
 
+_PHONE_NOISE = re.compile(r"[\s.\-/()\u00a0]")
+_NATIONAL = re.compile(r"0\d{9}")
+_INTERNATIONAL_WITH_ZERO = re.compile(r"\+330\d{9}")
+
+
 def normalise_phone(raw: str) -> str | None:
     """'05 57 65 75 39' → '+33557657539'; already international numbers are kept."""
-    digits = re.sub(r"[\s.\-/()\u00a0]", "", raw)
+    if _PHONE.match(raw):
+        return raw
+    digits = _PHONE_NOISE.sub("", raw)
     if digits.startswith("0033"):
         digits = "+33" + digits[4:]
-    if re.fullmatch(r"0\d{9}", digits):
+    if _NATIONAL.fullmatch(digits):
         digits = "+33" + digits[1:]
-    if re.fullmatch(r"\+33\d{9}", digits) and digits[3] == "0":
+    elif _INTERNATIONAL_WITH_ZERO.fullmatch(digits):
         digits = "+33" + digits[4:]
     return digits if _PHONE.match(digits) else None
 
