@@ -271,6 +271,21 @@ def test_printable_sheet_for_a_search(client, town):
     assert back.startswith("/recherche?") and "programme=pass-vue" in unescape(back)
 
 
+def test_sheet_from_the_prescriber_view_keeps_its_filters(client, town):
+    _, v = town
+    html = client.get("/orienter", query_string=query(
+        **HERE, programme="pass-vue", support="Surdité", limit="20")).get_data(as_text=True)
+    link = unescape(re.search(rf'href="(/recherche/fiche/{v["b"].id}\?[^"]+)"', html).group(1))
+    assert "page=orienter" in link and "support=Surd" in link
+    response = client.get(link)
+    assert response.status_code == 200
+    text = text_of(response)
+    assert "Depuis votre position : à 3,0 km à vol d'oiseau." in text
+    back = unescape(re.search(r'<a href="([^"]+)">Revenir à la recherche</a>',
+                              response.get_data(as_text=True)).group(1))
+    assert back.startswith("/orienter?") and "limit=20" in back
+
+
 def test_sheet_of_a_venue_outside_the_search_still_helps(client, town):
     _, v = town
     response = client.get(f"/recherche/fiche/{v['c'].id}", query_string=query(
