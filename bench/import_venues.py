@@ -140,8 +140,11 @@ def run_import(path: Path) -> tuple[float, int, str]:
     print(f"  (processus d'import : {_children_cpu() - cpu:.1f} s de CPU)")
     if done.returncode != 0:
         sys.exit(f"import en échec ({done.returncode}) :\n{done.stdout}\n{done.stderr}")
-    match = re.search(r"Lignes écrites : ([\d\u202f]+)", done.stdout)
+    match = re.search(r"Lignes écrites : ([\d\u202f]+) en ([\d.]+) s", done.stdout)
     written = int(match.group(1).replace("\u202f", "")) if match else -1
+    if match:
+        print(f"  (dont lecture, validation et écriture : {float(match.group(2)):.1f} s ; "
+              "le reste est le démarrage de l'application)")
     return seconds, written, done.stdout
 
 
