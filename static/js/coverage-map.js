@@ -1,7 +1,8 @@
 /* The planner's coverage map (/carte). No data is in the page: everything is fetched from
  * the API as the view moves, at a level suited to the zoom (never all communes at once):
- *   zoom <= 4 régions, 5-6 départements, 7 EPCI (within the view), >= 8 communes (within
- *   the view), unless the user picks a level.
+ *   zoom <= 4 régions, 5-6 départements, 7-8 EPCI (within the view), >= 9 communes
+ *   (within the view; from zoom 8 when the user asks for communes), unless the user picks
+ *   a level. At zoom 8 a 1400-pixel-wide view holds ≈ 4 800 communes, at 9 ≈ 1 200.
  * Configuration comes from data-* attributes of #carte-couverture (no inline script):
  *   data-options   Leaflet map options (from folium, geodata/maps.py)
  *   data-basemap   {"url", "options"} of the configured basemap, or empty: plain background
@@ -26,10 +27,11 @@
   };
   var LEVEL_LOADING = { region: "régions", departement: "départements",
     epci: "intercommunalités", commune: "communes" };
-  var COMMUNE_MIN_ZOOM = 8;
-  var VENUE_MIN_ZOOM = 7;
+  var COMMUNE_MIN_ZOOM = 8;       // communes on request
+  var COMMUNE_AUTO_ZOOM = 9;      // communes by default
+  var VENUE_MIN_ZOOM = 9;         // a venue weighs ≈ 2 KB in the venues API's GeoJSON
   var VENUE_PAGE_SIZE = 500;
-  var VENUE_MAX_PAGES = 4;
+  var VENUE_MAX_PAGES = 2;
   var MAX_FOCUSABLE = 400;   // territories reachable with Tab (the exports carry the rest)
   var CIRCLE_MAX_PX = 28;
 
@@ -219,7 +221,7 @@
       sites: byId("carte-couche-sites")
     };
     this.status = byId("carte-statut");
-    this.sequence = { territories: 0, venues: 0, sites: 0 };
+    this.sequence = { territories: 0, venues: 0, sites: 0, details: 0 };
     this.collection = null;      // the FeatureCollection shown
     this.request = null;         // {level, url, params} of what is shown
     this.selected = null;        // code of the territory in the panel
@@ -242,6 +244,9 @@
         }
       });
     this.wanted = { programme: params.get("programme") || "", within: params.get("within") || "" };
+    // "#zoom/lat/lon": a shared view (written back as the map moves).
+    var view = /^#(\d{1,2})\/(-?\d+(?:\.\d+)?)\/(-?\d+(?:\.\d+)?)$/.exec(window.location.hash);
+    this.wantedView = view ? { zoom: +view[1], center: [+view[2], +view[3]] } : null;
   };
 
   CoverageMap.prototype.state = function () {
@@ -257,7 +262,13 @@
     var search = query({ mesure: s.measure === "share20" ? "" : s.measure, programme: s.programme,
       service: s.service, need: s.need === "population" ? "" : s.need,
       within: s.within === "fr" ? "" : s.within, maille: s.level === "auto" ? "" : s.level });
-    window.history.replaceState(null, "", window.location.pathname + search);
+    window.history.replaceState(null, "", window.location.pathname + search + this.viewHash());
+  };
+
+  CoverageMap.prototype.viewHash = function () {
+    if (!this.map) { return ""; }
+    var c = this.map.getCenter();
+    return "#" + this.map.getZoom() + "/" + c.lat.toFixed(4) + "/" + c.lng.toFixed(4);
   };
 
   CoverageMap.prototype.buildMap = function () {
@@ -419,6 +430,14 @@
     byId("carte-absence").hidden = true;
     this.request = null;
     this.framedWithin = s.within;
+    if (this.wantedView) {
+      var view = this.wantedView;
+      this.wantedView = null;
+      this.map.setView(view.center, view.zoom, { animate: false });
+      this.loadTerritories(false);
+      this.loadVenues();
+      return;
+    }
     if (s.within === "fr") {
       this.map.setView(this.home.center, this.home.zoom, { animate: false });
       this.loadTerritories(false);
@@ -445,7 +464,7 @@
     if (chosen !== "auto") { return chosen; }
     if (zoom <= 4) { return "region"; }
     if (zoom <= 6) { return "departement"; }
-    if (zoom < COMMUNE_MIN_ZOOM) { return "epci"; }
+    if (zoom < COMMUNE_AUTO_ZOOM) { return "epci"; }
     return "commune";
   };
 
@@ -469,6 +488,8 @@
   };
 
   CoverageMap.prototype.onMove = function () {
+    window.history.replaceState(null, "", window.location.pathname + window.location.search +
+      this.viewHash());
     this.loadTerritories(false);
     this.loadVenues();
   };
@@ -718,8 +739,31 @@
 
   // ------------------------------------------------------------------ panel
 
+  /* The map's payload may carry only the figures it draws; the panel then asks the coverage
+   * API for all the figures of the one territory (a small, cached request). */
   CoverageMap.prototype.showPanel = function (feature, focus) {
+    var self = this;
     var p = feature.properties;
+    var details = this.details && this.details.code === p.code &&
+      this.details.level === p.level && this.details.key === this.request.url
+      ? this.details.properties : null;
+    this.renderPanel(details || p, focus);
+    if (details || "population_covered_10km" in p) { return; }
+    var ticket = ++this.sequence.details;
+    var key = this.request.url;
+    fetchJson(this.coverageUrl(p.level, { within: LEVEL_PREFIX[p.level] + p.code }))
+      .then(function (collection) {
+        if (ticket !== self.sequence.details || self.selected !== p.code) { return; }
+        collection.features.forEach(function (f) {
+          if (f.properties.code === p.code) {
+            self.details = { code: p.code, level: p.level, key: key, properties: f.properties };
+            self.renderPanel(f.properties, false);
+          }
+        });
+      }).catch(function () { /* the panel keeps the map's figures */ });
+  };
+
+  CoverageMap.prototype.renderPanel = function (p, focus) {
     var s = this.state();
     var panel = byId("carte-panneau");
     setText(byId("carte-panneau-titre"), p.name + " (" + LEVEL_NAMES[p.level] + " " + p.code + ")");
@@ -794,9 +838,12 @@
     var self = this;
     var L = window.L;
     var ticket = ++this.sequence.venues;
+    var note = byId("carte-legende-lieux");
     if (!this.controls.venues.checked || this.map.getZoom() < VENUE_MIN_ZOOM) {
       this.venueLayer.clearLayers();
       this.venueBox = null;
+      setText(note, this.controls.venues.checked ? "Lieux : visibles à partir du zoom " +
+        VENUE_MIN_ZOOM + " (zoomez)." : "");
       return;
     }
     var s = this.state();
@@ -829,10 +876,9 @@
       });
       if (self.venueLayer.addLayers) { self.venueLayer.addLayers(markers); }
       else { markers.forEach(function (m) { self.venueLayer.addLayer(m); }); }
-      if (more) {
-        self.say("Lieux : les " + fmtNumber(features.length) +
-          " premiers de la vue sont affichés ; zoomez pour les voir tous.");
-      }
+      setText(note, "Points bleu foncé : lieux de la vue (" + fmtNumber(features.length) +
+        (more ? ", les premiers seulement : zoomez pour les voir tous" : "") +
+        "), regroupés quand ils sont proches.");
     }).catch(function () {
       if (ticket === self.sequence.venues) { self.say("Les lieux n'ont pas pu être chargés.", true); }
     });

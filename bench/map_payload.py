@@ -1,0 +1,267 @@
+"""Benchmark: what the coverage map (/carte) actually loads, measured in Chromium.
+
+    .venv/bin/python bench/map_payload.py [--programme CODE] [--within fr] [--views 12]
+                                          [--seed 1] [--replay 5]
+
+Serves the application on 127.0.0.1 (a thread over the local ``passerelle`` database, or
+DATABASE_URL), opens /carte in the Debian Chromium through Playwright — a fresh browser
+context (empty cache) for every view, a 1400 × 900 window — and prints:
+
+1. the national view (``#6/46.6/2.4``: France, département level): every request with the
+   bytes that crossed the wire, split into the view's data (API), the page and the static
+   assets (Leaflet, markercluster, our JS/CSS); target: the view's data ≤ 300 KB;
+2. for zoom 6, 7, 8 and 10, over ``--views`` centres drawn (seeded) among the communes of
+   metropolitan France: the territory request's time as the browser saw it (request sent →
+   last byte), p50 / p95 / max, and the bytes loaded per view (territories, venues);
+   target: p95 ≤ 50 ms;
+3. the same territory URLs replayed ``--replay`` times by a plain HTTP client (server time
+   without the browser), p50 / p95.
+
+Needs a coverage run for the selection: the national one of bench/coverage_refresh.py
+(programme ``bench-national``, 20,000 venues — the default when it exists), or
+``flask --app app coverage refresh --within fr``. bench/coverage_refresh.py measures the API
+through the test client; this script measures the map as a user's browser loads it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import random
+import shutil
+import statistics
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+TARGET_PAYLOAD_KB = 300.0
+TARGET_P95_MS = 50.0
+NATIONAL_VIEW = (6, 46.6, 2.4)
+ZOOMS = (6, 7, 8, 10)
+VIEWPORT = {"width": 1400, "height": 900}
+# Metropolitan France (overseas territories have their own views).
+METROPOLE = (-5.5, 41.3, 9.7, 51.2)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def kind_of(url: str) -> str:
+    path = urlsplit(url).path
+    if path.startswith("/api/v1/coverage/") and path.rsplit("/", 1)[1] in (
+            "region", "departement", "epci", "commune"):
+        return "territoires"
+    if path.startswith("/api/v1/venues"):
+        return "lieux"
+    if path.startswith("/api/"):
+        return "api (autres)"
+    if path.startswith("/static/"):
+        return "statique"
+    return "page"
+
+
+def serve(app):
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return server, f"http://127.0.0.1:{server.server_port}"
+
+
+def default_selection(app, programme: str | None, within: str) -> tuple[str, str]:
+    from sqlalchemy import text
+
+    from extensions import db
+
+    with app.app_context():
+        if programme is None:
+            found = db.session.execute(text(
+                "SELECT 1 FROM coverage_run WHERE programme_code = 'bench-national' "
+                "AND within = :w LIMIT 1"), {"w": within}).scalar()
+            programme = "bench-national" if found else ""
+        run = db.session.execute(text(
+            "SELECT id FROM coverage_run WHERE coalesce(programme_code, '') = :p "
+            "AND within = :w ORDER BY created_at DESC LIMIT 1"),
+            {"p": programme, "w": within}).scalar()
+        if run is None:
+            sys.exit(f"Aucun calcul de couverture pour programme={programme or '(tous)'} "
+                     f"within={within} : lancez bench/coverage_refresh.py ou "
+                     f"flask --app app coverage refresh --within {within}.")
+    return programme, within
+
+
+def centres(app, count: int, seed: int) -> list[tuple[float, float]]:
+    from sqlalchemy import text
+
+    from extensions import db
+
+    with app.app_context():
+        rows = db.session.execute(text(
+            "SELECT ST_Y(point), ST_X(point) FROM commune WHERE point IS NOT NULL "
+            "AND ST_X(point) BETWEEN :x0 AND :x1 AND ST_Y(point) BETWEEN :y0 AND :y1 "
+            "ORDER BY code"), dict(zip(("x0", "y0", "x1", "y1"), METROPOLE, strict=True))).all()
+    return random.Random(seed).sample([(lat, lon) for lat, lon in rows], count)
+
+
+def load_view(browser, base: str, query: str, zoom: int, lat: float, lon: float) -> list[dict]:
+    """Open the map on one view with an empty cache; every finished request's figures."""
+    context = browser.new_context(viewport=VIEWPORT, locale="fr-FR")
+    # Nothing may leave the machine (no basemap is configured; this is a guard).
+    context.route("**/*", lambda route: route.continue_()
+                  if urlsplit(route.request.url).netloc == urlsplit(base).netloc
+                  else route.abort())
+    page = context.new_page()
+    finished: list = []
+    page.on("requestfinished", lambda request: finished.append(request))
+    page.goto(f"{base}/carte{query}#{zoom}/{lat:.4f}/{lon:.4f}")
+    page.wait_for_load_state("networkidle")
+    status = page.inner_text("#carte-statut")
+    records = []
+    for request in finished:
+        sizes = request.sizes()
+        timing = request.timing
+        response = request.response()
+        records.append({
+            "url": request.url, "kind": kind_of(request.url),
+            "status": response.status if response else 0,
+            "bytes": sizes["responseBodySize"] + sizes["responseHeadersSize"],
+            "body": sizes["responseBodySize"],
+            "ms": timing["responseEnd"] - timing["requestStart"]
+            if timing["responseEnd"] > 0 else float("nan"),
+        })
+    context.close()
+    records.append({"url": "", "kind": "statut", "bytes": 0, "body": 0, "ms": 0,
+                    "status": status})  # the page's status line, popped by the caller
+    return records
+
+
+def replay(urls: list[str], times: int) -> list[float]:
+    """Durations in ms of ``times`` GETs of each URL (errors, e.g. 422, are timed too)."""
+    durations = []
+    for url in urls:
+        for _ in range(times):
+            request = urllib.request.Request(url, headers={"Accept-Encoding": "identity"})
+            started = time.perf_counter()
+            try:
+                with urllib.request.urlopen(request) as response:
+                    response.read()
+            except urllib.error.HTTPError as error:
+                error.read()
+            durations.append((time.perf_counter() - started) * 1000)
+    return durations
+
+
+def kb(n: float) -> str:
+    return f"{n / 1000:,.1f} Ko".replace(",", " ")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--programme", default=None,
+                        help="code du programme (défaut : bench-national s'il a un calcul)")
+    parser.add_argument("--within", default="fr")
+    parser.add_argument("--views", type=int, default=12, help="vues par niveau de zoom")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--replay", type=int, default=5)
+    args = parser.parse_args()
+
+    from playwright.sync_api import sync_playwright
+
+    from app import create_app
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    app = create_app()
+    programme, within = default_selection(app, args.programme, args.within)
+    query = "?" + "&".join(f"{k}={quote(v)}" for k, v in
+                           (("programme", programme), ("within", within)) if v)
+    points = centres(app, args.views, args.seed)
+    server, base = serve(app)
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    print(f"Sélection : programme={programme or '(tous les lieux)'} within={within} ; "
+          f"serveur {base} ; Chromium {chromium} ; fenêtre {VIEWPORT['width']} × "
+          f"{VIEWPORT['height']}.")
+    ok = True
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium, args=[
+                "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+            # Warm-up (first connection, Python imports, PostgreSQL caches).
+            load_view(browser, base, query, *NATIONAL_VIEW)
+
+            print("\n1. Vue nationale (#6/46.6/2.4) : octets transférés (en-têtes compris)")
+            records = load_view(browser, base, query, *NATIONAL_VIEW)
+            status = records.pop()["status"]
+            totals: dict[str, int] = {}
+            for record in records:
+                totals[record["kind"]] = totals.get(record["kind"], 0) + record["bytes"]
+                parts = urlsplit(record["url"])
+                shown = parts.path + (f"?{parts.query}" if parts.query else "")
+                print(f"   {kb(record['bytes']):>10}  {record['ms']:7.1f} ms  "
+                      f"{record['status']}  {shown}")
+            data = sum(v for k, v in totals.items() if k in ("territoires", "lieux",
+                                                            "api (autres)"))
+            print(f"   statut de la page : {status}")
+            for kind, total in sorted(totals.items()):
+                print(f"   {kind:<14} {kb(total):>10}")
+            print(f"   données de la vue (API) : {kb(data)} — cible ≤ {TARGET_PAYLOAD_KB:.0f} Ko "
+                  f"({data / 1000 / TARGET_PAYLOAD_KB:.2f} × la cible) ; "
+                  f"tout compris : {kb(sum(totals.values()))}")
+            ok &= data / 1000 <= TARGET_PAYLOAD_KB
+
+            print(f"\n2. Vues par zoom ({args.views} centres tirés parmi les communes, "
+                  f"graine {args.seed}) : requête des territoires vue par le navigateur")
+            replay_urls: dict[int, list[str]] = {}
+            for zoom in ZOOMS:
+                times, terr_bytes, venue_bytes, levels, errors = [], [], [], set(), 0
+                replay_urls[zoom] = []
+                for lat, lon in points:
+                    records = load_view(browser, base, query, zoom, lat, lon)
+                    records.pop()
+                    territory = [r for r in records if r["kind"] == "territoires"]
+                    for r in territory:
+                        levels.add(urlsplit(r["url"]).path.rsplit("/", 1)[1])
+                    # The view's own request is the last territory request (framing first).
+                    if territory:
+                        errors += territory[-1]["status"] != 200
+                        times.append(territory[-1]["ms"])
+                        replay_urls[zoom].append(territory[-1]["url"])
+                    terr_bytes.append(sum(r["bytes"] for r in territory))
+                    venue_bytes.append(sum(r["bytes"] for r in records if r["kind"] == "lieux"))
+                p95 = percentile(times, 0.95)
+                print(f"   zoom {zoom:>2} ({', '.join(sorted(levels))}) : "
+                      f"p50 {statistics.median(times):6.1f} ms, p95 {p95:6.1f} ms, "
+                      f"max {max(times):6.1f} ms ; territoires {kb(statistics.median(terr_bytes))}"
+                      f" (médiane), {kb(max(terr_bytes))} (max) ; lieux "
+                      f"{kb(statistics.median(venue_bytes))} (médiane), "
+                      f"{kb(max(venue_bytes))} (max) — p95/cible {p95 / TARGET_P95_MS:.2f}"
+                      + (f" ; {errors} réponse(s) en erreur" if errors else ""))
+                ok &= p95 <= TARGET_P95_MS
+            browser.close()
+
+        print(f"\n3. Mêmes URL rejouées {args.replay} fois par un client HTTP simple "
+              "(sans navigateur)")
+        for zoom, urls in replay_urls.items():
+            durations = replay(urls, args.replay)
+            print(f"   zoom {zoom:>2} : p50 {statistics.median(durations):6.1f} ms, "
+                  f"p95 {percentile(durations, 0.95):6.1f} ms ({len(durations)} requêtes)")
+    finally:
+        server.shutdown()
+    print("\nCibles atteintes." if ok else "\nAu moins une cible n'est pas atteinte.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
