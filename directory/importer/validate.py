@@ -200,7 +200,14 @@ def validate_candidate(candidate: Candidate, today: dt.date) -> tuple[Record | N
     for name in TEXT_FIELDS:
         values[name] = _text(raw.get(name))
     for name in LIST_FIELDS:
-        values[name] = split_list(raw.get(name))
+        value = raw.get(name)
+        if not value:
+            values[name] = []
+        elif type(value) is str and "|" not in value:  # the common case, inlined
+            value = value.strip()
+            values[name] = [value] if value else []
+        else:
+            values[name] = split_list(value)
     record = Record(candidate.line, values, accepts_programme=candidate.accepts_programme,
                     acceptance_hints=list(candidate.acceptance_hints),
                     status=candidate.status or "open")
@@ -418,25 +425,22 @@ def validate(candidates: Iterable[Candidate], today: dt.date | None = None) -> V
     return Validation(records, problems, rows, rejected)
 
 
+_HASHED_FIELDS = tuple(f for f in STANDARD_FIELDS if f not in ("latitude", "longitude"))
+
+
 def content_hash(values: dict[str, Any], status: str) -> str:
     """A stable digest of the venue as written (standard fields and status).
 
     Computed on the final values (after the geography has filled code_insee, a derived
     postal code or a corrected point), so that exporting a source and importing the export
-    again gives the same digest and writes nothing.
+    again gives the same digest and writes nothing. Values are str, lists of str, a date,
+    None, and the coordinates rounded to 7 decimals (≈ 1 cm): their repr is stable.
     """
-    parts = []
-    for name in STANDARD_FIELDS:
-        value = values.get(name)
-        if value is None:
-            parts.append("\x00")
-        elif isinstance(value, list):
-            parts.append("\x1e".join(value))
-        elif name in ("latitude", "longitude"):
-            parts.append(repr(round(float(value), 7)))
-        elif isinstance(value, dt.date):
-            parts.append(value.isoformat())
-        else:
-            parts.append(str(value))
-    parts.append(status)
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+    latitude, longitude = values.get("latitude"), values.get("longitude")
+    payload = (
+        tuple(values.get(name) for name in _HASHED_FIELDS),
+        None if latitude is None else round(float(latitude), 7),
+        None if longitude is None else round(float(longitude), 7),
+        status,
+    )
+    return hashlib.sha256(repr(payload).encode()).hexdigest()
