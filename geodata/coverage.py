@@ -529,7 +529,7 @@ def refresh(session: Session, selection: Selection, *, detour: float,
          "method": method, "parameters": json.dumps(run_parameters),
          "stats": json.dumps(stats), "mean": reference_mean,
          "reference": reference}).scalar_one()
-    _store_results(session, run_id, demand, supply, result, gap)
+    _store_results(session, run_id, demand, supply, result, gap, method, reference_mean)
     timings["enregistrement"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -573,7 +573,8 @@ _RESULT_COLUMNS = ("run_id", "commune_code", "population", "need", "a_2sfca",
 
 
 def _store_results(session: Session, run_id: int, demand: Demand, supply: Supply,
-                   result: accessibility.FcaResult, gap: np.ndarray) -> None:
+                   result: accessibility.FcaResult, gap: np.ndarray, method: str,
+                   reference_mean: float) -> None:
     inside = np.flatnonzero(demand.inside)
     nearest = result.nearest_supply
     lieu = np.where(nearest >= 0, supply.lieu_ids[np.maximum(nearest, 0)]
@@ -591,8 +592,27 @@ def _store_results(session: Session, run_id: int, demand: Demand, supply: Supply
     covered = [radius(result.covered, t).astype(bool) for t in RADII_KM]
     cost = result.nearest_cost_km
     connection = session.connection().connection.driver_connection
-    with connection.cursor() as cursor, cursor.copy(
-            f"COPY coverage_result ({', '.join(_RESULT_COLUMNS)}) FROM STDIN") as copy:
+    with connection.cursor() as cursor:
+        # Staged, then inserted with the map's properties: one write per row.
+        cursor.execute("DROP TABLE IF EXISTS cov_result_stage")
+        cursor.execute("CREATE TEMP TABLE cov_result_stage (LIKE coverage_result) "
+                       "ON COMMIT DROP")
+        _copy_results(cursor, run_id, demand, inside, columns, counts, capacities, covered,
+                      lieu, cost)
+    columns_sql = ", ".join(_RESULT_COLUMNS)
+    staged = ", ".join(f"r.{c}" for c in _RESULT_COLUMNS)
+    session.execute(text(
+        f"INSERT INTO coverage_result ({columns_sql}, properties) "
+        f"SELECT {staged}, {properties_sql('commune', method)} "
+        "FROM cov_result_stage r JOIN commune g ON g.code = r.commune_code"),
+        {"level": "commune", "reference": reference_mean})
+    session.execute(text("DROP TABLE cov_result_stage"))
+
+
+def _copy_results(cursor, run_id, demand, inside, columns, counts, capacities, covered,
+                  lieu, cost) -> None:
+    with cursor.copy(f"COPY cov_result_stage ({', '.join(_RESULT_COLUMNS)}) "
+                     "FROM STDIN") as copy:
         floats = [c.tolist() for c in columns]
         counts_l = [c.tolist() for c in counts]
         caps_l = [c.tolist() for c in capacities]
@@ -823,17 +843,20 @@ def _ratio(part: float | None, whole: float | None) -> float | None:
 # Figures are rounded in SQL, for reading and for the payload's size: shares to 0.01 %,
 # indices to 6 significant digits, people, need, capacities and km to 2 decimals.
 def _r2(expression: str) -> str:
-    return f"round(({expression})::numeric, 2)::float8"
+    # float8 arithmetic (numeric rounding costs 10 × more); PostgreSQL prints the shortest
+    # text that reads back exactly, so 1234.57 stays 1234.57.
+    return f"(round(({expression})::float8 * 100) / 100)"
 
 
 def _sig(expression: str) -> str:
-    return (f"(CASE WHEN ({expression}) IS NULL OR ({expression}) = 0 THEN ({expression}) "
-            f"ELSE round(({expression})::numeric, (5 - floor(log(abs(({expression})::float8))))"
-            "::int)::float8 END)")
+    x = f"({expression})::float8"
+    scale = f"power(10::float8, 5 - floor(log(abs({x}))))"
+    return (f"(CASE WHEN ({expression}) IS NULL OR ({expression}) = 0 THEN {x} "
+            f"ELSE round({x} * {scale}) / {scale} END)")
 
 
 def _share(part: str, whole: str) -> str:
-    return f"(CASE WHEN {whole} > 0 THEN round(({part} / {whole})::numeric, 4)::float8 END)"
+    return f"(CASE WHEN {whole} > 0 THEN round(({part}) / ({whole}) * 10000) / 10000 END)"
 
 
 _REFERENCE = "CAST(:reference AS float8)"
@@ -923,11 +946,9 @@ def properties_sql(level: str, method: str) -> str:
 
 def store_properties(session: Session, run_id: int, method: str,
                      reference_mean: float) -> None:
-    """Build once, at refresh, the properties every view of the run shows."""
-    params = {"run": run_id, "reference": reference_mean, "level": "commune"}
-    session.execute(text(
-        f"UPDATE coverage_result r SET properties = {properties_sql('commune', method)} "
-        "FROM commune g WHERE g.code = r.commune_code AND r.run_id = :run"), params)
+    """Build once, at refresh, the properties every view of the run shows (the
+    communes' are built as they are stored)."""
+    params = {"run": run_id, "reference": reference_mean}
     for level, table in TERRITORY_TABLES.items():
         session.execute(text(
             f"UPDATE coverage_aggregate a SET properties = {properties_sql(level, method)} "
