@@ -29,7 +29,6 @@ bp = Blueprint("matching", __name__)
 
 # Order in which travel times are told, from the cheapest way of getting there.
 TRAVEL_ORDER = ("walk", "bike", "transit", "car")
-SHEET_LIMIT = 50  # the sheet re-runs the search; the venue must be among these results
 
 
 def _now() -> dt.datetime:
@@ -44,7 +43,7 @@ def _programmes(today: dt.date) -> list[Any]:
     return list_programmes(db.session, on_date=today)
 
 
-def _answer(form: forms.SearchForm, limit: int | None = None):
+def _answer(form: forms.SearchForm):
     """Run the matcher on a valid form; errors are attached to the form's fields."""
     if not form.valid:
         return None
@@ -53,7 +52,7 @@ def _answer(form: forms.SearchForm, limit: int | None = None):
 
     try:
         question = parse_question(form.api)
-        return match(question, now=_now(), limit=limit or form.limit)
+        return match(question, now=_now(), limit=form.limit)
     except (InvalidInput, NotFound) as exc:
         form.add_api_errors(exc.errors, exc.message)
         return None
@@ -158,7 +157,8 @@ def sheet(venue_id: int):
     page = request.args.get("page", "")
     reader = forms.read_prescriber if page == "orienter" else forms.read_beneficiary
     form = reader(request.args)
-    result = _answer(form, limit=SHEET_LIMIT)
+    # The same search as the list the link came from: the venue is among its results.
+    result = _answer(form)
     found = next((r for r in result.results if r.venue_id == venue_id), None) \
         if result else None
     back = url_for("matching.prescriber" if page == "orienter" else "matching.search")
