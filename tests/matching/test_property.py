@@ -21,7 +21,7 @@ from directory.vocabulary import PRISE_EN_CHARGE_SPECIFIQUE, PUBLICS_SPECIFIQUEM
 from matching import availability as av
 from matching import ranking
 from matching.question import Availability, Question, Where
-from matching.services import DEFAULT_REACH_M, STEPS_M, match
+from matching.services import DEFAULT_REACH_M, STEPS_M, match, pool_size_for
 from tests.matching import catalogue as cat
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -166,7 +166,7 @@ def brute_force(records, programmes, q: Question, limit: int) -> list[tuple[int,
     cands.sort(key=lambda c: (c.distance_m, c.venue_id))
     counts = [sum(1 for c in cands if c.distance_m <= x) for x in steps]
     radius = next((x for x, n in zip(steps, counts, strict=True) if n >= limit), reach)
-    pool = [c for c in cands if c.distance_m <= radius][:max(3 * limit, 30)]
+    pool = [c for c in cands if c.distance_m <= radius][:pool_size_for(limit)]
     ranked = ranking.rank(pool, q, programme_name=None, now=NOW)[:limit]
     return [(r.candidate.venue_id, r.candidate.distance_m) for r in ranked]
 

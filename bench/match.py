@@ -1,0 +1,299 @@
+"""Benchmark of the matcher: latency of ``matching.services.match`` against the baseline
+query (``ST_DWithin`` 50 km then ``ORDER BY ST_Distance``), and throughput of
+``GET /api/v1/match`` under ``gunicorn -w 2`` driven by ``wrk`` on 127.0.0.1.
+
+    .venv/bin/python bench/match.py                 # 20,000 venues
+    .venv/bin/python bench/match.py --million       # also 1,000,000 venues (several minutes)
+    .venv/bin/python bench/match.py --no-http       # skip gunicorn + wrk
+
+Runs in a dedicated database (``passerelle_bench_match``, created, migrated, then dropped at
+the end unless ``--keep``): nothing is written to the ``passerelle`` database, which is only
+read for the communes (``flask --app app geodata load`` must have run). Venues come from
+``bench/generate_venues.py`` (placed in communes in proportion to their population, valid
+hours); a national pass is accepted by 60 % of them. 1,000 seeded random questions: a point
+near a commune (population-weighted), the pass, one service (70 %), an availability (days,
+days and hours, now, or none). Server-side times are measured in-process around ``match``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+BENCH_DB = "passerelle_bench_match"
+SOURCE = "bench-match"
+PASS_CODE = "bench-pass"
+NOW = dt.datetime(2026, 12, 1, 10, 30, tzinfo=ZoneInfo("Europe/Paris"))
+DAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def make_questions(communes, count: int, seed: int) -> list[dict]:
+    """API fields of ``count`` random questions."""
+    from directory.vocabulary import SERVICES
+    from matching.question import slug
+
+    rng = random.Random(seed)
+    weights = [max(c[2], 50) for c in communes]
+    picks = rng.choices(range(len(communes)), weights=weights, k=count)
+    questions = []
+    for index in picks:
+        _, _, _, _, lon, lat = communes[index]
+        q: dict = {"lat": round(lat + rng.uniform(-0.05, 0.05), 5),
+                   "lon": round(lon + rng.uniform(-0.07, 0.07), 5), "programme": PASS_CODE}
+        if rng.random() < 0.7:
+            q["services"] = slug(rng.choice(SERVICES[:7]))
+        r = rng.random()
+        if r < 0.3:
+            q["days"] = ",".join(rng.sample(DAYS[:6], rng.randint(1, 2)))
+        elif r < 0.5:
+            q["days"] = rng.choice(DAYS[:6])
+            q["time_from"], q["time_to"] = rng.choice([("09:00", "12:00"), ("14:00", "17:00")])
+        elif r < 0.6:
+            q["now"] = "true"
+        questions.append(q)
+    return questions
+
+
+def load_catalogue(engine, communes, count: int, seed: int) -> float:
+    """Venues + a national pass accepted by 60 % of them; returns seconds taken."""
+    from sqlalchemy import text
+
+    from bench.generate_venues import generate, load
+
+    started = time.perf_counter()
+    load(engine, generate(communes, count, seed, SOURCE), SOURCE)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM programme WHERE code = :c"), {"c": PASS_CODE})
+        pid = conn.execute(text(
+            "INSERT INTO programme (code, name, perimeter_codes, valid_from) VALUES "
+            "(:c, 'Pass Numérique (banc d''essai)', '{fr}', DATE '2026-01-01') RETURNING id"),
+            {"c": PASS_CODE}).scalar()
+        conn.execute(text(
+            "INSERT INTO acceptation (lieu_id, programme_id, valid_from, source) "
+            "SELECT id, :pid, DATE '2026-01-01', 'import' FROM lieu "
+            "WHERE source = :s AND id % 10 < 6"), {"pid": pid, "s": SOURCE})
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE lieu"))
+        conn.execute(text("VACUUM ANALYZE acceptation"))
+    return time.perf_counter() - started
+
+
+def baseline_sql() -> str:
+    """data·inclusion's way: a fixed 50 km, every venue in it measured and sorted; the same
+    hard constraints (pass accepted and valid, service offered, not closed)."""
+    return """
+SELECT l.id, ST_Distance(l.geog, CAST(:g AS geography)) AS d
+  FROM lieu l
+ WHERE ST_DWithin(l.geog, CAST(:g AS geography), 50000)
+   AND l.status = 'open'
+   AND EXISTS (SELECT 1 FROM acceptation a WHERE a.lieu_id = l.id AND a.programme_id = :pid
+               AND a.valid_from <= :d AND (a.valid_to IS NULL OR :d <= a.valid_to))
+   AND (CAST(:svc AS text) IS NULL OR CAST(:svc AS text) = ANY(l.services))
+ ORDER BY d
+ LIMIT 10"""
+
+
+def time_match(app, questions) -> tuple[list[float], list[float], dict]:
+    from sqlalchemy import text
+
+    from directory.vocabulary import SERVICES
+    from extensions import db
+    from matching.question import parse_question, slug
+    from matching.services import match
+
+    by_slug = {slug(s): s for s in SERVICES}
+    match_ms, base_ms = [], []
+    stats = {"results": 0, "empty": 0, "widened": 0}
+    with app.app_context():
+        session = db.session
+        pid = session.execute(text("SELECT id FROM programme WHERE code = :c"),
+                              {"c": PASS_CODE}).scalar()
+        parsed = [parse_question(q) for q in questions]
+        for q in parsed[:20]:  # warm-up: connection pool, parser caches, plan cache
+            match(q, now=NOW, limit=10, session=session)
+        session.rollback()
+        for q in parsed:
+            started = time.perf_counter()
+            result = match(q, now=NOW, limit=10, session=session)
+            match_ms.append((time.perf_counter() - started) * 1000)
+            session.rollback()
+            stats["results"] += len(result.results)
+            stats["empty"] += not result.results
+            stats["widened"] += result.search_message is not None
+        sql = text(baseline_sql())
+        for raw in questions:
+            params = {"g": f"SRID=4326;POINT({raw['lon']} {raw['lat']})", "pid": pid,
+                      "d": NOW.date(), "svc": by_slug.get(raw.get("services", ""))}
+            started = time.perf_counter()
+            session.execute(sql, params).all()
+            base_ms.append((time.perf_counter() - started) * 1000)
+            session.rollback()
+    return match_ms, base_ms, stats
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_http(url: str, questions, seconds: int, connections: int) -> dict | None:
+    """Throughput of GET /api/v1/match under gunicorn -w 2, wrk on 127.0.0.1."""
+    gunicorn = ROOT / ".venv" / "bin" / "gunicorn"
+    wrk = shutil.which("wrk")
+    if not gunicorn.exists() or not wrk:
+        print("gunicorn ou wrk absent : débit non mesuré.")
+        return None
+    port = _free_port()
+    env = dict(os.environ, DATABASE_URL=url, PASSERELLE_LOG_LEVEL="WARNING")
+    server = subprocess.Popen(
+        [str(gunicorn), "-w", "2", "-b", f"127.0.0.1:{port}", "--log-level", "warning",
+         "app:create_app()"], cwd=ROOT, env=env, start_new_session=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            for _ in range(100):
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                    break
+                except OSError:
+                    time.sleep(0.2)
+            paths = ["/api/v1/match?" + urlencode(q) for q in questions[:500]]
+            script = Path(tmp) / "match.lua"
+            script.write_text(
+                "local paths = {\n" + ",\n".join(f'  "{p}"' for p in paths) + "\n}\n"
+                "local i = math.random(#paths)\n"
+                "request = function()\n  i = i % #paths + 1\n"
+                "  return wrk.format('GET', paths[i])\nend\n", encoding="utf-8")
+            out = subprocess.run(
+                [wrk, "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s",
+                 str(script), f"http://127.0.0.1:{port}"],
+                capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: (.*)", out)
+    p50 = re.search(r"50%\s+([\d.]+\w+)", out).group(1)
+    p99 = re.search(r"99%\s+([\d.]+\w+)", out).group(1)
+    return {"rps": rps, "requests": total, "non_2xx": int(errors.group(1)) if errors else 0,
+            "socket_errors": socket_errors.group(1) if socket_errors else "aucune",
+            "p50": p50, "p99": p99, "seconds": seconds, "connections": connections}
+
+
+def report(label: str, match_ms, base_ms, stats) -> dict:
+    figures = {"match_p50": statistics.median(match_ms), "match_p95": percentile(match_ms, 95),
+               "base_p50": statistics.median(base_ms), "base_p95": percentile(base_ms, 95)}
+    n = len(match_ms)
+    print(f"\n== {label} ==")
+    print(f"  match      p50 {figures['match_p50']:7.2f} ms   p95 {figures['match_p95']:7.2f} ms"
+          f"   ({n} questions, {stats['results'] / n:.1f} lieux en moyenne, "
+          f"{stats['empty']} sans résultat, {stats['widened']} rayons élargis)")
+    print(f"  référence  p50 {figures['base_p50']:7.2f} ms   p95 {figures['base_p95']:7.2f} ms"
+          "   (ST_DWithin 50 km + ORDER BY ST_Distance)")
+    print(f"  rapport référence / match : p50 × {figures['base_p50'] / figures['match_p50']:.1f}"
+          f", p95 × {figures['base_p95'] / figures['match_p95']:.1f}")
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--count", type=int, default=20_000, help="lieux (20000)")
+    parser.add_argument("--million", action="store_true", help="aussi 1 000 000 de lieux")
+    parser.add_argument("--questions", type=int, default=1000, help="questions (1000)")
+    parser.add_argument("--seed", type=int, default=4, help="graine (4)")
+    parser.add_argument("--no-http", action="store_true", help="sans gunicorn ni wrk")
+    parser.add_argument("--seconds", type=int, default=20, help="durée de wrk (20 s, max 30)")
+    parser.add_argument("--connections", type=int, default=8, help="connexions wrk (8)")
+    parser.add_argument("--keep", action="store_true", help="garder la base du banc d'essai")
+    args = parser.parse_args(argv)
+    if args.count <= 0 or args.questions <= 0 or not 1 <= args.seconds <= 30:
+        parser.error("--count et --questions positifs, --seconds entre 1 et 30")
+
+    from sqlalchemy import create_engine, text
+
+    from app import create_app
+    from bench.generate_venues import read_communes
+    from core.config import local_database_url
+    from core.database import create_database, drop_database
+
+    main_url = os.environ.get("DATABASE_URL") or local_database_url("passerelle")
+    with create_engine(main_url).connect() as conn:
+        communes = read_communes(conn)
+    if not communes:
+        print("La géographie n'est pas chargée : lancez « flask --app app geodata load ».",
+              file=sys.stderr)
+        return 1
+    url = local_database_url(BENCH_DB)
+    print(f"Base du banc d'essai : {BENCH_DB} (créée, migrée).")
+    create_database(url)
+    try:
+        app = create_app({"DATABASE_URL": url, "PASSERELLE_LOCAL_DB": False,
+                          "PASSERELLE_LOG_LEVEL": "WARNING"})
+        from flask_migrate import upgrade
+
+        from extensions import db
+
+        with app.app_context():
+            upgrade()
+            engine = db.engine
+        questions = make_questions(communes, args.questions, args.seed)
+        sizes = [args.count] + ([1_000_000] if args.million else [])
+        figures = {}
+        for size in sizes:
+            with app.app_context():
+                seconds = load_catalogue(db.engine, communes, size, args.seed)
+                accepted = db.session.execute(text("SELECT count(*) FROM acceptation")).scalar()
+                db.session.rollback()
+            print(f"{size} lieux chargés ({accepted} acceptent le pass) en {seconds:.0f} s.")
+            match_ms, base_ms, stats = time_match(app, questions)
+            figures[size] = report(f"{size} lieux", match_ms, base_ms, stats)
+            if not args.no_http:
+                http = run_http(url, questions, args.seconds, args.connections)
+                if http:
+                    print(f"  débit GET /api/v1/match (gunicorn -w 2, wrk -t2 "
+                          f"-c{http['connections']}, {http['seconds']} s, 127.0.0.1) : "
+                          f"{http['rps']:.0f} req/s, {http['requests']} requêtes, "
+                          f"latence p50 {http['p50']} p99 {http['p99']}, "
+                          f"{http['non_2xx']} réponses non 2xx, erreurs socket : "
+                          f"{http['socket_errors']}")
+        if len(figures) == 2:
+            small, big = figures[sizes[0]], figures[1_000_000]
+            print(f"\np95 à 1 000 000 / p95 à {sizes[0]} : "
+                  f"{big['match_p95'] / small['match_p95']:.2f} (cible ≤ 2)")
+        engine.dispose()
+    finally:
+        if args.keep:
+            print(f"Base {BENCH_DB} conservée (--keep).")
+        else:
+            drop_database(url)
+            print(f"Base {BENCH_DB} supprimée.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
