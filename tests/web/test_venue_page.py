@@ -113,6 +113,20 @@ def test_closed_day_and_no_demo_banner(client, db_session, clock):
     assert "Données de démonstration" not in page
 
 
+def test_closures_are_said_plainly(client, db_session, clock):
+    works = make_venue(db_session, status="temporarily_closed",
+                       closed_from=dt.date(2026, 11, 1), closed_until=dt.date(2026, 12, 6),
+                       horaires=HOURS, horaires_osm=HOURS, horaires_valides=True)
+    page = client.get(f"/lieux/{works.id}").get_data(as_text=True)
+    assert "Fermé temporairement jusqu&#39;au dimanche 6 décembre inclus." in page
+    assert "Fermé aujourd&#39;hui (fermeture temporaire)." in page
+    assert "Réouverture : lundi 7 décembre à 9 h." in page
+    gone = make_venue(db_session, status="closed", geom=None, location_precision=None)
+    page = client.get(f"/lieux/{gone.id}").get_data(as_text=True)
+    assert "Ce lieu a fermé définitivement." in page
+    assert 'id="carte-lieu"' not in page  # no position, no map
+
+
 def test_imported_text_is_never_markup_or_script(client, db_session, clock):
     venue = make_venue(db_session, nom="<b>Lieu</b>", prise_rdv="javascript:alert(1)",
                        site_web=["javascript:alert(2)"])
