@@ -33,8 +33,9 @@ TRAVEL_ORDER = ("walk", "bike", "transit", "car")
 
 def _now() -> dt.datetime:
     """The application's clock (tests replace ``app.extensions["clock"]``), aware."""
-    clock = current_app.extensions.get("clock")
-    return clock() if clock else dt.datetime.now(dt.UTC)
+    from directory.services import clock_now
+
+    return clock_now(current_app)
 
 
 def _programmes(today: dt.date) -> list[Any]:
