@@ -41,7 +41,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -458,8 +458,11 @@ class RefreshReport:
 def refresh(session: Session, selection: Selection, *, detour: float,
             method: str = DEFAULT_METHOD, engine: str = "python",
             today: dt.date | None = None,
-            parameters: accessibility.FcaParameters | None = None) -> RefreshReport:
-    """Compute, store and aggregate one run; the caller commits."""
+            parameters: accessibility.FcaParameters | None = None,
+            progress: Callable[[str], None] | None = None) -> RefreshReport:
+    """Compute, store and aggregate one run; the caller commits. ``progress`` is told the
+    name of each step as it starts (in French)."""
+    step = progress or (lambda _name: None)
     today = today or dt.date.today()
     if not detour >= 1.0 or not math.isfinite(detour):
         raise InvalidInput("Le facteur de détour doit être un nombre ≥ 1 (par exemple 1.3).")
@@ -475,6 +478,7 @@ def refresh(session: Session, selection: Selection, *, detour: float,
     radius = straight_radius_km(max_cost, detour)
     timings: dict[str, float] = {}
 
+    step("lecture des communes et des lieux")
     start = time.perf_counter()
     demand = load_demand(session, territory, selection.need, 2.0 * radius)
     if not demand.inside.any():
@@ -483,10 +487,12 @@ def refresh(session: Session, selection: Selection, *, detour: float,
     supply = load_supply(session, selection, territory, radius, today)
     timings["lecture"] = time.perf_counter() - start
 
+    step("distances")
     start = time.perf_counter()
     pairs = cost_pairs(session, demand, supply, max_cost, detour, engine)
     timings["distances"] = time.perf_counter() - start
 
+    step("calcul")
     start = time.perf_counter()
     result = accessibility.compute_all(demand.need, supply.capacity, pairs, params)
     inside = demand.inside
@@ -495,6 +501,7 @@ def refresh(session: Session, selection: Selection, *, detour: float,
     gap = demand.need * np.maximum(0.0, reference_mean - a_method)
     timings["calcul"] = time.perf_counter() - start
 
+    step("enregistrement")
     start = time.perf_counter()
     reference = "nation" if territory.kind == "fr" else "territoire"
     stats = {
@@ -532,16 +539,26 @@ def refresh(session: Session, selection: Selection, *, detour: float,
     _store_results(session, run_id, demand, supply, result, gap, method, reference_mean)
     timings["enregistrement"] = time.perf_counter() - start
 
+    step("agrégats")
     start = time.perf_counter()
     aggregate(session, run_id, method)
     store_properties(session, run_id, method, reference_mean)
     _prune(session, selection.key, run_id)
     timings["agrégats"] = time.perf_counter() - start
 
+    step("formes simplifiées")
     start = time.perf_counter()
     stats["shapes_simplified"] = refresh_shapes(session, territory)
-    # Fresh statistics, so that the views' plans start from the few rows they show.
-    for table in ("coverage_result", "coverage_aggregate", "coverage_shape"):
+    # Fresh statistics, so that the views' plans start from the few rows they show; the
+    # big tables only when they changed much (ANALYZE of coverage_result takes ≈ 1 s).
+    tables = ["coverage_aggregate"]
+    if stats["shapes_simplified"] > 1000:
+        tables.append("coverage_shape")
+    if stats["communes"] >= 10_000 or not session.execute(text(
+            "SELECT EXISTS (SELECT 1 FROM pg_stats WHERE tablename = 'coverage_result')"
+    )).scalar():
+        tables.append("coverage_result")
+    for table in tables:
         session.execute(text(f"ANALYZE {table}"))
     timings["formes"] = time.perf_counter() - start
     stats["seconds"] = {k: round(v, 3) for k, v in timings.items()}

@@ -72,8 +72,9 @@ def refresh_command(programme, service, within, need, detour, method, engine) ->
 
     selection = coverage.Selection(programme, service, within, need)
     try:
-        report = coverage.refresh(db.session, selection, detour=_detour(detour),
-                                  method=method, engine=engine)
+        report = coverage.refresh(
+            db.session, selection, detour=_detour(detour), method=method, engine=engine,
+            progress=lambda name: click.echo(f"… {name}", err=True))
         db.session.commit()
     except (PasserelleError, ValueError) as exc:
         db.session.rollback()
