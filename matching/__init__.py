@@ -12,3 +12,10 @@ def init_app(app: Flask) -> None:
 
     api.register_blueprint(match_blp)
     app.register_blueprint(pages_bp)
+
+    # Cohort assignment (its own blueprint under /api/v1/match, and the `match` CLI group).
+    from .cohort_api import blp as cohort_blp
+    from .cohort_commands import match_cli
+
+    api.register_blueprint(cohort_blp)
+    app.cli.add_command(match_cli)

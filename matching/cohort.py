@@ -853,3 +853,50 @@ def _assignment(p: _Prepared, c: Option, det: _Details, now: datetime) -> Assign
         stop_id=c.stop_id, stop_label=stop.label if stop is not None else None,
         distance_m=round(c.distance_m, 1), travel_minutes=travel_minutes(c.distance_m),
         candidate_rank=c.rank, kind=c.kind, session=ref, note=note)
+
+
+# --- glue for the API and the command line ------------------------------------------------
+
+def needs_from_loaded(people: Sequence[dict[str, Any]]) -> list[PersonNeed]:
+    """PersonNeeds from the output of ``CohortRequestSchema().load(...)["people"]``;
+    InvalidInput with errors under ``people.<index>`` otherwise."""
+    from .question import question_from_loaded
+
+    needs: list[PersonNeed] = []
+    errors: dict[int, Any] = {}
+    for i, person in enumerate(people):
+        fields_ = {k: v for k, v in person.items() if k != "id"}
+        try:
+            needs.append(PersonNeed(person["id"], question_from_loaded(fields_)))
+        except InvalidInput as exc:
+            errors[i] = exc.errors
+    if errors:
+        raise InvalidInput(errors={"people": errors})
+    return needs
+
+
+def run_cohort(loaded: dict[str, Any], *, now: datetime | None = None,
+               session: Session | None = None) -> CohortResult:
+    """Assign a cohort validated by ``CohortRequestSchema``."""
+    return assign_cohort(
+        needs_from_loaded(loaded["people"]), now=now,
+        reference_date=loaded.get("reference_date"), default_programme=loaded.get("programme"),
+        default_capacity=loaded.get("default_capacity", DEFAULT_UNKNOWN_CAPACITY),
+        weeks=loaded.get("weeks", 1), candidates=loaded.get("candidates", DEFAULT_CANDIDATES),
+        session=session)
+
+
+def result_payload(result: CohortResult) -> dict[str, Any]:
+    """The result as the API's JSON (before the response schema dumps it)."""
+    from dataclasses import asdict
+
+    assignments = []
+    for a in result.assignments:
+        item = asdict(a)
+        item["id"] = item.pop("key")
+        assignments.append(item)
+    unassigned = [{"id": u.key, "code": u.code, "reason": u.reason} for u in result.unassigned]
+    return {"reference_date": result.reference_date, "totals": result.totals,
+            "assumptions": result.assumptions, "timings": result.timings,
+            "assignments": assignments, "unassigned": unassigned,
+            "venues": [asdict(v) for v in result.venues]}
