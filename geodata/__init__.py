@@ -23,3 +23,6 @@ def init_app(app: Flask) -> None:
     from .views import init_app as init_views
 
     init_views(app)
+    from .map_api import init_app as init_map_api
+
+    init_map_api(app)

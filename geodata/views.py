@@ -39,6 +39,8 @@ def coverage_map():
         "runs": url_for("coverage.list_runs"),
         "coverage": url_for("coverage.coverage_level", level="departement").rsplit("/", 1)[0],
         "suggestions": url_for("coverage.suggestions"),
+        "map": url_for("coverage_map.map_level", level="departement").rsplit("/", 1)[0]
+        if "coverage_map.map_level" in current_app.view_functions else "",
         "venues": url_for("venues.list_venues"),
         "programmes": url_for("programmes.list_programmes"),
         "venue_page": url_for("directory.venue_page", venue_id=0).rsplit("/", 1)[0]

@@ -208,6 +208,9 @@
     this.urls = {
       runs: element.getAttribute("data-runs-url"),
       coverage: element.getAttribute("data-coverage-url"),
+      // The map's light view (only the figures drawn, polygons for the zoom); the coverage
+      // API itself serves the exports and the panel's full figures.
+      map: element.getAttribute("data-map-url") || "",
       suggestions: element.getAttribute("data-suggestions-url"),
       venues: element.getAttribute("data-venues-url"),
       programmes: element.getAttribute("data-programmes-url"),
@@ -445,7 +448,7 @@
       return;
     }
     // A département-level view of the territory gives its extent (and is cached).
-    var url = this.coverageUrl("departement", { within: s.within });
+    var url = this.drawUrl("departement", { within: s.within }, 5);
     fetchJson(url).then(function (collection) {
       var bounds = window.L.geoJSON(collection).getBounds();
       if (bounds.isValid()) {
@@ -487,6 +490,12 @@
     return this.urls.coverage + "/" + level + query(params);
   };
 
+  CoverageMap.prototype.drawUrl = function (level, extra, zoom) {
+    if (!this.urls.map) { return this.coverageUrl(level, extra); }
+    var url = this.coverageUrl(level, extra).replace(this.urls.coverage + "/", this.urls.map + "/");
+    return url + (url.indexOf("?") >= 0 ? "&" : "?") + "zoom=" + zoom;
+  };
+
   CoverageMap.prototype.onMove = function () {
     window.history.replaceState(null, "", window.location.pathname + window.location.search +
       this.viewHash());
@@ -499,7 +508,7 @@
     var level = this.levelForZoom();
     var extra = {};
     if (level === "epci" || level === "commune") { extra.bbox = this.snappedBox(); }
-    var url = this.coverageUrl(level, extra);
+    var url = this.drawUrl(level, extra, this.map.getZoom());
     if (!force && (url === this.pendingUrl || (this.request && this.request.url === url))) {
       return;
     }
@@ -747,8 +756,13 @@
     var details = this.details && this.details.code === p.code &&
       this.details.level === p.level && this.details.key === this.request.url
       ? this.details.properties : null;
+    var panel = byId("carte-panneau");
     this.renderPanel(details || p, focus);
-    if (details || "population_covered_10km" in p) { return; }
+    if (details || "population_covered_10km" in p) {
+      panel.setAttribute("aria-busy", "false");
+      return;
+    }
+    panel.setAttribute("aria-busy", "true");
     var ticket = ++this.sequence.details;
     var key = this.request.url;
     fetchJson(this.coverageUrl(p.level, { within: LEVEL_PREFIX[p.level] + p.code }))
@@ -760,7 +774,11 @@
             self.renderPanel(f.properties, false);
           }
         });
-      }).catch(function () { /* the panel keeps the map's figures */ });
+        panel.setAttribute("aria-busy", "false");
+      }).catch(function () {
+        // The panel keeps the map's own figures.
+        if (ticket === self.sequence.details) { panel.setAttribute("aria-busy", "false"); }
+      });
   };
 
   CoverageMap.prototype.renderPanel = function (p, focus) {

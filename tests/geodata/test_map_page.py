@@ -1,16 +1,29 @@
 """The planner's map page /carte: a skeleton from our own assets, no data inlined, no
-external host, a Content-Security-Policy that allows only the configured basemap."""
+external host, a Content-Security-Policy that allows only the configured basemap; and the
+map's light view of the coverage (/api/v1/coverage/map/{level})."""
 
 from __future__ import annotations
 
+import datetime as dt
+import gzip
 import json
 import re
 
 import folium
+import pytest
 from flask import url_for
 
+from geodata import coverage
+from geodata.map_api import (
+    MAP_FIELDS,
+    ShapeCache,
+    degrees_per_pixel,
+    digits_for,
+    tolerance_for,
+)
 from geodata.maps import PasserelleMap, build_skeleton
 from tests.conftest import external_assets
+from tests.geodata.coverage_world import make_world
 
 EXAMPLE_TILES = "https://{s}.tile.example.org/{z}/{x}/{y}.png"
 
@@ -115,3 +128,111 @@ def test_skeleton_with_basemap_keeps_folium_tile_options():
     assert skeleton.basemap["options"]["maxZoom"] >= 16
     assert skeleton.tile_origin == "https://tiles.example.net"
     assert build_skeleton("/tuiles/{z}/{x}/{y}.png", "Nous").tile_origin is None
+
+
+# --------------------------------------------------------------------------- the map's API
+
+@pytest.fixture
+def world(db_session):
+    venues = make_world(db_session)
+    report = coverage.refresh(db_session, coverage.Selection(within="reg:991"), detour=1.3,
+                              today=dt.date(2026, 6, 1))
+    return {"venues": venues, "run_id": report.run_id}
+
+
+def test_map_view_has_the_coverage_figures_it_draws(client, world):
+    response = client.get("/api/v1/coverage/map/departement?within=reg:991&zoom=8")
+    assert response.status_code == 200
+    assert response.mimetype == "application/geo+json"
+    assert response.headers["Cache-Control"] == "public, max-age=300"
+    assert f"map-{world['run_id']}-" in response.headers["ETag"]
+    body = response.get_json()
+    assert body["level"] == "departement" and body["zoom"] == 8
+    assert body["run"]["id"] == world["run_id"]
+    drawn = {f["id"]: f for f in body["features"]}
+    full = {f["id"]: f["properties"] for f in client.get(
+        "/api/v1/coverage/departement?within=reg:991").get_json()["features"]}
+    assert set(drawn) == set(full) == {"991", "992"}
+    for code, feature in drawn.items():
+        assert tuple(feature["properties"]) == MAP_FIELDS
+        assert feature["properties"] == {name: full[code][name] for name in MAP_FIELDS}
+        assert feature["geometry"]["type"] in ("Polygon", "MultiPolygon")
+    assert drawn["991"]["properties"]["uncovered_population_30km"] == 3000
+
+
+def test_map_view_filters_like_the_coverage_api(client, world):
+    bbox = client.get("/api/v1/coverage/map/commune?within=reg:991&bbox=6.9,47.9,7.1,48.05"
+                      "&zoom=11").get_json()
+    assert [f["id"] for f in bbox["features"]] == ["99101"]
+    # Never all communes at once: commune level needs a territory or a box.
+    assert client.get("/api/v1/coverage/map/commune?zoom=9").status_code == 422
+    missing = client.get("/api/v1/coverage/map/region?within=reg:991&zoom=5"
+                         "&service=Loisirs%20et%20cr%C3%A9ations%20num%C3%A9riques")
+    assert missing.status_code == 404
+    assert "flask --app app coverage refresh" in missing.get_json()["message"]
+
+
+@pytest.mark.parametrize("query, field", [
+    ("zoom=19", "zoom"), ("zoom=x", "zoom"), ("", "zoom"), ("zoom=6&format=csv", "format"),
+    ("zoom=6&bbox=1,2,3", "bbox"), ("zoom=6&within=canton:1", "within"),
+])
+def test_map_view_rejects_bad_arguments(client, world, query, field):
+    response = client.get(f"/api/v1/coverage/map/departement?{query}")
+    assert response.status_code == 422
+    assert field in response.get_json()["errors"]
+
+
+def test_map_view_gzip_and_etag(client, world):
+    url = "/api/v1/coverage/map/commune?within=reg:991&zoom=12"
+    plain = client.get(url)
+    assert "Content-Encoding" not in plain.headers
+    packed = client.get(url, headers={"Accept-Encoding": "gzip, deflate"})
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in packed.headers["Vary"]
+    assert gzip.decompress(packed.data) == plain.data
+    assert len(packed.data) < len(plain.data)
+    again = client.get(url, headers={"If-None-Match": plain.headers["ETag"]})
+    assert again.status_code == 304 and again.data == b""
+
+
+def test_tolerance_follows_the_pixel_never_finer_than_the_api():
+    assert degrees_per_pixel(0) == pytest.approx(360 / 256)
+    assert tolerance_for("departement", 6) == pytest.approx(360 / 256 / 64)
+    # At high zoom the coverage API's own tolerance is the floor.
+    assert tolerance_for("commune", 16) == coverage.SIMPLIFY["commune"]
+    assert digits_for(tolerance_for("departement", 6)) == 2
+    assert digits_for(tolerance_for("commune", 9)) == 3
+    assert digits_for(coverage.SIMPLIFY["commune"]) <= coverage.COORDINATE_DIGITS
+
+
+def test_shape_cache_evicts_the_least_recently_used_key():
+    cache = ShapeCache(max_entries=3)
+    cache.put(("a",), {"1": "x", "2": "y"})
+    cache.put(("b",), {"3": "z"})
+    assert cache.get(("a",), ["1", "9"]) == ({"1": "x"}, ["9"])  # "a" used last
+    cache.put(("c",), {"4": "w"})
+    assert cache.get(("b",), ["3"]) == ({}, ["3"])
+    assert cache.get(("a",), ["2"])[0] == {"2": "y"}
+
+
+def test_real_communes_are_lighter_on_the_map(app, client, geography, db_session):
+    """On the real Gironde (≈ 535 communes): the map's view weighs a fraction of the full
+    one, and its polygons are coarser at a low zoom than at a high one."""
+    coverage.refresh(db_session, coverage.Selection(within="dep:33"), detour=1.3,
+                     today=dt.date(2026, 6, 1))
+    full = client.get("/api/v1/coverage/commune?within=dep:33")
+    low = client.get("/api/v1/coverage/map/commune?within=dep:33&zoom=8")
+    high = client.get("/api/v1/coverage/map/commune?within=dep:33&zoom=13")
+    assert full.status_code == low.status_code == high.status_code == 200
+    assert len(low.data) * 2 < len(full.data)
+    assert len(low.data) < len(high.data)
+
+    def vertices(body) -> int:
+        return sum(len(json.dumps(f["geometry"])) for f in body["features"])
+    assert vertices(low.get_json()) < vertices(high.get_json())
+    assert len(low.get_json()["features"]) == len(full.get_json()["features"]) > 500
+
+
+def test_map_route_is_documented(client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    assert "/api/v1/coverage/map/{level}" in spec["paths"]

@@ -109,7 +109,9 @@ def world(app):
 
 
 def _figures(page) -> dict[str, str]:
-    """The panel's definition list as {term: value}, spaces normalised."""
+    """The panel's definition list as {term: value}, spaces normalised, once complete (the
+    map draws from a light payload; the panel then fetches the territory's full figures)."""
+    expect(page.locator("#carte-panneau")).to_have_attribute("aria-busy", "false")
     terms = page.locator("#carte-panneau-valeurs dt").all_inner_texts()
     values = page.locator("#carte-panneau-valeurs dd").all_inner_texts()
     return {t: re.sub(r"\s+", " ", v.replace("\u202f", " ").replace("\xa0", " "))
@@ -195,7 +197,7 @@ def test_click_a_departement_and_read_its_figures(page, world):
     assert not [m for m in console if "Content Security Policy" in m], console
     # Never a commune-level request without a bounding box.
     for url in requests:
-        if "/coverage/commune" in url:
+        if urlsplit(url).path.endswith("/commune"):
             assert "bbox=" in url, url
 
 
@@ -203,8 +205,12 @@ def test_zoomed_view_loads_communes_of_the_view_only(page, world):
     _console, requests = _open_map(page, "?within=reg:96")
     # The world is small: framed, the map is past zoom 8, so communes come within a bbox.
     page.wait_for_selector('path.coverage-territory[data-code="96101"]')
-    communes = [url for url in requests if "/coverage/commune" in url]
+    communes = [url for url in requests if urlsplit(url).path.endswith("/commune")]
     assert communes and all("bbox=" in url for url in communes)
+    # The choropleth comes from the map's light view, simplified for the zoom shown.
+    drawn = urlsplit(communes[-1])
+    assert drawn.path == "/api/v1/coverage/map/commune"
+    assert int(parse_qs(drawn.query)["zoom"][0]) >= 9
     page.click('path.coverage-territory[data-code="96102"]')
     figures = _figures(page)
     assert page.inner_text("#carte-panneau-titre") == "Bessé-d'essai (Commune 96102)"
