@@ -50,6 +50,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput
 
+from . import services as engine
 from .availability import HORIZON_DAYS, availability_fr, first_opening, free_intervals, when_fr
 from .question import Availability, Question
 from .ranking import distance_fr, km_fr, travel_minutes
@@ -343,6 +344,9 @@ class CohortResult:
     totals: dict[str, Any]
     assumptions: dict[str, Any]
     timings: dict[str, float]
+    # The last problem solved and its solution, for comparisons (bench, tests).
+    problem: Problem | None = field(default=None, repr=False)
+    choice: list[Option | None] = field(default_factory=list, repr=False)
 
 
 @dataclass
@@ -409,20 +413,37 @@ def _group_params(f) -> dict[str, Any]:
 
 
 # Nearest eligible venues of each place, by the temporary table's GiST index (KNN on the
-# sphere), with the exact ellipsoidal distance.
+# sphere), with the exact ellipsoidal distance. A polygon place (commune, postal code) is
+# searched from its point on surface, within its reach plus the polygon's radius around that
+# point and with twice the rows (KNN against the polygon itself costs ~2 ms a place); the
+# distances kept are exact, to the polygon (0 inside), and filtered by the reach.
 _NEAREST_SQL = """
 WITH places AS MATERIALIZED (
-  SELECT j, CAST(g AS geography) AS g, reach, n
-    FROM json_to_recordset(CAST(:places AS json)) AS x(j int, g text, reach float8, n int)
+  SELECT j, g, reach, n, c,
+         CASE WHEN polygon THEN ST_Length(ST_LongestLine(CAST(c AS geometry),
+                                                         CAST(g AS geometry))::geography)
+              ELSE 0 END AS radius
+    FROM (SELECT j, CAST(g AS geography) AS g, reach, n, polygon,
+                 CASE WHEN polygon THEN ST_PointOnSurface(CAST(g AS geometry))::geography
+                      ELSE CAST(g AS geography) END AS c
+            FROM json_to_recordset(CAST(:places AS json))
+                 AS x(j int, g text, reach float8, n int, polygon boolean)) AS y
 )
-SELECT pl.j AS place, e.lieu_id, e.stop_id, e.knn, ST_Distance(e.geog, pl.g, true) AS distance_m
+SELECT pl.j AS place, e.lieu_id, e.stop_id, e.knn, e.distance_m, e.fetched
   FROM places pl
  CROSS JOIN LATERAL (
-   SELECT lieu_id, stop_id, geog, geog <-> pl.g AS knn FROM {table}
-    WHERE ST_DWithin(geog, pl.g, pl.reach)
-    ORDER BY geog <-> pl.g
-    LIMIT pl.n) AS e
- ORDER BY pl.j, e.knn, e.lieu_id, e.stop_id"""
+   SELECT f.*, ST_Distance(f.geog, pl.g, true) AS distance_m, count(*) OVER () AS fetched
+     FROM (SELECT lieu_id, stop_id, geog, geog <-> pl.c AS knn FROM {table}
+            WHERE ST_DWithin(geog, pl.c, pl.reach + pl.radius)
+            ORDER BY geog <-> pl.c
+            LIMIT pl.n) AS f) AS e
+ WHERE e.distance_m <= pl.reach
+ ORDER BY pl.j, e.distance_m, e.lieu_id, e.stop_id"""
+
+
+def _place_key(p: _Prepared) -> tuple[str, int, int, bool]:
+    polygon = bool(p.place.is_polygon)
+    return (p.place.geography, p.reach, (p.k + 10) * (2 if polygon else 1), polygon)
 
 
 def fetch_candidates(session: Session, people: list[_Prepared]) -> None:
@@ -445,19 +466,19 @@ def fetch_candidates(session: Session, people: list[_Prepared]) -> None:
                              + eligible_sql(f)), _group_params(f))
         session.execute(text(f"CREATE INDEX ON {table} USING gist (geog)"))
         session.execute(text(f"ANALYZE {table}"))
-        places: dict[tuple[str, int, int], int] = {}
+        places: dict[tuple[str, int, int, bool], int] = {}
         for p in members:
-            places.setdefault((p.place.geography, p.reach, p.k + 10), len(places))
+            places.setdefault(_place_key(p), len(places))
         rows = session.execute(text(_NEAREST_SQL.format(table=table)), {"places": json.dumps(
-            [{"j": j, "g": g, "reach": reach, "n": n}
-             for (g, reach, n), j in places.items()])}).all()
+            [{"j": j, "g": g, "reach": reach, "n": n, "polygon": polygon}
+             for (g, reach, n, polygon), j in places.items()])}).all()
         session.execute(text(f"DROP TABLE {table}"))
         by_place: dict[int, list] = {}
         for r in rows:
             by_place.setdefault(r.place, []).append(r)
         for p in members:
-            n = p.k + 10
-            raw = by_place.get(places[(p.place.geography, p.reach, n)], [])
+            key = _place_key(p)
+            raw = by_place.get(places[key], [])
             nearest: dict[int, Any] = {}
             for r in raw:
                 kept = nearest.get(r.lieu_id)
@@ -465,7 +486,7 @@ def fetch_candidates(session: Session, people: list[_Prepared]) -> None:
                                                                       kept.stop_id or 0):
                     nearest[r.lieu_id] = r
             ordered = sorted(nearest.values(), key=lambda r: (r.distance_m, r.lieu_id))
-            p.truncated = len(raw) >= n or len(ordered) > p.k
+            p.truncated = bool(raw) and raw[0].fetched >= key[2] or len(ordered) > p.k
             p.rows = ordered[:p.k]
 
 
@@ -539,11 +560,9 @@ class _Availability:
 
     def open_during(self, osm: str, tz: str, av: Availability) -> bool | None:
         """True/False when the hours are known and parse; None when they are unknown."""
-        from .services import _hours_of
-
         key = (osm, tz, av)
         if key not in self._opening:
-            hours = _hours_of(osm, tz)
+            hours = engine._hours_of(osm, tz)
             self._opening[key] = None if hours is None else (
                 not av.given or first_opening(hours, self.free(av, tz), self.now) is not None)
         return self._opening[key]
@@ -554,8 +573,6 @@ def _venue_ways(p: _Prepared, row, det: _Details, avail: _Availability
     """How a person can be received at a candidate venue (or stop): at an opening ("opening",
     "unknown_hours" or None when closed at their times) and the dated sessions with free seats
     that fit their availability, for an offer of a requested service the pass covers."""
-    from .services import _service_covered
-
     av = p.need.question.availability
     key = (row.lieu_id, row.stop_id, p.programme.id if p.programme else None, p.services, av)
     cached = avail.ways.get(key)
@@ -575,7 +592,7 @@ def _venue_ways(p: _Prepared, row, det: _Details, avail: _Availability
     for offer in det.offers.get(row.lieu_id, ()):
         if p.services and offer.service not in p.services:
             continue
-        if not _service_covered(offer.service, row.lieu_id, covered, p.programme):
+        if not engine._service_covered(offer.service, row.lieu_id, covered, p.programme):
             continue
         for s in det.sessions.get(offer.id, ()):
             if row.stop_id is not None and s.stop_id not in (None, row.stop_id):
@@ -741,15 +758,12 @@ def assign_cohort(needs: Sequence[PersonNeed], *, now: datetime | None = None,
 
     by_index: dict[int, Assignment | Unassigned] = {}
     loads: dict[int, int] = {}
-    session_loads: dict[int, int] = {}
     for p, c in zip(prepared, choice, strict=True):
         q = p.need.question
         programme_name = p.programme.name if p.programme else None
         if c is not None:
             by_index[p.index] = _assignment(p, c, det, now)
             loads[c.venue_id] = loads.get(c.venue_id, 0) + 1
-            if c.session_id is not None:
-                session_loads[c.session_id] = session_loads.get(c.session_id, 0) + 1
             continue
         if p.options:
             venues = len({o.venue_id for o in p.options})
@@ -771,13 +785,15 @@ def assign_cohort(needs: Sequence[PersonNeed], *, now: datetime | None = None,
     ordered = [by_index[i] for i in range(len(needs))]
     assignments = [a for a in ordered if isinstance(a, Assignment)]
     unassigned = [a for a in ordered if isinstance(a, Unassigned)]
+    session_people: dict[int, int] = {}
+    for a in assignments:
+        if a.session is not None:
+            session_people[a.venue_id] = session_people.get(a.venue_id, 0) + 1
     venues = []
     for v in sorted(loads, key=lambda v: (-loads[v], v)):
         row = det.venues[v]
-        with_session = sum(n for s, n in session_loads.items()
-                           if det.offer_by_id[det.session_by_id[s].offre_id].lieu_id == v)
         venues.append(VenueLoad(v, row.nom, row.commune, loads[v], capacity.get(v),
-                                row.weekly_capacity is not None, with_session))
+                                row.weekly_capacity is not None, session_people.get(v, 0)))
     total = sum(a.distance_m for a in assignments)
     assumed = sum(1 for v in venues if not v.capacity_known)
     totals = {
@@ -818,7 +834,8 @@ def assign_cohort(needs: Sequence[PersonNeed], *, now: datetime | None = None,
                "total_s": round(finished - started, 3)}
     log.info("cohorte : %d personnes, %d placées, %d sans place, %d tour(s), %.2f s",
              len(needs), len(assignments), len(unassigned), rounds, finished - started)
-    return CohortResult(ref_day, assignments, unassigned, venues, totals, assumptions, timings)
+    return CohortResult(ref_day, assignments, unassigned, venues, totals, assumptions, timings,
+                        problem, choice)
 
 
 def _assignment(p: _Prepared, c: Option, det: _Details, now: datetime) -> Assignment:
