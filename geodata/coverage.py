@@ -64,6 +64,7 @@ ILLECTRONISME_RATE = 0.154
 DEFAULT_METHOD = "e2sfca_step"
 RADII_KM = (10.0, 20.0, 30.0)
 KEEP_RUNS_PER_SELECTION = 3
+_REFRESH_LOCK = 2_026_005  # pg_advisory_xact_lock key of coverage refresh
 COST_ENGINES = ("python", "sql")
 EARTH_MEAN_RADIUS_KM = 6371.0088
 # Sphere versus WGS 84 geodesic: at most ≈ 0.56 % apart; the k-d tree looks 1 % farther.
@@ -473,6 +474,10 @@ def refresh(session: Session, selection: Selection, *, detour: float,
     check_selection(session, selection)
     territory = resolve_territory(session, selection.within)
     selection = selection.with_within(territory.code)
+    # One refresh at a time (they share the simplified shapes); a batch job, not a web
+    # request: the web statement timeout does not apply.
+    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _REFRESH_LOCK})
+    session.execute(text("SET LOCAL statement_timeout = '15min'"))
     max_cost = max(params.two_sfca_radius_km, params.steps[-1][0], params.gaussian_d0_km,
                    *params.coverage_radii_km)
     radius = straight_radius_km(max_cost, detour)
