@@ -1120,10 +1120,15 @@ def load_candidates(session: Session, selection: Selection, territory: Territory
         raise InvalidInput("Les candidats « venues » sont les lieux qui n'acceptent pas "
                            "encore le programme : précisez programme.",
                            errors={"programme": ["Obligatoire avec candidates=venues."]})
+    # The venue's commune: its code_insee, else the polygon that covers its point (two
+    # branches, each with its index, rather than one OR that no index serves).
     rows = session.execute(text(
         "SELECT l.id, l.nom, ST_X(l.geom), ST_Y(l.geom), c.code, c.name FROM lieu l "
-        "JOIN commune c ON c.code = l.code_insee "
-        "  OR (l.code_insee IS NULL AND ST_Covers(c.geom, l.geom)) "
+        "JOIN LATERAL (SELECT c1.code, c1.name, c1.region_code, c1.departement_code, "
+        "  c1.epci_code FROM commune c1 WHERE c1.code = l.code_insee "
+        " UNION ALL SELECT c2.code, c2.name, c2.region_code, c2.departement_code, "
+        "  c2.epci_code FROM commune c2 WHERE l.code_insee IS NULL "
+        "  AND ST_Covers(c2.geom, l.geom) LIMIT 1) c ON true "
         f"WHERE l.geom IS NOT NULL AND ({territory.condition()}) "
         f"AND {venue_filter(selection.programme, accepting=False)} ORDER BY l.id"),
         {**territory.params, "today": today, "service": selection.service,
