@@ -1,8 +1,10 @@
 /* The planner's coverage map (/carte). No data is in the page: everything is fetched from
  * the API as the view moves, at a level suited to the zoom (never all communes at once):
- *   zoom <= 4 régions, 5-6 départements, 7-8 EPCI (within the view), >= 9 communes
- *   (within the view; from zoom 8 when the user asks for communes), unless the user picks
- *   a level. At zoom 8 a 1400-pixel-wide view holds ≈ 4 800 communes, at 9 ≈ 1 200.
+ *   zoom <= 4 régions, 5-6 départements (one request each), 7-8 EPCI and >= 9 communes
+ *   (from zoom 8 when the user asks for communes) by tiles of 256 pixels: each tile is the
+ *   map API's view of its box, polygons simplified for the zoom, so panning loads only
+ *   the new tiles and every tile URL is shared (and cached) by every user. At zoom 8 a
+ *   1400-pixel-wide view holds ≈ 4 800 communes, at 9 ≈ 1 200.
  * Configuration comes from data-* attributes of #carte-couverture (no inline script):
  *   data-options   Leaflet map options (from folium, geodata/maps.py)
  *   data-basemap   {"url", "options"} of the configured basemap, or empty: plain background
@@ -34,6 +36,8 @@
   var VENUE_MAX_PAGES = 2;
   var MAX_FOCUSABLE = 400;   // territories reachable with Tab (the exports carry the rest)
   var CIRCLE_MAX_PX = 28;
+  var TILE_SIZE = 256;
+  var REFRESH_DELAY_MS = 60;
 
   var numberFormat = new Intl.NumberFormat("fr-FR", { maximumFractionDigits: 0 });
   var decimalFormat = new Intl.NumberFormat("fr-FR", { maximumFractionDigits: 2 });
@@ -225,7 +229,11 @@
     };
     this.status = byId("carte-statut");
     this.sequence = { territories: 0, venues: 0, sites: 0, details: 0 };
-    this.collection = null;      // the FeatureCollection shown
+    this.collection = null;      // the FeatureCollection of a one-request level
+    this.run = null;             // the coverage run the figures come from
+    this.grid = null;            // the tile grid of a tiled level
+    this.tileFeatures = {};      // "zoom/code" -> {layer, refs}: a territory in several tiles
+    this.tileCodes = {};         // tile key -> its "zoom/code" keys
     this.request = null;         // {level, url, params} of what is shown
     this.selected = null;        // code of the territory in the panel
     this.runs = [];
@@ -302,6 +310,8 @@
     map.createPane("uncovered").style.zIndex = 450;
     map.getPane("uncovered").style.pointerEvents = "none";
     map.createPane("sites").style.zIndex = 640;
+    // The tile grid only schedules requests; its (empty) tiles are never seen.
+    map.createPane("grid").style.display = "none";
     this.territoryLayer = L.geoJSON(null, {
       style: this.styleFeature.bind(this),
       onEachFeature: this.bindFeature.bind(this)
@@ -506,8 +516,12 @@
   CoverageMap.prototype.loadTerritories = function (force) {
     var self = this;
     var level = this.levelForZoom();
+    if (level === "epci" || level === "commune") {
+      this.loadTiles(level, force);
+      return;
+    }
+    this.removeGrid();
     var extra = {};
-    if (level === "epci" || level === "commune") { extra.bbox = this.snappedBox(); }
     var url = this.drawUrl(level, extra, this.map.getZoom());
     if (!force && (url === this.pendingUrl || (this.request && this.request.url === url))) {
       return;
@@ -523,6 +537,7 @@
       byId("carte-absence").hidden = true;
       self.request = { level: level, url: url, extra: extra };
       self.collection = collection;
+      self.run = collection.run;
       self.draw();
       var count = collection.features.length;
       self.say(note + fmtNumber(count) + " " + LEVEL_SHOWN[level][count > 1 ? 1 : 0] +
@@ -534,6 +549,133 @@
     });
   };
 
+  // ------------------------------------------------------------------ tiles
+
+  CoverageMap.prototype.removeGrid = function () {
+    if (!this.grid) { return; }
+    var grid = this.grid;
+    this.grid = null;            // its tileunload events are ignored from now on
+    this.map.removeLayer(grid);
+    this.territoryLayer.clearLayers();
+    this.tileFeatures = {};
+    this.tileCodes = {};
+  };
+
+  CoverageMap.prototype.loadTiles = function (level, force) {
+    var self = this;
+    var key = level + "|" + this.drawUrl(level, {}, 0);
+    if (this.grid && this.grid.key === key && !force) {
+      this.scheduleRefresh();    // the grid follows the view by itself
+      return;
+    }
+    this.removeGrid();
+    this.sequence.territories += 1;   // answers of a one-request level are now stale
+    this.pendingUrl = null;
+    this.collection = null;
+    this.territoryLayer.clearLayers();
+    this.focusable = 0;
+    this.request = { level: level, url: key, extra: {} };
+    this.scheme = this.currentClasses([]);   // until the first tiles arrive
+    var Grid = window.L.GridLayer.extend({
+      createTile: function (coords, done) {
+        var tile = document.createElement("div");
+        self.loadTile(this, coords, tile, done);
+        return tile;
+      }
+    });
+    var grid = new Grid({ tileSize: TILE_SIZE, pane: "grid", updateWhenIdle: true,
+      keepBuffer: 0, noWrap: true });
+    grid.key = key;
+    grid.level = level;
+    grid.on("tileunload", function (event) {
+      if (grid === self.grid) { self.releaseTile(event.coords); }
+    });
+    grid.on("loading", function () {
+      if (grid === self.grid) { self.say("Chargement : " + LEVEL_LOADING[level] + "…"); }
+    });
+    grid.on("load", function () {
+      if (grid === self.grid) { self.scheduleRefresh(); }
+    });
+    this.grid = grid;
+    grid.addTo(this.map);
+  };
+
+  function tileKey(coords) { return coords.z + "/" + coords.x + "/" + coords.y; }
+
+  CoverageMap.prototype.loadTile = function (grid, coords, tile, done) {
+    var self = this;
+    var last = Math.pow(2, coords.z) - 1;
+    if (coords.x < 0 || coords.y < 0 || coords.x > last || coords.y > last) {
+      window.setTimeout(function () { done(null, tile); }, 0);
+      return;
+    }
+    var size = grid.getTileSize();
+    var nw = this.map.unproject(coords.scaleBy(size), coords.z);
+    var se = this.map.unproject(coords.add([1, 1]).scaleBy(size), coords.z);
+    function round(v) { return Math.round(v * 1e6) / 1e6; }
+    var box = [Math.max(-180, round(nw.lng)), Math.max(-85, round(se.lat)),
+      Math.min(180, round(se.lng)), Math.min(85, round(nw.lat))].join(",");
+    fetchJson(this.drawUrl(grid.level, { bbox: box }, coords.z)).then(function (collection) {
+      if (grid !== self.grid) { return; }
+      byId("carte-absence").hidden = true;
+      var keys = [];
+      collection.features.forEach(function (feature) {
+        var id = coords.z + "/" + feature.properties.code;
+        var entry = self.tileFeatures[id];
+        if (entry) {
+          entry.refs += 1;
+        } else {
+          self.territoryLayer.addData(feature);
+          self.tileFeatures[id] = { layer: self.lastLayer, refs: 1 };
+        }
+        keys.push(id);
+      });
+      self.tileCodes[tileKey(coords)] = keys;
+      self.run = collection.run;
+      self.scheduleRefresh();
+      done(null, tile);
+    }).catch(function (error) {
+      if (grid === self.grid) { self.showFailure(error); }
+      done(error, tile);
+    });
+  };
+
+  CoverageMap.prototype.releaseTile = function (coords) {
+    var self = this;
+    var keys = this.tileCodes[tileKey(coords)] || [];
+    delete this.tileCodes[tileKey(coords)];
+    keys.forEach(function (id) {
+      var entry = self.tileFeatures[id];
+      if (!entry) { return; }
+      entry.refs -= 1;
+      if (entry.refs <= 0) {
+        self.territoryLayer.removeLayer(entry.layer);
+        delete self.tileFeatures[id];
+      }
+    });
+    this.scheduleRefresh();
+  };
+
+  /* Classes, legend, circles, exports and status after tiles came or went (batched). */
+  CoverageMap.prototype.scheduleRefresh = function () {
+    var self = this;
+    if (this.refreshTimer) { return; }
+    this.refreshTimer = window.setTimeout(function () {
+      self.refreshTimer = null;
+      if (!self.grid) { return; }
+      self.request.extra = { bbox: self.snappedBox() };
+      self.restyle();
+      self.updateExports();
+      self.describeRun();
+      var count = self.territoryLayer.getLayers().length;
+      var level = self.grid.level;
+      var note = self.controls.level.value === "commune" && level === "epci"
+        ? "Les communes apparaissent à partir du zoom " + COMMUNE_MIN_ZOOM + " : " : "";
+      self.say(note + fmtNumber(count) + " " + LEVEL_SHOWN[level][count > 1 ? 1 : 0] +
+        " autour de la vue.");
+    }, REFRESH_DELAY_MS);
+  };
+
   CoverageMap.prototype.showFailure = function (error) {
     if (error.status === 404) {
       var message = error.message;
@@ -542,9 +684,11 @@
       setText(byId("carte-absence-commande"), at >= 0 ? message.slice(at + 9).trim()
         : "flask --app app coverage refresh --within " + this.state().within);
       byId("carte-absence").hidden = false;
+      this.removeGrid();
       this.territoryLayer.clearLayers();
       this.uncoveredLayer.clearLayers();
       this.collection = null;
+      this.run = null;
       this.request = null;
       this.renderLegend();
       this.say("Aucun calcul de couverture pour cette sélection.", true);
@@ -555,11 +699,15 @@
 
   // ------------------------------------------------------------------ drawing
 
-  CoverageMap.prototype.currentClasses = function () {
+  CoverageMap.prototype.features = function () {
+    return this.territoryLayer.getLayers().map(function (layer) { return layer.feature; });
+  };
+
+  CoverageMap.prototype.currentClasses = function (features) {
     var s = this.state();
     var measure = MEASURES[s.measure];
     var values = [];
-    (this.collection ? this.collection.features : []).forEach(function (f) {
+    (features || this.features()).forEach(function (f) {
       var v = measure.value(f.properties, s);
       if (v !== null && v !== undefined && !isNaN(v)) { values.push(v); }
     });
@@ -592,7 +740,7 @@
   };
 
   CoverageMap.prototype.draw = function () {
-    this.scheme = this.currentClasses();
+    this.scheme = this.currentClasses(this.collection.features);
     this.territoryLayer.clearLayers();
     this.focusable = 0;
     this.territoryLayer.addData(this.collection);
@@ -606,7 +754,7 @@
   };
 
   CoverageMap.prototype.restyle = function () {
-    if (!this.collection) { this.renderLegend(); return; }
+    if (!this.run) { this.renderLegend(); return; }
     this.scheme = this.currentClasses();
     var self = this;
     this.territoryLayer.eachLayer(function (layer) {
@@ -621,7 +769,7 @@
   CoverageMap.prototype.countClasses = function () {
     var self = this;
     this.missingCount = 0;
-    (this.collection ? this.collection.features : []).forEach(function (f) {
+    this.features().forEach(function (f) {
       var found = self.classify(f.properties);
       if (found) { found.count += 1; } else { self.missingCount += 1; }
     });
@@ -638,6 +786,7 @@
 
   CoverageMap.prototype.bindFeature = function (feature, layer) {
     var self = this;
+    this.lastLayer = layer;
     layer.on("click", function () { self.select(feature.properties.code, true); });
     layer.on("add", function () {
       var element = layer.getElement();
@@ -689,7 +838,7 @@
     var s = this.state();
     var measure = MEASURES[s.measure];
     setText(byId("carte-legende-titre"), measure.title(s));
-    if (!this.scheme || !this.collection) { return; }
+    if (!this.scheme || !this.run) { return; }
     var entries = this.scheme.classes.slice();
     if (this.missingCount) {
       entries.push({ label: measure.missing, colour: null, count: this.missingCount });
@@ -719,7 +868,7 @@
     var self = this;
     this.uncoveredLayer.clearLayers();
     var note = byId("carte-legende-cercles");
-    if (!this.controls.uncovered.checked || !this.collection) { note.hidden = true; return; }
+    if (!this.controls.uncovered.checked || !this.run) { note.hidden = true; return; }
     var radius = (this.scheme && this.scheme.measure.radius) || 30;
     var key = "uncovered_population_" + radius + "km";
     var max = 0;
@@ -833,7 +982,7 @@
   };
 
   CoverageMap.prototype.describeRun = function () {
-    var run = this.collection && this.collection.run;
+    var run = this.run;
     var element = byId("carte-calcul");
     if (!run) { setText(element, ""); return; }
     var date = new Date(run.created_at);
