@@ -1103,6 +1103,18 @@ class Candidates:
         return int(self.lon.size)
 
 
+def town_hall_name(commune: str) -> str:
+    """« Mairie de Balizac », « Mairie d'Aureilhan », « Mairie du Havre », « Mairie des
+    Lilas »."""
+    if commune.startswith("Le "):
+        return f"Mairie du {commune[3:]}"
+    if commune.startswith("Les "):
+        return f"Mairie des {commune[4:]}"
+    if commune[:1].upper() in "AEIOUYÂÊÎÔÛÉÈËÏÜŸ":
+        return f"Mairie d'{commune}"
+    return f"Mairie de {commune}"
+
+
 def load_candidates(session: Session, selection: Selection, territory: Territory, kind: str,
                     today: dt.date) -> Candidates:
     if kind == "townhalls":
@@ -1115,7 +1127,7 @@ def load_candidates(session: Session, selection: Selection, territory: Territory
         return Candidates(kind, np.array([r[2] for r in rows], dtype=np.float64),
                           np.array([r[3] for r in rows], dtype=np.float64),
                           [r[0] for r in rows], [r[1] for r in rows], [None] * len(rows),
-                          [f"Mairie de {r[1]}" for r in rows])
+                          [town_hall_name(r[1]) for r in rows])
     if selection.programme is None:
         raise InvalidInput("Les candidats « venues » sont les lieux qui n'acceptent pas "
                            "encore le programme : précisez programme.",

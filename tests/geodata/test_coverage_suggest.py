@@ -177,3 +177,12 @@ def test_fragility_import_of_the_shared_file(runner, db_session):
     paris = db_session.execute(text("SELECT iris, jsonb_array_length(source_codes) "
                                     "FROM fragility_index WHERE commune_code = '75056'")).one()
     assert paris[1] == 20 and paris[0] > 20  # the 20 arrondissements, merged
+
+
+@pytest.mark.parametrize("commune, expected", [
+    ("Balizac", "Mairie de Balizac"), ("Aureilhan", "Mairie d'Aureilhan"),
+    ("Le Havre", "Mairie du Havre"), ("Les Lilas", "Mairie des Lilas"),
+    ("La Rochelle", "Mairie de La Rochelle"), ("Écouen", "Mairie d'Écouen"),
+])
+def test_town_hall_names(commune, expected):
+    assert coverage.town_hall_name(commune) == expected
