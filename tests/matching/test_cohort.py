@@ -280,3 +280,43 @@ def test_no_personal_data_in_logs(db_session, caplog):
     assert result.assignments[0].key == canary
     assert caplog.records  # the assignment does log (counts)
     assert all(canary not in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_without_capacity_limits_everyone_gets_the_engines_nearest(db_session, seed):
+    """Same hard constraints as /api/v1/match: with no capacity limit, each person's venue is
+    the nearest of the engine's results (availability included)."""
+    from matching.services import match
+
+    rng = random.Random(100 + seed)
+    prog = cat.programme(db_session)
+    hours = [None, "Mo-Fr 09:00-12:00", "Tu-Sa 14:00-18:00", "Sa 09:00-12:00"]
+    for i in range(12):
+        v = cat.venue(db_session, *at(rng.uniform(-8, 8), rng.uniform(-8, 8)), nom=f"L{i}",
+                      horaires=rng.choice(hours),
+                      services=rng.choice([[DEMARCHES], [LOISIRS], [DEMARCHES, LOISIRS]]),
+                      prise_en_charge_specifique=["Surdité"] if rng.random() < 0.3 else [])
+        if rng.random() < 0.75:
+            cat.accept(db_session, v, prog, services=rng.choice([(), (LOISIRS,)]))
+    fields_of = []
+    for _ in range(15):
+        f = {"programme": "pass-test", "max_distance_m": rng.choice([4000, 9000, 30000])}
+        if rng.random() < 0.6:
+            f["services"] = [rng.choice([DEMARCHES, LOISIRS])]
+        if rng.random() < 0.5:
+            f["days"] = [rng.choice(["mardi", "samedi", "dimanche"])]
+        if rng.random() < 0.2:
+            f["support"] = ["Surdité"]
+        fields_of.append((at(rng.uniform(-9, 9), rng.uniform(-9, 9)), f))
+    needs = [person(f"P{i}", where, **f) for i, (where, f) in enumerate(fields_of)]
+    result = assign(db_session, needs, default_capacity=None)
+    got = {a.key: a for a in result.assignments}
+    for need in needs:
+        engine = match(need.question, now=NOW, limit=50, session=db_session).results
+        if not engine:
+            assert need.key not in got
+            continue
+        nearest = min(engine, key=lambda r: (r.distance_m, r.venue_id))
+        assert need.key in got, need.key
+        assert got[need.key].distance_m == pytest.approx(nearest.distance_m, abs=0.2)
+        assert got[need.key].venue_id in {r.venue_id for r in engine}
