@@ -77,6 +77,9 @@ def test_map_page_renders_a_skeleton_from_local_assets(app, client):
     # The side panel is focusable and titled; figures go into a definition list.
     assert re.search(r'<section id="carte-panneau"[^>]*tabindex="-1"', html)
     assert '<dl id="carte-panneau-valeurs"' in html
+    # Without JavaScript the page says so and links to the same figures as CSV.
+    assert re.search(r'<noscript>.*href="/api/v1/coverage/departement\?format=csv"', html,
+                     re.DOTALL)
 
 
 def test_content_security_policy_allows_only_our_host(client):

@@ -194,6 +194,14 @@ def test_click_a_departement_and_read_its_figures(page, world):
     geojson_href = page.get_attribute("#carte-export-geojson", "href")
     assert parse_qs(urlsplit(geojson_href).query)["format"] == ["geojson"]
 
+    # axe-core (our own copy, loaded from our host: the page's CSP forbids inline scripts)
+    # finds no serious or critical accessibility problem.
+    page.add_script_tag(url="/static/vendor/axe-core/axe.min.js")
+    violations = page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+        ".map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(' '))}))")
+    serious = [v for v in violations if v["impact"] in ("serious", "critical")]
+    assert not serious, serious
     assert not [m for m in console if "Content Security Policy" in m], console
     # Never a commune-level request without a bounding box.
     for url in requests:
