@@ -87,6 +87,7 @@ class Option:
     session_id: int | None = None
     stop_id: int | None = None
     rank: int = 1  # 1 = the person's nearest venue that passed the hard constraints
+    text: str | None = field(default=None, compare=False)  # "ouvert lundi de 10 h à 11 h"
 
     @property
     def cost(self) -> int:
@@ -549,8 +550,8 @@ class _Availability:
     def __init__(self, now: datetime):
         self.now = now
         self._free: dict[tuple, list] = {}
-        self._opening: dict[tuple, bool | None] = {}
-        self.ways: dict[tuple, tuple[str | None, tuple[int, ...]]] = {}
+        self._opening: dict[tuple, str | bool | None] = {}
+        self.ways: dict[tuple, tuple[str | None, str | None, tuple[int, ...]]] = {}
 
     def free(self, av: Availability, tz: str) -> list[tuple[datetime, datetime]]:
         key = (av, tz)
@@ -558,18 +559,26 @@ class _Availability:
             self._free[key] = free_intervals(av, self.now, tz)
         return self._free[key]
 
-    def open_during(self, osm: str, tz: str, av: Availability) -> bool | None:
-        """True/False when the hours are known and parse; None when they are unknown."""
+    def open_during(self, osm: str, tz: str, av: Availability) -> str | bool | None:
+        """The first opening inside the availability in words ("ouvert lundi de 10 h à
+        11 h"), True when no availability is given, False when closed then; None when the
+        hours are unknown."""
         key = (osm, tz, av)
         if key not in self._opening:
             hours = engine._hours_of(osm, tz)
-            self._opening[key] = None if hours is None else (
-                not av.given or first_opening(hours, self.free(av, tz), self.now) is not None)
+            if hours is None:
+                found: str | bool | None = None
+            elif not av.given:
+                found = True
+            else:
+                slot = first_opening(hours, self.free(av, tz), self.now)
+                found = slot.text if slot is not None else False
+            self._opening[key] = found
         return self._opening[key]
 
 
 def _venue_ways(p: _Prepared, row, det: _Details, avail: _Availability
-                ) -> tuple[str | None, tuple[int, ...]]:
+                ) -> tuple[str | None, str | None, tuple[int, ...]]:
     """How a person can be received at a candidate venue (or stop): at an opening ("opening",
     "unknown_hours" or None when closed at their times) and the dated sessions with free seats
     that fit their availability, for an offer of a requested service the pass covers."""
@@ -584,6 +593,7 @@ def _venue_ways(p: _Prepared, row, det: _Details, avail: _Availability
     tz = venue.timezone
     opening = avail.open_during(osm, tz, av) if osm else None
     kind = "unknown_hours" if opening is None else ("opening" if opening else None)
+    opening_text = opening if isinstance(opening, str) else None
     covered = {}
     if p.programme is not None:
         covered = {row.lieu_id: det.covered.get((row.lieu_id, p.programme.id), ())}
@@ -603,7 +613,7 @@ def _venue_ways(p: _Prepared, row, det: _Details, avail: _Availability
                     fitting.append((start, s.id))
                     break
     fitting.sort()
-    result = (kind, tuple(sid for _, sid in fitting[:SESSIONS_PER_VENUE]))
+    result = (kind, opening_text, tuple(sid for _, sid in fitting[:SESSIONS_PER_VENUE]))
     avail.ways[key] = result
     return result
 
@@ -611,10 +621,10 @@ def _venue_ways(p: _Prepared, row, det: _Details, avail: _Availability
 def _options_for(p: _Prepared, det: _Details, avail: _Availability) -> list[Option]:
     options: list[Option] = []
     for rank, row in enumerate(p.rows, start=1):
-        kind, sessions = _venue_ways(p, row, det, avail)
+        kind, opening_text, sessions = _venue_ways(p, row, det, avail)
         if kind is not None:
             options.append(Option(row.lieu_id, row.distance_m, kind, stop_id=row.stop_id,
-                                  rank=rank))
+                                  rank=rank, text=opening_text))
         for sid in sessions:
             options.append(Option(row.lieu_id, row.distance_m, "session", session_id=sid,
                                   stop_id=row.stop_id, rank=rank))
@@ -855,8 +865,8 @@ def _assignment(p: _Prepared, c: Option, det: _Details, now: datetime) -> Assign
         note = text_
     elif c.kind == "unknown_hours":
         note = "horaires inconnus : appelez avant de vous déplacer"
-    elif p.need.question.availability.given:
-        note = f"ouvert {availability_fr(p.need.question.availability)}"
+    elif c.text:
+        note = c.text
     else:
         note = "aux heures d'ouverture"
     in_polygon = bool(p.place.is_polygon)

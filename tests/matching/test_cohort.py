@@ -191,7 +191,7 @@ def test_sessions_seats_and_availability(db_session):
     assert got["S2"].kind == "session" and got["S2"].session.session_id == s.id
     assert got["S2"].session.text == "séance samedi à 10 h : Mes démarches"
     assert got["M1"].kind == "opening" and got["M1"].session is None
-    assert got["M1"].note == "à 600 m ; ouvert le lundi de 9 h à 11 h"
+    assert got["M1"].note == "à 600 m ; ouvert lundi de 9 h à 11 h"
     reasons = {u.key: (u.code, u.reason) for u in result.unassigned}
     assert reasons["S1"][0] == "full"
     assert reasons["S1"][1] == ("Le seul lieu qui convient à moins de 80 km est complet "
