@@ -126,7 +126,7 @@ def time_match(app, questions) -> tuple[list[float], list[float], dict]:
 
     by_slug = {slug(s): s for s in SERVICES}
     match_ms, base_ms = [], []
-    stats = {"results": 0, "empty": 0, "widened": 0}
+    stats = {"results": 0, "empty": 0, "widened": 0, "slowest": []}
     with app.app_context():
         session = db.session
         pid = session.execute(text("SELECT id FROM programme WHERE code = :c"),
@@ -140,6 +140,8 @@ def time_match(app, questions) -> tuple[list[float], list[float], dict]:
             result = match(q, now=NOW, limit=10, session=session)
             match_ms.append((time.perf_counter() - started) * 1000)
             session.rollback()
+            stats["slowest"].append((match_ms[-1], len(result.results), result.radius_m,
+                                     len(result.hints), q))
             stats["results"] += len(result.results)
             stats["empty"] += not result.results
             stats["widened"] += result.search_message is not None
@@ -215,6 +217,8 @@ def report(label: str, match_ms, base_ms, stats) -> dict:
           f"{stats['empty']} sans résultat, {stats['widened']} rayons élargis)")
     print(f"  référence  p50 {figures['base_p50']:7.2f} ms   p95 {figures['base_p95']:7.2f} ms"
           "   (ST_DWithin 50 km + ORDER BY ST_Distance)")
+    for ms, found, radius, hints, q in sorted(stats["slowest"], key=lambda x: -x[0])[:3]:
+        print(f"  lente : {ms:.0f} ms, {found} lieux, rayon {radius} m, {hints} pistes : {q}")
     print(f"  rapport référence / match : p50 × {figures['base_p50'] / figures['match_p50']:.1f}"
           f", p95 × {figures['base_p95'] / figures['match_p95']:.1f}")
     return figures

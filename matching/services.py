@@ -53,6 +53,7 @@ MAX_FETCH = 5_000
 # Rows looked at by the index per candidate wanted (then ×8 while too few pass the filters).
 SCAN_FACTOR = 5
 MAX_SCAN = 2_000_000
+HINT_MAX_SCAN = 20_000
 REMOTE_LIMIT = 5
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -404,6 +405,15 @@ def metres_below(degrees: float, max_abs_lat: float) -> float:
     return degrees * 110_570 * math.cos(math.radians(lat)) * (1 - SPHERE_MARGIN)
 
 
+def degrees_for(metres: float, max_abs_lat: float) -> float:
+    """The planar distance in degrees that :func:`metres_below` certifies as ``metres``."""
+    degrees = metres / 110_570
+    for _ in range(3):
+        lat = min(89.0, max_abs_lat + degrees)
+        degrees = metres / (110_570 * math.cos(math.radians(lat)) * (1 - SPHERE_MARGIN))
+    return degrees
+
+
 def candidate_params(f: Filters, place: Place, reach: int, n: int,
                      m: int | None = None) -> dict[str, Any]:
     params: dict[str, Any] = {"g": place.geography, "reach": reach, "n": n,
@@ -530,7 +540,13 @@ class _Search:
 
 
 def _search(session: Session, place: Place, f: Filters, q: Question, programme,
-            now: datetime, reach: int, limit: int, *, pool_size: int | None = None) -> _Search:
+            now: datetime, reach: int, limit: int, *, pool_size: int | None = None,
+            max_scan: int = MAX_SCAN) -> _Search:
+    """The nearest venues that pass the hard constraints and fit the availability, with the
+    radius step used. Rows are looked at nearest first, ``m`` at a time; when the answer
+    could lie beyond what was looked at, the scan grows in proportion to the area still
+    needed (venues per square degree measured so far). ``max_scan`` caps it (the hints use
+    a small cap: their counts may then be lower bounds)."""
     steps = [s for s in STEPS_M if s < reach] + [reach]
     k = pool_size or pool_size_for(limit)
     n = k + 5
@@ -539,9 +555,11 @@ def _search(session: Session, place: Place, f: Filters, q: Question, programme,
     m = SCAN_FACTOR * n
     while True:
         raw = session.execute(sql, candidate_params(f, place, reach, n, m)).all()
-        bound = math.inf if raw[0].scan_bound is None else raw[0].scan_bound
+        scanned_deg = raw[0].scan_bound
+        bound = math.inf if scanned_deg is None else scanned_deg
         raw = [r for r in raw if r.lieu_id is not None]
-        if len(raw) == n:
+        output_full = len(raw) == n
+        if output_full:
             bound = min(bound, raw[-1].knn)
         truncated = bound != math.inf
         if truncated:
@@ -563,11 +581,16 @@ def _search(session: Session, place: Place, f: Filters, q: Question, programme,
         radius = next((s for s, c in zip(steps, counts, strict=True) if c >= limit), reach)
         pool = [c for c in cands if c.distance_m <= radius][:k]
         pool_end = pool[-1].distance_m if len(pool) == k else radius
-        if not truncated or pool_end <= bound or (n >= MAX_FETCH and m >= MAX_SCAN):
+        if not truncated or pool_end <= bound or (n >= MAX_FETCH and m >= max_scan):
             return _Search(pool, counts, radius, steps, len(raw))
-        if len(raw) == n:
+        if output_full:
             n = min(MAX_FETCH, n * 4)
-        m = min(MAX_SCAN, max(m * 8, SCAN_FACTOR * n))
+        if scanned_deg is not None and (not output_full or raw[-1].knn >= scanned_deg):
+            if m >= max_scan:
+                return _Search(pool, counts, radius, steps, len(raw))
+            wanted = degrees_for(pool_end, place.max_abs_lat)
+            growth = (wanted / max(scanned_deg, 1e-6)) ** 2 * 1.3
+            m = min(max_scan, max(2 * m, int(m * growth), SCAN_FACTOR * n))
 
 
 def pool_size_for(limit: int) -> int:
@@ -714,7 +737,7 @@ def _hints(session, place, f, q, programme, now, reach) -> list[str]:
 
     def count(f2: Filters, q2: Question, reach2: int = reach) -> _Search:
         return _search(session, place, f2, q2, programme if f2.programme_id else None, now,
-                       reach2, small, pool_size=small)
+                       reach2, small, pool_size=small, max_scan=HINT_MAX_SCAN)
 
     if q.availability.given:
         s = count(replace(f, weekly=None, now=None), replace(q, availability=Availability()))
@@ -736,9 +759,10 @@ def _hints(session, place, f, q, programme, now, reach) -> list[str]:
         text_ = ranking.hint("programme", len(s.pool), reach, q, has_programme=True)
         if text_:
             hints.append(text_)
-    far = 1_000_000
+    far = 300_000
     if reach < far:
-        s = _search(session, place, f, q, programme, now, far, 1, pool_size=1)
+        s = _search(session, place, f, q, programme, now, far, 1, pool_size=1,
+                    max_scan=HINT_MAX_SCAN)
         if s.pool:
             c = s.pool[0]
             hints.append(ranking.hint("distance", 1, reach, q, has_programme=has_programme,
