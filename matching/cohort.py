@@ -46,6 +46,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput
@@ -470,9 +471,15 @@ def fetch_candidates(session: Session, people: list[_Prepared]) -> None:
         places: dict[tuple[str, int, int, bool], int] = {}
         for p in members:
             places.setdefault(_place_key(p), len(places))
-        rows = session.execute(text(_NEAREST_SQL.format(table=table)), {"places": json.dumps(
-            [{"j": j, "g": g, "reach": reach, "n": n, "polygon": polygon}
-             for (g, reach, n, polygon), j in places.items()])}).all()
+        try:
+            rows = session.execute(text(_NEAREST_SQL.format(table=table)), {
+                "places": json.dumps([{"j": j, "g": g, "reach": reach, "n": n,
+                                       "polygon": polygon}
+                                      for (g, reach, n, polygon), j in places.items()])}).all()
+        except DBAPIError as exc:
+            # Its parameters hold where people are: keep them out of tracebacks and logs.
+            raise RuntimeError("requête des lieux les plus proches de la cohorte : "
+                               f"{type(exc.orig).__name__}") from None
         session.execute(text(f"DROP TABLE {table}"))
         by_place: dict[int, list] = {}
         for r in rows:

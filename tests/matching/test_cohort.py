@@ -320,3 +320,19 @@ def test_without_capacity_limits_everyone_gets_the_engines_nearest(db_session, s
         assert need.key in got, need.key
         assert got[need.key].distance_m == pytest.approx(nearest.distance_m, abs=0.2)
         assert got[need.key].venue_id in {r.venue_id for r in engine}
+
+
+def test_a_failing_query_does_not_carry_positions(db_session, monkeypatch):
+    import traceback
+
+    from matching import cohort
+
+    prog = cat.programme(db_session)
+    cat.accept(db_session, cat.venue(db_session, *at(0), services=[DEMARCHES]), prog)
+    monkeypatch.setattr(cohort, "_NEAREST_SQL", cohort._NEAREST_SQL.replace("LIMIT", "LIMT"))
+    canary = (-0.5712345, 44.8412345)
+    with pytest.raises(RuntimeError) as info:
+        assign(db_session, [person("P", canary, programme="pass-test")])
+    text_ = "".join(traceback.format_exception(info.value))
+    assert "SyntaxError" in text_
+    assert "0.5712345" not in text_ and "44.8412345" not in text_
