@@ -403,15 +403,12 @@ def _group_key(f) -> tuple:
     return (f.programme_id, f.national, f.on_date, f.services, f.support)
 
 
-def _group_params(f) -> dict[str, Any]:
-    params: dict[str, Any] = {"d": f.on_date}
-    if f.programme_id is not None:
-        params["pid"] = f.programme_id
-    if f.services:
-        params["svc"] = list(f.services)
-    if f.support:
-        params["support"] = list(f.support)
-    return params
+def _group_params(f, place) -> dict[str, Any]:
+    """The engine's own parameters of the venue-level conditions."""
+    from .services import candidate_params
+
+    params = candidate_params(f, place, 0, 1)
+    return {k: v for k, v in params.items() if k in _GROUP_PARAMS}
 
 
 # Nearest eligible venues of each place, by the temporary table's GiST index (KNN on the
@@ -465,7 +462,7 @@ def fetch_candidates(session: Session, people: list[_Prepared]) -> None:
         f = members[0].filters
         session.execute(text(f"DROP TABLE IF EXISTS {table}"))
         session.execute(text(f"CREATE TEMPORARY TABLE {table} ON COMMIT DROP AS "
-                             + eligible_sql(f)), _group_params(f))
+                             + eligible_sql(f)), _group_params(f, members[0].place))
         session.execute(text(f"CREATE INDEX ON {table} USING gist (geog)"))
         session.execute(text(f"ANALYZE {table}"))
         places: dict[tuple[str, int, int, bool], int] = {}
