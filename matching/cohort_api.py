@@ -12,6 +12,7 @@ from .cohort_schemas import (
     CohortRequestSchema,
     CohortResponseSchema,
     PayloadTooLarge,
+    UnsupportedMediaType,
 )
 
 blp = Blueprint(
@@ -64,9 +65,11 @@ EXAMPLE_RESPONSE = {
 
 
 @blp.before_request
-def _size_cap():
+def _size_and_type():
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"Le corps de la requête dépasse {MAX_BODY_BYTES // 2 ** 20} Mo.")
+    if request.method == "POST" and not request.is_json:
+        raise UnsupportedMediaType("Corps JSON attendu (Content-Type: application/json).")
 
 
 @blp.route("/cohort", methods=["POST"])
@@ -74,6 +77,7 @@ def _size_cap():
 @blp.response(200, CohortResponseSchema, example=EXAMPLE_RESPONSE)
 @blp.alt_response(413, description=f"Plus de {MAX_PEOPLE} personnes, ou corps de plus de "
                                    f"{MAX_BODY_BYTES // 2 ** 20} Mo.")
+@blp.alt_response(415, description="Le corps n'est pas du JSON.")
 def cohort_post(args):
     """Affecter une cohorte de personnes pseudonymes à des lieux (et séances).
 

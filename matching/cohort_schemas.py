@@ -49,6 +49,11 @@ class PayloadTooLarge(PasserelleError):
     message = STATUS_MESSAGES[413]
 
 
+class UnsupportedMediaType(PasserelleError):
+    status = 415
+    message = STATUS_MESSAGES[415]
+
+
 def personal_fields(names) -> list[str]:
     """The names among ``names`` that look like personal data."""
     return [name for name in names if isinstance(name, str) and slug(name) in PERSONAL_FIELDS]

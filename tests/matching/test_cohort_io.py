@@ -112,6 +112,17 @@ def test_api_size_caps_are_413(client, small, monkeypatch):
     assert "dépasse" in response.get_json()["message"]
 
 
+def test_api_wants_json(client, small):
+    response = client.post(URL, data="id,postal_code\nA,33000\n",
+                           content_type="text/csv")
+    assert response.status_code == 415
+    assert response.get_json()["message"] == ("Corps JSON attendu (Content-Type: "
+                                              "application/json).")
+    response = client.post(URL, data="{pas du json", content_type="application/json")
+    assert response.status_code in (400, 422)
+    assert response.get_json()["message"]
+
+
 # --- command line -------------------------------------------------------------------------
 
 def _csv_people(tmp_path, text: str, encoding: str = "utf-8-sig"):
