@@ -50,7 +50,7 @@ _TABLES = {"commune": "commune", "epci": "epci", "departement": "departement",
 PIXEL_FRACTION = 1.0          # simplify to one pixel (Leaflet's own smoothing threshold)
 GZIP_MIN_BYTES = 1024
 GZIP_LEVEL = 5
-SHAPE_CACHE_MAX_ENTRIES = 250_000
+SHAPE_CACHE_MAX_ENTRIES = 150_000   # ≈ 300 B each: ≈ 45 MB per process at most
 CACHE_CONTROL = "public, max-age=300"
 
 

@@ -1,7 +1,8 @@
 /* The planner's coverage map (/carte). No data is in the page: everything is fetched from
  * the API as the view moves, at a level suited to the zoom (never all communes at once):
  *   zoom <= 4 régions, 5-6 départements (one request each), 7-8 EPCI and >= 9 communes
- *   (from zoom 8 when the user asks for communes) by tiles of 256 pixels: each tile is the
+ *   (from zoom 8 when the user asks for communes) by tiles (512 pixels for EPCI, 256 for
+ *   communes): each tile is the
  *   map API's view of its box, polygons simplified for the zoom, so panning loads only
  *   the new tiles and every tile URL is shared (and cached) by every user. At zoom 8 a
  *   1400-pixel-wide view holds ≈ 4 800 communes, at 9 ≈ 1 200.
@@ -36,7 +37,8 @@
   var VENUE_MAX_PAGES = 2;
   var MAX_FOCUSABLE = 400;   // territories reachable with Tab (the exports carry the rest)
   var CIRCLE_MAX_PX = 28;
-  var TILE_SIZE = 256;
+  // EPCI are large: bigger tiles mean fewer requests and fewer EPCI sent twice.
+  var TILE_SIZE = { epci: 512, commune: 256 };
   var REFRESH_DELAY_MS = 60;
 
   var numberFormat = new Intl.NumberFormat("fr-FR", { maximumFractionDigits: 0 });
@@ -403,7 +405,6 @@
       if (self.framedWithin === self.state().within) {
         // Same territory, other selection: keep the user's view, reload its figures.
         self.loadTerritories(true);
-        self.loadVenues();
       } else {
         self.frameTerritory();
       }
@@ -448,13 +449,11 @@
       this.wantedView = null;
       this.map.setView(view.center, view.zoom, { animate: false });
       this.loadTerritories(false);
-      this.loadVenues();
       return;
     }
     if (s.within === "fr") {
       this.map.setView(this.home.center, this.home.zoom, { animate: false });
       this.loadTerritories(false);
-      this.loadVenues();
       return;
     }
     // A département-level view of the territory gives its extent (and is cached).
@@ -466,7 +465,6 @@
         self.map.fitBounds(bounds, { padding: [8, 8], animate: false });
       }
       self.loadTerritories(false);
-      self.loadVenues();
     }).catch(function (error) { self.showFailure(error); });
   };
 
@@ -509,8 +507,9 @@
   CoverageMap.prototype.onMove = function () {
     window.history.replaceState(null, "", window.location.pathname + window.location.search +
       this.viewHash());
+    // Venues follow once the territories of the view are in (see draw / scheduleRefresh):
+    // the choropleth comes first.
     this.loadTerritories(false);
-    this.loadVenues();
   };
 
   CoverageMap.prototype.loadTerritories = function (force) {
@@ -524,6 +523,7 @@
     var extra = {};
     var url = this.drawUrl(level, extra, this.map.getZoom());
     if (!force && (url === this.pendingUrl || (this.request && this.request.url === url))) {
+      if (url !== this.pendingUrl) { this.loadVenues(); }   // same figures, new view
       return;
     }
     this.pendingUrl = url;
@@ -583,7 +583,7 @@
         return tile;
       }
     });
-    var grid = new Grid({ tileSize: TILE_SIZE, pane: "grid", updateWhenIdle: true,
+    var grid = new Grid({ tileSize: TILE_SIZE[level], pane: "grid", updateWhenIdle: true,
       keepBuffer: 0, noWrap: true });
     grid.key = key;
     grid.level = level;
@@ -673,6 +673,7 @@
         ? "Les communes apparaissent à partir du zoom " + COMMUNE_MIN_ZOOM + " : " : "";
       self.say(note + fmtNumber(count) + " " + LEVEL_SHOWN[level][count > 1 ? 1 : 0] +
         " autour de la vue.");
+      if (!self.grid.isLoading()) { self.loadVenues(); }
     }, REFRESH_DELAY_MS);
   };
 
@@ -751,6 +752,7 @@
     this.describeRun();
     var selected = this.layerOf(this.selected);
     if (selected) { this.showPanel(selected.feature, false); }
+    this.loadVenues();
   };
 
   CoverageMap.prototype.restyle = function () {
