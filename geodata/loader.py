@@ -193,6 +193,7 @@ def load_sources(connection: Connection, sources: Sources, scope: list[str] | No
             SELECT DISTINCT '{level}', c.{level}_code FROM commune c
             JOIN {level} g ON g.code = c.{level}_code
             WHERE g.geom IS NULL AND c.geom IS NOT NULL""")
+    cur.execute("ANALYZE tmp_changed_group")
     for step, level in zip(STEPS[7:], ("departement", "region", "epci"), strict=True):
         progress(step)
         report.aggregates[level] = _recompute(cur, level)
@@ -213,6 +214,9 @@ def _copy(cur, table: str, columns: str, rows: Iterable[tuple]) -> None:
     with cur.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
+    # Temporary tables get no automatic statistics; without them the planner may pick
+    # nested loops over tens of thousands of rows.
+    cur.execute(f"ANALYZE {table}")
 
 
 def _upsert(cur, table: str, source: str, keys: list[str], values: list[str]) -> TableCounts:
@@ -284,6 +288,7 @@ def _stage_communes(cur, sources: Sources) -> None:
                town_hall_address, town_hall_hours
         FROM staged""", {"offset": TOWN_HALL_MAX_OFFSET_DEG})
     cur.execute("ALTER TABLE tmp_commune ADD PRIMARY KEY (code)")
+    cur.execute("ANALYZE tmp_commune")
 
 
 def _record_changed_groups(cur) -> None:
@@ -306,6 +311,7 @@ def _record_changed_groups(cur) -> None:
 def _merge_postal_codes(cur, sources: Sources, scope: list[str] | None) -> TableCounts:
     _copy(cur, "tmp_postal_code", "code text, commune_code text",
           ((postal, c.code) for c in sources.communes for postal in c.postal_codes))
+    cur.execute("ALTER TABLE tmp_postal_code ADD PRIMARY KEY (code, commune_code)")
     # Deleted first: links of communes in scope that the source no longer has
     # (including those of communes about to be deleted).
     cur.execute("""
@@ -358,11 +364,16 @@ def _delete_absent(cur, table: str, source: str, reference: str) -> int:
 
 
 def _recompute(cur, level: str) -> int:
-    """Population and polygon of the changed groups of ``level`` from their communes."""
+    """Population and polygon of the changed groups of ``level`` from their communes.
+
+    ``agg`` is MATERIALIZED: computed once. Inlined, the planner may put it on the inner
+    side of a nested loop and redo every union for each row (seen: minutes, not seconds,
+    when the tables' statistics were stale).
+    """
     cur.execute(f"""
         WITH changed AS (
             SELECT DISTINCT code FROM tmp_changed_group WHERE level = '{level}'
-        ), agg AS (
+        ), agg AS MATERIALIZED (
             SELECT ch.code, sum(c.population)::integer AS population,
                    ST_Multi(ST_Union(c.geom))::geometry(MultiPolygon, 4326) AS geom
             FROM changed ch LEFT JOIN commune c ON c.{level}_code = ch.code
