@@ -549,9 +549,10 @@ def _search(session: Session, place: Place, f: Filters, q: Question, programme,
     a small cap: their counts may then be lower bounds)."""
     steps = [s for s in STEPS_M if s < reach] + [reach]
     k = pool_size or pool_size_for(limit)
-    n = k + 5
-    sql = text(candidate_sql(f))
     with_slot = q.availability.given
+    # The exact availability check drops some of the SQL's candidates: ask for more then.
+    n = 2 * k if with_slot else k + 5
+    sql = text(candidate_sql(f))
     m = SCAN_FACTOR * n
     while True:
         raw = session.execute(sql, candidate_params(f, place, reach, n, m)).all()
@@ -588,8 +589,11 @@ def _search(session: Session, place: Place, f: Filters, q: Question, programme,
         if scanned_deg is not None and (not output_full or raw[-1].knn >= scanned_deg):
             if m >= max_scan:
                 return _Search(pool, counts, radius, steps, len(raw))
-            wanted = degrees_for(pool_end, place.max_abs_lat)
-            growth = (wanted / max(scanned_deg, 1e-6)) ** 2 * 1.3
+            if len(cands) < k:  # too few pass the constraints: scale by the share passing
+                growth = 8.0 if not cands else 1.3 * k / len(cands)
+            else:  # enough, but the last ones may lie beyond: scale by the area still needed
+                wanted = degrees_for(pool_end, place.max_abs_lat)
+                growth = (wanted / max(scanned_deg, 1e-6)) ** 2 * 1.3
             m = min(max_scan, max(2 * m, int(m * growth), SCAN_FACTOR * n))
 
 
