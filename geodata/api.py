@@ -38,12 +38,25 @@ geocoding = Blueprint(
                 "la précision de chaque réponse.")
 
 
+# Territories change when `geodata load` runs (yearly data): an hour of client caching,
+# then revalidation by ETag (a hash of the answer; 304 when unchanged).
+CACHE_CONTROL = "public, max-age=3600"
+
+
+@territories.after_request
+def _cache_headers(response):
+    if response.status_code in (200, 304):
+        response.headers["Cache-Control"] = CACHE_CONTROL
+    return response
+
+
 def _scale(args: dict) -> dict:
     return {"geometry": args["geometry"],
             "tolerance": services.tolerance_for(args.get("tolerance"), args.get("zoom"))}
 
 
 @territories.route("/communes")
+@territories.etag
 @territories.arguments(CommuneSearchArgs, location="query", unknown=RAISE)
 @territories.response(200, CommunePageSchema)
 def list_communes(args):
@@ -58,6 +71,7 @@ def list_communes(args):
 
 
 @territories.route("/communes/<code>")
+@territories.etag
 @territories.arguments(TerritoryGeometryArgs, location="query", unknown=RAISE)
 @territories.response(200, CommuneSchema)
 def get_commune(args, code):
@@ -70,6 +84,7 @@ def get_commune(args, code):
 
 
 @territories.route("/at")
+@territories.etag
 @territories.arguments(TerritoryPointArgs, location="query", unknown=RAISE)
 @territories.response(200, CommuneSchema)
 def commune_at(args):
@@ -78,6 +93,7 @@ def commune_at(args):
 
 
 @territories.route("/departements")
+@territories.etag
 @territories.arguments(DepartementListArgs, location="query", unknown=RAISE)
 @territories.response(200, DepartementListSchema)
 def list_departements(args):
@@ -86,6 +102,7 @@ def list_departements(args):
 
 
 @territories.route("/departements/<code>")
+@territories.etag
 @territories.arguments(TerritoryGeometryArgs, location="query", unknown=RAISE)
 @territories.response(200, DepartementSchema)
 def get_departement(args, code):
@@ -94,6 +111,7 @@ def get_departement(args, code):
 
 
 @territories.route("/regions")
+@territories.etag
 @territories.arguments(TerritoryGeometryArgs, location="query", unknown=RAISE)
 @territories.response(200, RegionListSchema)
 def list_regions(args):
@@ -102,6 +120,7 @@ def list_regions(args):
 
 
 @territories.route("/regions/<code>")
+@territories.etag
 @territories.arguments(TerritoryGeometryArgs, location="query", unknown=RAISE)
 @territories.response(200, RegionSchema)
 def get_region(args, code):
@@ -110,6 +129,7 @@ def get_region(args, code):
 
 
 @territories.route("/epci")
+@territories.etag
 @territories.arguments(EpciListArgs, location="query", unknown=RAISE)
 @territories.response(200, EpciPageSchema)
 def list_epcis(args):
@@ -120,6 +140,7 @@ def list_epcis(args):
 
 
 @territories.route("/epci/<code>")
+@territories.etag
 @territories.arguments(TerritoryGeometryArgs, location="query", unknown=RAISE)
 @territories.response(200, EpciSchema)
 def get_epci(args, code):

@@ -229,3 +229,14 @@ def test_every_route_is_in_the_openapi_document(app, client):
         if rule.endpoint.split(".")[0] in ("territories", "geocoding"):
             path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)
             assert path in paths, path
+
+
+def test_answers_carry_an_etag_and_revalidate(client, geography):
+    url = f"{API}/departements/33?geometry=true&zoom=7"
+    first = client.get(url)
+    assert first.status_code == 200 and first.headers["ETag"]
+    assert first.headers["Cache-Control"] == "public, max-age=3600"
+    again = client.get(url, headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304 and again.data == b""
+    other = client.get(f"{API}/departements/42?geometry=true&zoom=7")
+    assert other.headers["ETag"] != first.headers["ETag"]
