@@ -18,6 +18,7 @@ from core.errors import InvalidInput, NotFound
 from extensions import db
 
 from .models import Commune, Departement, Epci, PostalCode, Region
+from .sources import osm_opening_hours
 from .text import normalise_name
 
 DEFAULT_PAGE_SIZE = 20
@@ -104,8 +105,6 @@ def _commune_select(geometry: bool, tolerance: float | None) -> Select:
 
 
 def _commune_dict(row, geometry: bool) -> dict[str, Any]:
-    from .sources import osm_opening_hours
-
     town_hall = None
     if row.town_hall_lon is not None or row.town_hall_address or row.town_hall_hours:
         town_hall = {
