@@ -124,12 +124,12 @@ def solve(problem: Problem) -> list[Option | None]:
     session_node = {s: people + i for i, s in enumerate(session_ids)}
     sink = people + len(session_ids) + len(venue_ids)
 
+    # Person arcs, built column by column (a cohort has ~10^5 of them).
+    arcs: list[Option] = []
     tails: list[int] = []
     heads: list[int] = []
-    caps: list[int] = []
-    costs: list[int] = []
-    chosen_arcs: list[tuple[int, Option]] = []
-    max_cost = 0
+    distances: list[float] = []
+    preferences: list[int] = []
     for p, opts in enumerate(problem.options):
         seen: set[tuple[int, int | None]] = set()
         for o in opts:
@@ -137,13 +137,17 @@ def solve(problem: Problem) -> list[Option | None]:
             if key in seen:
                 continue
             seen.add(key)
-            chosen_arcs.append((len(tails), o))
+            arcs.append(o)
             tails.append(p)
             heads.append(session_node[o.session_id] if o.session_id is not None
                          else venue_node[o.venue_id])
-            caps.append(1)
-            costs.append(o.cost)
-            max_cost = max(max_cost, o.cost)
+            distances.append(o.distance_m)
+            preferences.append(PREFERENCE[o.kind])
+    option_costs = (np.rint(np.array(distances, dtype=np.float64)).astype(np.int64) * TIE_SCALE
+                    + np.array(preferences, dtype=np.int64))
+    max_cost = int(option_costs.max()) if len(arcs) else 0
+    caps: list[int] = [1] * len(arcs)
+    costs: list[int] = []
     for s in session_ids:
         tails.append(session_node[s])
         heads.append(venue_node[session_venue[s]])
@@ -170,7 +174,8 @@ def solve(problem: Problem) -> list[Option | None]:
     flow = min_cost_flow.SimpleMinCostFlow()
     flow.add_arcs_with_capacity_and_unit_cost(
         np.array(tails, dtype=np.int64), np.array(heads, dtype=np.int64),
-        np.array(caps, dtype=np.int64), np.array(costs, dtype=np.int64))
+        np.array(caps, dtype=np.int64),
+        np.concatenate([option_costs, np.array(costs, dtype=np.int64)]))
     supplies = np.zeros(sink + 1, dtype=np.int64)
     supplies[:people] = 1
     supplies[sink] = -people
@@ -179,12 +184,10 @@ def solve(problem: Problem) -> list[Option | None]:
     if status != flow.OPTIMAL:
         raise RuntimeError(f"min cost flow: statut {status}")
     choice: list[Option | None] = [None] * people
-    if chosen_arcs:
-        arcs = np.array([a for a, _ in chosen_arcs], dtype=np.int64)
-        flows = flow.flows(arcs)
-        for (arc, o), f in zip(chosen_arcs, flows, strict=True):
-            if f > 0:
-                choice[tails[arc]] = o
+    if arcs:
+        flows = flow.flows(np.arange(len(arcs), dtype=np.int64))
+        for i in np.flatnonzero(flows > 0):
+            choice[tails[i]] = arcs[i]
     assert first_unassigned == len(tails) - people
     return choice
 
@@ -556,6 +559,7 @@ class _Availability:
         self._free: dict[tuple, list] = {}
         self._opening: dict[tuple, str | bool | None] = {}
         self.ways: dict[tuple, tuple[str | None, str | None, tuple[int, ...]]] = {}
+        self.sessions: dict[tuple, list[tuple[datetime, int]]] = {}
 
     def free(self, av: Availability, tz: str) -> list[tuple[datetime, datetime]]:
         key = (av, tz)
@@ -598,28 +602,44 @@ def _venue_ways(p: _Prepared, row, det: _Details, avail: _Availability
     opening = avail.open_during(osm, tz, av) if osm else None
     kind = "unknown_hours" if opening is None else ("opening" if opening else None)
     opening_text = opening if isinstance(opening, str) else None
+    free = avail.free(av, tz)
+    fitting = []
+    for start, sid in _venue_sessions(p, row, det, avail):  # earliest first
+        if len(fitting) >= SESSIONS_PER_VENUE:
+            break
+        for ws, we in free:
+            if ws <= start < we:
+                fitting.append((start, sid))
+                break
+    fitting.sort()
+    result = (kind, opening_text, tuple(sid for _, sid in fitting[:SESSIONS_PER_VENUE]))
+    avail.ways[key] = result
+    return result
+
+
+def _venue_sessions(p: _Prepared, row, det: _Details, avail: _Availability
+                    ) -> list[tuple[datetime, int]]:
+    """Sessions with free seats at a venue (or stop) for an offer of a requested service the
+    person's pass covers, whenever they are: (start, id), earliest first."""
+    key = (row.lieu_id, row.stop_id, p.programme.id if p.programme else None, p.services)
+    cached = avail.sessions.get(key)
+    if cached is not None:
+        return cached
     covered = {}
     if p.programme is not None:
         covered = {row.lieu_id: det.covered.get((row.lieu_id, p.programme.id), ())}
-    free = avail.free(av, tz)
-    fitting = []
+    found = []
     for offer in det.offers.get(row.lieu_id, ()):
         if p.services and offer.service not in p.services:
             continue
         if not engine._service_covered(offer.service, row.lieu_id, covered, p.programme):
             continue
         for s in det.sessions.get(offer.id, ()):
-            if row.stop_id is not None and s.stop_id not in (None, row.stop_id):
-                continue
-            start = s.starts_at
-            for ws, we in free:
-                if ws <= start < we:
-                    fitting.append((start, s.id))
-                    break
-    fitting.sort()
-    result = (kind, opening_text, tuple(sid for _, sid in fitting[:SESSIONS_PER_VENUE]))
-    avail.ways[key] = result
-    return result
+            if row.stop_id is None or s.stop_id in (None, row.stop_id):
+                found.append((s.starts_at, s.id))
+    found.sort()
+    avail.sessions[key] = found
+    return found
 
 
 def _options_for(p: _Prepared, det: _Details, avail: _Availability) -> list[Option]:
@@ -658,7 +678,7 @@ def _prepare(session: Session, needs: Sequence[PersonNeed], now: datetime,
         resolve_place,
     )
 
-    places: dict[Any, Any] = {}
+    places: dict[Any, Any] = resolve_places(session, [n.question.where for n in needs])
     programmes: dict[str, Any] = {}
     prepared: list[_Prepared] = []
     early: list[Unassigned] = []
@@ -702,6 +722,54 @@ def _prepare(session: Session, needs: Sequence[PersonNeed], now: datetime,
     if errors:
         raise InvalidInput(errors={"people": errors})
     return prepared, early, early_index
+
+
+def resolve_places(session: Session, wheres: Sequence[Any]) -> dict[Any, Any]:
+    """``matching.services.resolve_place`` for many communes and postal codes at once (the
+    same SQL, grouped; tested equal). Points need no query; unknown codes are left out, for
+    ``resolve_place`` to answer with its own error."""
+    from .services import Place
+
+    found: dict[Any, Any] = {}
+    communes = sorted({w.commune for w in wheres if w.commune and w.lat is None})
+    postal_codes = sorted({w.postal_code for w in wheres
+                           if w.postal_code and w.lat is None and not w.commune})
+    by_commune: dict[str, Any] = {}
+    if communes:
+        by_commune = {r.code: r for r in session.execute(text(
+            "SELECT code, name, ST_Y(COALESCE(point, ST_PointOnSurface(geom))) AS lat, "
+            "ST_X(COALESCE(point, ST_PointOnSurface(geom))) AS lon, "
+            "encode(ST_AsEWKB(COALESCE(geom, point)), 'hex') AS g, geom IS NOT NULL AS poly, "
+            "greatest(abs(ST_YMin(COALESCE(geom, point))), abs(ST_YMax(COALESCE(geom, point))))"
+            " AS max_abs_lat FROM commune WHERE code = ANY(:codes)"), {"codes": communes})}
+    by_postal_code: dict[str, Any] = {}
+    if postal_codes:
+        by_postal_code = {r.pc: r for r in session.execute(text(
+            "SELECT pc, names, code, n, g, ST_Y(centre) AS lat, ST_X(centre) AS lon,"
+            " greatest(abs(ST_YMin(CAST(g AS geometry))), abs(ST_YMax(CAST(g AS geometry))))"
+            " AS max_abs_lat FROM ("
+            " SELECT pc, names, code, n, g, ST_PointOnSurface(CAST(g AS geometry)) AS centre"
+            " FROM (SELECT p.code AS pc, string_agg(c.name, ', ' ORDER BY c.name) AS names,"
+            "  min(c.code) AS code, count(*) AS n,"
+            "  encode(ST_AsEWKB(ST_Multi(ST_Union(c.geom))), 'hex') AS g"
+            "  FROM postal_code p JOIN commune c ON c.code = p.commune_code"
+            "  WHERE p.code = ANY(:pcs) AND c.geom IS NOT NULL GROUP BY p.code) AS u) AS v"),
+            {"pcs": postal_codes})}
+    for w in wheres:
+        if w in found or w.lat is not None:
+            continue
+        if w.commune:
+            r = by_commune.get(w.commune)
+            if r is not None and r.g is not None:
+                found[w] = Place(f"{r.name} ({r.code})", r.lat, r.lon, r.code, "commune",
+                                 bool(r.poly), r.g, max_abs_lat=r.max_abs_lat)
+        elif w.postal_code:
+            r = by_postal_code.get(w.postal_code)
+            if r is not None and r.n and r.g is not None:
+                found[w] = Place(f"{w.postal_code} ({r.names})", r.lat, r.lon,
+                                 r.code if r.n == 1 else None, "postal_code", True, r.g,
+                                 max_abs_lat=r.max_abs_lat)
+    return found
 
 
 def _horizon(now: datetime, people: list[_Prepared]) -> tuple[datetime, datetime]:
@@ -750,9 +818,15 @@ def assign_cohort(needs: Sequence[PersonNeed], *, now: datetime | None = None,
         t0 = clock.perf_counter()
         fetch_candidates(session, todo)
         _load_details(session, det, todo, horizon)
+        changed = False
         for p in todo:
-            p.options = _options_for(p, det, avail)
+            options = _options_for(p, det, avail)
+            changed = changed or options != p.options
+            p.options = options
         t1 = clock.perf_counter()
+        t_candidates += t1 - t0
+        if not changed and rounds > 1:
+            break  # the wider search gave the people left out nothing new: same solution
         capacity: dict[int, int | None] = {}
         for v, row in det.venues.items():
             weekly = row.weekly_capacity if row.weekly_capacity is not None else default_capacity
@@ -761,7 +835,6 @@ def assign_cohort(needs: Sequence[PersonNeed], *, now: datetime | None = None,
         problem = Problem([p.options for p in prepared], capacity, seats)
         choice = solve(problem)
         t2 = clock.perf_counter()
-        t_candidates += t1 - t0
         t_solve += t2 - t1
         todo = [p for p, c in zip(prepared, choice, strict=True)
                 if c is None and p.truncated and p.k < MAX_CANDIDATES]

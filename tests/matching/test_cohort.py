@@ -336,3 +336,24 @@ def test_a_failing_query_does_not_carry_positions(db_session, monkeypatch):
     text_ = "".join(traceback.format_exception(info.value))
     assert "SyntaxError" in text_
     assert "0.5712345" not in text_ and "44.8412345" not in text_
+
+
+def test_places_resolved_in_bulk_equal_the_engines(db_session, geography):
+    from sqlalchemy import text
+
+    from matching.cohort import resolve_places
+    from matching.question import Where
+    from matching.services import resolve_place
+
+    shared = db_session.execute(text(
+        "SELECT p.code FROM postal_code p JOIN commune c ON c.code = p.commune_code "
+        "WHERE c.geom IS NOT NULL GROUP BY p.code HAVING count(*) > 1 ORDER BY p.code "
+        "LIMIT 2")).scalars().all()
+    assert shared
+    wheres = [Where(commune="33063"), Where(commune="42218"), Where(postal_code="33000"),
+              Where(postal_code="97400"), *(Where(postal_code=pc) for pc in shared),
+              Where(lat=44.8, lon=-0.5), Where(commune="99999"), Where(postal_code="00000")]
+    found = resolve_places(db_session, wheres)
+    assert set(found) == set(wheres[:-3])
+    for where, place in found.items():
+        assert place == resolve_place(db_session, where)
