@@ -262,8 +262,14 @@ def _multirange(ranges) -> str:
     return "{" + ",".join(f"[{a},{b})" for a, b in ranges) + "}"
 
 
-def _venue_sql(f: Filters) -> str:
-    """Conditions on the venue ``l`` (status, programme, services, support)."""
+def _venue_sql(f: Filters, per_row: bool = False) -> str:
+    """Conditions on the venue ``l`` (status, programme, services, support).
+
+    ``per_row``: for a few rows (the candidates), each EXISTS is an index probe per row
+    (``LIMIT 1`` keeps the planner from turning it into a hash join over the whole
+    acceptance or offer table, which costs a full scan per question at a million venues);
+    without it, for set-wide queries, the planner chooses."""
+    one = " LIMIT 1" if per_row else ""
     parts = [
         "l.status <> 'closed'",
         "NOT (l.status = 'temporarily_closed' AND (l.closed_from IS NULL OR l.closed_from <= :d)"
@@ -272,7 +278,7 @@ def _venue_sql(f: Filters) -> str:
         " AND (l.closed_until IS NULL OR :d <= l.closed_until))",
     ]
     offered = ("(sv = ANY(l.services) OR EXISTS (SELECT 1 FROM offre o WHERE o.lieu_id = l.id "
-               "AND o.active AND o.service = sv))")
+               f"AND o.active AND o.service = sv{one}))")
     if f.programme_id is not None:
         covered = ""
         if f.services:
@@ -280,7 +286,8 @@ def _venue_sql(f: Filters) -> str:
                        f"(cardinality(a.services) = 0 OR sv = ANY(a.services)) AND {offered})")
         parts.append(
             "EXISTS (SELECT 1 FROM acceptation a WHERE a.lieu_id = l.id AND a.programme_id = :pid"
-            " AND a.valid_from <= :d AND (a.valid_to IS NULL OR :d <= a.valid_to)" + covered + ")")
+            " AND a.valid_from <= :d AND (a.valid_to IS NULL OR :d <= a.valid_to)" + covered
+            + one + ")")
     elif f.services:
         parts.append("EXISTS (SELECT 1 FROM unnest(CAST(:svc AS text[])) AS s(sv) "
                      f"WHERE {offered})")
@@ -297,9 +304,10 @@ def _perimeter_sql(f: Filters, code_col: str, geom_col: str) -> str:
             f"ST_Covers(p.perimeter, {geom_col}) END)")
 
 
-def _availability_sql(f: Filters, week_col: str, tz_col: str) -> str:
+def _availability_sql(f: Filters, week_col: str, tz_col: str, per_row: bool = False) -> str:
     """Superset pre-filter: unknown hours, an overlapping weekly opening, an offer's weekly
-    schedule, or a session with free seats in the horizon."""
+    schedule, or a session with free seats in the horizon (``per_row``: see _venue_sql)."""
+    one = " LIMIT 1" if per_row else ""
     if f.now is not None:
         local = f"(CAST(:now AS timestamptz) AT TIME ZONE {tz_col})"
         minute = (f"((EXTRACT(ISODOW FROM {local})::int - 1) * 1440 + "
@@ -310,10 +318,10 @@ def _availability_sql(f: Filters, week_col: str, tz_col: str) -> str:
     svc = " AND o.service = ANY(CAST(:svc AS text[]))" if f.services else ""
     return (f"({week_col} IS NULL OR {week_col} && CAST(:w AS int4multirange)"
             " OR EXISTS (SELECT 1 FROM offre o WHERE o.lieu_id = l.id AND o.active"
-            f" AND o.opening_week && CAST(:w AS int4multirange){svc})"
+            f" AND o.opening_week && CAST(:w AS int4multirange){svc}{one})"
             " OR EXISTS (SELECT 1 FROM offre o JOIN seance se ON se.offre_id = o.id"
             f" WHERE o.lieu_id = l.id AND o.active{svc} AND se.starts_at >= :h0"
-            " AND se.starts_at < :h1 AND se.seats_taken < se.seats))")
+            f" AND se.starts_at < :h1 AND se.seats_taken < se.seats{one}))")
 
 
 def candidate_sql(f: Filters) -> str:
@@ -333,7 +341,7 @@ def candidate_sql(f: Filters) -> str:
     """
     g = "CAST(:g AS geography)"
     gm = "CAST(:g AS geometry)"
-    venue = _venue_sql(f)
+    venue = _venue_sql(f, per_row=True)
     acceptance = ("(SELECT a.services FROM acceptation a WHERE a.lieu_id = c.lieu_id "
                   "AND a.programme_id = :pid)" if f.programme_id is not None
                   else "CAST('{}' AS text[])")
@@ -366,12 +374,12 @@ WITH near AS MATERIALIZED (
    WHERE ST_DWithin(l.geog, {g}, :reach)
      AND {venue}
      AND ((l.stop_id IS NULL
-           AND NOT EXISTS (SELECT 1 FROM lieu_stop st WHERE st.lieu_id = l.id)
+           AND NOT EXISTS (SELECT 1 FROM lieu_stop st WHERE st.lieu_id = l.id LIMIT 1)
            AND {_perimeter_sql(f, "l.code_insee", "l.geom")}
-           AND {_availability_sql(f, "l.opening_week", "l.timezone")})
+           AND {_availability_sql(f, "l.opening_week", "l.timezone", per_row=True)})
        OR (l.stop_id IS NOT NULL
            AND {_perimeter_sql(f, "l.stop_code_insee", "l.stop_geom")}
-           AND {_availability_sql(f, "l.stop_week", "l.timezone")}))
+           AND {_availability_sql(f, "l.stop_week", "l.timezone", per_row=True)}))
    ORDER BY l.knn, l.id, l.stop_id
    LIMIT :n
 )
@@ -484,6 +492,18 @@ def _hours_of(osm: str | None, tz: str) -> oh.Hours | None:
         return None
 
 
+# Many venues share the same opening hours: the slot inside an availability is computed
+# once per (hours, zone, availability, now).
+@functools.lru_cache(maxsize=1024)
+def _free(availability: Availability, now: datetime, tz: str) -> tuple:
+    return tuple(free_intervals(availability, now, tz))
+
+
+@functools.lru_cache(maxsize=8192)
+def _opening(osm: str, tz: str, free: tuple, now: datetime, is_now: bool) -> Slot | None:
+    return first_opening(_hours_of(osm, tz), list(free), now, is_now=is_now)
+
+
 def _build_candidate(row, sessions: dict[int, list], q: Question,
                      programme: ProgrammeRef | None, now: datetime,
                      with_slot: bool) -> ranking.Candidate:
@@ -495,7 +515,7 @@ def _build_candidate(row, sessions: dict[int, list], q: Question,
                          and _service_covered(s, row.lieu_id, covered, programme))
     osm = row.stop_horaires if row.stop_id is not None else row.horaires_osm
     hours = _hours_of(osm, row.timezone)
-    free = free_intervals(q.availability, now, row.timezone) if with_slot else []
+    free = _free(q.availability, now, row.timezone) if with_slot else ()
     offers = []
     session_slots: list[Slot] = []
     for o in offer_rows:
@@ -504,7 +524,7 @@ def _build_candidate(row, sessions: dict[int, list], q: Question,
             infos = [SessionInfo(o["id"], s.starts_at, s.ends_at, s.free)
                      for s in sessions.get(o["id"], ())
                      if row.stop_id is None or s.stop_id in (None, row.stop_id)]
-            next_session = first_session(infos, free, now)
+            next_session = first_session(infos, list(free), now)
             if next_session is not None:
                 session_slots.append(next_session)
         offers.append(ranking.OfferInfo(
@@ -516,7 +536,7 @@ def _build_candidate(row, sessions: dict[int, list], q: Question,
     if with_slot:
         options = list(session_slots)
         if hours is not None:
-            opening = first_opening(hours, free, now, is_now=q.availability.now)
+            opening = _opening(osm, row.timezone, free, now, q.availability.now)
             if opening is not None:
                 options.append(opening)
         if options:
@@ -633,6 +653,9 @@ def match(q: Question, *, now: datetime | None = None, limit: int = 10,
     now = now or datetime.now(UTC)
     if now.tzinfo is None:
         raise ValueError("now doit être un datetime avec fuseau")
+    # The candidate query's estimated cost (many small subplans) crosses jit_above_cost, and
+    # compiling it takes ~60 ms, ten times its run time: no JIT for this transaction.
+    session.execute(text("SET LOCAL jit = off"))
     place = resolve_place(session, q.where)
     on_date = q.availability.on_date or now.astimezone(PARIS).date()
     reach = q.reach_m() or DEFAULT_REACH_M
