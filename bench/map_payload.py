@@ -1,11 +1,13 @@
 """Benchmark: what the coverage map (/carte) actually loads, measured in Chromium.
 
     .venv/bin/python bench/map_payload.py [--programme CODE] [--within fr] [--views 12]
-                                          [--seed 1] [--replay 5]
+                                          [--seed 1] [--replay 5] [--server thread|gunicorn]
 
-Serves the application on 127.0.0.1 (a thread over the local ``passerelle`` database, or
-DATABASE_URL), opens /carte in the Debian Chromium through Playwright — a fresh browser
-context (empty cache) for every view, a 1400 × 900 window — and prints:
+Serves the application on 127.0.0.1 over the local ``passerelle`` database (or
+DATABASE_URL) — in a thread of this process (werkzeug, one Python process), or with
+``--server gunicorn`` as in production (2 worker processes × 4 threads) — opens /carte in
+the Debian Chromium through Playwright — a fresh browser context (empty cache) for every
+view, a 1400 × 900 window — and prints:
 
 1. the national view (``#6/46.6/2.4``: France, département level): every request with the
    bytes that crossed the wire, split into the view's data (API), the page and the static
@@ -80,6 +82,31 @@ def serve(app):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     return server, f"http://127.0.0.1:{server.server_port}"
+
+
+def serve_gunicorn(workers: int = 2, threads: int = 4):
+    """A gunicorn child process on a free port; returns (process, base URL)."""
+    import socket
+    import subprocess
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "-w", str(workers), "--threads",
+         str(threads), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
+         "app:create_app()"], cwd=ROOT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(base + "/sante", timeout=2) as response:
+                if response.status == 200:
+                    return process, base
+        except OSError:
+            time.sleep(0.3)
+    process.terminate()
+    sys.exit("gunicorn n'a pas démarré en 60 s.")
 
 
 def default_selection(app, programme: str | None, within: str) -> tuple[str, str]:
@@ -179,6 +206,8 @@ def main() -> int:
     parser.add_argument("--views", type=int, default=12, help="vues par niveau de zoom")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--replay", type=int, default=5)
+    parser.add_argument("--server", choices=("thread", "gunicorn"), default="thread",
+                        help="serveur : fil de ce processus (werkzeug) ou gunicorn 2 × 4")
     args = parser.parse_args()
 
     from playwright.sync_api import sync_playwright
@@ -191,10 +220,13 @@ def main() -> int:
     query = "?" + "&".join(f"{k}={quote(v)}" for k, v in
                            (("programme", programme), ("within", within)) if v)
     points = centres(app, args.views, args.seed)
-    server, base = serve(app)
+    if args.server == "gunicorn":
+        server, base = serve_gunicorn()
+    else:
+        server, base = serve(app)
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     print(f"Sélection : programme={programme or '(tous les lieux)'} within={within} ; "
-          f"serveur {base} ; Chromium {chromium} ; fenêtre {VIEWPORT['width']} × "
+          f"serveur {args.server} {base} ; Chromium {chromium} ; fenêtre {VIEWPORT['width']} × "
           f"{VIEWPORT['height']}.")
     ok = True
     try:
@@ -265,6 +297,7 @@ def main() -> int:
               f"une fois à froid (cache des polygones vidé), puis {args.replay} fois à chaud")
         from geodata.map_api import ShapeCache
 
+        # (With gunicorn the workers' caches cannot be emptied from here: "cold" is warm.)
         app.extensions["coverage_map_shapes"] = ShapeCache()
         for zoom, urls in replay_urls.items():
             cold = replay(urls, 1)
@@ -274,7 +307,11 @@ def main() -> int:
                   f"{statistics.median(warm):6.1f} ms, p95 {percentile(warm, 0.95):6.1f} ms "
                   f"({len(urls)} URL)")
     finally:
-        server.shutdown()
+        if args.server == "gunicorn":
+            server.terminate()
+            server.wait(timeout=30)
+        else:
+            server.shutdown()
     print("\nCibles atteintes." if ok else "\nAu moins une cible n'est pas atteinte.")
     return 0
 

@@ -210,7 +210,7 @@ def test_click_a_departement_and_read_its_figures(page, world):
 
 
 def test_zoomed_view_loads_communes_of_the_view_only(page, world):
-    _console, requests = _open_map(page, "?within=reg:96")
+    console, requests = _open_map(page, "?within=reg:96")
     # The world is small: framed, the map is past zoom 8, so communes come within a bbox.
     page.wait_for_selector('path.coverage-territory[data-code="96101"]')
     communes = [url for url in requests if urlsplit(url).path.endswith("/commune")]
@@ -227,6 +227,7 @@ def test_zoomed_view_loads_communes_of_the_view_only(page, world):
     # The venue is on the map (clustered layer, from the venues API within the view).
     page.wait_for_selector(".leaflet-marker-pane .marker-cluster, path.leaflet-interactive"
                            "[fill='#00497a']")
+    assert not [m for m in console if "Content Security Policy" in m], console
 
 
 def test_suggested_sites_and_comparison(page, world):
