@@ -11,7 +11,6 @@ from flask import Blueprint, Flask, current_app, render_template, url_for
 from directory.vocabulary import SERVICES
 
 from .coverage import NEEDS
-from .maps import build_skeleton
 
 bp = Blueprint("geodata", __name__)
 
@@ -33,6 +32,9 @@ def _content_security_policy(tile_origin: str | None) -> str:
 @bp.get("/carte")
 def coverage_map():
     config = current_app.config
+    # folium (and pandas behind it) is loaded by this page only, not at start-up.
+    from .maps import build_skeleton
+
     skeleton = build_skeleton(config.get("PASSERELLE_BASEMAP_URL", ""),
                               config.get("PASSERELLE_BASEMAP_ATTRIBUTION", ""))
     endpoints = {
