@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 EXTENSIONS = ("postgis", "unaccent", "pg_trgm")
 
 
-def _conninfo(url: str, dbname: str | None = None) -> dict:
+def conninfo(url: str, dbname: str | None = None) -> dict:
     parsed = make_url(url)
     info = {
         "host": parsed.query.get("host") or parsed.host or "127.0.0.1",
@@ -36,7 +36,7 @@ def _conninfo(url: str, dbname: str | None = None) -> dict:
 
 def _server_reachable(url: str) -> bool:
     try:
-        with psycopg.connect(**_conninfo(url, "postgres")):
+        with psycopg.connect(**conninfo(url, "postgres")):
             return True
     except psycopg.OperationalError as exc:
         if "does not exist" in str(exc) and _create_own_role():
@@ -98,13 +98,13 @@ def ensure_database(url: str, *, local: bool) -> list[str]:
             )
     dbname = make_url(url).database
     if local:
-        with psycopg.connect(**_conninfo(url, "postgres"), autocommit=True) as conn:
+        with psycopg.connect(**conninfo(url, "postgres"), autocommit=True) as conn:
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
                                   (dbname,)).fetchone()
             if not exists:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
                 done.append(f"Base « {dbname} » créée.")
-    with psycopg.connect(**_conninfo(url), autocommit=True) as conn:
+    with psycopg.connect(**conninfo(url), autocommit=True) as conn:
         for ext in EXTENSIONS:
             present = conn.execute("SELECT 1 FROM pg_extension WHERE extname = %s",
                                    (ext,)).fetchone()
@@ -117,7 +117,7 @@ def ensure_database(url: str, *, local: bool) -> list[str]:
 
 def drop_database(url: str) -> None:
     dbname = make_url(url).database
-    with psycopg.connect(**_conninfo(url, "postgres"), autocommit=True) as conn:
+    with psycopg.connect(**conninfo(url, "postgres"), autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
             sql.Identifier(dbname)))
 
@@ -126,7 +126,7 @@ def create_database(url: str) -> None:
     """Create ``url``'s database (dropping an older one) with its extensions."""
     drop_database(url)
     dbname = make_url(url).database
-    with psycopg.connect(**_conninfo(url, "postgres"), autocommit=True) as conn:
+    with psycopg.connect(**conninfo(url, "postgres"), autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
     ensure_database(url, local=False)
 

@@ -61,6 +61,24 @@ def shared_data(*parts: str) -> Path:
     return path
 
 
+def drop_stale_test_databases(url: str) -> None:
+    """Drop the databases of earlier test runs whose process is gone (a killed run)."""
+    import psycopg
+    from psycopg import sql
+
+    from core.database import conninfo
+
+    with psycopg.connect(**conninfo(url, "postgres"), autocommit=True) as conn:
+        names = [row[0] for row in conn.execute(
+            "SELECT datname FROM pg_database WHERE datname ~ '^passerelle_test_[0-9]+$'")]
+        for name in names:
+            pid = int(name.rsplit("_", 1)[1])
+            if pid == os.getpid() or Path(f"/proc/{pid}").exists():
+                continue
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(name)))
+
+
 class CheckedClient(FlaskClient):
     """Fails a test whose HTML page would load an asset from an external host."""
 
@@ -75,6 +93,7 @@ class CheckedClient(FlaskClient):
 @pytest.fixture(scope="session")
 def app():
     url = database_url_for_tests()
+    drop_stale_test_databases(url)
     create_database(url)
     application = create_app({"DATABASE_URL": url, "TESTING": True,
                               "PASSERELLE_LOCAL_DB": False})
