@@ -53,7 +53,8 @@ MAX_FETCH = 5_000
 # Rows looked at by the index per candidate wanted (then ×8 while too few pass the filters).
 SCAN_FACTOR = 5
 MAX_SCAN = 2_000_000
-HINT_MAX_SCAN = 20_000
+# The hints look at this many venues at most: their counts are then lower bounds.
+HINT_MAX_SCAN = 5_000
 REMOTE_LIMIT = 5
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -609,8 +610,12 @@ def _search(session: Session, place: Place, f: Filters, q: Question, programme,
         if scanned_deg is not None and (not output_full or raw[-1].knn >= scanned_deg):
             if m >= max_scan:
                 return _Search(pool, counts, radius, steps, len(raw))
-            if len(cands) < k:  # too few pass the constraints: scale by the share passing
-                growth = 8.0 if not cands else 1.3 * k / len(cands)
+            # Rows grow like the area scanned: what covers the whole reach bounds the growth.
+            whole = (degrees_for(reach, place.max_abs_lat) / max(scanned_deg, 1e-6)) ** 2 * 1.3
+            if not cands:  # nothing passes so far: only the whole reach can say so
+                growth = whole
+            elif len(cands) < k:  # too few pass the constraints: scale by the share passing
+                growth = min(whole, 1.3 * k / len(cands))
             else:  # enough, but the last ones may lie beyond: scale by the area still needed
                 wanted = degrees_for(pool_end, place.max_abs_lat)
                 growth = (wanted / max(scanned_deg, 1e-6)) ** 2 * 1.3
