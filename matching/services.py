@@ -52,7 +52,8 @@ SPHERE_MARGIN = 0.01
 MAX_FETCH = 5_000
 # Rows looked at by the index per candidate wanted (then ×8 while too few pass the filters).
 SCAN_FACTOR = 5
-MAX_SCAN = 2_000_000
+# Venues looked at, at most, per question (a very selective question in a dense area).
+MAX_SCAN = 50_000
 # The hints look at this many venues at most: their counts are then lower bounds.
 HINT_MAX_SCAN = 5_000
 REMOTE_LIMIT = 5
@@ -558,17 +559,21 @@ class _Search:
     radius: int
     steps: list[int]
     fetched: int
+    # Metres within which every venue was looked at, when the scan cap stopped the search
+    # before the answer was certain (None: the answer is exact).
+    capped_at_m: float | None = None
 
 
 def _search(session: Session, place: Place, f: Filters, q: Question, programme,
             now: datetime, reach: int, limit: int, *, pool_size: int | None = None,
-            max_scan: int = MAX_SCAN) -> _Search:
+            max_scan: int | None = None) -> _Search:
     """The nearest venues that pass the hard constraints and fit the availability, with the
     radius step used. Rows are looked at nearest first, ``m`` at a time; when the answer
     could lie beyond what was looked at, the scan grows in proportion to the area still
     needed (venues per square degree measured so far). ``max_scan`` caps it (the hints use
     a small cap: their counts may then be lower bounds)."""
     steps = [s for s in STEPS_M if s < reach] + [reach]
+    max_scan = max_scan or MAX_SCAN
     k = pool_size or pool_size_for(limit)
     with_slot = q.availability.given
     # The exact availability check drops some of the SQL's candidates: ask for more then.
@@ -603,13 +608,15 @@ def _search(session: Session, place: Place, f: Filters, q: Question, programme,
         radius = next((s for s, c in zip(steps, counts, strict=True) if c >= limit), reach)
         pool = [c for c in cands if c.distance_m <= radius][:k]
         pool_end = pool[-1].distance_m if len(pool) == k else radius
-        if not truncated or pool_end <= bound or (n >= MAX_FETCH and m >= max_scan):
+        if not truncated or pool_end <= bound:
             return _Search(pool, counts, radius, steps, len(raw))
+        if n >= MAX_FETCH and m >= max_scan:
+            return _Search(pool, counts, radius, steps, len(raw), capped_at_m=bound)
         if output_full:
             n = min(MAX_FETCH, n * 4)
         if scanned_deg is not None and (not output_full or raw[-1].knn >= scanned_deg):
             if m >= max_scan:
-                return _Search(pool, counts, radius, steps, len(raw))
+                return _Search(pool, counts, radius, steps, len(raw), capped_at_m=bound)
             # Rows grow like the area scanned: what covers the whole reach bounds the growth.
             whole = (degrees_for(reach, place.max_abs_lat) / max(scanned_deg, 1e-6)) ** 2 * 1.3
             if not cands:  # nothing passes so far: only the whole reach can say so
@@ -691,6 +698,10 @@ def match(q: Question, *, now: datetime | None = None, limit: int = 10,
     hints = [] if results else _hints(session, place, f, q, programme, now, reach)
     message = ranking.radius_message(search.steps, search.counts, search.radius, limit) \
         if results else None
+    if search.capped_at_m is not None:
+        message = (f"Recherche limitée aux {MAX_SCAN:,} lieux les plus proches".replace(",", " ")
+                   + f" (environ {ranking.km_fr(round(search.capped_at_m, -2))}) : d'autres "
+                   "lieux plus loin peuvent convenir.")
     return MatchResult(place, programme, results, remote, search.radius, reach, search.steps,
                        message, hints, on_date)
 

@@ -228,3 +228,20 @@ def test_candidate_query_uses_the_spatial_index(db_session, town):
         plan = explain(db_session, filters, place)
         assert "idx_lieu_geom" in plan and "Order By" in plan, plan
         assert "Seq Scan on lieu " not in plan, plan
+
+
+def test_the_scan_cap_is_said(db_session, town, monkeypatch):
+    """A very selective question in a dense area stops after MAX_SCAN venues and says so."""
+    from matching import services
+
+    for i in range(40):
+        cat.venue(db_session, *at(0.1 * i + 0.05, 0.05), nom=f"Sans pass {i}")
+    monkeypatch.setattr(services, "SCAN_FACTOR", 1)
+    monkeypatch.setattr(services, "MAX_SCAN", 30)
+    question = here(programme="pass-test", services=(DEMARCHES,))
+    capped = match(question, now=NOW, limit=1, session=db_session)
+    assert [r.nom for r in capped.results] == ["A"]
+    assert capped.search_message.startswith("Recherche limitée aux 30 lieux les plus proches")
+    monkeypatch.setattr(services, "MAX_SCAN", 50_000)
+    full = match(question, now=NOW, limit=1, session=db_session)
+    assert [r.nom for r in full.results] == ["A"] and full.search_message is None
