@@ -131,8 +131,14 @@ def question_from_loaded(data: Mapping[str, Any]) -> Question:
     )
 
     errors: dict[str, list[str]] = {}
-    time_from = parse_time(data["time_from"]) if data.get("time_from") else None
-    time_to = parse_time(data["time_to"]) if data.get("time_to") else None
+    times: dict[str, time | None] = {}
+    for name in ("time_from", "time_to"):
+        try:
+            times[name] = parse_time(data[name]) if data.get(name) else None
+        except ValueError:
+            times[name] = None
+            errors[name] = ["Heure attendue au format HH:MM (de 00:00 à 24:00)."]
+    time_from, time_to = times["time_from"], times["time_to"]
     if time_from and time_to and time_from >= time_to:
         errors["time_to"] = ["L'heure de fin doit suivre l'heure de début."]
     if errors:

@@ -7,6 +7,7 @@ comma-separated strings.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
@@ -172,7 +173,9 @@ class QuestionSchema(StrictSchema):
     time_from = FrTime(metadata={"description": "Libre à partir de (HH:MM).", "example": "14:00"})
     time_to = FrTime(metadata={"description": "Libre jusqu'à (HH:MM).", "example": "17:00"})
     now = FrBoolean(metadata={"description": "Ouvert maintenant."})
-    date = FrDate(metadata={"description": "Le jour où la personne est libre (AAAA-MM-JJ) ; "
+    date = FrDate(validate=validate.Range(min=dt.date(2000, 1, 1), max=dt.date(2100, 12, 31),
+                                          error="Date entre 2000 et 2100."),
+                  metadata={"description": "Le jour où la personne est libre (AAAA-MM-JJ) ; "
                                            "aussi la date de validité du pass."})
     max_distance_m = FrInteger(
         validate=validate.Range(100, 300_000, error="Distance entre 100 m et 300 km."),

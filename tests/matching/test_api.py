@@ -75,6 +75,9 @@ def test_post_json_and_geojson(client, pass_and_venues):
     ("post", {"commune": "00000"}, "commune", "Commune inconnue : « 00000 »."),
     ("post", {"lat": 44.84, "lon": -0.58, "time_from": "17:00", "time_to": "09:00"},
      "time_to", "L'heure de fin doit suivre l'heure de début."),
+    ("get", {"lat": 44.84, "lon": -0.58, "time_to": "24:30"}, "time_to", "de 00:00 à 24:00"),
+    ("get", {"lat": 44.84, "lon": -0.58, "date": "0001-01-01"}, "date", "entre 2000 et 2100"),
+    ("get", {"lat": "nan", "lon": -0.58}, "lat", "NaN"),
 ])
 def test_bad_input_is_a_french_422(client, pass_and_venues, method, payload, field, message):
     if method == "get":
