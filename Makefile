@@ -14,9 +14,9 @@ PYTHON ?= python3
 # pyenv), where installing Debian's packages on top would conflict.
 DEBIAN_PACKAGES := postgresql postgresql-15-postgis-3 chromium wrk
 
-.PHONY: run test setup system venv assets database geography demo lint clean
+.PHONY: run test setup system venv assets database geography demo coverage lint clean
 
-run: setup geography demo
+run: setup geography demo coverage
 	$(FLASK) run --host 127.0.0.1 --port 5000
 
 test: setup
@@ -74,7 +74,13 @@ geography: database
 	$(FLASK) geodata load
 
 demo: geography
-	@if $(FLASK) demo --help >/dev/null 2>&1; then $(FLASK) demo load; fi
+	$(FLASK) demo load
+
+# The planner's map needs a coverage computation: the demo région, all venues and the
+# regional pass (a few seconds each).
+coverage: demo
+	$(FLASK) coverage refresh --within reg:75
+	$(FLASK) coverage refresh --within reg:75 --programme pass-numerique-nouvelle-aquitaine
 
 lint: venv
 	$(VENV)/bin/ruff check .
