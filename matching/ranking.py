@@ -212,13 +212,17 @@ def _venues(n: int) -> str:
 
 
 def hint(kind: str, count: int, radius_m: int, q: Question, *, has_programme: bool,
-         nearest_m: float | None = None, nearest_name: str | None = None) -> str | None:
-    """One relaxation hint: what fits when the constraint ``kind`` is dropped."""
+         nearest_m: float | None = None, nearest_name: str | None = None,
+         at_least: bool = False) -> str | None:
+    """One relaxation hint: what fits when the constraint ``kind`` is dropped (``at_least``:
+    the count stopped at a cap)."""
     if count <= 0 and kind != "distance":
         return None
-    subject = (f"{_venues(count)} {'accepte' if count == 1 else 'acceptent'} ce pass"
+    venues = ("au moins " if at_least else "") + _venues(count)
+    subject = (f"{venues} {'accepte' if count == 1 else 'acceptent'} ce pass"
                if has_programme else
-               f"{_venues(count)} {'convient' if count == 1 else 'conviennent'} pour le reste")
+               f"{venues} {'convient' if count == 1 else 'conviennent'} pour le reste")
+    subject = subject[0].upper() + subject[1:]
     where = f"à moins de {km_fr(radius_m)}"
     if kind == "availability":
         return f"{subject} {where}, mais aucun {availability_fr(q.availability)}."
@@ -231,7 +235,8 @@ def hint(kind: str, count: int, radius_m: int, q: Question, *, has_programme: bo
     if kind == "programme":
         verb = "propose" if count == 1 else "proposent"
         what = "ce service" if q.services else "un accompagnement"
-        return f"{_venues(count)} {verb} {what} {where}, mais aucun n'accepte ce pass."
+        venues = ("Au moins " if at_least else "") + _venues(count)
+        return f"{venues} {verb} {what} {where}, mais aucun n'accepte ce pass."
     if kind == "distance":
         if nearest_m is None:
             return None

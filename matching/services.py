@@ -343,6 +343,9 @@ def candidate_sql(f: Filters) -> str:
     """
     g = "CAST(:g AS geography)"
     gm = "CAST(:g AS geometry)"
+    # A lon/lat box around the place that holds the whole reach: the index scans stop at
+    # its edge (a branch that ends before :m rows has seen everything within the reach).
+    box = f"ST_Expand({gm}, :dx, :dy)"
     venue = _venue_sql(f, per_row=True)
     acceptance = ("(SELECT a.services FROM acceptation a WHERE a.lieu_id = c.lieu_id "
                   "AND a.programme_id = :pid)" if f.programme_id is not None
@@ -354,7 +357,7 @@ WITH near AS MATERIALIZED (
           l.code_insee, l.geom, l.opening_week, l.timezone, NULL::varchar AS stop_code_insee,
           NULL::geometry AS stop_geom, NULL::int4multirange AS stop_week
      FROM lieu l
-    WHERE l.geom IS NOT NULL
+    WHERE l.geom && {box}
     ORDER BY l.geom <-> {gm}
     LIMIT :m)
   UNION ALL
@@ -363,7 +366,8 @@ WITH near AS MATERIALIZED (
           s.code_insee, s.geom, s.opening_week
      FROM (SELECT s.id, s.lieu_id, s.geog, s.geom <-> {gm} AS knn, s.code_insee, s.geom,
                   s.opening_week
-             FROM lieu_stop s ORDER BY s.geom <-> {gm} LIMIT :m) AS s
+             FROM lieu_stop s WHERE s.geom && {box}
+            ORDER BY s.geom <-> {gm} LIMIT :m) AS s
      -- OFFSET 0: one primary-key lookup per stop, never a scan of every venue.
      CROSS JOIN LATERAL (SELECT * FROM lieu l WHERE l.id = s.lieu_id OFFSET 0) AS l)
 ), scanned AS (
@@ -426,8 +430,11 @@ def degrees_for(metres: float, max_abs_lat: float) -> float:
 
 def candidate_params(f: Filters, place: Place, reach: int, n: int,
                      m: int | None = None) -> dict[str, Any]:
+    dy = reach / 110_570 * 1.02
+    lat = min(89.0, place.max_abs_lat + dy)
+    dx = min(360.0, reach / (111_320 * math.cos(math.radians(lat))) * 1.02)
     params: dict[str, Any] = {"g": place.geography, "reach": reach, "n": n,
-                              "m": m or SCAN_FACTOR * n, "d": f.on_date}
+                              "m": m or SCAN_FACTOR * n, "d": f.on_date, "dx": dx, "dy": dy}
     if f.programme_id is not None:
         params["pid"] = f.programme_id
     if f.services:
@@ -784,22 +791,26 @@ def _hints(session, place, f, q, programme, now, reach) -> list[str]:
 
     if q.availability.given:
         s = count(replace(f, weekly=None, now=None), replace(q, availability=Availability()))
-        text_ = ranking.hint("availability", len(s.pool), reach, q, has_programme=has_programme)
+        text_ = ranking.hint("availability", len(s.pool), reach, q, has_programme=has_programme,
+                             at_least=len(s.pool) >= small)
         if text_:
             hints.append(text_)
     if q.support:
         s = count(replace(f, support=()), replace(q, support=()))
-        text_ = ranking.hint("support", len(s.pool), reach, q, has_programme=has_programme)
+        text_ = ranking.hint("support", len(s.pool), reach, q, has_programme=has_programme,
+                             at_least=len(s.pool) >= small)
         if text_:
             hints.append(text_)
     if f.services:
         s = count(replace(f, services=()), replace(q, services=()))
-        text_ = ranking.hint("services", len(s.pool), reach, q, has_programme=has_programme)
+        text_ = ranking.hint("services", len(s.pool), reach, q, has_programme=has_programme,
+                             at_least=len(s.pool) >= small)
         if text_:
             hints.append(text_)
     if has_programme:
         s = count(replace(f, programme_id=None, national=True), q)
-        text_ = ranking.hint("programme", len(s.pool), reach, q, has_programme=True)
+        text_ = ranking.hint("programme", len(s.pool), reach, q, has_programme=True,
+                             at_least=len(s.pool) >= small)
         if text_:
             hints.append(text_)
     far = 300_000

@@ -206,3 +206,9 @@ def test_radius_message_and_hints_wording():
         "1 lieu accepte ce pass à moins de 80 km, mais aucun n'annonce la prise en charge " \
         "« Surdité »."
     assert ranking.hint("availability", 0, 20000, q, has_programme=True) is None
+
+
+def test_capped_hint_counts_say_at_least():
+    q = Question(where=HERE, availability=Availability(days=(5,)))
+    assert ranking.hint("availability", 50, 80000, q, has_programme=True, at_least=True) == \
+        "Au moins 50 lieux acceptent ce pass à moins de 80 km, mais aucun le samedi."
