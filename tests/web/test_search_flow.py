@@ -205,7 +205,10 @@ def test_errors_are_announced_and_focused(new_page, catalogue):
     page.get_by_role("button", name="Voir les lieux").click()
     page.wait_for_selector(".error-summary")
     assert page.title().startswith("Erreur")
-    assert page.evaluate("document.activeElement.classList.contains('error-summary')")
+    # The summary is server-rendered; search.js focuses it once it has run.
+    page.wait_for_function(
+        "() => document.activeElement && "
+        "document.activeElement.classList.contains('error-summary')", timeout=10000)
     field = page.get_by_label("Votre code postal ou votre commune")
     assert field.get_attribute("aria-invalid") == "true"
     assert "Indiquez votre code postal" in page.inner_text("#where-error")
