@@ -22,8 +22,8 @@ from typing import Any, TextIO
 
 from sqlalchemy import Connection, text
 
+from core.spreadsheet import neutralise_cell
 from directory.importer.readers import STANDARD_FIELDS
-from directory.importer.report import neutralise_cell
 
 FORMATS = ("standard-v1-csv", "standard-v1-json", "geojson", "data-inclusion")
 EXTENSION_FIELDS = ("x_pass_programmes",)

@@ -53,6 +53,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput, NotFound
+from core.spreadsheet import neutralise_cell
 
 from . import accessibility
 
@@ -1056,9 +1057,6 @@ def view_geojson(view: View) -> str:
     return head + ',"features":[' + (view.features or "") + "]}"
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
 def csv_cell(value: Any) -> str:
     """Text of one CSV cell; a cell that a spreadsheet would read as a formula is prefixed
     with an apostrophe (CSV injection)."""
@@ -1068,10 +1066,7 @@ def csv_cell(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, float):
         return "" if not math.isfinite(value) else repr(value)
-    text_value = str(value)
-    if text_value.startswith(_FORMULA_START):
-        return "'" + text_value
-    return text_value
+    return neutralise_cell(str(value))
 
 
 def view_csv(view: View) -> str:

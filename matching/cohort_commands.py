@@ -147,7 +147,7 @@ def describe_errors(errors: dict[str, Any], where: list[str]) -> list[str]:
 # --- writing ------------------------------------------------------------------------------
 
 def write_csv(payload: dict[str, Any], order: list[str], out: Path) -> None:
-    from directory.importer.report import neutralise_cell
+    from core.spreadsheet import neutralise_cell
 
     rows: dict[str, dict[str, Any]] = {}
     for a in payload["assignments"]:

@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 
 from core.errors import InvalidInput, NotFound
+from core.spreadsheet import neutralise_cell
 from directory import hours
 from extensions import db
 
@@ -284,9 +285,7 @@ CSV_COLUMNS = ("rang", "lieu", "adresse", "code_postal", "commune", "distance_m"
 
 def _cell(value: Any) -> Any:
     """Neutralise formulas: imported text must not run in a spreadsheet."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+    return neutralise_cell(value) if isinstance(value, str) else value
 
 
 def results_csv(result, form: forms.SearchForm) -> str:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from dataclasses import dataclass, field
 from typing import TextIO
+
+from core.spreadsheet import neutralise_cell
 
 ERROR = "erreur"        # the row is rejected, so the file is not written
 WARNING = "avertissement"  # the row is written, the problem is reported (and often flagged)
@@ -82,15 +83,3 @@ def to_csv_text(report: Report) -> str:
     return buffer.getvalue()
 
 
-_DANGEROUS_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-# A cell made only of signed numbers (a longitude, "+33180059880", a `|` list of phone
-# numbers) is read as a number by a spreadsheet, never as a formula; the standard requires
-# phone numbers to start with "+33", so those stay as they are.
-_PLAIN_NUMBERS = re.compile(r"^[+-]?\d+(?:[.,]\d+)?(?:\|[+-]?\d+(?:[.,]\d+)?)*$")
-
-
-def neutralise_cell(value: str) -> str:
-    """Prefix with ' a cell a spreadsheet would run as a formula (CSV injection)."""
-    if value and value.startswith(_DANGEROUS_PREFIXES) and not _PLAIN_NUMBERS.match(value):
-        return "'" + value
-    return value
