@@ -52,6 +52,10 @@ SPHERE_MARGIN = 0.01
 MAX_FETCH = 5_000
 # Rows looked at by the index per candidate wanted (then ×8 while too few pass the filters).
 SCAN_FACTOR = 5
+# First scan × this for a service filter, and again for an availability: fewer rows pass
+# them, and a second round trip costs more than a larger first scan (bench at 20,000
+# venues, with the first n of 3 × k: one query for 98 % of the questions, 58 % before).
+SELECTIVE_SCAN = 1.6
 # Venues looked at, at most, per question (a very selective question in a dense area).
 MAX_SCAN = 50_000
 # The hints look at this many venues at most: their counts are then lower bounds.
@@ -153,6 +157,10 @@ class MatchResult:
 
 # --------------------------------------------------------------------------- the place
 
+# The SQL texts are few: parse each once (bound-parameter scan) rather than per question.
+_text = functools.lru_cache(maxsize=256)(text)
+
+
 def _point_ewkt(lon: float, lat: float) -> str:
     return f"SRID=4326;POINT({lon!r} {lat!r})"
 
@@ -221,7 +229,7 @@ def _address_place(session: Session, address: str) -> Place:
 # --------------------------------------------------------------------------- the programme
 
 def load_programme(session: Session, code: str) -> ProgrammeRef:
-    row = session.execute(text(
+    row = session.execute(_text(
         "SELECT id, code, name, valid_from, valid_to, allowed_services, "
         "'fr' = ANY(perimeter_codes) AS national FROM programme WHERE code = :code"),
         {"code": code}).one_or_none()
@@ -264,14 +272,21 @@ def _multirange(ranges) -> str:
     return "{" + ",".join(f"[{a},{b})" for a, b in ranges) + "}"
 
 
+# Per-row EXISTS: PostgreSQL strips a constant ``LIMIT 1`` from an EXISTS sub-query and may
+# then pull it up into a semi join (measured: a nested loop re-reading the whole acceptance
+# table for each candidate, 40-60 ms instead of 3 ms) or hash it over the whole table;
+# ``OFFSET 0`` keeps it a sub-plan probed by index for each row.
+_PER_ROW = " LIMIT 1 OFFSET 0"
+
+
 def _venue_sql(f: Filters, per_row: bool = False) -> str:
     """Conditions on the venue ``l`` (status, programme, services, support).
 
     ``per_row``: for a few rows (the candidates), each EXISTS is an index probe per row
-    (``LIMIT 1`` keeps the planner from turning it into a hash join over the whole
+    (``LIMIT 1 OFFSET 0`` keeps the planner from turning it into a join over the whole
     acceptance or offer table, which costs a full scan per question at a million venues);
     without it, for set-wide queries, the planner chooses."""
-    one = " LIMIT 1" if per_row else ""
+    one = _PER_ROW if per_row else ""
     parts = [
         "l.status <> 'closed'",
         "NOT (l.status = 'temporarily_closed' AND (l.closed_from IS NULL OR l.closed_from <= :d)"
@@ -309,7 +324,7 @@ def _perimeter_sql(f: Filters, code_col: str, geom_col: str) -> str:
 def _availability_sql(f: Filters, week_col: str, tz_col: str, per_row: bool = False) -> str:
     """Superset pre-filter: unknown hours, an overlapping weekly opening, an offer's weekly
     schedule, or a session with free seats in the horizon (``per_row``: see _venue_sql)."""
-    one = " LIMIT 1" if per_row else ""
+    one = _PER_ROW if per_row else ""
     if f.now is not None:
         local = f"(CAST(:now AS timestamptz) AT TIME ZONE {tz_col})"
         minute = (f"((EXTRACT(ISODOW FROM {local})::int - 1) * 1440 + "
@@ -380,7 +395,7 @@ WITH near AS MATERIALIZED (
    WHERE ST_DWithin(l.geog, {g}, :reach)
      AND {venue}
      AND ((l.stop_id IS NULL
-           AND NOT EXISTS (SELECT 1 FROM lieu_stop st WHERE st.lieu_id = l.id LIMIT 1)
+           AND NOT EXISTS (SELECT 1 FROM lieu_stop st WHERE st.lieu_id = l.id{_PER_ROW})
            AND {_perimeter_sql(f, "l.code_insee", "l.geom")}
            AND {_availability_sql(f, "l.opening_week", "l.timezone", per_row=True)})
        OR (l.stop_id IS NOT NULL
@@ -464,7 +479,7 @@ def _sessions(session: Session, offer_ids: list[int], f: Filters) -> dict[int, l
     found: dict[int, list] = {}
     if not offer_ids or f.horizon is None:
         return found
-    for r in session.execute(text(
+    for r in session.execute(_text(
             "SELECT offre_id, stop_id, starts_at, ends_at, seats - seats_taken AS free "
             "FROM seance WHERE offre_id = ANY(:ids) AND starts_at >= :h0 AND starts_at < :h1"
             " AND seats_taken < seats ORDER BY starts_at, offre_id"),
@@ -583,10 +598,17 @@ def _search(session: Session, place: Place, f: Filters, q: Question, programme,
     max_scan = max_scan or MAX_SCAN
     k = pool_size or pool_size_for(limit)
     with_slot = q.availability.given
-    # The exact availability check drops some of the SQL's candidates: ask for more then.
-    n = 2 * k if with_slot else k + 5
-    sql = text(candidate_sql(f))
-    m = SCAN_FACTOR * n
+    # Rows out per candidate wanted: the exact availability check drops some, and the
+    # k-th's ellipsoidal distance is certified by rows up to ~1.5 × farther (east-west
+    # bound): 3 × k answers in one query most of the time.
+    n = 3 * k
+    sql = _text(candidate_sql(f))
+    wanted = max(k, limit)
+    built: dict[tuple[int, int | None], ranking.Candidate | None] = {}
+    # Each selective constraint lowers the share of scanned rows that pass: scan more at
+    # once rather than in a second round trip.
+    m = min(max_scan, int(SCAN_FACTOR * n * (SELECTIVE_SCAN if f.services else 1)
+                          * (SELECTIVE_SCAN if with_slot else 1)))
     while True:
         raw = session.execute(sql, candidate_params(f, place, reach, n, m)).all()
         scanned_deg = raw[0].scan_bound
@@ -608,9 +630,23 @@ def _search(session: Session, place: Place, f: Filters, q: Question, programme,
         sessions: dict[int, list] = {}
         if with_slot and not q.availability.now:
             sessions = _sessions(session, [o["id"] for r in rows
+                                           if (r.lieu_id, r.stop_id) not in built
                                            for o in _offers_of(r, q, programme)], f)
-        cands = [_build_candidate(r, sessions, q, programme, now, with_slot) for r in rows]
-        cands = [c for c in cands if ranking.fits_availability(c, q)]
+        # Nearest first, up to the ``wanted``-th that fits: the pool, the radius and the
+        # counts below the radius are the same as with every row; rows built by an earlier
+        # round (the same query, fewer rows) are not built again.
+        cands = []
+        for r in rows:
+            key = (r.lieu_id, r.stop_id)
+            if key in built:
+                c = built[key]
+            else:
+                c = _build_candidate(r, sessions, q, programme, now, with_slot)
+                c = built[key] = c if ranking.fits_availability(c, q) else None
+            if c is not None:
+                cands.append(c)
+                if len(cands) >= wanted:
+                    break
         counts = [sum(1 for c in cands if c.distance_m <= s) for s in steps]
         radius = next((s for s, c in zip(steps, counts, strict=True) if c >= limit), reach)
         pool = [c for c in cands if c.distance_m <= radius][:k]
@@ -619,21 +655,50 @@ def _search(session: Session, place: Place, f: Filters, q: Question, programme,
             return _Search(pool, counts, radius, steps, len(raw))
         if n >= MAX_FETCH and m >= max_scan:
             return _Search(pool, counts, radius, steps, len(raw), capped_at_m=bound)
+        scan_cut = scanned_deg is not None and (not output_full or raw[-1].knn >= scanned_deg)
+        if scan_cut and m >= max_scan:
+            return _Search(pool, counts, radius, steps, len(raw), capped_at_m=bound)
+        grown = _next_fetch(n, m, k, raw, cands, scanned_deg, output_full, pool_end, reach,
+                            place.max_abs_lat, max_scan)
+        if grown == (n, m):  # nothing more can be asked for
+            return _Search(pool, counts, radius, steps, len(raw), capped_at_m=bound)
+        n, m = grown
+
+
+def _next_fetch(n: int, m: int, k: int, raw: list, cands: list, scanned_deg: float | None,
+                output_full: bool, pool_end: float, reach: int, max_abs_lat: float,
+                max_scan: int) -> tuple[int, int]:
+    """The next (output rows, scanned rows) when the answer could lie beyond what was looked
+    at: sized in one step for the planar radius that certifies it (fewer round trips).
+
+    ``target``: the planar distance (degrees) the scan and the output must reach.
+    :func:`metres_below` certifies, in the worst direction (east-west), fewer metres per
+    degree than most rows lie at (north-south): at 48° the disc to scan holds ~1.5 × the
+    rows within the metric distance, which the previous doubling steps found one query late.
+    Rows grow like the area (the square of the planar radius)."""
+    target = degrees_for(pool_end, max_abs_lat)
+    if cands and len(cands) < k and scanned_deg is not None:
+        # Too few pass so far: the k-th expected at this planar radius (density so far), at
+        # most 111.7 km per planar degree away, certified at degrees_for of that.
+        expected = scanned_deg * math.sqrt(k / len(cands))
+        target = min(target, degrees_for(expected * 111_700, max_abs_lat))
+    target *= 1.02
+    whole = degrees_for(reach, max_abs_lat) * 1.02
+    new_n, new_m = n, m
+    if scanned_deg is not None and scanned_deg < target:
+        growth = (min(target, whole) / max(scanned_deg, 1e-6)) ** 2 * 1.3
+        new_m = min(max_scan, max(int(m * 1.5), int(m * growth)))
+        if not output_full:  # the output must hold what the larger scan lets through
+            new_n = max(new_n, math.ceil(len(raw) * new_m / m * 1.3))
+    if output_full and raw[-1].knn < target:
+        growth = (target / max(raw[-1].knn, 1e-6)) ** 2 * 1.3
+        new_n = max(new_n, 2 * n, math.ceil(n * growth))
+    if (new_n, new_m) == (n, m):  # rounding at the edge: the previous steps
         if output_full:
-            n = min(MAX_FETCH, n * 4)
-        if scanned_deg is not None and (not output_full or raw[-1].knn >= scanned_deg):
-            if m >= max_scan:
-                return _Search(pool, counts, radius, steps, len(raw), capped_at_m=bound)
-            # Rows grow like the area scanned: what covers the whole reach bounds the growth.
-            whole = (degrees_for(reach, place.max_abs_lat) / max(scanned_deg, 1e-6)) ** 2 * 1.3
-            if not cands:  # nothing passes so far: only the whole reach can say so
-                growth = whole
-            elif len(cands) < k:  # too few pass the constraints: scale by the share passing
-                growth = min(whole, 1.3 * k / len(cands))
-            else:  # enough, but the last ones may lie beyond: scale by the area still needed
-                wanted = degrees_for(pool_end, place.max_abs_lat)
-                growth = (wanted / max(scanned_deg, 1e-6)) ** 2 * 1.3
-            m = min(max_scan, max(2 * m, int(m * growth), SCAN_FACTOR * n))
+            new_n = n * 4
+        if scanned_deg is not None:
+            new_m = min(max_scan, 2 * m)
+    return min(MAX_FETCH, new_n), new_m
 
 
 def pool_size_for(limit: int) -> int:
@@ -674,7 +739,7 @@ def match(q: Question, *, now: datetime | None = None, limit: int = 10,
         raise ValueError("now doit être un datetime avec fuseau")
     # The candidate query's estimated cost (many small subplans) crosses jit_above_cost, and
     # compiling it takes ~60 ms, ten times its run time: no JIT for this transaction.
-    session.execute(text("SET LOCAL jit = off"))
+    session.execute(_text("SET LOCAL jit = off"))
     place = resolve_place(session, q.where)
     on_date = q.availability.on_date or now.astimezone(PARIS).date()
     reach = q.reach_m() or DEFAULT_REACH_M
@@ -766,7 +831,7 @@ def _remote_offers(session, place, f, q, programme) -> list[OfferMatch]:
         + " ORDER BY o.cheques_required, l.geom <-> CAST(:g AS geometry), o.id LIMIT :n")
     params = candidate_params(remote_f, place, 0, REMOTE_LIMIT * 4)
     covered: dict[int, tuple[str, ...]] = {}
-    rows = session.execute(text(sql), params).all()
+    rows = session.execute(_text(sql), params).all()
     if programme is not None and rows:
         covered = {r.lieu_id: tuple(r.services) for r in session.execute(text(
             "SELECT lieu_id, services FROM acceptation WHERE programme_id = :pid "
