@@ -116,7 +116,7 @@ SELECT l.id, ST_Distance(l.geog, CAST(:g AS geography)) AS d
  LIMIT 10"""
 
 
-def time_match(app, questions, baseline_questions: int | None = None
+def time_match(app, questions, baseline_questions: int | None = None, profile: bool = False
                ) -> tuple[list[float], list[float], dict]:
     from sqlalchemy import text
 
@@ -136,6 +136,12 @@ def time_match(app, questions, baseline_questions: int | None = None
         for q in parsed[:20]:  # warm-up: connection pool, parser caches, plan cache
             match(q, now=NOW, limit=10, session=session)
         session.rollback()
+        profiler = None
+        if profile:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
         for q in parsed:
             started = time.perf_counter()
             result = match(q, now=NOW, limit=10, session=session)
@@ -146,6 +152,12 @@ def time_match(app, questions, baseline_questions: int | None = None
             stats["results"] += len(result.results)
             stats["empty"] += not result.results
             stats["widened"] += result.search_message is not None
+        if profiler is not None:
+            import pstats
+
+            profiler.disable()
+            print("\nProfil de la boucle des questions (temps propre, 25 premières fonctions) :")
+            pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(25)
         sql = text(baseline_sql())
         for raw in questions[:baseline_questions]:
             params = {"g": f"SRID=4326;POINT({raw['lon']} {raw['lat']})", "pid": pid,
@@ -235,6 +247,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=20, help="durée de wrk (20 s, max 30)")
     parser.add_argument("--connections", type=int, default=8, help="connexions wrk (8)")
     parser.add_argument("--keep", action="store_true", help="garder la base du banc d'essai")
+    parser.add_argument("--profile", action="store_true",
+                        help="profil cProfile de la boucle des questions (les temps mesurés "
+                             "sont alors gonflés)")
     parser.add_argument("--baseline-questions", type=int, default=None,
                         help="questions pour la requête de référence (toutes par défaut)")
     parser.add_argument("--baseline-questions-million", type=int, default=300,
@@ -284,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{size} lieux chargés ({accepted} acceptent le pass) en {seconds:.0f} s.")
             base_n = args.baseline_questions_million if size >= 1_000_000 \
                 else args.baseline_questions
-            match_ms, base_ms, stats = time_match(app, questions, base_n)
+            match_ms, base_ms, stats = time_match(app, questions, base_n, args.profile)
             figures[size] = report(f"{size} lieux", match_ms, base_ms, stats)
             if not args.no_http:
                 http = run_http(url, questions, args.seconds, args.connections)
