@@ -89,6 +89,13 @@ def _answer(status: int, message: str, errors: dict[str, Any] | None = None):
     return html, status
 
 
+# webargs' own messages, raised before any of our schemas runs.
+_WEBARGS_MESSAGES = {
+    "Invalid JSON body.": "Corps JSON illisible.",
+    "Invalid input type.": "Type de données invalide.",
+}
+
+
 def _flatten_webargs(messages: Any) -> dict[str, Any]:
     """webargs nests messages by location ({"query": {"lat": [...]}}); keep field names."""
     if not isinstance(messages, dict):
@@ -97,6 +104,9 @@ def _flatten_webargs(messages: Any) -> dict[str, Any]:
     for location, fields in messages.items():
         if isinstance(fields, dict):
             flat.update(fields)
+        elif isinstance(fields, list):
+            flat[location] = [_WEBARGS_MESSAGES.get(m, m) if isinstance(m, str) else m
+                              for m in fields]
         else:
             flat[location] = fields
     return flat

@@ -96,3 +96,13 @@ def test_openapi_document_is_valid(client):
     response = client.get("/api/v1/openapi.json")
     assert response.status_code == 200
     validate(response.get_json())
+
+
+def test_malformed_json_body_is_answered_in_french(client):
+    # webargs rejects the body before any schema runs; its message is translated.
+    response = client.post("/api/v1/match", data="{pas du json",
+                           content_type="application/json")
+    assert response.status_code == 400
+    body = response.get_json()
+    assert body["message"] == "La requête est mal formée."
+    assert body["errors"] == {"json": ["Corps JSON illisible."]}
