@@ -12,13 +12,14 @@ from flask.cli import FlaskGroup
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the application; ``config`` overrides settings read from the environment."""
-    from core import errors, logs
+    from core import errors, logs, security
     from core.config import load_config
     from extensions import api, db, migrate
 
     app = Flask(__name__, static_folder="static", template_folder="templates")
     app.config.update(load_config(overrides=config))
     logs.init_app(app)
+    security.init_app(app)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/migrations"),

@@ -19,6 +19,8 @@ import folium
 from folium.raster_layers import TileLayer
 from folium.utilities import camelize
 
+from core.security import tile_origin
+
 STATIC = "/static/vendor"
 
 # Metropolitan France, framed for the first view (lat, lon).
@@ -66,15 +68,6 @@ class MapSkeleton:
         return json.dumps(self.basemap, ensure_ascii=False, separators=(",", ":"))
 
 
-def _origin(url: str) -> str | None:
-    """The CSP source of a tile URL template (``{s}`` subdomains become a wildcard);
-    None for a URL on our own host."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        return None
-    return f"{parts.scheme}://{parts.netloc.replace('{s}', '*')}"
-
-
 def build_skeleton(basemap_url: str = "", basemap_attribution: str = "") -> MapSkeleton:
     """The coverage map's skeleton; without a basemap URL the map has a plain background
     (nothing is requested from another host) and the choropleth alone is read."""
@@ -91,7 +84,7 @@ def build_skeleton(basemap_url: str = "", basemap_attribution: str = "") -> MapS
         fmap.add_child(layer)
         basemap = {"url": layer.tiles,
                    "options": {camelize(k): v for k, v in layer.options.items()}}
-        origin = _origin(basemap_url)
+        origin = tile_origin(basemap_url)
     options = {camelize(k): v for k, v in fmap.options.items()}
     options.update(center=list(fmap.location), minZoom=MIN_ZOOM, maxZoom=MAX_ZOOM)
     return MapSkeleton(js=[url for _name, url in fmap.default_js],

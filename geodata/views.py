@@ -21,14 +21,6 @@ NEED_LABELS = {
 }
 
 
-def _content_security_policy(tile_origin: str | None) -> str:
-    """Only our own host, plus the configured basemap's tiles (images) when there is one."""
-    images = "'self' data:" + (f" {tile_origin}" if tile_origin else "")
-    return ("default-src 'self'; script-src 'self'; style-src 'self'; "
-            f"img-src {images}; connect-src 'self'; font-src 'self'; object-src 'none'; "
-            "base-uri 'self'; form-action 'self'; frame-ancestors 'self'")
-
-
 @bp.get("/carte")
 def coverage_map():
     config = current_app.config
@@ -48,12 +40,10 @@ def coverage_map():
         "venue_page": url_for("directory.venue_page", venue_id=0).rsplit("/", 1)[0]
         if "directory.venue_page" in current_app.view_functions else "",
     }
-    response = current_app.make_response(render_template(
+    # core.security sets the page's Content-Security-Policy (our host, the basemap's tiles).
+    return render_template(
         "geodata/map.html", skeleton=skeleton, endpoints=endpoints, services=SERVICES,
-        needs=[(need, NEED_LABELS.get(need, need)) for need in NEEDS]))
-    response.headers["Content-Security-Policy"] = _content_security_policy(
-        skeleton.tile_origin)
-    return response
+        needs=[(need, NEED_LABELS.get(need, need)) for need in NEEDS])
 
 
 def init_app(app: Flask) -> None:

@@ -106,3 +106,20 @@ def test_malformed_json_body_is_answered_in_french(client):
     body = response.get_json()
     assert body["message"] == "La requête est mal formée."
     assert body["errors"] == {"json": ["Corps JSON illisible."]}
+
+
+def test_pages_carry_security_headers_and_a_strict_policy(client):
+    response = client.get("/")
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    policy = response.headers["Content-Security-Policy"]
+    assert "script-src 'self';" in policy and "unsafe-inline" not in policy
+    assert "img-src 'self' data:;" in policy  # no basemap configured: nothing else
+
+
+def test_policy_admits_the_configured_basemap_only(app):
+    from app import create_app
+
+    other = create_app({"DATABASE_URL": app.config["DATABASE_URL"], "TESTING": True,
+                        "PASSERELLE_BASEMAP_URL": "https://{s}.tuiles.example.net/{z}/{x}/{y}.png"})
+    policy = other.test_client().get("/").headers["Content-Security-Policy"]
+    assert "img-src 'self' data: https://*.tuiles.example.net;" in policy

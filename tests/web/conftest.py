@@ -76,8 +76,24 @@ def page(browser, live_server):
     errors: list[str] = []
     page = context.new_page()
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # A resource or script refused by the page's Content-Security-Policy is a bug too.
+    page.on("console", lambda message: errors.append(message.text)
+            if message.type == "error" and "Content Security Policy" in message.text
+            else None)
     page.base_url = live_server
     yield page
     context.close()
     assert not log.external, f"requêtes vers des hôtes externes : {log.external}"
     assert not errors, f"erreurs JavaScript dans la page : {errors}"
+
+
+def serious_violations(page) -> list[str]:
+    """axe-core's serious or critical violations on the page. Our own copy is loaded from
+    our host: the pages' Content-Security-Policy forbids injected inline scripts."""
+    page.add_script_tag(url="/static/vendor/axe-core/axe.min.js")
+    violations = page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+        ".map(v => ({id: v.id, impact: v.impact, help: v.help,"
+        " nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5)}))")
+    return [f"{v['id']} ({v['impact']}) : {v['help']} — {v['nodes']}"
+            for v in violations if v["impact"] in ("serious", "critical")]

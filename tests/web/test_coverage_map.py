@@ -29,6 +29,7 @@ from extensions import db
 from geodata import coverage
 from geodata.models import Commune, Departement, Epci, Region
 from tests.directory.factories import make_venue, point, square
+from tests.web.conftest import serious_violations
 
 pytestmark = pytest.mark.browser
 
@@ -196,12 +197,7 @@ def test_click_a_departement_and_read_its_figures(page, world):
 
     # axe-core (our own copy, loaded from our host: the page's CSP forbids inline scripts)
     # finds no serious or critical accessibility problem.
-    page.add_script_tag(url="/static/vendor/axe-core/axe.min.js")
-    violations = page.evaluate(
-        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
-        ".map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(' '))}))")
-    serious = [v for v in violations if v["impact"] in ("serious", "critical")]
-    assert not serious, serious
+    assert serious_violations(page) == []
     assert not [m for m in console if "Content Security Policy" in m], console
     # Never a commune-level request without a bounding box.
     for url in requests:

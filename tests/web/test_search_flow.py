@@ -21,12 +21,11 @@ from directory.models import Acceptance, Offer, Programme, Venue
 from extensions import db
 from tests.directory.factories import point
 from tests.matching.catalogue import week
-from tests.web.conftest import RequestLog
+from tests.web.conftest import RequestLog, serious_violations
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
-AXE = ROOT / "static" / "vendor" / "axe-core" / "axe.min.js"
 PARIS = ZoneInfo("Europe/Paris")
 NOW = dt.datetime(2026, 12, 1, 10, 0, tzinfo=PARIS)  # a Tuesday morning
 SOURCE = "test-web-search"
@@ -114,14 +113,6 @@ def new_page(browser, live_server):
         assert not errors, f"erreurs JavaScript dans la page : {errors}"
 
 
-def serious_violations(page) -> list[str]:
-    page.add_script_tag(path=str(AXE))
-    violations = page.evaluate(
-        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
-        ".map(v => ({id: v.id, impact: v.impact, help: v.help,"
-        " nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5)}))")
-    return [f"{v['id']} ({v['impact']}) : {v['help']} — {v['nodes']}"
-            for v in violations if v["impact"] in ("serious", "critical")]
 
 
 def fill_search(page, where: str = "33000") -> None:

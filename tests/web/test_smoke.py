@@ -28,7 +28,9 @@ def test_external_request_is_detected(browser, live_server):
     """The guard itself works: a page asking for another host is caught."""
     from tests.web.conftest import RequestLog
 
-    context = browser.new_context()
+    # The pages' Content-Security-Policy would stop the fetch before it leaves the
+    # browser; bypassing it here tests the request log itself.
+    context = browser.new_context(bypass_csp=True)
     log = RequestLog(live_server)
     context.on("request", log.record)
     context.route("**/*", lambda route: route.abort()
@@ -39,3 +41,19 @@ def test_external_request_is_detected(browser, live_server):
     page.wait_for_timeout(200)
     context.close()
     assert log.external == ["https://example.org/x"]
+
+
+def test_pages_forbid_requests_to_other_hosts(browser, live_server):
+    """Even a script that tried would be stopped by the page's policy."""
+    from tests.web.conftest import RequestLog
+
+    context = browser.new_context()
+    log = RequestLog(live_server)
+    context.on("request", log.record)
+    page = context.new_page()
+    page.goto(live_server + "/")
+    outcome = page.evaluate(
+        "() => fetch('https://example.org/x').then(() => 'envoyée', () => 'refusée')")
+    context.close()
+    assert outcome == "refusée"
+    assert log.external == []  # refused before leaving the browser

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,8 +15,8 @@ from directory import programmes
 from directory.models import Acceptance, Offer, Programme, TrainingSession, Venue, VenueStop
 from extensions import db
 from tests.directory.factories import make_venue, point
+from tests.web.conftest import serious_violations
 
-AXE = Path(__file__).resolve().parents[2] / "static" / "vendor" / "axe-core" / "axe.min.js"
 PARIS = ZoneInfo("Europe/Paris")
 HOURS = "Mo-Fr 09:00-12:00; Sa 10:00-12:00; PH off"
 DEMARCHES = "Aide aux démarches administratives"
@@ -203,12 +202,7 @@ def test_venue_page_in_chromium(page, committed_venue, clock):
     assert call.get_attribute("href") == "tel:0556000000"
     assert call.bounding_box()["height"] >= 44
     # axe-core (our own copy) finds no serious or critical accessibility problem.
-    page.add_script_tag(path=str(AXE))
-    violations = page.evaluate(
-        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
-        ".map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(' '))}))")
-    serious = [v for v in violations if v["impact"] in ("serious", "critical")]
-    assert not serious, serious
+    assert serious_violations(page) == []
     # Printed: no map, no navigation, the hours and the phone number remain.
     page.emulate_media(media="print")
     assert not page.locator("#carte-lieu").is_visible()
