@@ -62,7 +62,6 @@ static/vendor/.installed: package.json package-lock.json
 	cp -r node_modules/leaflet/dist/. static/vendor/leaflet/
 	cp node_modules/leaflet.markercluster/dist/*.js node_modules/leaflet.markercluster/dist/*.css static/vendor/markercluster/
 	cp node_modules/swagger-ui-dist/swagger-ui.css node_modules/swagger-ui-dist/swagger-ui-bundle.js \
-	   node_modules/swagger-ui-dist/swagger-ui-standalone-preset.js node_modules/swagger-ui-dist/favicon-32x32.png \
 	   static/vendor/swagger-ui/
 	cp node_modules/axe-core/axe.min.js static/vendor/axe-core/
 	touch $@

@@ -106,11 +106,8 @@ def load_config(environ: Mapping[str, str] | None = None,
         "OPENAPI_VERSION": "3.0.3",
         "OPENAPI_URL_PREFIX": "/api/v1",
         "OPENAPI_JSON_PATH": "openapi.json",
-        "OPENAPI_SWAGGER_UI_PATH": "docs",
-        # Served from our own copy under static/ (never a CDN).
-        "OPENAPI_SWAGGER_UI_URL": "/static/vendor/swagger-ui/",
-        # Swagger UI would otherwise ask validator.swagger.io for a badge.
-        "OPENAPI_SWAGGER_UI_CONFIG": {"validatorUrl": None},
+        # The interactive documentation is our own page (core.views.api_docs): flask-smorest's
+        # starts Swagger UI with an inline script, which our Content-Security-Policy forbids.
         "API_SPEC_OPTIONS": {
             "info": {
                 "description": (

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, request
-
-# flask-smorest's Swagger UI page starts itself with an inline script.
-_CSP_EXEMPT_ENDPOINTS = frozenset({"api-docs.openapi_swagger_ui"})
+from flask import Flask, current_app
 
 
 def tile_origin(url: str) -> str | None:
@@ -34,8 +31,7 @@ def init_app(app: Flask) -> None:
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
         if (response.mimetype == "text/html"
-                and "Content-Security-Policy" not in response.headers
-                and request.endpoint not in _CSP_EXEMPT_ENDPOINTS):
+                and "Content-Security-Policy" not in response.headers):
             origin = tile_origin(current_app.config.get("PASSERELLE_BASEMAP_URL", ""))
             response.headers["Content-Security-Policy"] = content_security_policy(origin)
         return response

@@ -10,6 +10,12 @@ def home():
     return render_template("home.html")
 
 
+@bp.get("/api/v1/docs")
+def api_docs():
+    """Swagger UI from our own copy under static/vendor, started by static/js/api-docs.js."""
+    return render_template("api_docs.html")
+
+
 @bp.get("/sante")
 def health():
     from sqlalchemy import text
