@@ -255,6 +255,9 @@ class Offer(db.Model):
                         name="duration_positive"),
         CheckConstraint("cheques_required >= 0", name="cheques_required_positive"),
         Index("ix_offre_opening_week", "opening_week", postgresql_using="gist"),
+        # Remote offers are listed apart from any distance: found without a table scan.
+        Index("ix_offre_remote_service", "service",
+              postgresql_where=text("format = 'remote' AND active")),
     )
 
 
