@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import fields, validate
 
-
-class StrictSchema(Schema):
-    class Meta:
-        unknown = RAISE
-        ordered = True
+from core import schemas as fr
+from core.schemas import ParameterSchema, StrictSchema
 
 
 class GeoJSONGeometry(fields.Dict):
@@ -20,17 +17,17 @@ class GeoJSONGeometry(fields.Dict):
         super().__init__(**kwargs)
 
 
-class ProgrammeListArgs(StrictSchema):
-    date = fields.Date(
+class ProgrammeListArgs(ParameterSchema):
+    date = fr.Date(
         load_default=None,
         metadata={"description": "Ne garder que les programmes valides ce jour (AAAA-MM-JJ)."})
-    geometry = fields.String(
+    geometry = fr.String(
         load_default="simplified", validate=validate.OneOf(["none", "simplified", "full"]),
         metadata={"description": "Périmètre : aucun, simplifié (≈ 500 m, défaut) ou complet."})
 
 
-class ProgrammeDetailArgs(StrictSchema):
-    geometry = fields.String(
+class ProgrammeDetailArgs(ParameterSchema):
+    geometry = fr.String(
         load_default="full", validate=validate.OneOf(["none", "simplified", "full"]),
         metadata={"description": "Périmètre : aucun, simplifié (≈ 500 m) ou complet (défaut)."})
 

@@ -10,6 +10,9 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from core import schemas as fr
+from core.schemas import ParameterSchema
+
 from .services import SORTS
 from .vocabulary import (
     LOCATION_PRECISIONS,
@@ -17,16 +20,6 @@ from .vocabulary import (
     SERVICES,
     VENUE_STATUSES,
 )
-
-_MESSAGES = {
-    "required": "Paramètre obligatoire.",
-    "null": "Ce paramètre ne peut pas être vide.",
-    "invalid": "Valeur invalide.",
-}
-
-
-def _messages(**extra: str) -> dict[str, str]:
-    return {**_MESSAGES, **extra}
 
 
 def _one_of(values, what: str) -> validate.OneOf:
@@ -71,20 +64,13 @@ class BBox(fields.Field):
         return numbers
 
 
-class _Args(Schema):
-    error_messages = {"unknown": "Paramètre inconnu.", "type": "Paramètres invalides."}
-
-    class Meta:
-        ordered = True
-
-
-def _code(pattern: str, what: str, description: str) -> fields.String:
-    return fields.String(
+def _code(pattern: str, what: str, description: str) -> fr.String:
+    return fr.String(
         validate=validate.Regexp(pattern, error=f"Code {what} invalide."),
-        error_messages=_messages(), metadata={"description": description})
+        metadata={"description": description})
 
 
-class VenueListArgs(_Args):
+class VenueListArgs(ParameterSchema):
     bbox = BBox(metadata={
         "description": "Rectangle minlon,minlat,maxlon,maxlat (degrés WGS 84).",
         "example": "-0.7,44.7,-0.4,45.0", "type": "string"})
@@ -93,59 +79,49 @@ class VenueListArgs(_Args):
     departement = _code(r"^(\d{2,3}|2[AB])$", "de département", "Code du département.")
     region = _code(r"^\d{2}$", "de région", "Code de la région.")
     epci = _code(r"^\d{9}$", "d'EPCI (SIREN, 9 chiffres)", "SIREN de l'EPCI.")
-    programme = fields.String(
+    programme = fr.String(
         validate=validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9-]{1,62}[A-Za-z0-9]$",
                                  error="Code de programme invalide."),
-        error_messages=_messages(),
         metadata={"description": "Code d'un programme de Pass Numérique : lieux dont "
                                  "l'acceptation est valide à la date `date` (aujourd'hui "
                                  "par défaut).", "example": "pass-numerique-gironde"})
-    date = fields.Date(
-        error_messages=_messages(invalid="Date attendue au format AAAA-MM-JJ."),
+    date = fr.Date(
         metadata={"description": "Date de validité des programmes (défaut : aujourd'hui)."})
-    service = fields.List(
-        fields.String(validate=_one_of(SERVICES, "Service")),
-        error_messages=_messages(),
+    service = fr.List(
+        fr.String(validate=_one_of(SERVICES, "Service")),
         metadata={"description": "Service du standard v1 (répétable : au moins un des "
                                  "services ; avec `programme`, couvert par le pass)."})
-    public = fields.List(
-        fields.String(validate=_one_of(PUBLICS_SPECIFIQUEMENT_ADRESSES, "Public")),
-        error_messages=_messages(),
+    public = fr.List(
+        fr.String(validate=_one_of(PUBLICS_SPECIFIQUEMENT_ADRESSES, "Public")),
         metadata={"description": "Public spécifiquement adressé (répétable : au moins un)."})
-    q = fields.String(
+    q = fr.String(
         validate=[validate.Length(min=1, max=200, error="De 1 à 200 caractères."),
                   _PRINTABLE],
-        error_messages=_messages(),
         metadata={"description": "Recherche plein texte en français (nom, commune, "
                                  "présentation) ; résultats classés par pertinence."})
-    modified_since = fields.AwareDateTime(
+    modified_since = fr.AwareDateTime(
         default_timezone=dt.UTC,
-        error_messages=_messages(invalid="Date et heure ISO 8601 attendues, par exemple "
-                                         "2026-01-31T08:00:00+01:00."),
         metadata={"description": "Lieux modifiés à partir de cet instant (inclus ; sans "
                                  "fuseau : UTC) ; tri par date de modification."})
-    status = fields.List(
-        fields.String(validate=_one_of(VENUE_STATUSES, "Statut")),
-        error_messages=_messages(),
+    status = fr.List(
+        fr.String(validate=_one_of(VENUE_STATUSES, "Statut")),
         metadata={"description": "Statut (répétable). Par défaut : open et "
                                  "temporarily_closed ; closed seulement sur demande."})
-    source = fields.List(fields.String(validate=[
+    source = fr.List(fr.String(validate=[
         validate.Length(min=1, max=100, error="De 1 à 100 caractères."), _PRINTABLE]),
-                         error_messages=_messages(),
-                         metadata={"description": "Source d'import (répétable)."})
-    sort = fields.String(
+                     metadata={"description": "Source d'import (répétable)."})
+    sort = fr.String(
         validate=_one_of(SORTS, "Tri"),
         metadata={"description": "id (défaut), updated_at (défaut avec modified_since) "
                                  "ou relevance (défaut avec q)."})
-    cursor = fields.String(
+    cursor = fr.String(
         validate=validate.Length(min=1, max=500, error="Curseur invalide."),
         metadata={"description": "Curseur opaque de la page suivante (lien `next`)."})
-    limit = fields.Integer(
+    limit = fr.Integer(
         validate=validate.Range(min=1, error="limit doit être au moins 1."),
-        error_messages=_messages(invalid="Entier attendu."),
         metadata={"description": "Lieux par page (50 par défaut ; plafonné par la "
                                  "configuration, 500 par défaut)."})
-    format = fields.String(
+    format = fr.String(
         validate=_one_of(("json", "geojson"), "Format"),
         metadata={"description": "json (défaut) ou geojson (FeatureCollection RFC 7946) ; "
                                  "aussi par l'en-tête Accept: application/geo+json."})

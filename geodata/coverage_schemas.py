@@ -7,58 +7,42 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from core import schemas as fr
+from core.schemas import ParameterSchema
 from directory.vocabulary import SERVICES
 
 from .coverage import CANDIDATE_KINDS, NEEDS
 
-_MESSAGES = {"required": "Paramètre obligatoire.", "null": "Ce paramètre ne peut pas être vide.",
-             "invalid": "Valeur invalide."}
 TERRITORY_PATTERN = r"^(fr|(reg|dep|epci|com):[0-9A-Za-z]{2,9})$"
 
 
-def _messages(**extra: str) -> dict[str, str]:
-    return {**_MESSAGES, **extra}
-
-
-class _Args(Schema):
-    error_messages = {"unknown": "Paramètre inconnu.", "type": "Paramètres invalides."}
-
-    class Meta:
-        ordered = True
-
-
 def _territory(**kwargs: Any) -> fields.String:
-    return fields.String(
+    return fr.String(
         validate=validate.Regexp(TERRITORY_PATTERN, error="Territoire attendu : fr, reg:<code>, "
-                                 "dep:<code>, epci:<SIREN> ou com:<code INSEE>."),
-        error_messages=_messages(), **kwargs)
+                                 "dep:<code>, epci:<SIREN> ou com:<code INSEE>."), **kwargs)
 
 
-class SelectionArgs(_Args):
-    programme = fields.String(
+class SelectionArgs(ParameterSchema):
+    programme = fr.String(
         validate=validate.Length(min=1, max=64, error="De 1 à 64 caractères."),
-        error_messages=_messages(),
         metadata={"description": "Code du programme (absent : tous les lieux ouverts)."})
-    service = fields.String(
+    service = fr.String(
         validate=validate.OneOf(SERVICES, error="Service inconnu du standard."),
-        error_messages=_messages(),
         metadata={"description": "Service du standard proposé par les lieux."})
-    need = fields.String(
+    need = fr.String(
         load_default="population",
         validate=validate.OneOf(NEEDS, error="Attendu : population, illectronisme ou "
                                              "fragility."),
-        error_messages=_messages(),
         metadata={"description": "Poids de la demande."})
 
 
 class RunsArgs(SelectionArgs):
-    need = fields.String(
+    need = fr.String(
         validate=validate.OneOf(NEEDS, error="Attendu : population, illectronisme ou "
-                                             "fragility."),
-        error_messages=_messages())
+                                             "fragility."))
 
 
-class BBox(fields.String):
+class BBox(fr.String):
     """``minlon,minlat,maxlon,maxlat`` in degrees."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any):
@@ -81,39 +65,31 @@ class LevelArgs(SelectionArgs):
     within = _territory(load_default="fr", metadata={
         "description": "Territoire montré : fr, reg:75, dep:33, epci:<SIREN>, com:<code>. "
                        "Au niveau commune : obligatoire (autre que fr) sauf avec bbox."})
-    bbox = BBox(error_messages=_messages(), metadata={
+    bbox = BBox(metadata={
         "description": "Emprise minlon,minlat,maxlon,maxlat (territoires qui la touchent)."})
-    format = fields.String(load_default="geojson",
-                           validate=validate.OneOf(("geojson", "csv"),
-                                                   error="Attendu : geojson ou csv."),
-                           error_messages=_messages())
-    run = fields.Integer(validate=validate.Range(min=1, error="Entier positif attendu."),
-                         error_messages=_messages(invalid="Entier attendu."),
-                         metadata={"description": "Numéro d'un calcul précis (sinon le "
-                                                  "dernier de la sélection)."})
+    format = fr.String(load_default="geojson",
+                       validate=validate.OneOf(("geojson", "csv"),
+                                               error="Attendu : geojson ou csv."))
+    run = fr.Integer(validate=validate.Range(min=1, error="Entier positif attendu."),
+                     metadata={"description": "Numéro d'un calcul précis (sinon le "
+                                              "dernier de la sélection)."})
 
 
 class SuggestionArgs(SelectionArgs):
     within = _territory(required=True)
-    k = fields.Integer(load_default=5, validate=validate.Range(
-        min=1, max=50, error="k doit être compris entre 1 et 50."),
-        error_messages=_messages(invalid="Entier attendu."))
-    radius_km = fields.Float(load_default=20.0, validate=validate.Range(
-        min=1, max=60, error="radius_km doit être compris entre 1 et 60."),
-        error_messages=_messages(invalid="Nombre attendu."))
-    candidates = fields.String(load_default="townhalls",
-                               validate=validate.OneOf(CANDIDATE_KINDS,
-                                                       error="Attendu : townhalls ou venues."),
-                               error_messages=_messages())
-    gap_limit = fields.Integer(load_default=10, validate=validate.Range(
-        min=1, max=100, error="gap_limit doit être compris entre 1 et 100."),
-        error_messages=_messages(invalid="Entier attendu."))
-    detour = fields.Float(validate=validate.Range(min=1, max=3, error="detour : de 1 à 3."),
-                          error_messages=_messages(invalid="Nombre attendu."))
-    format = fields.String(load_default="json",
-                           validate=validate.OneOf(("json", "geojson"),
-                                                   error="Attendu : json ou geojson."),
-                           error_messages=_messages())
+    k = fr.Integer(load_default=5, validate=validate.Range(
+        min=1, max=50, error="k doit être compris entre 1 et 50."))
+    radius_km = fr.Float(load_default=20.0, validate=validate.Range(
+        min=1, max=60, error="radius_km doit être compris entre 1 et 60."))
+    candidates = fr.String(load_default="townhalls",
+                           validate=validate.OneOf(CANDIDATE_KINDS,
+                                                   error="Attendu : townhalls ou venues."))
+    gap_limit = fr.Integer(load_default=10, validate=validate.Range(
+        min=1, max=100, error="gap_limit doit être compris entre 1 et 100."))
+    detour = fr.Float(validate=validate.Range(min=1, max=3, error="detour : de 1 à 3."))
+    format = fr.String(load_default="json",
+                       validate=validate.OneOf(("json", "geojson"),
+                                               error="Attendu : json ou geojson."))
 
     @validates_schema
     def _venues_need_programme(self, data: dict[str, Any], **kwargs: Any) -> None:

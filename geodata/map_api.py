@@ -28,10 +28,11 @@ from collections.abc import Sequence
 
 from flask import Flask, Response, current_app, request
 from flask_smorest import Blueprint
-from marshmallow import RAISE, fields, validate
+from marshmallow import RAISE, validate
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from core import schemas as fr
 from extensions import db
 
 from . import coverage
@@ -144,21 +145,19 @@ def map_view(session: Session, cache: ShapeCache, level: str,
 # --------------------------------------------------------------------------- web
 
 class MapArgs(SelectionArgs):
-    within = fields.String(
+    within = fr.String(
         load_default="fr",
         validate=validate.Regexp(TERRITORY_PATTERN, error="Territoire attendu : fr, reg:<code>, "
                                  "dep:<code>, epci:<SIREN> ou com:<code INSEE>."),
         metadata={"description": "Territoire montré (au niveau commune : autre que fr, "
                                  "sauf avec bbox)."})
     bbox = BBox(metadata={"description": "Emprise minlon,minlat,maxlon,maxlat de la vue."})
-    zoom = fields.Integer(
+    zoom = fr.Integer(
         required=True,
         validate=validate.Range(min=0, max=18, error="zoom : entier de 0 à 18."),
-        error_messages={"required": "Paramètre obligatoire.", "invalid": "Entier attendu."},
         metadata={"description": "Zoom de la carte : les polygones sont simplifiés à environ "
                                  "un pixel à ce zoom."})
-    run = fields.Integer(validate=validate.Range(min=1, error="Entier positif attendu."),
-                         error_messages={"invalid": "Entier attendu."})
+    run = fr.Integer(validate=validate.Range(min=1, error="Entier positif attendu."))
 
 
 blp = Blueprint(

@@ -9,6 +9,9 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from core import schemas as fr
+from core.schemas import ParameterSchema
+
 from .services import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 COMMUNE_CODE = r"^(\d{5}|2[AB]\d{3})$"
@@ -17,43 +20,23 @@ REGION_CODE = r"^\d{2}$"
 EPCI_CODE = r"^\d{9}$"
 POSTAL_CODE = r"^\d{5}$"
 
-_MESSAGES = {
-    "required": "Paramètre obligatoire.",
-    "null": "Ce paramètre ne peut pas être vide.",
-    "invalid": "Valeur invalide.",
-}
-
-
-def _messages(**extra: str) -> dict[str, str]:
-    return {**_MESSAGES, **extra}
 
 
 def _code(pattern: str, what: str, **kwargs: Any) -> fields.String:
-    return fields.String(
-        validate=validate.Regexp(pattern, error=f"Code {what} invalide."),
-        error_messages=_messages(), **kwargs)
+    return fr.String(
+        validate=validate.Regexp(pattern, error=f"Code {what} invalide."), **kwargs)
 
 
-class _Args(Schema):
-    error_messages = {"unknown": "Paramètre inconnu.",
-                      "type": "Paramètres invalides."}
-
-    class Meta:
-        ordered = True
-
-
-class TerritoryGeometryArgs(_Args):
-    geometry = fields.Boolean(
-        load_default=False, error_messages=_messages(invalid="Attendu : true ou false."),
+class TerritoryGeometryArgs(ParameterSchema):
+    geometry = fr.Boolean(
+        load_default=False,
         metadata={"description": "Inclure le polygone (GeoJSON RFC 7946, lon/lat)."})
-    tolerance = fields.Float(
+    tolerance = fr.Float(
         validate=validate.Range(min=0, max=1, min_inclusive=False,
                                 error="La tolérance doit être comprise entre 0 et 1 degré."),
-        error_messages=_messages(invalid="Nombre attendu."),
         metadata={"description": "Tolérance de simplification du polygone, en degrés."})
-    zoom = fields.Integer(
+    zoom = fr.Integer(
         validate=validate.Range(min=0, max=22, error="Le zoom doit être compris entre 0 et 22."),
-        error_messages=_messages(invalid="Entier attendu."),
         metadata={"description": "Niveau de zoom de la carte : simplification d'environ "
                                  "un pixel à ce zoom (ignoré si tolerance est donné)."})
 
@@ -64,18 +47,16 @@ class TerritoryGeometryArgs(_Args):
 
 
 class _PageArgs(TerritoryGeometryArgs):
-    page_size = fields.Integer(
+    page_size = fr.Integer(
         load_default=DEFAULT_PAGE_SIZE,
         validate=validate.Range(min=1, max=MAX_PAGE_SIZE,
-                                error=f"page_size doit être compris entre 1 et {MAX_PAGE_SIZE}."),
-        error_messages=_messages(invalid="Entier attendu."))
+                                error=f"page_size doit être compris entre 1 et {MAX_PAGE_SIZE}."))
 
 
 class CommuneSearchArgs(_PageArgs):
-    q = fields.String(validate=validate.Length(min=1, max=100, error="De 1 à 100 caractères."),
-                      error_messages=_messages(),
-                      metadata={"description": "Nom ou début de nom (sans accents ni "
-                                               "majuscules requis ; « st » vaut « saint »)."})
+    q = fr.String(validate=validate.Length(min=1, max=100, error="De 1 à 100 caractères."),
+                  metadata={"description": "Nom ou début de nom (sans accents ni "
+                                           "majuscules requis ; « st » vaut « saint »)."})
     postal_code = _code(POSTAL_CODE, "postal (5 chiffres)")
     departement = _code(DEPARTEMENT_CODE, "de département")
     after = _code(COMMUNE_CODE, "de commune",
@@ -83,15 +64,13 @@ class CommuneSearchArgs(_PageArgs):
                                            "page précédente."})
 
 
-class TerritoryPointArgs(_Args):
-    lat = fields.Float(required=True,
-                       validate=validate.Range(min=-90, max=90, error="La latitude doit être "
-                                               "comprise entre -90 et 90."),
-                       error_messages=_messages(invalid="Nombre attendu."))
-    lon = fields.Float(required=True,
-                       validate=validate.Range(min=-180, max=180, error="La longitude doit "
-                                               "être comprise entre -180 et 180."),
-                       error_messages=_messages(invalid="Nombre attendu."))
+class TerritoryPointArgs(ParameterSchema):
+    lat = fr.Float(required=True,
+                   validate=validate.Range(min=-90, max=90, error="La latitude doit être "
+                                           "comprise entre -90 et 90."))
+    lon = fr.Float(required=True,
+                   validate=validate.Range(min=-180, max=180, error="La longitude doit "
+                                           "être comprise entre -180 et 180."))
 
 
 class DepartementListArgs(TerritoryGeometryArgs):
@@ -101,21 +80,18 @@ class DepartementListArgs(TerritoryGeometryArgs):
 class EpciListArgs(_PageArgs):
     departement = _code(DEPARTEMENT_CODE, "de département")
     region = _code(REGION_CODE, "de région")
-    q = fields.String(validate=validate.Length(min=1, max=100, error="De 1 à 100 caractères."),
-                      error_messages=_messages())
+    q = fr.String(validate=validate.Length(min=1, max=100, error="De 1 à 100 caractères."))
     after = _code(EPCI_CODE, "d'EPCI (SIREN)")
 
 
-class GeocodeArgs(_Args):
-    q = fields.String(required=True,
-                      validate=validate.Length(min=1, max=200, error="De 1 à 200 caractères."),
-                      error_messages=_messages(),
-                      metadata={"description": "Adresse, commune, code postal ou "
-                                               "« code postal + commune »."})
-    limit = fields.Integer(load_default=5,
-                           validate=validate.Range(min=1, max=20,
-                                                   error="limit doit être compris entre 1 et 20."),
-                           error_messages=_messages(invalid="Entier attendu."))
+class GeocodeArgs(ParameterSchema):
+    q = fr.String(required=True,
+                  validate=validate.Length(min=1, max=200, error="De 1 à 200 caractères."),
+                  metadata={"description": "Adresse, commune, code postal ou "
+                                           "« code postal + commune »."})
+    limit = fr.Integer(load_default=5,
+                       validate=validate.Range(min=1, max=20,
+                                               error="limit doit être compris entre 1 et 20."))
 
 
 # --------------------------------------------------------------------------- output

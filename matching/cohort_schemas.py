@@ -20,11 +20,13 @@ from marshmallow import (
     validates_schema,
 )
 
+from core import schemas as fr
 from core.errors import STATUS_MESSAGES, PasserelleError
+from core.schemas import StrictSchema
 
 from .cohort import DEFAULT_CANDIDATES, DEFAULT_UNKNOWN_CAPACITY, MAX_PEOPLE, MAX_WEEKS
 from .question import slug
-from .schemas import FrDate, FrInteger, FrString, QuestionSchema, StrictSchema
+from .schemas import QuestionSchema
 
 # Request bodies above this are refused before being read (413).
 MAX_BODY_BYTES = 8 * 1024 * 1024
@@ -65,11 +67,11 @@ class PersonSchema(QuestionSchema):
     class Meta(QuestionSchema.Meta):
         exclude = ("address", "now", "limit", "output")
 
-    id = FrString(required=True, validate=validate.Regexp(
+    id = fr.String(required=True, validate=validate.Regexp(
         ID_PATTERN, error="Identifiant pseudonyme attendu : 1 à 64 lettres sans accent, "
                           "chiffres, « _ », « - », « . » ou « : » (pas de nom ni de courriel)."),
-        metadata={"description": "Identifiant pseudonyme de la personne (jamais un nom).",
-                  "example": "P-0001"})
+         metadata={"description": "Identifiant pseudonyme de la personne (jamais un nom).",
+                   "example": "P-0001"})
 
     @pre_load
     def _no_personal_data(self, data: Any, **kwargs):
@@ -89,35 +91,34 @@ class PersonSchema(QuestionSchema):
 
 
 class CohortRequestSchema(StrictSchema):
-    people = fields.List(
+    people = fr.List(
         fields.Nested(PersonSchema), required=True,
         validate=validate.Length(min=1, error="Au moins une personne."),
-        error_messages={"invalid": "Liste de personnes attendue.",
-                        "required": "Champ obligatoire."},
+        error_messages={"invalid": "Liste de personnes attendue."},
         metadata={"description": f"Les personnes (au plus {MAX_PEOPLE}), chacune avec un "
                                  "identifiant pseudonyme et les champs de /api/v1/match "
                                  "(sauf address et now)."})
-    reference_date = FrDate(metadata={
+    reference_date = fr.Date(metadata={
         "description": "Jour de l'affectation (AAAA-MM-JJ) : validité des pass, séances dans "
                        "les 14 jours suivants. Défaut : aujourd'hui."})
-    programme = FrString(validate=validate.Length(min=1, max=64, error="Code de programme "
-                                                                      "invalide."),
-                         metadata={"description": "Programme des personnes qui n'en donnent "
-                                                  "pas.", "example": "pass-numerique-gironde"})
-    default_capacity = FrInteger(
+    programme = fr.String(validate=validate.Length(min=1, max=64, error="Code de programme "
+                                                                       "invalide."),
+                          metadata={"description": "Programme des personnes qui n'en donnent "
+                                                   "pas.", "example": "pass-numerique-gironde"})
+    default_capacity = fr.Integer(
         load_default=DEFAULT_UNKNOWN_CAPACITY, allow_none=True,
         validate=validate.Range(0, 10_000, error="Capacité entre 0 et 10 000."),
         metadata={"description": "Personnes par semaine dans un lieu dont la capacité est "
                                  f"inconnue (défaut {DEFAULT_UNKNOWN_CAPACITY}) ; null = sans "
                                  "limite."})
-    weeks = FrInteger(load_default=1, validate=validate.Range(
+    weeks = fr.Integer(load_default=1, validate=validate.Range(
         1, MAX_WEEKS, error=f"Nombre de semaines entre 1 et {MAX_WEEKS}."),
-        metadata={"description": "Semaines couvertes : capacité = capacité hebdomadaire × "
-                                 "semaines."})
-    candidates = FrInteger(load_default=DEFAULT_CANDIDATES, validate=validate.Range(
+         metadata={"description": "Semaines couvertes : capacité = capacité hebdomadaire × "
+                                  "semaines."})
+    candidates = fr.Integer(load_default=DEFAULT_CANDIDATES, validate=validate.Range(
         1, 100, error="candidates entre 1 et 100."),
-        metadata={"description": "Lieux les plus proches étudiés par personne (élargi pour "
-                                 "les personnes restées sans place)."})
+         metadata={"description": "Lieux les plus proches étudiés par personne (élargi pour "
+                                  "les personnes restées sans place)."})
 
     @pre_load
     def _cap(self, data: Any, **kwargs):

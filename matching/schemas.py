@@ -10,8 +10,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError, fields, validate, validates_schema
 
+from core import schemas as fr
+from core.schemas import StrictSchema
 from directory.vocabulary import (
     LEVELS,
     OFFER_FORMATS,
@@ -22,41 +24,9 @@ from directory.vocabulary import (
 
 from .question import DAY_CODES, TRAVEL_MODES, slug
 
-# --- Fields with French messages ----------------------------------------------------------
+# --- Fields (French messages: core.schemas) ----------------------------------------------
 
-_COMMON = {
-    "required": "Champ obligatoire.",
-    "null": "Ce champ ne peut pas être nul.",
-    "validator_failed": "Valeur invalide.",
-}
-
-
-class FrString(fields.String):
-    default_error_messages = {**_COMMON, "invalid": "Texte attendu.",
-                              "invalid_utf8": "Texte UTF-8 invalide."}
-
-
-class FrInteger(fields.Integer):
-    default_error_messages = {**_COMMON, "invalid": "Nombre entier attendu.",
-                              "too_large": "Nombre trop grand."}
-
-
-class FrFloat(fields.Float):
-    default_error_messages = {**_COMMON, "invalid": "Nombre attendu.",
-                              "too_large": "Nombre trop grand.",
-                              "special": "Les valeurs NaN et infinies sont refusées."}
-
-
-class FrBoolean(fields.Boolean):
-    default_error_messages = {**_COMMON, "invalid": "Booléen attendu (true ou false)."}
-
-
-class FrDate(fields.Date):
-    default_error_messages = {**_COMMON, "invalid": "Date attendue au format AAAA-MM-JJ.",
-                              "format": "Date attendue au format AAAA-MM-JJ."}
-
-
-class FrTime(FrString):
+class FrTime(fr.String):
     """"HH:MM" (24 h); kept as text here, converted by question.parse_time."""
 
     def __init__(self, **kwargs):
@@ -65,14 +35,12 @@ class FrTime(FrString):
             **kwargs)
 
 
-class ListOrCsv(fields.List):
+class ListOrCsv(fr.List):
     """A list given as a JSON array, repeated query parameters or ``a,b,c``."""
 
-    default_error_messages = {**_COMMON, "invalid": "Liste attendue."}
-
     def __init__(self, *, max_items: int = 20, **kwargs):
-        super().__init__(FrString(validate=validate.Length(min=1, max=120,
-                                  error="Valeur vide ou trop longue.")), **kwargs)
+        super().__init__(fr.String(validate=validate.Length(min=1, max=120,
+                                   error="Valeur vide ou trop longue.")), **kwargs)
         self.max_items = max_items
 
     def _deserialize(self, value: Any, attr, data, **kwargs):
@@ -110,44 +78,36 @@ def _one_of(values, what: str):
     return check
 
 
-class StrictSchema(Schema):
-    error_messages = {"unknown": "Champ inconnu.", "type": "Objet JSON attendu."}
-
-    class Meta:
-        unknown = RAISE
-        ordered = True
-
-
 # --- The question -------------------------------------------------------------------------
 
 class QuestionSchema(StrictSchema):
-    lat = FrFloat(validate=validate.Range(-90, 90, error="Latitude entre -90 et 90."),
-                  metadata={"description": "Latitude WGS 84 (avec lon).", "example": 44.8378})
-    lon = FrFloat(validate=validate.Range(-180, 180, error="Longitude entre -180 et 180."),
-                  metadata={"description": "Longitude WGS 84 (avec lat).", "example": -0.5792})
-    address = FrString(validate=validate.Length(min=2, max=200, error="Adresse de 2 à 200 "
-                                                                      "caractères."),
-                       metadata={"description": "Adresse ou nom de commune (géocodée).",
-                                 "example": "1 place Pey-Berland 33000 Bordeaux"})
-    postal_code = FrString(validate=validate.Regexp(r"^\d{5}$", error="Code postal à 5 chiffres."),
-                           metadata={"example": "33000"})
-    commune = FrString(
+    lat = fr.Float(validate=validate.Range(-90, 90, error="Latitude entre -90 et 90."),
+                   metadata={"description": "Latitude WGS 84 (avec lon).", "example": 44.8378})
+    lon = fr.Float(validate=validate.Range(-180, 180, error="Longitude entre -180 et 180."),
+                   metadata={"description": "Longitude WGS 84 (avec lat).", "example": -0.5792})
+    address = fr.String(validate=validate.Length(min=2, max=200, error="Adresse de 2 à 200 "
+                                                                       "caractères."),
+                        metadata={"description": "Adresse ou nom de commune (géocodée).",
+                                  "example": "1 place Pey-Berland 33000 Bordeaux"})
+    postal_code = fr.String(validate=validate.Regexp(r"^\d{5}$", error="Code postal à 5 chiffres."),
+                            metadata={"example": "33000"})
+    commune = fr.String(
         validate=validate.Regexp(r"^(\d{5}|2[AaBb]\d{3})$", error="Code INSEE à 5 caractères."),
         metadata={"description": "Code INSEE de la commune : les lieux situés dans la commune "
                                  "sont à distance 0.", "example": "33063"})
-    programme = FrString(validate=validate.Length(min=1, max=64, error="Code de programme "
-                                                                      "invalide."),
-                         metadata={"description": "Code du programme du pass.",
-                                   "example": "pass-numerique-gironde"})
+    programme = fr.String(validate=validate.Length(min=1, max=64, error="Code de programme "
+                                                                       "invalide."),
+                          metadata={"description": "Code du programme du pass.",
+                                    "example": "pass-numerique-gironde"})
     services = ListOrCsv(
         validate=_each(_one_of(SERVICES, "Service")),
         metadata={"description": "Ce que la personne veut apprendre (valeurs du standard ou "
                                  "leur forme courte, ex. aide-aux-demarches-administratives). "
                                  "Au moins un doit être proposé.",
                   "example": ["Aide aux démarches administratives"]})
-    level = FrInteger(validate=validate.OneOf(list(LEVELS), error="Niveau 1, 2 ou 3."),
-                      metadata={"description": "Niveau APTIC souhaité : 1 Découvrir, "
-                                               "2 Maîtriser, 3 Augmenter son pouvoir d'agir."})
+    level = fr.Integer(validate=validate.OneOf(list(LEVELS), error="Niveau 1, 2 ou 3."),
+                       metadata={"description": "Niveau APTIC souhaité : 1 Découvrir, "
+                                                "2 Maîtriser, 3 Augmenter son pouvoir d'agir."})
     publics = ListOrCsv(
         validate=_each(_one_of(PUBLICS_SPECIFIQUEMENT_ADRESSES, "Public")),
         metadata={"description": "Publics (préférence) : Seniors, Jeunes…"})
@@ -172,28 +132,29 @@ class QuestionSchema(StrictSchema):
                   "example": ["mardi", "samedi"]})
     time_from = FrTime(metadata={"description": "Libre à partir de (HH:MM).", "example": "14:00"})
     time_to = FrTime(metadata={"description": "Libre jusqu'à (HH:MM).", "example": "17:00"})
-    now = FrBoolean(metadata={"description": "Ouvert maintenant."})
-    date = FrDate(validate=validate.Range(min=dt.date(2000, 1, 1), max=dt.date(2100, 12, 31),
-                                          error="Date entre 2000 et 2100."),
-                  metadata={"description": "Le jour où la personne est libre (AAAA-MM-JJ) ; "
-                                           "aussi la date de validité du pass."})
-    max_distance_m = FrInteger(
+    now = fr.Boolean(metadata={"description": "Ouvert maintenant."})
+    date = fr.Date(validate=validate.Range(min=dt.date(2000, 1, 1), max=dt.date(2100, 12, 31),
+                                           error="Date entre 2000 et 2100."),
+                   metadata={"description": "Le jour où la personne est libre (AAAA-MM-JJ) ; "
+                                            "aussi la date de validité du pass."})
+    max_distance_m = fr.Integer(
         validate=validate.Range(100, 300_000, error="Distance entre 100 m et 300 km."),
         metadata={"description": "Distance maximale à vol d'oiseau (géodésique), mètres."})
-    travel_mode = FrString(
+    travel_mode = fr.String(
         validate=validate.OneOf(list(TRAVEL_MODES), error="Mode : walk, bike, transit ou car."),
         metadata={"description": "Mode de déplacement pour la durée maximale : walk (4,5 km/h), "
                                  "bike (15 km/h), transit (20 km/h), car (50 km/h) ; distance "
                                  "géodésique × 1,3 (détour)."})
-    max_minutes = FrInteger(validate=validate.Range(1, 240, error="Durée entre 1 et 240 minutes."),
-                            metadata={"description": "Durée de trajet maximale (avec "
-                                                     "travel_mode)."})
-    limit = FrInteger(load_default=10, validate=validate.Range(1, 50, error="limit entre 1 et 50."))
-    output = FrString(load_default="json",
-                      validate=validate.OneOf(["json", "geojson"], error="output : json ou "
-                                                                         "geojson."),
-                      metadata={"description": "json (défaut) ou geojson (FeatureCollection ; "
-                                               "aussi avec Accept: application/geo+json)."})
+    max_minutes = fr.Integer(validate=validate.Range(1, 240, error="Durée entre 1 et 240 minutes."),
+                             metadata={"description": "Durée de trajet maximale (avec "
+                                                      "travel_mode)."})
+    limit = fr.Integer(load_default=10,
+                       validate=validate.Range(1, 50, error="limit entre 1 et 50."))
+    output = fr.String(load_default="json",
+                       validate=validate.OneOf(["json", "geojson"], error="output : json ou "
+                                                                          "geojson."),
+                       metadata={"description": "json (défaut) ou geojson (FeatureCollection ; "
+                                                "aussi avec Accept: application/geo+json)."})
 
     @validates_schema
     def _where(self, data, **kwargs):
