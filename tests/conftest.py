@@ -70,9 +70,9 @@ def drop_stale_test_databases(url: str) -> None:
 
     with psycopg.connect(**conninfo(url, "postgres"), autocommit=True) as conn:
         names = [row[0] for row in conn.execute(
-            "SELECT datname FROM pg_database WHERE datname ~ '^passerelle_test_[0-9]+$'")]
+            "SELECT datname FROM pg_database WHERE datname ~ '^passerelle_test_[0-9]+(_|$)'")]
         for name in names:
-            pid = int(name.rsplit("_", 1)[1])
+            pid = int(name.split("_")[2])
             if pid == os.getpid() or Path(f"/proc/{pid}").exists():
                 continue
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
