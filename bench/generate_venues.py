@@ -28,20 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-STANDARD_FIELDS = (
-    "id", "pivot", "nom", "commune", "code_postal", "code_insee", "adresse",
-    "complement_adresse", "latitude", "longitude", "typologie", "telephone", "courriels",
-    "site_web", "horaires", "presentation_resume", "presentation_detail", "source",
-    "itinerance", "structure_parente", "date_maj", "services",
-    "publics_specifiquement_adresses", "prise_en_charge_specifique", "frais_a_charge",
-    "dispositif_programmes_nationaux", "formations_labels", "autres_formations_labels",
-    "modalites_acces", "modalites_accompagnement", "fiche_acces_libre", "prise_rdv",
-)
-# Columns of the standard stored as text[] in ``lieu``.
-LIST_FIELDS = ("typologie", "telephone", "courriels", "site_web", "itinerance", "services",
-               "publics_specifiquement_adresses", "prise_en_charge_specifique",
-               "frais_a_charge", "dispositif_programmes_nationaux", "formations_labels",
-               "autres_formations_labels", "modalites_acces", "modalites_accompagnement")
+from directory.vocabulary import STANDARD_FIELDS, STANDARD_LIST_FIELDS  # noqa: E402
 
 
 def read_communes(connection) -> list[tuple]:
@@ -171,11 +158,12 @@ def load(engine, rows, source: str) -> int:
                 count += 1
                 if count % 100_000 == 0:
                     print(f"  {count} lieux copiés…", flush=True)
-        lists = {f: f"COALESCE(string_to_array(NULLIF({f}, ''), '|'), '{{}}')" for f in LIST_FIELDS}
+        lists = {f: f"COALESCE(string_to_array(NULLIF({f}, ''), '|'), '{{}}')"
+                 for f in STANDARD_LIST_FIELDS}
         select_list = []
         target = []
         for column in ("source_id", "pivot", "nom", "commune", "code_postal", "code_insee",
-                       "adresse", "complement_adresse", *LIST_FIELDS, "horaires",
+                       "adresse", "complement_adresse", *STANDARD_LIST_FIELDS, "horaires",
                        "presentation_resume", "presentation_detail", "source_donnees",
                        "structure_parente", "fiche_acces_libre", "prise_rdv", "timezone"):
             target.append(column)

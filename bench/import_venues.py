@@ -30,19 +30,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from directory.vocabulary import STANDARD_FIELDS  # noqa: E402
+
 SOURCE = "bench-import"
 TARGET_IMPORT_S = 20.0
 TARGET_REIMPORT_S = 5.0
 
-STANDARD_FIELDS = (
-    "id", "pivot", "nom", "commune", "code_postal", "code_insee", "adresse",
-    "complement_adresse", "latitude", "longitude", "typologie", "telephone", "courriels",
-    "site_web", "horaires", "presentation_resume", "presentation_detail", "source",
-    "itinerance", "structure_parente", "date_maj", "services",
-    "publics_specifiquement_adresses", "prise_en_charge_specifique", "frais_a_charge",
-    "dispositif_programmes_nationaux", "formations_labels", "autres_formations_labels",
-    "modalites_acces", "modalites_accompagnement", "fiche_acces_libre", "prise_rdv",
-)
 KINDS = (("Médiathèque", "BIB"), ("Espace France Services", "RFS"), ("Mairie", "MUNI"),
          ("Centre social", "CS"), ("Tiers-lieu numérique", "TIERS_LIEUX"),
          ("Association numérique", "ASSO"), ("Espace public numérique", "EPN"),

@@ -23,16 +23,10 @@ from typing import Any, TextIO
 from sqlalchemy import Connection, text
 
 from core.spreadsheet import neutralise_cell
-from directory.importer.readers import STANDARD_FIELDS
+from directory.vocabulary import STANDARD_FIELDS
 
 FORMATS = ("standard-v1-csv", "standard-v1-json", "geojson", "data-inclusion")
 EXTENSION_FIELDS = ("x_pass_programmes",)
-LIST_FIELDS = (
-    "typologie", "telephone", "courriels", "site_web", "itinerance", "services",
-    "publics_specifiquement_adresses", "prise_en_charge_specifique", "frais_a_charge",
-    "dispositif_programmes_nationaux", "formations_labels", "autres_formations_labels",
-    "modalites_acces", "modalites_accompagnement",
-)
 
 _QUERY = """
     SELECT l.id AS lieu_id, l.source AS import_source, l.source_id AS id, l.pivot, l.nom,

@@ -187,3 +187,22 @@ def french_area_check_sql(column: str) -> str:
         for _, a, b, c, d in FRENCH_AREAS
     )
     return f"{column} IS NULL OR {boxes}"
+
+
+# Fields of the standard v1.0.2, in the order of its schema (the export writes this order).
+STANDARD_FIELDS: tuple[str, ...] = (
+    "id", "pivot", "nom", "commune", "code_postal", "code_insee", "adresse",
+    "complement_adresse", "latitude", "longitude", "typologie", "telephone", "courriels",
+    "site_web", "horaires", "presentation_resume", "presentation_detail", "source",
+    "itinerance", "structure_parente", "date_maj", "services",
+    "publics_specifiquement_adresses", "prise_en_charge_specifique", "frais_a_charge",
+    "dispositif_programmes_nationaux", "formations_labels", "autres_formations_labels",
+    "modalites_acces", "modalites_accompagnement", "fiche_acces_libre", "prise_rdv",
+)
+# Its `|`-separated list fields (text[] columns of `lieu`).
+STANDARD_LIST_FIELDS: tuple[str, ...] = (
+    "typologie", "telephone", "courriels", "site_web", "itinerance", "services",
+    "publics_specifiquement_adresses", "prise_en_charge_specifique", "frais_a_charge",
+    "dispositif_programmes_nationaux", "formations_labels", "autres_formations_labels",
+    "modalites_acces", "modalites_accompagnement",
+)

@@ -60,7 +60,6 @@ from typing import Any
 
 from directory import hours as hours_module
 from directory.importer.readers import (
-    STANDARD_FIELDS,
     Candidate,
     RawRow,
     ReadError,
@@ -69,6 +68,7 @@ from directory.importer.readers import (
     read_json,
 )
 from directory.importer.report import INFO, WARNING, Problem
+from directory.vocabulary import STANDARD_FIELDS
 
 _TEMPLATE_FIELD = re.compile(r"\{([^{}]+)\}")
 DERIVABLE = {"code_postal", "code_insee"}

@@ -25,19 +25,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from directory.importer.report import INFO, WARNING, Problem
+from directory.vocabulary import STANDARD_FIELDS
 
 FORMATS = ("standard-v1-csv", "standard-v1-json", "standard-v0-json", "standard-v0-csv")
 
-# Fields of the standard v1.0.2, in the order of its schema (the export writes this order).
-STANDARD_FIELDS: tuple[str, ...] = (
-    "id", "pivot", "nom", "commune", "code_postal", "code_insee", "adresse",
-    "complement_adresse", "latitude", "longitude", "typologie", "telephone", "courriels",
-    "site_web", "horaires", "presentation_resume", "presentation_detail", "source",
-    "itinerance", "structure_parente", "date_maj", "services",
-    "publics_specifiquement_adresses", "prise_en_charge_specifique", "frais_a_charge",
-    "dispositif_programmes_nationaux", "formations_labels", "autres_formations_labels",
-    "modalites_acces", "modalites_accompagnement", "fiche_acces_libre", "prise_rdv",
-)
 
 
 class ReadError(Exception):

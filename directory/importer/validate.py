@@ -22,21 +22,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from directory import hours as hours_module
-from directory.importer.readers import STANDARD_FIELDS, Candidate
+from directory.importer.readers import Candidate
 from directory.importer.report import ERROR, INFO, WARNING, Problem
 from directory.vocabulary import (
     STANDARD_ENUMERATIONS,
+    STANDARD_FIELDS,
+    STANDARD_LIST_FIELDS,
     TYPOLOGIES,
     VENUE_STATUSES,
     french_area_of,
 )
 
-LIST_FIELDS: tuple[str, ...] = (
-    "typologie", "telephone", "courriels", "site_web", "itinerance", "services",
-    "publics_specifiquement_adresses", "prise_en_charge_specifique", "frais_a_charge",
-    "dispositif_programmes_nationaux", "formations_labels", "autres_formations_labels",
-    "modalites_acces", "modalites_accompagnement",
-)
+LIST_FIELDS = STANDARD_LIST_FIELDS
 REQUIRED: tuple[str, ...] = ("id", "pivot", "nom", "commune", "code_postal", "adresse",
                              "date_maj")
 TEXT_FIELDS = tuple(f for f in STANDARD_FIELDS

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from directory.exporter import EXTENSION_FIELDS
-from directory.importer.readers import STANDARD_FIELDS
+from directory.vocabulary import STANDARD_FIELDS
 from extensions import db
 from tests.conftest import ROOT, shared_data
 from tests.directory.test_import_readers import v1_csv, venue
