@@ -521,7 +521,8 @@ def format_date_fr(day: date, weekday: bool = True) -> str:
     return f"{DAY_NAMES_FR[day.weekday()]} {text}" if weekday else text
 
 
-def _when(day: date, today: date | None) -> str:
+def relative_day_fr(day: date, today: date | None = None) -> str:
+    """'aujourd'hui', 'demain', 'mardi' (within the week), else 'le jeudi 3 décembre'."""
     if today is not None:
         delta = (day - today).days
         if delta == 0:
@@ -560,7 +561,7 @@ def describe_day(hours: Hours, day: date, today: date | None = None) -> str:
             pieces.append([s, e, c])
     pieces = [p for p in pieces if p[0] < day_end and p[1] > day_start]
     holiday = is_public_holiday(day, hours.tz)
-    when = _when(day, today)
+    when = relative_day_fr(day, today)
     if holiday and when not in ("aujourd'hui", "demain"):
         when = "le " + format_date_fr(day, weekday=False)
     suffix = " (jour férié)" if holiday else ""

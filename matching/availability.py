@@ -118,9 +118,8 @@ def first_opening(hours: oh.Hours, free: list[tuple[datetime, datetime]], now: d
         while j < len(spans) and spans[j][0] < we:
             s, e = max(spans[j][0], ws), min(spans[j][1], we)
             if s < e:
-                return Slot(s, e, "opening",
-                            f"ouvert {when_fr(s.date(), now.astimezone(s.tzinfo).date())} "
-                            f"de {_clock(s)} à {_clock(e)}")
+                day = oh.relative_day_fr(s.date(), now.astimezone(s.tzinfo).date())
+                return Slot(s, e, "opening", f"ouvert {day} de {_clock(s)} à {_clock(e)}")
             j += 1
     return None
 
@@ -145,21 +144,11 @@ def first_session(sessions: Iterable[SessionInfo], free: list[tuple[datetime, da
     end = best.ends_at.astimezone(free[0][0].tzinfo)
     seats = f"{best.seats_free} place libre" if best.seats_free == 1 \
         else f"{best.seats_free} places libres"
-    text = f"séance {when_fr(start.date(), now.astimezone(start.tzinfo).date())} " \
+    text = f"séance {oh.relative_day_fr(start.date(), now.astimezone(start.tzinfo).date())} " \
            f"à {_clock(start)} ({seats})"
     return Slot(start, end, "session", text, seats_free=best.seats_free, offer_id=best.offer_id)
 
 
-def when_fr(day: date, today: date) -> str:
-    """'aujourd'hui', 'demain', 'mardi' (within the week), 'le jeudi 3 décembre'."""
-    delta = (day - today).days
-    if delta == 0:
-        return "aujourd'hui"
-    if delta == 1:
-        return "demain"
-    if 1 < delta < 7:
-        return oh.DAY_NAMES_FR[day.weekday()]
-    return "le " + oh.format_date_fr(day)
 
 
 def _clock(value: datetime) -> str:

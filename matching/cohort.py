@@ -50,9 +50,10 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput
+from directory.hours import relative_day_fr
 
 from . import services as engine
-from .availability import HORIZON_DAYS, availability_fr, first_opening, free_intervals, when_fr
+from .availability import HORIZON_DAYS, availability_fr, first_opening, free_intervals
 from .question import Availability, Question
 from .ranking import distance_fr, km_fr, travel_minutes
 
@@ -936,7 +937,7 @@ def _assignment(p: _Prepared, c: Option, det: _Details, now: datetime) -> Assign
         start, end = s.starts_at.astimezone(zone), s.ends_at.astimezone(zone)
         from directory import hours as oh
 
-        text_ = (f"séance {when_fr(start.date(), now.astimezone(zone).date())} à "
+        text_ = (f"séance {relative_day_fr(start.date(), now.astimezone(zone).date())} à "
                  f"{oh.format_time_fr(start.time())} : {offer.title}")
         ref = SessionRef(s.id, offer.id, offer.title, offer.service, start, end, s.free, text_)
         note = text_
