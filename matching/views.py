@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import re
 from typing import Any
 from urllib.parse import urlencode
 
@@ -21,6 +20,7 @@ from flask import Blueprint, Response, current_app, render_template, request, ur
 from core.errors import InvalidInput, NotFound
 from core.spreadsheet import neutralise_cell
 from directory import hours
+from directory.views import capfirst, phone_fr
 from extensions import db
 
 from . import forms
@@ -262,13 +262,13 @@ def plain_summary(result, form: forms.SearchForm) -> str:
         lines.append(f"{n}. {r.nom} — {address}")
         travel = travel_text(r.travel_minutes, ("walk", "transit", "car"))
         distance = distance_text(r.distance_m, in_commune=result.place.is_polygon)
-        lines.append("   " + capitalize_first(distance) + (f" ; {travel}" if travel else ""))
+        lines.append("   " + capfirst(distance) + (f" ; {travel}" if travel else ""))
         if r.next_slot is not None:
             lines.append(f"   Prochain créneau : {r.next_slot.text}")
         for offer in r.offers:
             lines.append(f"   Offre : {offer_text(offer)}")
         if r.telephone:
-            lines.append(f"   Téléphone : {', '.join(map(phone_text, r.telephone))}")
+            lines.append(f"   Téléphone : {', '.join(map(phone_fr, r.telephone))}")
         if r.unmet:
             lines.append(f"   À savoir : {' ; '.join(r.unmet)}")
     if not result.results:
@@ -315,23 +315,6 @@ def venue_url(venue_id: int) -> str | None:
     return url_for("directory.venue_page", venue_id=venue_id)
 
 
-def capitalize_first(text: str | None) -> str:
-    """Upper-case the first letter only (Jinja's ``capitalize`` lowers the rest)."""
-    text = text or ""
-    return text[:1].upper() + text[1:]
-
-
-def phone_text(number: str) -> str:
-    """'+33556000001' -> '05 56 00 00 01' (French numbers read aloud in pairs); others as
-    given."""
-    digits = re.sub(r"[^\d+]", "", number or "")
-    if re.fullmatch(r"\+33\d{9}", digits):
-        digits = "0" + digits[3:]
-    if re.fullmatch(r"0\d{9}", digits):
-        return " ".join(digits[i:i + 2] for i in range(0, 10, 2))
-    return number
-
-
 def place_label(place) -> str:
     """Where the search starts from, in words ("votre position" for the device's point)."""
     return "votre position" if place.precision == "point" else place.label
@@ -344,8 +327,9 @@ def euros(cents: int) -> str:
 
 
 FILTERS = {
-    "capitalize_first": capitalize_first, "match_euros": euros, "match_place": place_label,
-    "match_phone": phone_text,
+    # The venue page's helpers, under the names these templates use.
+    "capitalize_first": capfirst, "match_euros": euros, "match_place": place_label,
+    "match_phone": phone_fr,
     "match_distance": distance_text, "match_travel": travel_text, "match_cheques": cheques_text,
     "match_offer": offer_text, "match_service": service_label,
 }
