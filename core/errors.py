@@ -61,6 +61,16 @@ class Conflict(PasserelleError):
     message = STATUS_MESSAGES[409]
 
 
+class PayloadTooLarge(PasserelleError):
+    status = 413
+    message = STATUS_MESSAGES[413]
+
+
+class UnsupportedMediaType(PasserelleError):
+    status = 415
+    message = STATUS_MESSAGES[415]
+
+
 class InvalidInput(PasserelleError):
     status = 422
     message = STATUS_MESSAGES[422]

@@ -6,13 +6,13 @@ from flask import request
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
+from core.errors import PayloadTooLarge, UnsupportedMediaType
+
 from .cohort import MAX_PEOPLE, result_payload, run_cohort
 from .cohort_schemas import (
     MAX_BODY_BYTES,
     CohortRequestSchema,
     CohortResponseSchema,
-    PayloadTooLarge,
-    UnsupportedMediaType,
 )
 
 blp = Blueprint(

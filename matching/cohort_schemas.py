@@ -21,7 +21,7 @@ from marshmallow import (
 )
 
 from core import schemas as fr
-from core.errors import STATUS_MESSAGES, PasserelleError
+from core.errors import PayloadTooLarge
 from core.schemas import StrictSchema
 
 from .cohort import DEFAULT_CANDIDATES, DEFAULT_UNKNOWN_CAPACITY, MAX_PEOPLE, MAX_WEEKS
@@ -44,16 +44,6 @@ PERSONAL_DATA_MESSAGE = ("Données personnelles refusées : seul un identifiant 
                          "de naissance. Donnez le lieu par code postal, code commune ou "
                          "latitude/longitude.")
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
-
-
-class PayloadTooLarge(PasserelleError):
-    status = 413
-    message = STATUS_MESSAGES[413]
-
-
-class UnsupportedMediaType(PasserelleError):
-    status = 415
-    message = STATUS_MESSAGES[415]
 
 
 def personal_fields(names) -> list[str]:
