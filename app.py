@@ -27,6 +27,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api.init_app(app)
 
     import core.views
+    import coverage
     import directory
     import geodata
     import matching
@@ -35,6 +36,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     geodata.init_app(app)
     directory.init_app(app)
     matching.init_app(app)
+    coverage.init_app(app)
     # Registered last so that it replaces flask-smorest's JSON-only HTTP error handler.
     errors.init_app(app)
     _register_commands(app)

@@ -107,8 +107,8 @@ def main() -> None:
 
     from app import create_app
     from extensions import db
-    from matching.cohort import greedy, run_cohort, total_distance
-    from matching.cohort_schemas import CohortRequestSchema
+    from matching.cohort.assignment import greedy, run_cohort, total_distance
+    from matching.cohort.schemas import CohortRequestSchema
 
     app = create_app()
     with app.app_context():

@@ -1,4 +1,4 @@
-"""Benchmark: geodata.accessibility against PySAL's ``access`` on one national cost table.
+"""Benchmark: coverage.accessibility against PySAL's ``access`` on one national cost table.
 
     .venv/bin/pip install -e '.[bench]'      # or: .venv/bin/pip install access
     .venv/bin/python bench/coverage_access.py [--access-demand N] [--seed S]
@@ -45,7 +45,7 @@ from scipy.spatial import cKDTree
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from geodata import accessibility as acc  # noqa: E402
+from coverage import accessibility as acc  # noqa: E402
 
 N_DEMAND = 35_000
 N_SUPPLY = 20_000

@@ -82,7 +82,7 @@ def ensure_programme(db) -> None:
 def compare_engines(db, detour: float) -> None:
     import numpy as np
 
-    from geodata import coverage
+    from coverage import services as coverage
 
     session = db.session
     selection = coverage.Selection(PROGRAMME, None, "fr", "population")
@@ -162,8 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     from sqlalchemy import text
 
     from app import create_app
+    from coverage import services as coverage
     from extensions import db
-    from geodata import coverage
 
     app = create_app()
     with app.app_context():

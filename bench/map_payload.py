@@ -295,7 +295,7 @@ def main() -> int:
 
         print("\n3. Mêmes URL rejouées une à une par un client HTTP simple (sans navigateur) : "
               f"une fois à froid (cache des polygones vidé), puis {args.replay} fois à chaud")
-        from geodata.map_api import ShapeCache
+        from coverage.map_api import ShapeCache
 
         # (With gunicorn the workers' caches cannot be emptied from here: "cold" is warm.)
         app.extensions["coverage_map_shapes"] = ShapeCache()

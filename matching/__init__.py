@@ -14,8 +14,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(pages_bp)
 
     # Cohort assignment (its own blueprint under /api/v1/match, and the `match` CLI group).
-    from .cohort_api import blp as cohort_blp
-    from .cohort_commands import match_cli
+    from .cohort.api import blp as cohort_blp
+    from .cohort.commands import match_cli
 
     api.register_blueprint(cohort_blp)
     app.cli.add_command(match_cli)

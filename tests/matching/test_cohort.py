@@ -16,7 +16,7 @@ import pytest
 from pyproj import Geod
 from scipy.optimize import linear_sum_assignment
 
-from matching.cohort import PersonNeed, assign_cohort
+from matching.cohort.assignment import PersonNeed, assign_cohort
 from matching.question import parse_question
 from tests.matching import catalogue as cat
 
@@ -325,7 +325,7 @@ def test_without_capacity_limits_everyone_gets_the_engines_nearest(db_session, s
 def test_a_failing_query_does_not_carry_positions(db_session, monkeypatch):
     import traceback
 
-    from matching import cohort
+    from matching.cohort import assignment as cohort
 
     prog = cat.programme(db_session)
     cat.accept(db_session, cat.venue(db_session, *at(0), services=[DEMARCHES]), prog)
@@ -341,7 +341,7 @@ def test_a_failing_query_does_not_carry_positions(db_session, monkeypatch):
 def test_places_resolved_in_bulk_equal_the_engines(db_session, geography):
     from sqlalchemy import text
 
-    from matching.cohort import resolve_places
+    from matching.cohort.assignment import resolve_places
     from matching.question import Where
     from matching.services import resolve_place
 

@@ -10,7 +10,7 @@ import math
 
 import pytest
 
-from matching import cohort_api
+from matching.cohort import api as cohort_api
 from tests.matching import catalogue as cat
 
 LON0, LAT0 = -0.58, 44.84

@@ -9,7 +9,7 @@ import random
 import pytest
 
 from matching.availability import availability_fr
-from matching.cohort import (
+from matching.cohort.assignment import (
     Option,
     Problem,
     greedy,

@@ -24,9 +24,9 @@ from playwright.sync_api import expect
 from sqlalchemy import delete, text
 from sqlalchemy.orm import Session
 
+from coverage import services as coverage
 from directory.models import Acceptance, Programme, Venue
 from extensions import db
-from geodata import coverage
 from geodata.models import Commune, Departement, Epci, Region
 from tests.directory.factories import make_venue, point, square
 from tests.web.conftest import serious_violations

@@ -1,6 +1,6 @@
 """Coverage API under /api/v1/coverage: stored runs per territory level (GeoJSON or CSV),
 the list of runs, and where to invest (new sites, capacity gaps). Thin views over
-:mod:`geodata.coverage`."""
+:mod:`coverage.services`."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from marshmallow import RAISE
 
 from extensions import db
 
-from . import coverage
-from .coverage_schemas import (
+from . import services as coverage
+from .schemas import (
     LevelArgs,
     RunListSchema,
     RunsArgs,

@@ -8,8 +8,8 @@ import json
 import pytest
 from sqlalchemy import text
 
+from coverage import services as coverage
 from directory.models import Acceptance, Programme
-from geodata import coverage
 from tests.conftest import shared_data
 from tests.directory.factories import make_venue, point
 

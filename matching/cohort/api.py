@@ -8,8 +8,8 @@ from marshmallow import RAISE
 
 from core.errors import PayloadTooLarge, UnsupportedMediaType
 
-from .cohort import MAX_PEOPLE, result_payload, run_cohort
-from .cohort_schemas import (
+from .assignment import MAX_PEOPLE, result_payload, run_cohort
+from .schemas import (
     MAX_BODY_BYTES,
     CohortRequestSchema,
     CohortResponseSchema,

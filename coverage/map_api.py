@@ -1,6 +1,6 @@
 """The coverage map's own view of the figures: GET /api/v1/coverage/map/{level}.
 
-The coverage API (:mod:`geodata.coverage_api`) serves every figure with polygons fit for
+The coverage API (:mod:`coverage.api`) serves every figure with polygons fit for
 any zoom; a map only needs what it draws at the zoom it shows. This endpoint reuses that
 API's service (same run lookup, same territory and bbox filters, same figures, same errors)
 and differs in three ways, each measured by bench/map_payload.py:
@@ -35,8 +35,8 @@ from sqlalchemy.orm import Session
 from core import schemas as fr
 from extensions import db
 
-from . import coverage
-from .coverage_schemas import TERRITORY_PATTERN, BBox, SelectionArgs
+from . import services as coverage
+from .schemas import TERRITORY_PATTERN, BBox, SelectionArgs
 
 # What the map draws: the five measures, the uncovered-people circles, names for labels.
 MAP_FIELDS: tuple[str, ...] = (

@@ -212,8 +212,8 @@ def cohort_command(people: Path, out: Path, fmt: str | None, input_format: str |
                    default_capacity: str | None, weeks: int | None,
                    candidates: int | None) -> None:
     """Affecter une cohorte (PEOPLE : CSV ou JSON de personnes pseudonymes)."""
-    from .cohort import result_payload, run_cohort
-    from .cohort_schemas import (
+    from .assignment import result_payload, run_cohort
+    from .schemas import (
         PERSONAL_DATA_MESSAGE,
         CohortRequestSchema,
         personal_fields,
@@ -244,7 +244,7 @@ def cohort_command(people: Path, out: Path, fmt: str | None, input_format: str |
     payload = result_payload(result)
     out_fmt = fmt or ("json" if out.suffix.lower() == ".json" else "csv")
     if out_fmt == "json":
-        from .cohort_schemas import CohortResponseSchema
+        from .schemas import CohortResponseSchema
 
         out.write_text(json.dumps(CohortResponseSchema().dump(payload), ensure_ascii=False,
                                   indent=1), encoding="utf-8")

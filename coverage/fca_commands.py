@@ -1,6 +1,6 @@
 """``flask coverage …``: accessibility and coverage, computed from files or the catalogue.
 
-``coverage fca`` runs :mod:`geodata.accessibility` on three CSV files so that anyone can check
+``coverage fca`` runs :mod:`coverage.accessibility` on three CSV files so that anyone can check
 the figures on any input. Rules for the input files:
 
 - UTF-8, with or without BOM; separator ``,``, ``;`` or tab, chosen as the one whose header

@@ -9,8 +9,8 @@ import math
 import numpy as np
 import pytest
 
-from geodata import accessibility as acc
-from geodata.coverage_commands import RESULT_COLUMNS
+from coverage import accessibility as acc
+from coverage.fca_commands import RESULT_COLUMNS
 
 ABOVE_20 = math.nextafter(20.0, math.inf)
 

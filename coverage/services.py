@@ -1,5 +1,5 @@
 """Coverage from the catalogue: demand, supply and costs read from the database, the FCA
-library (:mod:`geodata.accessibility`) run on them, results stored per selection and
+library (:mod:`coverage.accessibility`) run on them, results stored per selection and
 aggregated to EPCI, département, région and France; new sites and capacity gaps.
 
 Conventions (see ``docs/COVERAGE.md`` and ``/work/notes/coverage-api.md``):

@@ -13,17 +13,17 @@ import folium
 import pytest
 from flask import url_for
 
-from geodata import coverage
-from geodata.map_api import (
+from coverage import services as coverage
+from coverage.map_api import (
     MAP_FIELDS,
     ShapeCache,
     degrees_per_pixel,
     digits_for,
     tolerance_for,
 )
-from geodata.maps import PasserelleMap, build_skeleton
+from coverage.maps import PasserelleMap, build_skeleton
 from tests.conftest import external_assets
-from tests.geodata.coverage_world import make_world
+from tests.coverage.coverage_world import make_world
 
 EXAMPLE_TILES = "https://{s}.tile.example.org/{z}/{x}/{y}.png"
 
@@ -44,7 +44,7 @@ def _attribute(element: str, name: str) -> str:
 
 def test_map_page_renders_a_skeleton_from_local_assets(app, client):
     with app.test_request_context():
-        url = url_for("geodata.coverage_map")
+        url = url_for("coverage_pages.coverage_map")
     assert url == "/carte"
     response = client.get(url)  # the client fails on any external asset
     assert response.status_code == 200

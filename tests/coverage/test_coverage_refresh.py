@@ -10,8 +10,8 @@ from geopy.distance import geodesic
 from sqlalchemy import text
 
 from core.errors import InvalidInput
+from coverage import services as coverage
 from directory.models import Acceptance, Offer, Programme, VenueStop
-from geodata import coverage
 from tests.directory.factories import make_venue, point
 
 from .coverage_world import COMMUNES, LON, TERRITORY, make_world

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import sparse
 
-from geodata import accessibility as acc
+from coverage import accessibility as acc
 
 ABOVE = {t: math.nextafter(t, math.inf) for t in (10.0, 20.0, 30.0)}
 EXP_HALF = math.exp(-0.5)

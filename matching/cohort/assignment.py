@@ -52,10 +52,10 @@ from sqlalchemy.orm import Session
 from core.errors import InvalidInput
 from directory.hours import relative_day_fr
 
-from . import services as engine
-from .availability import HORIZON_DAYS, availability_fr, first_opening, free_intervals
-from .question import Availability, Question
-from .ranking import distance_fr, km_fr, travel_minutes
+from .. import services as engine
+from ..availability import HORIZON_DAYS, availability_fr, first_opening, free_intervals
+from ..question import Availability, Question
+from ..ranking import distance_fr, km_fr, travel_minutes
 
 log = logging.getLogger(__name__)
 
@@ -381,7 +381,7 @@ def eligible_sql(f) -> str:
     constraints for the filters ``f`` (``matching.services._venue_sql`` and
     ``_perimeter_sql``: status on the date, programme accepted and valid, service offered and
     covered, required support, perimeter), wherever they are."""
-    from .services import _perimeter_sql, _venue_sql
+    from ..services import _perimeter_sql, _venue_sql
 
     venue = _venue_sql(f)
     sql = f"""
@@ -409,7 +409,7 @@ def _group_key(f) -> tuple:
 
 def _group_params(f, place) -> dict[str, Any]:
     """The engine's own parameters of the venue-level conditions."""
-    from .services import candidate_params
+    from ..services import candidate_params
 
     params = candidate_params(f, place, 0, 1)
     return {k: v for k, v in params.items() if k in _GROUP_PARAMS}
@@ -671,7 +671,7 @@ def _prepare(session: Session, needs: Sequence[PersonNeed], now: datetime,
              default_programme: str | None, candidates: int
              ) -> tuple[list[_Prepared], list[Unassigned], dict[int, str]]:
     """Place, programme and filters of each person (the engine's functions); early reasons."""
-    from .services import (
+    from ..services import (
         DEFAULT_REACH_M,
         filters_for,
         load_programme,
@@ -729,7 +729,7 @@ def resolve_places(session: Session, wheres: Sequence[Any]) -> dict[Any, Any]:
     """``matching.services.resolve_place`` for many communes and postal codes at once (the
     same SQL, grouped; tested equal). Points need no query; unknown codes are left out, for
     ``resolve_place`` to answer with its own error."""
-    from .services import Place
+    from ..services import Place
 
     found: dict[Any, Any] = {}
     communes = sorted({w.commune for w in wheres if w.commune and w.lat is None})
@@ -965,7 +965,7 @@ def _assignment(p: _Prepared, c: Option, det: _Details, now: datetime) -> Assign
 def needs_from_loaded(people: Sequence[dict[str, Any]]) -> list[PersonNeed]:
     """PersonNeeds from the output of ``CohortRequestSchema().load(...)["people"]``;
     InvalidInput with errors under ``people.<index>`` otherwise."""
-    from .question import question_from_loaded
+    from ..question import question_from_loaded
 
     needs: list[PersonNeed] = []
     errors: dict[int, Any] = {}

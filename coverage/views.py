@@ -1,6 +1,6 @@
-"""HTML pages of the geodata package: the planner's coverage map at /carte.
+"""HTML pages of the coverage package: the planner's coverage map at /carte.
 
-The page is a skeleton (folium's asset lists and options, see :mod:`geodata.maps`); its
+The page is a skeleton (folium's asset lists and options, see :mod:`coverage.maps`); its
 script fetches every figure from the coverage, venues and programmes APIs as the view moves.
 """
 
@@ -10,9 +10,9 @@ from flask import Blueprint, Flask, current_app, render_template, url_for
 
 from directory.vocabulary import SERVICES
 
-from .coverage import NEEDS
+from .services import NEEDS
 
-bp = Blueprint("geodata", __name__)
+bp = Blueprint("coverage_pages", __name__)
 
 NEED_LABELS = {
     "population": "Population",
@@ -42,7 +42,7 @@ def coverage_map():
     }
     # core.security sets the page's Content-Security-Policy (our host, the basemap's tiles).
     return render_template(
-        "geodata/map.html", skeleton=skeleton, endpoints=endpoints, services=SERVICES,
+        "coverage/map.html", skeleton=skeleton, endpoints=endpoints, services=SERVICES,
         needs=[(need, NEED_LABELS.get(need, need)) for need in NEEDS])
 
 

@@ -11,7 +11,7 @@ from core import schemas as fr
 from core.schemas import ParameterSchema
 from directory.vocabulary import SERVICES
 
-from .coverage import CANDIDATE_KINDS, NEEDS
+from .services import CANDIDATE_KINDS, NEEDS
 
 TERRITORY_PATTERN = r"^(fr|(reg|dep|epci|com):[0-9A-Za-z]{2,9})$"
 

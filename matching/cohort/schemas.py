@@ -24,9 +24,9 @@ from core import schemas as fr
 from core.errors import PayloadTooLarge
 from core.schemas import StrictSchema
 
-from .cohort import DEFAULT_CANDIDATES, DEFAULT_UNKNOWN_CAPACITY, MAX_PEOPLE, MAX_WEEKS
-from .question import slug
-from .schemas import QuestionSchema
+from ..question import slug
+from ..schemas import QuestionSchema
+from .assignment import DEFAULT_CANDIDATES, DEFAULT_UNKNOWN_CAPACITY, MAX_PEOPLE, MAX_WEEKS
 
 # Request bodies above this are refused before being read (413).
 MAX_BODY_BYTES = 8 * 1024 * 1024

@@ -1,6 +1,6 @@
 """``flask coverage refresh | suggest | fragility import``: coverage from the catalogue.
 
-Added to the ``coverage`` group of :mod:`geodata.coverage_commands` (which holds
+Added to the ``coverage`` group of :mod:`coverage.fca_commands` (which holds
 ``coverage fca``, the same computation from files).
 """
 
@@ -14,7 +14,7 @@ from flask import current_app
 
 from core.errors import PasserelleError
 
-from .coverage_commands import coverage_cli
+from .fca_commands import coverage_cli
 
 
 def _fail(exc: Exception) -> click.ClickException:
@@ -66,9 +66,9 @@ def refresh_command(programme, service, within, need, detour, method, engine) ->
     région et France."""
     from extensions import db
 
-    from . import coverage
-    from .coverage import french_number as n
-    from .coverage import french_share as share
+    from . import services as coverage
+    from .services import french_number as n
+    from .services import french_share as share
 
     selection = coverage.Selection(programme, service, within, need)
     try:
@@ -127,9 +127,9 @@ def suggest_command(programme, service, within, need, detour, k, radius_km, cand
     territoires où ajouter de la capacité comblerait le plus grand écart."""
     from extensions import db
 
-    from . import coverage
-    from .coverage import french_number as n
-    from .coverage import french_share as share
+    from . import services as coverage
+    from .services import french_number as n
+    from .services import french_share as share
 
     if within == "fr" and candidates == "townhalls":
         click.echo("Toute la France : ce calcul prend quelques secondes.")
@@ -187,8 +187,8 @@ def fragility_import_command(file: Path, column: str, decoupage_dir: Path | None
     """
     from extensions import db
 
-    from . import coverage
-    from .coverage import french_number as n
+    from . import services as coverage
+    from .services import french_number as n
 
     directory = decoupage_dir or Path(current_app.root_path) / coverage.DECOUPAGE_COMMUNES.parent
     if not file.is_file():

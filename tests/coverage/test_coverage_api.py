@@ -8,7 +8,7 @@ import io
 
 import pytest
 
-from geodata import coverage
+from coverage import services as coverage
 
 from .coverage_world import TERRITORY, make_world
 

@@ -1,0 +1,21 @@
+"""Coverage and investment planning: accessibility (FCA), refreshes, read-outs, suggested
+sites, the fragility index, and the planner's map (see docs/coverage.md)."""
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Register this package's models, blueprints and commands."""
+    from . import (
+        catalogue_commands,  # noqa: F401  (adds refresh, suggest, fragility to coverage_cli)
+        models,  # noqa: F401  (coverage tables, for migrations)
+    )
+    from .api import init_app as init_coverage_api
+    from .fca_commands import coverage_cli
+    from .map_api import init_app as init_map_api
+    from .views import init_app as init_views
+
+    app.cli.add_command(coverage_cli)
+    init_coverage_api(app)
+    init_views(app)
+    init_map_api(app)
