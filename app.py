@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from flask import Flask
 from flask.cli import FlaskGroup
 
+if TYPE_CHECKING:
+    from core.clock import Clock
 
-def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the application; ``config`` overrides settings read from the environment."""
+
+def create_app(config: Mapping[str, Any] | None = None, *,
+               clock: Clock | None = None) -> Flask:
+    """Build the application; ``config`` overrides settings read from the environment,
+    ``clock`` replaces the real clock (tests freeze it)."""
+    from core import clock as clocks
     from core import errors, logs, security
     from core.config import load_config
     from extensions import api, db, migrate
@@ -20,6 +26,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(load_config(overrides=config))
     logs.init_app(app)
     security.init_app(app)
+    clocks.init_app(app, clock)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/migrations"),

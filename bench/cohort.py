@@ -106,6 +106,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from app import create_app
+    from core import clock
     from extensions import db
     from matching.cohort.assignment import greedy, run_cohort, total_distance
     from matching.cohort.schemas import CohortRequestSchema
@@ -124,7 +125,7 @@ def main() -> None:
         for run in range(args.repeat):
             started = time.perf_counter()
             loaded = CohortRequestSchema().load(body)
-            result = run_cohort(loaded)
+            result = run_cohort(loaded, now=clock.now(), session=db.session)
             elapsed = time.perf_counter() - started
             db.session.rollback()
             times.append(elapsed)

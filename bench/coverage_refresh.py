@@ -162,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     from sqlalchemy import text
 
     from app import create_app
+    from core import clock
     from coverage import services as coverage
     from extensions import db
 
@@ -179,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
 
         started = time.perf_counter()
         report = coverage.refresh(db.session, coverage.Selection(PROGRAMME, None, "fr"),
-                                  detour=args.detour, engine=args.engine)
+                                  detour=args.detour, engine=args.engine,
+                                  today=clock.today())
         db.session.commit()
         total = time.perf_counter() - started
         split = " ; ".join(f"{k} {v:.2f} s" for k, v in report.timings.items())

@@ -122,14 +122,14 @@ def main() -> int:
     with app.app_context():
         for row in rows:
             started = time.perf_counter()
-            services.commune_at(row.lat, row.lon)
+            services.commune_at(db.session, row.lat, row.lon)
             service_ms.append((time.perf_counter() - started) * 1000)
         db.session.rollback()
         db.session.execute(text("SET LOCAL enable_indexscan = off"))
         db.session.execute(text("SET LOCAL enable_bitmapscan = off"))
         for row in rows[:args.baseline_points]:
             started = time.perf_counter()
-            services.commune_at(row.lat, row.lon)
+            services.commune_at(db.session, row.lat, row.lon)
             seq_ms.append((time.perf_counter() - started) * 1000)
         db.session.rollback()
 

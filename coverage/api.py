@@ -11,6 +11,7 @@ from flask import Response, current_app, request
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
+from core import clock
 from extensions import db
 
 from . import services as coverage
@@ -68,7 +69,8 @@ def suggestions(args):
     detour = args.get("detour") or current_app.config["PASSERELLE_DETOUR_FACTOR"]
     result = coverage.suggest(db.session, _selection(args), k=args["k"],
                               radius_km=args["radius_km"], candidates=args["candidates"],
-                              detour=detour, gap_limit=args["gap_limit"])
+                              detour=detour, gap_limit=args["gap_limit"],
+                              today=clock.today())
     if args["format"] == "geojson":
         features = [{"type": "Feature", "id": site["rank"],
                      "geometry": {"type": "Point",

@@ -6,12 +6,12 @@ Added to the ``coverage`` group of :mod:`coverage.fca_commands` (which holds
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import click
 from flask import current_app
 
+from core import clock
 from core.errors import PasserelleError
 
 from .fca_commands import coverage_cli
@@ -74,7 +74,7 @@ def refresh_command(programme, service, within, need, detour, method, engine) ->
     try:
         report = coverage.refresh(
             db.session, selection, detour=_detour(detour), method=method, engine=engine,
-            progress=lambda name: click.echo(f"… {name}", err=True))
+            today=clock.today(), progress=lambda name: click.echo(f"… {name}", err=True))
         db.session.commit()
     except (PasserelleError, ValueError) as exc:
         db.session.rollback()
@@ -138,7 +138,7 @@ def suggest_command(programme, service, within, need, detour, k, radius_km, cand
                                                                  need),
                                   k=k, radius_km=radius_km, candidates=candidates,
                                   detour=_detour(detour), gap_limit=gap_limit,
-                                  today=dt.date.today())
+                                  today=clock.today())
     except (PasserelleError, ValueError) as exc:
         raise _fail(exc) from exc
     base = result["baseline"]

@@ -459,13 +459,11 @@ class RefreshReport:
 
 def refresh(session: Session, selection: Selection, *, detour: float,
             method: str = DEFAULT_METHOD, engine: str = "python",
-            today: dt.date | None = None,
-            parameters: accessibility.FcaParameters | None = None,
+            today: dt.date, parameters: accessibility.FcaParameters | None = None,
             progress: Callable[[str], None] | None = None) -> RefreshReport:
     """Compute, store and aggregate one run; the caller commits. ``progress`` is told the
     name of each step as it starts (in French)."""
     step = progress or (lambda _name: None)
-    today = today or dt.date.today()
     if not detour >= 1.0 or not math.isfinite(detour):
         raise InvalidInput("Le facteur de détour doit être un nombre ≥ 1 (par exemple 1.3).")
     if method not in accessibility.METHODS:
@@ -1148,10 +1146,9 @@ def load_candidates(session: Session, selection: Selection, territory: Territory
 
 def suggest(session: Session, selection: Selection, *, k: int, radius_km: float,
             candidates: str, detour: float, gap_limit: int = 10,
-            method: str = DEFAULT_METHOD, today: dt.date | None = None) -> dict:
+            method: str = DEFAULT_METHOD, today: dt.date) -> dict:
     """k new sites chosen greedily to cover the most need within ``radius_km`` of cost,
     and the territories whose capacity gap is largest."""
-    today = today or dt.date.today()
     if candidates not in CANDIDATE_KINDS:
         raise InvalidInput("candidates : townhalls ou venues.")
     if not detour >= 1.0:

@@ -18,10 +18,9 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(demo_cli)
     api.register_blueprint(programmes_blp)
 
-    # Venues: read API, HTML page, and the clock they read "now" from (tests replace it).
+    # Venues: read API and HTML page.
     from . import api as venues_api
-    from . import services, views
+    from . import views
 
     api.register_blueprint(venues_api.blp)
     app.register_blueprint(views.bp)
-    app.extensions.setdefault("clock", services.utc_now)

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from flask import current_app, request
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
+from core import clock
 from extensions import db
 
 from . import services
@@ -62,7 +62,6 @@ def list_venues(args):
     recherche plein texte en français (q), date de modification, statut, source.
     Pagination par curseur : suivre le lien `next` (aussi dans l'en-tête `Link`).
     """
-    now = services.clock_now(current_app)
     limit = min(args.get("limit", services.DEFAULT_LIMIT),
                 current_app.config["PASSERELLE_MAX_PAGE_SIZE"])
     query = services.VenueQuery(
@@ -83,8 +82,7 @@ def list_venues(args):
         cursor=args.get("cursor"),
         limit=limit,
     )
-    today = now.astimezone(ZoneInfo(services.LIST_TIMEZONE)).date()
-    page = services.list_venues(db.session, query, today)
+    page = services.list_venues(db.session, query, clock.today())
     next_url = _next_url(page.next_cursor)
     headers = {"Link": f'<{next_url}>; rel="next"'} if next_url else {}
     if _wants_geojson(args.get("format")):
@@ -111,4 +109,4 @@ def get_venue(venue_id):
     pass acceptés aujourd'hui, ouvert en ce moment (fuseau du lieu, jours fériés
     français), prochaine ouverture et horaires en mots.
     """
-    return services.venue_detail(db.session, venue_id, services.clock_now(current_app))
+    return services.venue_detail(db.session, venue_id, clock.now())

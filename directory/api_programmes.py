@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
+from core import clock
 from extensions import db
 
 from . import programmes as service
@@ -19,7 +20,8 @@ blp = Blueprint("programmes", __name__, url_prefix="/api/v1/programmes",
 @blp.response(200, ProgrammeListSchema)
 def list_programmes(date, geometry):
     """Liste des programmes, chacun avec son code et son périmètre."""
-    items = service.programme_payloads(db.session, on_date=date, geometry=geometry)
+    items = service.programme_payloads(db.session, clock.today(), on_date=date,
+                                       geometry=geometry)
     return {"count": len(items), "items": items}
 
 
@@ -29,4 +31,4 @@ def list_programmes(date, geometry):
 @blp.alt_response(404, description="Aucun programme ne porte ce code.")
 def get_programme(code, geometry):
     """Un programme, avec son périmètre en GeoJSON."""
-    return service.programme_payload(db.session, code, geometry=geometry)
+    return service.programme_payload(db.session, code, clock.today(), geometry=geometry)

@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
+from core import clock
 from core.errors import PasserelleError
 
 directory_cli = AppGroup("directory", help="Catalogue : lieux, offres, programmes de pass.")
@@ -136,7 +137,7 @@ def programme_list(on_date):
 
     def action(session):
         programmes = list_programmes(session, day)
-        return programmes, acceptance_counts(session, day or dt.date.today())
+        return programmes, acceptance_counts(session, day or clock.today())
 
     programmes, counts = _run(action)
     for p in programmes:
@@ -165,7 +166,7 @@ def programme_accept(programme_code, venues, valid_from, valid_to, services, ref
     """Enregistre que des lieux (id ou source:identifiant) acceptent le programme."""
     from directory.programmes import accept
 
-    start = parse_date(valid_from, "--from") or dt.date.today()
+    start = parse_date(valid_from, "--from") or clock.today()
     end = parse_date(valid_to, "--to")
 
     def action(session):
@@ -195,7 +196,7 @@ def programme_revoke(programme_code, venues, on_date, reason):
     """Retire la qualification de lieux pour le programme."""
     from directory.programmes import revoke
 
-    day = parse_date(on_date, "--date") or dt.date.today()
+    day = parse_date(on_date, "--date") or clock.today()
 
     def action(session):
         for venue in venues:
@@ -255,7 +256,7 @@ def demo_load(reference_date, region_code, seed):
     """Charge les données de démonstration (déterministe ; une seconde exécution n'écrit rien)."""
     from directory.demo import load_demo
 
-    day = parse_date(reference_date, "--date") or dt.date.today()
+    day = parse_date(reference_date, "--date") or clock.today()
 
     def action(session):
         return load_demo(session, reference_date=day, region_code=region_code, seed=seed,

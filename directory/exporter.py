@@ -49,10 +49,9 @@ _QUERY = """
 """
 
 
-def venues(connection: Connection, source: str | None = None,
-           today: dt.date | None = None) -> Iterator[dict[str, Any]]:
+def venues(connection: Connection, source: str | None, today: dt.date) -> Iterator[dict[str, Any]]:
     result = connection.execution_options(stream_results=True, yield_per=2000).execute(
-        text(_QUERY), {"source": source, "today": today or dt.date.today()})
+        text(_QUERY), {"source": source, "today": today})
     for row in result.mappings():
         yield dict(row)
 
@@ -176,6 +175,6 @@ WRITERS = {
 
 
 def export(connection: Connection, fmt: str, out: TextIO, source: str | None = None,
-           extensions: bool = True, today: dt.date | None = None) -> int:
+           extensions: bool = True, *, today: dt.date) -> int:
     """Write the venues in ``fmt``; returns how many were written."""
     return WRITERS[fmt](venues(connection, source, today), out, extensions)

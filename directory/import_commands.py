@@ -9,6 +9,7 @@ import click
 from flask import current_app
 from sqlalchemy.exc import SQLAlchemyError
 
+from core import clock
 from directory.commands import CommandError, directory_cli
 from directory.importer.report import CANDIDATE, WARNING, format_problem
 
@@ -47,7 +48,7 @@ def import_command(location, source, fmt, programme, dry_run, report_path, compl
     try:
         outcome = run_import(db.engine, location, source, fmt=fmt, programme=programme,
                              dry_run=dry_run, complete_snapshot=complete_snapshot,
-                             geocoder=geocoder)
+                             geocoder=geocoder, today=clock.today())
     except ImportFailed as exc:
         raise CommandError(str(exc)) from exc
     except SQLAlchemyError as exc:  # e.g. statement timeout, server gone: rolled back
@@ -138,10 +139,11 @@ def export_command(fmt, source, out_path, no_extensions):
             if not path.parent.exists():
                 raise CommandError(f"dossier introuvable : {path.parent}")
             with open(path, "w", encoding="utf-8", newline="") as out:
-                count = export(connection, fmt, out, source, extensions=not no_extensions)
+                count = export(connection, fmt, out, source, extensions=not no_extensions,
+                               today=clock.today())
             click.echo(f"{_n(count)} lieu(x) exporté(s) dans {out_path} ({fmt}).")
         else:
             count = export(connection, fmt, click.get_text_stream("stdout"), source,
-                           extensions=not no_extensions)
+                           extensions=not no_extensions, today=clock.today())
             click.echo(f"{_n(count)} lieu(x) exporté(s) ({fmt}).", err=True)
 

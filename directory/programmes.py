@@ -392,20 +392,21 @@ def _perimeter_names(session: Session, codes: Sequence[str]) -> list[str]:
     return names
 
 
-def programme_payloads(session: Session, on_date: dt.date | None = None,
+def programme_payloads(session: Session, today: dt.date, on_date: dt.date | None = None,
                        geometry: str = "simplified") -> list[dict]:
     query = _payload_query(geometry).order_by(Programme.code)
     if on_date is not None:
         query = query.where(Programme.valid_from <= on_date).where(
             (Programme.valid_to.is_(None)) | (Programme.valid_to >= on_date))
-    counts = acceptance_counts(session, dt.date.today())
+    counts = acceptance_counts(session, today)
     return [_to_payload(session, p, g, n, counts) for p, g, n in session.execute(query)]
 
 
-def programme_payload(session: Session, code: str, geometry: str = "full") -> dict:
+def programme_payload(session: Session, code: str, today: dt.date,
+                      geometry: str = "full") -> dict:
     row = session.execute(
         _payload_query(geometry).where(Programme.code == code.strip().lower())).first()
     if row is None:
         raise NotFound(f"Aucun programme ne porte le code « {code} ».")
-    counts = acceptance_counts(session, dt.date.today())
+    counts = acceptance_counts(session, today)
     return _to_payload(session, row[0], row[1], row[2], counts)

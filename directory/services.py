@@ -2,7 +2,7 @@
 
 Plain arguments in, plain dicts out (French field names of the national standard for the
 standard's fields); errors are ``core.errors`` classes with French messages. "Now" is always
-an argument: the web layer takes it from the application's clock (``app.extensions["clock"]``)
+an argument: the web layer takes it from the application's clock (``core.clock.now()``)
 so that tests can fix the time.
 
 Lists use keyset pagination: the cursor is an opaque URL-safe base64 of the last row's sort
@@ -41,7 +41,6 @@ DEFAULT_LIMIT = 50
 SESSION_WINDOW_DAYS = 60
 NEXT_OPENING_DAYS = 14
 MAX_SESSIONS = 200
-LIST_TIMEZONE = "Europe/Paris"  # "today" of a list request (programme validity)
 MAX_BIGINT = 2**63 - 1
 
 # Standard v1.0.2 fields copied as they are (lists stay lists; the standard's own `source`
@@ -65,19 +64,6 @@ TERRITORY_FILTERS = {
 }
 
 SORTS = ("id", "updated_at", "relevance")
-
-
-def utc_now() -> dt.datetime:
-    """The real clock (the default of ``app.extensions["clock"]``)."""
-    return dt.datetime.now(dt.UTC)
-
-
-def clock_now(app) -> dt.datetime:
-    """The application's current time, aware (tests replace ``app.extensions["clock"]``)."""
-    value = app.extensions.get("clock", utc_now)()
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError("l'horloge de l'application doit donner une date avec fuseau")
-    return value
 
 
 # --------------------------------------------------------------------------- list
@@ -590,8 +576,8 @@ def venue_detail(session: Session, venue_id: int, now: dt.datetime) -> dict:
 
 __all__ = [
     "DEFAULT_STATUSES", "SERVICES", "SORTS", "VenuePage", "VenueQuery", "accepted_programmes",
-    "clock_now", "decode_cursor", "encode_cursor", "geojson_feature", "list_venues",
-    "upcoming_sessions", "utc_now", "venue_detail", "venue_summary", "what_to_bring",
+    "decode_cursor", "encode_cursor", "geojson_feature", "list_venues",
+    "upcoming_sessions", "venue_detail", "venue_summary", "what_to_bring",
 ]
 
 

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, render_template
 
+from core import clock
 from extensions import db
 
 from . import hours, services
@@ -24,7 +25,7 @@ LANGUAGES_FR = {
 
 @bp.get("/lieux/<int:venue_id>")
 def venue_page(venue_id: int):
-    venue = services.venue_detail(db.session, venue_id, services.clock_now(current_app))
+    venue = services.venue_detail(db.session, venue_id, clock.now())
     return render_template(
         "directory/venue.html",
         venue=venue,

@@ -6,6 +6,7 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from core.errors import NotFound
+from extensions import db
 
 from . import services
 from .geocoding import get_geocoder
@@ -65,7 +66,7 @@ def list_communes(args):
     Par nom (insensible aux accents et à la casse, « st » = « saint »), code postal
     et/ou département ; au moins un critère. Avec un nom, les meilleures réponses d'abord.
     """
-    return services.search_communes(args.get("q"), args.get("postal_code"),
+    return services.search_communes(db.session, args.get("q"), args.get("postal_code"),
                                     args.get("departement"), page_size=args["page_size"],
                                     after=args.get("after"), **_scale(args))
 
@@ -80,7 +81,7 @@ def get_commune(args, code):
     Nom, population, département, région, EPCI, codes postaux, mairie, point intérieur ;
     le polygone avec geometry=true.
     """
-    return services.get_commune(code.upper(), **_scale(args))
+    return services.get_commune(db.session, code.upper(), **_scale(args))
 
 
 @territories.route("/at")
@@ -89,7 +90,7 @@ def get_commune(args, code):
 @territories.response(200, CommuneSchema)
 def commune_at(args):
     """La commune qui contient un point (latitude, longitude WGS 84)"""
-    return services.commune_at(args["lat"], args["lon"])
+    return services.commune_at(db.session, args["lat"], args["lon"])
 
 
 @territories.route("/departements")
@@ -98,7 +99,7 @@ def commune_at(args):
 @territories.response(200, DepartementListSchema)
 def list_departements(args):
     """Les départements (filtrables par région)"""
-    return services.list_departements(args.get("region"), **_scale(args))
+    return services.list_departements(db.session, args.get("region"), **_scale(args))
 
 
 @territories.route("/departements/<code>")
@@ -107,7 +108,7 @@ def list_departements(args):
 @territories.response(200, DepartementSchema)
 def get_departement(args, code):
     """Un département"""
-    return services.get_departement(code.upper(), **_scale(args))
+    return services.get_departement(db.session, code.upper(), **_scale(args))
 
 
 @territories.route("/regions")
@@ -116,7 +117,7 @@ def get_departement(args, code):
 @territories.response(200, RegionListSchema)
 def list_regions(args):
     """Les régions"""
-    return services.list_regions(**_scale(args))
+    return services.list_regions(db.session, **_scale(args))
 
 
 @territories.route("/regions/<code>")
@@ -125,7 +126,7 @@ def list_regions(args):
 @territories.response(200, RegionSchema)
 def get_region(args, code):
     """Une région"""
-    return services.get_region(code, **_scale(args))
+    return services.get_region(db.session, code, **_scale(args))
 
 
 @territories.route("/epci")
@@ -134,8 +135,8 @@ def get_region(args, code):
 @territories.response(200, EpciPageSchema)
 def list_epcis(args):
     """Les EPCI à fiscalité propre, par page (filtrables par département, région, nom)"""
-    return services.list_epcis(args.get("departement"), args.get("region"), args.get("q"),
-                               page_size=args["page_size"], after=args.get("after"),
+    return services.list_epcis(db.session, args.get("departement"), args.get("region"),
+                               args.get("q"), page_size=args["page_size"], after=args.get("after"),
                                **_scale(args))
 
 
@@ -145,7 +146,7 @@ def list_epcis(args):
 @territories.response(200, EpciSchema)
 def get_epci(args, code):
     """Un EPCI par son SIREN"""
-    return services.get_epci(code, **_scale(args))
+    return services.get_epci(db.session, code, **_scale(args))
 
 
 @geocoding.route("")

@@ -86,13 +86,15 @@ class OfflineGeocoder:
     name = "offline"
 
     def geocode(self, query: str, limit: int = DEFAULT_LIMIT) -> GeocodeAnswer:
+        from extensions import db
+
         from . import services
 
         limit = max(1, min(limit, MAX_LIMIT))
         postal_code, rest = split_query(query)
         words = rest.split()
         if postal_code:
-            places = services.places_by_postal_code(postal_code)
+            places = services.places_by_postal_code(db.session, postal_code)
             if places and words:
                 named = [p for p in places
                          if f" {p.search_name} " in f" {rest} "]
@@ -102,14 +104,14 @@ class OfflineGeocoder:
                 return self._answer(places[:limit], "postal_code", postal_code)
         bare = query.strip().upper()
         if _INSEE_CODE.match(bare):  # a code INSEE, when no postal code has that value
-            places = services.places_by_code(services.parent_commune_code(bare))
+            places = services.places_by_code(db.session, services.parent_commune_code(bare))
             if places:
                 return self._answer(places, "commune", None)
         if not words:
             return GeocodeAnswer(geocoder=self.name)
-        places = services.places_by_exact_names(_suffixes(words), limit)
+        places = services.places_by_exact_names(db.session, _suffixes(words), limit)
         if not places:
-            places = services.places_by_similar_name(rest, limit, MIN_NAME_SIMILARITY)
+            places = services.places_by_similar_name(db.session, rest, limit, MIN_NAME_SIMILARITY)
         return self._answer(places, "commune", None)
 
     def _answer(self, places: list, precision: str, postal_code: str | None) -> GeocodeAnswer:

@@ -13,9 +13,9 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput, NotFound
-from extensions import db
 
 from .models import Commune, Departement, Epci, PostalCode, Region
 from .sources import osm_opening_hours
@@ -130,8 +130,9 @@ def _commune_dict(row, geometry: bool) -> dict[str, Any]:
     return result
 
 
-def get_commune(code: str, *, geometry: bool = False, tolerance: float | None = None) -> dict:
-    row = db.session.execute(
+def get_commune(session: Session, code: str, *, geometry: bool = False,
+                tolerance: float | None = None) -> dict:
+    row = session.execute(
         _commune_select(geometry, tolerance).where(Commune.code == code)).first()
     if row is None:
         parent = parent_commune_code(code)
@@ -150,9 +151,9 @@ def commune_at_select(lat: float, lon: float) -> Select:
             .order_by(Commune.code).limit(1))
 
 
-def commune_at(lat: float, lon: float) -> dict:
+def commune_at(session: Session, lat: float, lon: float) -> dict:
     """The commune whose polygon contains the point (the lowest code on a border)."""
-    row = db.session.execute(commune_at_select(lat, lon)).first()
+    row = session.execute(commune_at_select(lat, lon)).first()
     if row is None:
         raise NotFound(f"Aucune commune ne contient le point de latitude {lat} et de "
                        f"longitude {lon} (les territoires chargés couvrent la métropole et "
@@ -168,7 +169,7 @@ def _name_match(normalised: str) -> ColumnElement:
                Commune.search_name.op("%")(normalised))
 
 
-def search_communes(q: str | None = None, postal_code: str | None = None,
+def search_communes(session: Session, q: str | None = None, postal_code: str | None = None,
                     departement: str | None = None, *, page_size: int = DEFAULT_PAGE_SIZE,
                     after: str | None = None, geometry: bool = False,
                     tolerance: float | None = None) -> dict:
@@ -201,7 +202,7 @@ def search_communes(q: str | None = None, postal_code: str | None = None,
         if after:
             stmt = stmt.where(Commune.code > after)
         stmt = stmt.order_by(Commune.code)
-    rows = db.session.execute(stmt.limit(page_size + 1)).all()
+    rows = session.execute(stmt.limit(page_size + 1)).all()
     more = len(rows) > page_size
     items = [_commune_dict(row, geometry) for row in rows[:page_size]]
     next_after = items[-1]["code"] if more and not normalised else None
@@ -219,30 +220,31 @@ def _place_select() -> Select:
                   func.ST_X(location).label("lon"), func.ST_Y(location).label("lat"))
 
 
-def places_by_postal_code(postal_code: str) -> list:
-    return db.session.execute(
+def places_by_postal_code(session: Session, postal_code: str) -> list:
+    return session.execute(
         _place_select()
         .where(Commune.code.in_(
             select(PostalCode.commune_code).where(PostalCode.code == postal_code)))
         .order_by(Commune.population.desc().nulls_last(), Commune.code)).all()
 
 
-def places_by_code(code: str) -> list:
-    return db.session.execute(_place_select().where(Commune.code == code)).all()
+def places_by_code(session: Session, code: str) -> list:
+    return session.execute(_place_select().where(Commune.code == code)).all()
 
 
-def places_by_exact_names(names: list[str], limit: int) -> list:
+def places_by_exact_names(session: Session, names: list[str], limit: int) -> list:
     """Communes whose normalised name is one of ``names``, longest name first."""
-    return db.session.execute(
+    return session.execute(
         _place_select().where(Commune.search_name.in_(names))
         .order_by(func.length(Commune.search_name).desc(),
                   Commune.population.desc().nulls_last(), Commune.code)
         .limit(limit)).all()
 
 
-def places_by_similar_name(normalised: str, limit: int, min_similarity: float) -> list:
+def places_by_similar_name(session: Session, normalised: str, limit: int,
+                           min_similarity: float) -> list:
     similarity = func.similarity(Commune.search_name, normalised)
-    return db.session.execute(
+    return session.execute(
         _place_select()
         .where(or_(Commune.search_name.like(normalised + "%"),
                    and_(Commune.search_name.op("%")(normalised),
@@ -285,18 +287,18 @@ def _departement_dict(row, geometry: bool) -> dict:
     }, row, geometry)
 
 
-def list_departements(region: str | None = None, *, geometry: bool = False,
+def list_departements(session: Session, region: str | None = None, *, geometry: bool = False,
                       tolerance: float | None = None) -> dict:
     stmt = _departement_select(geometry, tolerance).order_by(Departement.code)
     if region:
         stmt = stmt.where(Departement.region_code == region)
     return {"items": [_departement_dict(row, geometry)
-                      for row in db.session.execute(stmt)]}
+                      for row in session.execute(stmt)]}
 
 
-def get_departement(code: str, *, geometry: bool = False,
+def get_departement(session: Session, code: str, *, geometry: bool = False,
                     tolerance: float | None = None) -> dict:
-    row = db.session.execute(
+    row = session.execute(
         _departement_select(geometry, tolerance).where(Departement.code == code)).first()
     if row is None:
         raise NotFound(f"Aucun département de code {code}.")
@@ -318,13 +320,15 @@ def _region_dict(row, geometry: bool) -> dict:
     }, row, geometry)
 
 
-def list_regions(*, geometry: bool = False, tolerance: float | None = None) -> dict:
-    rows = db.session.execute(_region_select(geometry, tolerance).order_by(Region.code))
+def list_regions(session: Session, *, geometry: bool = False,
+                 tolerance: float | None = None) -> dict:
+    rows = session.execute(_region_select(geometry, tolerance).order_by(Region.code))
     return {"items": [_region_dict(row, geometry) for row in rows]}
 
 
-def get_region(code: str, *, geometry: bool = False, tolerance: float | None = None) -> dict:
-    row = db.session.execute(
+def get_region(session: Session, code: str, *, geometry: bool = False,
+               tolerance: float | None = None) -> dict:
+    row = session.execute(
         _region_select(geometry, tolerance).where(Region.code == code)).first()
     if row is None:
         raise NotFound(f"Aucune région de code {code}.")
@@ -347,7 +351,7 @@ def _epci_dict(row, geometry: bool) -> dict:
     }, row, geometry)
 
 
-def list_epcis(departement: str | None = None, region: str | None = None,
+def list_epcis(session: Session, departement: str | None = None, region: str | None = None,
                q: str | None = None, *, page_size: int = DEFAULT_PAGE_SIZE,
                after: str | None = None, geometry: bool = False,
                tolerance: float | None = None) -> dict:
@@ -368,21 +372,22 @@ def list_epcis(departement: str | None = None, region: str | None = None,
         normalised = normalise_name(q)
         if not normalised:
             raise InvalidInput("Le nom recherché (q) ne contient ni lettre ni chiffre.")
-        names = db.session.execute(select(Epci.code, Epci.name)).all()
+        names = session.execute(select(Epci.code, Epci.name)).all()
         codes = [code for code, name in names if normalised in normalise_name(name)]
         if not codes:
             return {"items": [], "next_after": None}
         stmt = stmt.where(Epci.code.in_(codes))
     if after:
         stmt = stmt.where(Epci.code > after)
-    rows = db.session.execute(stmt.limit(page_size + 1)).all()
+    rows = session.execute(stmt.limit(page_size + 1)).all()
     items = [_epci_dict(row, geometry) for row in rows[:page_size]]
     next_after = items[-1]["code"] if len(rows) > page_size else None
     return {"items": items, "next_after": next_after}
 
 
-def get_epci(code: str, *, geometry: bool = False, tolerance: float | None = None) -> dict:
-    row = db.session.execute(_epci_select(geometry, tolerance).where(Epci.code == code)).first()
+def get_epci(session: Session, code: str, *, geometry: bool = False,
+             tolerance: float | None = None) -> dict:
+    row = session.execute(_epci_select(geometry, tolerance).where(Epci.code == code)).first()
     if row is None:
         raise NotFound(f"Aucun EPCI de code SIREN {code}.")
     return _epci_dict(row, geometry)

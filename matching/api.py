@@ -9,6 +9,9 @@ from flask import current_app, json, request
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
+from core import clock
+from extensions import db
+
 from .question import question_from_loaded
 from .schemas import MatchResponseSchema, QuestionSchema
 from .services import MatchResult, match
@@ -112,7 +115,7 @@ def _answer(args: dict[str, Any]):
     limit = args.pop("limit", 10)
     output = args.pop("output", "json")
     question = question_from_loaded(args)
-    result = match(question, limit=limit)
+    result = match(question, now=clock.now(), limit=limit, session=db.session)
     payload = result_payload(result)
     wants_geojson = output == "geojson" or (
         request.accept_mimetypes.best == "application/geo+json")

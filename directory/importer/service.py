@@ -84,7 +84,7 @@ def read_candidates(data: bytes, fmt: str) -> tuple[list[readers.Candidate], lis
 def run_import(engine: Engine, location: str, source: str, *, fmt: str | None = None,
                programme: str | None = None, dry_run: bool = False,
                complete_snapshot: bool = False, geocoder: Any | None = None,
-               data: bytes | None = None, today: dt.date | None = None) -> ImportOutcome:
+               data: bytes | None = None, today: dt.date) -> ImportOutcome:
     started = time.perf_counter()
     source = (source or "").strip()
     if not source:

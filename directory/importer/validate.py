@@ -404,8 +404,7 @@ def resolve_duplicates(records: list[Record]) -> tuple[list[Record], list[Proble
     return [r for r in records if id(r) in kept_ids], problems
 
 
-def validate(candidates: Iterable[Candidate], today: dt.date | None = None) -> Validation:
-    today = today or dt.date.today()
+def validate(candidates: Iterable[Candidate], today: dt.date) -> Validation:
     records: list[Record] = []
     problems: list[Problem] = []
     rows = rejected = 0

@@ -113,9 +113,8 @@ def configure_connection(connection: Connection, source: str = "") -> None:
 
 def write(connection: Connection, source: str, records: list[Record], *,
           programme: str | None = None, complete_snapshot: bool = False,
-          geocoder: Any | None = None, today: dt.date | None = None) -> WriteResult:
+          geocoder: Any | None = None, today: dt.date) -> WriteResult:
     """Merge ``records`` of ``source`` into lieu inside the connection's open transaction."""
-    today = today or dt.date.today()
     result = WriteResult()
     configure_connection(connection, source)
     # One import of a given source at a time; others wait for this one to end.

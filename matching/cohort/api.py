@@ -6,7 +6,9 @@ from flask import request
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
+from core import clock
 from core.errors import PayloadTooLarge, UnsupportedMediaType
+from extensions import db
 
 from .assignment import MAX_PEOPLE, result_payload, run_cohort
 from .schemas import (
@@ -87,4 +89,4 @@ def cohort_post(args):
     Réponse : une affectation par personne placée, les personnes sans place avec la raison,
     la charge de chaque lieu face à sa capacité, les totaux et les hypothèses.
     """
-    return result_payload(run_cohort(args))
+    return result_payload(run_cohort(args, now=clock.now(), session=db.session))

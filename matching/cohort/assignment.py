@@ -40,7 +40,7 @@ import re
 import time as clock
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -658,12 +658,11 @@ def _options_for(p: _Prepared, det: _Details, avail: _Availability) -> list[Opti
 
 # --- the whole assignment -----------------------------------------------------------------
 
-def reference_now(reference_date: date | None, now: datetime | None = None) -> datetime:
+def reference_now(reference_date: date | None, now: datetime) -> datetime:
     """The instant the assignment is made at: ``now``, or the start of ``reference_date`` in
     Paris (the current instant when that date is today)."""
-    real_now = now or datetime.now(UTC)
-    if reference_date is None or reference_date == real_now.astimezone(PARIS).date():
-        return real_now
+    if reference_date is None or reference_date == now.astimezone(PARIS).date():
+        return now
     return datetime.combine(reference_date, datetime.min.time(), tzinfo=PARIS)
 
 
@@ -782,16 +781,11 @@ def _horizon(now: datetime, people: list[_Prepared]) -> tuple[datetime, datetime
     return start, end
 
 
-def assign_cohort(needs: Sequence[PersonNeed], *, now: datetime | None = None,
+def assign_cohort(needs: Sequence[PersonNeed], *, now: datetime,
                   reference_date: date | None = None, default_programme: str | None = None,
                   default_capacity: int | None = DEFAULT_UNKNOWN_CAPACITY, weeks: int = 1,
-                  candidates: int = DEFAULT_CANDIDATES,
-                  session: Session | None = None) -> CohortResult:
+                  candidates: int = DEFAULT_CANDIDATES, session: Session) -> CohortResult:
     """Assign every person of the cohort to one venue (and session where one fits)."""
-    if session is None:
-        from extensions import db
-
-        session = db.session
     if len(needs) > MAX_PEOPLE:
         raise ValueError(f"au plus {MAX_PEOPLE} personnes")
     keys = [n.key for n in needs]
@@ -980,8 +974,7 @@ def needs_from_loaded(people: Sequence[dict[str, Any]]) -> list[PersonNeed]:
     return needs
 
 
-def run_cohort(loaded: dict[str, Any], *, now: datetime | None = None,
-               session: Session | None = None) -> CohortResult:
+def run_cohort(loaded: dict[str, Any], *, now: datetime, session: Session) -> CohortResult:
     """Assign a cohort validated by ``CohortRequestSchema``."""
     return assign_cohort(
         needs_from_loaded(loaded["people"]), now=now,

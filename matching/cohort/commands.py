@@ -20,7 +20,9 @@ import click
 from flask.cli import AppGroup
 from marshmallow import ValidationError
 
+from core import clock
 from core.errors import InvalidInput, PasserelleError
+from extensions import db
 
 match_cli = AppGroup("match", help="Recherche de lieux : affectation de cohortes.")
 
@@ -233,7 +235,7 @@ def cohort_command(people: Path, out: Path, fmt: str | None, input_format: str |
             "illimitee", "illimitée", "none") else default_capacity
     try:
         loaded = CohortRequestSchema().load(body)
-        result = run_cohort(loaded)
+        result = run_cohort(loaded, now=clock.now(), session=db.session)
     except ValidationError as exc:
         lines = describe_errors(exc.normalized_messages(), where)
         raise CommandError(_error_text(lines)) from None

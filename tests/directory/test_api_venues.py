@@ -25,14 +25,10 @@ THURSDAY_10H = dt.datetime(2026, 11, 26, 10, 0, tzinfo=PARIS)
 
 
 @pytest.fixture
-def clock(app, monkeypatch):
-    """Fix the application's time: ``clock(moment)``; THURSDAY_10H to start with."""
-
-    def set_time(moment: dt.datetime) -> None:
-        monkeypatch.setitem(app.extensions, "clock", lambda: moment)
-
-    set_time(THURSDAY_10H)
-    return set_time
+def clock(clock):
+    """The application's clock, on THURSDAY_10H to start with."""
+    clock.set(THURSDAY_10H)
+    return clock
 
 
 def _with_hours(osm: str | None, **fields) -> dict:
@@ -485,7 +481,7 @@ def test_open_now_and_hours_in_words(client, catalogue, clock):
     assert {"day": "samedi", "hours": "fermé"} in body["hours"]["week"]
     assert {"day": "lundi", "hours": "9 h – 12 h, 14 h – 17 h"} in body["hours"]["week"]
 
-    clock(dt.datetime(2026, 11, 26, 12, 30, tzinfo=PARIS))
+    clock.set(dt.datetime(2026, 11, 26, 12, 30, tzinfo=PARIS))
     body = client.get(url).get_json()
     assert body["open_now"] is False
     assert body["next_opening"]["at"] == "2026-11-26T14:00:00+01:00"
@@ -494,7 +490,7 @@ def test_open_now_and_hours_in_words(client, catalogue, clock):
 
 def test_christmas_is_closed_with_ph_off(client, catalogue, clock):
     # Friday 25 December 2026, 10:00: a weekday, but a public holiday.
-    clock(dt.datetime(2026, 12, 25, 9, 0, tzinfo=dt.UTC))
+    clock.set(dt.datetime(2026, 12, 25, 9, 0, tzinfo=dt.UTC))
     body = client.get(f"/api/v1/venues/{catalogue['bordeaux'].id}").get_json()
     assert body["open_now"] is False
     assert body["hours"]["today"] == "fermé aujourd'hui (jour férié)"
@@ -511,7 +507,7 @@ def test_reunion_venue_is_evaluated_in_its_own_time_zone(client, db_session, cat
     paris_hours = make_venue(db_session, source_id="pm", **_with_hours(
         "Mo-Fr 09:00-12:00; PH off"))
     # 06:00 UTC: 10:00 in La Réunion (UTC+4), 07:00 in Paris.
-    clock(dt.datetime(2026, 11, 26, 6, 0, tzinfo=dt.UTC))
+    clock.set(dt.datetime(2026, 11, 26, 6, 0, tzinfo=dt.UTC))
     there = client.get(f"/api/v1/venues/{reunion.id}").get_json()
     assert there["timezone"] == "Indian/Reunion"
     assert there["open_now"] is True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 
@@ -11,6 +12,8 @@ import pytest
 from directory.importer import mapping, readers, validate
 from directory.importer.report import INFO, WARNING
 from tests.conftest import ROOT, shared_data
+
+TODAY = dt.date(2026, 12, 1)
 
 MAPPINGS = ROOT / "directory" / "mappings"
 V1_HEADER = ",".join(readers.STANDARD_FIELDS)
@@ -65,7 +68,7 @@ def test_v1_lists_are_split_on_pipes():
     candidates, _ = readers.read(v1_csv(venue(services="Aide aux démarches administratives|"
                                               "Loisirs et créations numériques")),
                                  "standard-v1-csv")
-    record = validate.validate(candidates).records[0]
+    record = validate.validate(candidates, today=TODAY).records[0]
     assert record.values["services"] == ["Aide aux démarches administratives",
                                          "Loisirs et créations numériques"]
 
@@ -101,7 +104,7 @@ def test_unknown_v0_service_rejects_the_row():
            "code_postal": "16000", "adresse": "z", "date_maj": "2023-01-01",
            "services": "Prendre en main un ordinateur;Faire du vélo"}
     candidates, _ = readers.read(json.dumps([row]).encode(), "standard-v0-json")
-    result = validate.validate(candidates)
+    result = validate.validate(candidates, today=TODAY)
     assert result.rejected == 1
     assert any(p.field == "services" and "Faire du vélo" in p.reason for p in result.errors)
 
@@ -109,7 +112,7 @@ def test_unknown_v0_service_rejects_the_row():
 def test_charente_v0_file_validates_without_rejection():
     data = shared_data("venues", "standard-v0", "20230711-charente.json").read_bytes()
     candidates, _ = readers.read(data, "standard-v0-json")
-    result = validate.validate(candidates)
+    result = validate.validate(candidates, today=TODAY)
     assert (result.rows_read, len(result.records), result.rejected) == (188, 188, 0)
     epoch = [p for p in result.problems if p.field == "date_maj"]
     assert epoch and all(p.level == WARNING for p in epoch)
@@ -118,7 +121,7 @@ def test_charente_v0_file_validates_without_rejection():
 def test_long_v0_summary_moves_to_the_detail_rather_than_being_cut():
     data = shared_data("venues", "standard-v0", "20240320-nouvelle-caledonie.json").read_bytes()
     candidates, _ = readers.read(data, "standard-v0-json")
-    result = validate.validate(candidates)
+    result = validate.validate(candidates, today=TODAY)
     assert result.rejected == 0
     moved = [r for r in result.records if r.source_id == "12"][0]
     assert moved.values["presentation_resume"] is None
@@ -131,7 +134,7 @@ def read_raw(name: str):
     spec = mapping.load(MAPPINGS / f"{name}.toml")
     data = shared_data("venues", "raw", f"{name}.json").read_bytes()
     candidates, problems = spec.read(data)
-    return validate.validate(candidates), problems
+    return validate.validate(candidates, today=TODAY), problems
 
 
 def test_gironde_mapping_swaps_every_point_back_and_lists_aptic_candidates():
@@ -196,7 +199,7 @@ def test_per_day_columns_become_an_osm_string():
                 "1;EPN;Talence;33400;1 rue A;02/03/2024;9h-12h / 14h-18h;9h-12h / 14h-18h;\n"
                 "2;EPN 2;Talence;33400;2 rue A;02/03/2024;le matin;;\n")
     candidates, _ = spec.read(csv_text.encode())
-    result = validate.validate(candidates)
+    result = validate.validate(candidates, today=TODAY)
     first, second = result.records
     assert first.values["horaires"] == "Mo-Tu 09:00-12:00,14:00-18:00; PH off"
     assert first.hours is not None and not first.flags
@@ -224,6 +227,6 @@ def test_a_mapped_status_outside_the_vocabulary_rejects_the_row():
     csv_text = ("ref,nom,ville,cp,adr,maj,etat\n1,A,Talence,33400,1 rue A,2024-03-02,OUVERT\n"
                 "2,B,Talence,33400,2 rue A,2024-03-02,FERME\n")
     candidates, _ = spec.read(csv_text.encode())
-    result = validate.validate(candidates)
+    result = validate.validate(candidates, today=TODAY)
     assert [r.source_id for r in result.records] == ["1"]
     assert result.errors[0].line == 3 and "statut" in result.errors[0].reason

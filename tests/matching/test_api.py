@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from core.clock import PARIS
 from tests.matching import catalogue as cat
 
 DEMARCHES = "Aide aux démarches administratives"
@@ -40,14 +41,20 @@ def test_get_by_query_string(client, pass_and_venues):
     assert body["count"] == 2
 
 
-def test_post_json_and_geojson(client, pass_and_venues):
+@pytest.mark.parametrize(("moment", "slot"), [
+    (dt.datetime(2026, 12, 1, 10, 0, tzinfo=PARIS), "ouvert samedi de 10 h à 12 h"),
+    # On the Saturday itself, within the asked hours: what is left of them.
+    (dt.datetime(2026, 12, 5, 10, 30, tzinfo=PARIS), "ouvert aujourd'hui de 10 h 30 à 12 h"),
+    (dt.datetime(2026, 12, 5, 12, 30, tzinfo=PARIS), "ouvert le samedi 12 décembre de 10 h à 12 h"),
+])
+def test_post_json_and_geojson(client, pass_and_venues, clock, moment, slot):
+    clock.set(moment)
     body = {"lat": 44.84, "lon": -0.58, "programme": "pass-api", "services": [DEMARCHES],
             "days": ["samedi"], "time_from": "10:00", "time_to": "12:00"}
     response = client.post("/api/v1/match", json=body)
     assert response.status_code == 200
     results = response.get_json()["results"]
-    # The API runs on the real clock: the day's wording depends on today.
-    assert results[0]["next_slot"]["text"].endswith("de 10 h à 12 h")
+    assert results[0]["next_slot"]["text"] == slot
     assert results[1]["unmet"] == ["horaires inconnus : appelez avant de vous déplacer"]
     geo = client.post("/api/v1/match", json={**body, "output": "geojson"})
     assert geo.status_code == 200 and geo.mimetype == "application/geo+json"

@@ -37,14 +37,9 @@ def at(km_east: float, km_north: float = 0.0) -> tuple[float, float]:
 
 
 @pytest.fixture
-def clock(app):
-    previous = app.extensions.get("clock")
-    app.extensions["clock"] = lambda: NOW
-    yield NOW
-    if previous is None:
-        app.extensions.pop("clock", None)
-    else:
-        app.extensions["clock"] = previous
+def clock(clock):
+    clock.set(NOW)
+    return clock
 
 
 @pytest.fixture

@@ -100,7 +100,7 @@ def world(app):
             session.add(Acceptance(lieu_id=venue.id, programme_id=programme.id,
                                    valid_from=dt.date(2020, 1, 1)))
             report = coverage.refresh(session, coverage.Selection(within="reg:96"),
-                                      detour=1.3)
+                                      detour=1.3, today=dt.date(2026, 12, 1))
             session.commit()
             yield {"run_id": report.run_id, "venue_id": venue.id}
         finally:

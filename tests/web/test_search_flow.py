@@ -49,8 +49,6 @@ def catalogue(app, geography):
     """Committed: a programme over Gironde accepted by three venues; removed at the end."""
     from directory.programmes import save_programme
 
-    previous_clock = app.extensions.get("clock")
-    app.extensions["clock"] = lambda: NOW
     with app.app_context(), Session(db.engine) as session:
         programme, _ = save_programme(session, code=PROGRAMME, name="Pass Numérique Web",
                                       perimeter_codes=["dep:33"],
@@ -78,10 +76,6 @@ def catalogue(app, geography):
         session.execute(delete(Venue).where(Venue.source == SOURCE))
         session.execute(delete(Programme).where(Programme.code == PROGRAMME))
         session.commit()
-    if previous_clock is None:
-        app.extensions.pop("clock", None)
-    else:
-        app.extensions["clock"] = previous_clock
 
 
 @pytest.fixture
@@ -113,6 +107,9 @@ def new_page(browser, live_server):
         assert not errors, f"erreurs JavaScript dans la page : {errors}"
 
 
+@pytest.fixture(autouse=True)
+def _on_tuesday_morning(clock):
+    clock.set(NOW)
 
 
 def fill_search(page, where: str = "33000") -> None:

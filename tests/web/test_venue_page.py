@@ -25,12 +25,10 @@ THURSDAY_10H = dt.datetime(2026, 11, 26, 10, 0, tzinfo=PARIS)
 
 
 @pytest.fixture
-def clock(app, monkeypatch):
-    def set_time(moment: dt.datetime) -> None:
-        monkeypatch.setitem(app.extensions, "clock", lambda: moment)
-
-    set_time(THURSDAY_10H)
-    return set_time
+def clock(clock):
+    """The application's clock, on THURSDAY_10H to start with."""
+    clock.set(THURSDAY_10H)
+    return clock
 
 
 def _furnish(session, **fields) -> Venue:
@@ -100,12 +98,12 @@ def test_page_speaks_plain_french(client, db_session, clock):
 def test_closed_day_and_no_demo_banner(client, db_session, clock):
     venue = make_venue(db_session, source="test", horaires=HOURS, horaires_osm=HOURS,
                        horaires_valides=True, telephone=["+33 5 56 00 00 01"])
-    clock(dt.datetime(2026, 11, 26, 18, 0, tzinfo=PARIS))  # Thursday evening
+    clock.set(dt.datetime(2026, 11, 26, 18, 0, tzinfo=PARIS))  # Thursday evening
     page = client.get(f"/lieux/{venue.id}").get_data(as_text=True)
     assert "Ouvert aujourd&#39;hui de 9 h à 12 h." in page
     assert "<strong>Fermé en ce moment.</strong> Prochaine ouverture : demain à 9 h." in page
     assert 'href="tel:+33556000001">Appeler le 05 56 00 00 01</a>' in page
-    clock(dt.datetime(2026, 11, 29, 10, 0, tzinfo=PARIS))  # a Sunday
+    clock.set(dt.datetime(2026, 11, 29, 10, 0, tzinfo=PARIS))  # a Sunday
     page = client.get(f"/lieux/{venue.id}").get_data(as_text=True)
     assert "Fermé aujourd&#39;hui." in page
     assert "Prochaine ouverture : demain à 9 h." in page
