@@ -64,11 +64,11 @@ def _detour(value: float | None) -> float:
 def refresh_command(programme, service, within, need, detour, method, engine) -> None:
     """Calcule et enregistre la couverture d'une sélection, agrégée par EPCI, département,
     région et France."""
+    from core.text import number_fr as n
+    from core.text import share_fr as share
     from extensions import db
 
     from . import services as coverage
-    from .services import french_number as n
-    from .services import french_share as share
 
     selection = coverage.Selection(programme, service, within, need)
     try:
@@ -125,11 +125,11 @@ def suggest_command(programme, service, within, need, detour, k, radius_km, cand
                     gap_limit) -> None:
     """Propose k nouveaux sites (glouton, couverture maximale du besoin) et classe les
     territoires où ajouter de la capacité comblerait le plus grand écart."""
+    from core.text import number_fr as n
+    from core.text import share_fr as share
     from extensions import db
 
     from . import services as coverage
-    from .services import french_number as n
-    from .services import french_share as share
 
     if within == "fr" and candidates == "townhalls":
         click.echo("Toute la France : ce calcul prend quelques secondes.")
@@ -185,10 +185,10 @@ def fragility_import_command(file: Path, column: str, decoupage_dir: Path | None
     commune 2026 (moyenne pondérée par le nombre d'IRIS) ; les codes absents du COG 2026
     sont ignorés et listés. Remplace tout l'indice en une transaction.
     """
+    from core.text import number_fr as n
     from extensions import db
 
     from . import services as coverage
-    from .services import french_number as n
 
     directory = decoupage_dir or Path(current_app.root_path) / coverage.DECOUPAGE_COMMUNES.parent
     if not file.is_file():

@@ -1388,18 +1388,6 @@ def store_fragility(session: Session, report: FragilityImport, column: str) -> i
     return len(report.scores)
 
 
-def french_number(value: float, digits: int = 0) -> str:
-    """``12345.6`` -> ``12 345,6`` (narrow no-break space as thousands separator)."""
-    text_value = f"{value:,.{digits}f}".replace(",", "\u202f").replace(".", ",")
-    return text_value
-
-
-def french_share(part: float, whole: float) -> str:
-    if not whole:
-        return "—"
-    return f"{100.0 * part / whole:.1f} %".replace(".", ",")
-
-
 def summarise(values: Iterable[str], limit: int = 8) -> str:
     items = list(values)
     shown = ", ".join(items[:limit])

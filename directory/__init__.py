@@ -19,8 +19,11 @@ def init_app(app: Flask) -> None:
     api.register_blueprint(programmes_blp)
 
     # Venues: read API and HTML page.
+    from core.templating import add_filters
+
     from . import api as venues_api
     from . import views
 
     api.register_blueprint(venues_api.blp)
     app.register_blueprint(views.bp)
+    add_filters(app, views.FILTERS)

@@ -18,6 +18,7 @@ from flask.cli import AppGroup
 
 from core import clock
 from core.errors import PasserelleError
+from core.text import euros_fr
 
 directory_cli = AppGroup("directory", help="Catalogue : lieux, offres, programmes de pass.")
 programme_cli = AppGroup("programme", help="Programmes de Pass Numérique et acceptation.")
@@ -67,10 +68,6 @@ def _run(action):
     except Exception:
         db.session.rollback()
         raise
-
-
-def _euros(cents: int) -> str:
-    return f"{cents / 100:.2f} €".replace(".", ",")
 
 
 # --------------------------------------------------------------------------- programmes
@@ -145,7 +142,8 @@ def programme_list(on_date):
         services = "tous services" if not p.allowed_services else \
             f"{len(p.allowed_services)} service(s)"
         click.echo(f"{p.code}\t{p.name}\t{', '.join(p.perimeter_codes)}\t"
-                   f"du {p.valid_from.isoformat()} au {until}\t{_euros(p.cheque_value_cents)}"
+                   f"du {p.valid_from.isoformat()} au {until}\t"
+                   f"{euros_fr(p.cheque_value_cents, always_cents=True)}"
                    f"\t{services}\t{counts.get(p.id, 0)} lieu(x)")
     click.echo(f"{len(programmes)} programme(s).")
 

@@ -32,6 +32,7 @@ from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput
+from core.text import slug
 from directory import hours as hours_module
 from directory.models import Acceptance, Offer, TrainingSession, Venue, VenueStop
 from directory.programmes import save_programme
@@ -159,14 +160,6 @@ def luhn_siret(rng: random.Random) -> str:
         if total % 10 == 0:
             return "".join(map(str, candidate))
     raise AssertionError("unreachable")
-
-
-def slug(value: str) -> str:
-    import unicodedata
-
-    ascii_value = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()
-    out = "".join(ch.lower() if ch.isalnum() else "-" for ch in ascii_value)
-    return "-".join(part for part in out.split("-") if part)
 
 
 def of(name: str) -> str:

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import functools
 import re
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC as _UTC
@@ -47,6 +46,16 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from opening_hours import OpeningHours, ParserError, State
+
+from core.text import (  # noqa: F401  (the French wording of hours, used through this module)
+    DAY_NAMES_FR,
+    MONTH_NAMES_FR,
+    format_date_fr,
+    format_time_fr,
+    join_fr,
+    relative_day_fr,
+    strip_accents,
+)
 
 __all__ = [
     "DEFAULT_TZ",
@@ -81,11 +90,6 @@ MINUTES_PER_DAY = 1440
 MINUTES_PER_WEEK = 7 * MINUTES_PER_DAY
 REFERENCE_YEAR = 2025
 
-DAY_NAMES_FR = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
-MONTH_NAMES_FR = (
-    "janvier", "février", "mars", "avril", "mai", "juin",
-    "juillet", "août", "septembre", "octobre", "novembre", "décembre",
-)  # fmt: skip
 OSM_DAYS = ("Mo", "Tu", "We", "Th", "Fr", "Sa", "Su")
 
 
@@ -502,42 +506,11 @@ def week_window(weekday: int, start: time, end: time) -> list[tuple[int, int]]:
 # --------------------------------------------------------------------------- French wording
 
 
-def format_time_fr(value: time) -> str:
-    """'9 h', '18 h 30', '0 h'."""
-    return f"{value.hour} h" if value.minute == 0 else f"{value.hour} h {value.minute:02d}"
-
-
 def _format_minutes(minutes: int, *, end: bool = False) -> str:
     minutes %= MINUTES_PER_DAY
     if end and minutes == 0:
         return "minuit"
     return format_time_fr(time(minutes // 60, minutes % 60))
-
-
-def format_date_fr(day: date, weekday: bool = True) -> str:
-    """'jeudi 28 novembre', '1er mai' (without weekday)."""
-    number = "1er" if day.day == 1 else str(day.day)
-    text = f"{number} {MONTH_NAMES_FR[day.month - 1]}"
-    return f"{DAY_NAMES_FR[day.weekday()]} {text}" if weekday else text
-
-
-def relative_day_fr(day: date, today: date | None = None) -> str:
-    """'aujourd'hui', 'demain', 'mardi' (within the week), else 'le jeudi 3 décembre'."""
-    if today is not None:
-        delta = (day - today).days
-        if delta == 0:
-            return "aujourd'hui"
-        if delta == 1:
-            return "demain"
-        if 1 < delta < 7:
-            return DAY_NAMES_FR[day.weekday()]
-    return "le " + format_date_fr(day)
-
-
-def _join_fr(parts: list[str]) -> str:
-    if len(parts) <= 1:
-        return "".join(parts)
-    return ", ".join(parts[:-1]) + " et " + parts[-1]
 
 
 def describe_day(hours: Hours, day: date, today: date | None = None) -> str:
@@ -583,7 +556,7 @@ def describe_day(hours: Hours, day: date, today: date | None = None) -> str:
             end_text = _format_minutes(e.hour * 60 + e.minute, end=True)
             text = f"de {format_time_fr(s.time())} à {end_text}"
         texts.append(text + (f" ({comment})" if comment else ""))
-    return f"ouvert {when}{suffix} {_join_fr(texts)}"
+    return f"ouvert {when}{suffix} {join_fr(texts)}"
 
 
 def describe_week(hours: Hours) -> list[tuple[str, str]]:
@@ -686,8 +659,7 @@ _FILLER = re.compile(r"^(?:\s|[,;/+&]|\bet\b|\bpuis\b|\bpuis de\b|\bde\b)*$", re
 
 
 def _fold(text: str) -> str:
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c))
+    text = strip_accents(text)
     return re.sub(r"\s+", " ", text.replace("\u2019", "'")).strip().lower()
 
 

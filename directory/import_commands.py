@@ -10,6 +10,7 @@ from flask import current_app
 from sqlalchemy.exc import SQLAlchemyError
 
 from core import clock
+from core.text import number_fr as _n
 from directory.commands import CommandError, directory_cli
 from directory.importer.report import CANDIDATE, WARNING, format_problem
 
@@ -17,10 +18,6 @@ MAX_PRINTED_ERRORS = 50
 MAX_PRINTED_CANDIDATES = 30
 IMPORT_FORMATS = ("standard-v1-csv", "standard-v1-json", "standard-v0-json",
                   "standard-v0-csv")
-
-
-def _n(value: int) -> str:
-    return f"{value:,}".replace(",", "\u202f")
 
 
 @directory_cli.command("import")

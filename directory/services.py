@@ -26,6 +26,7 @@ from sqlalchemy.dialects.postgresql import DOUBLE_PRECISION
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput, NotFound
+from core.text import format_date_fr, format_time_fr
 from directory import hours as hours_mod
 from directory.models import Acceptance, Offer, Programme, TrainingSession, Venue, VenueStop
 from directory.vocabulary import (
@@ -353,7 +354,7 @@ def _closure(venue: Venue, today: dt.date) -> tuple[bool, str | None]:
     if not inside:
         return False, None
     if venue.closed_until is not None:
-        until = hours_mod.format_date_fr(venue.closed_until)
+        until = format_date_fr(venue.closed_until)
         return True, f"Fermé temporairement jusqu'au {until} inclus."
     return True, "Fermé temporairement."
 
@@ -398,8 +399,8 @@ def _hours_block(venue: Venue, now: dt.datetime) -> dict:
             if start is not None:
                 block["next_opening"] = {
                     "at": start,
-                    "text": (f"réouverture : {hours_mod.format_date_fr(start.date())} "
-                             f"à {hours_mod.format_time_fr(start.time())}"),
+                    "text": (f"réouverture : {format_date_fr(start.date())} "
+                             f"à {format_time_fr(start.time())}"),
                 }
         return block
     if parsed is None:
@@ -476,11 +477,11 @@ def _offers(venue: Venue) -> list[dict]:
 
 
 def _session_text(starts: dt.datetime, ends: dt.datetime) -> str:
-    day = hours_mod.format_date_fr(starts.date())
-    end = hours_mod.format_time_fr(ends.time())
+    day = format_date_fr(starts.date())
+    end = format_time_fr(ends.time())
     if ends.date() != starts.date():
-        end = f"{hours_mod.format_date_fr(ends.date())} à {end}"
-    return f"{day} de {hours_mod.format_time_fr(starts.time())} à {end}"
+        end = f"{format_date_fr(ends.date())} à {end}"
+    return f"{day} de {format_time_fr(starts.time())} à {end}"
 
 
 def upcoming_sessions(session: Session, venue: Venue, now: dt.datetime,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from urllib.parse import urlsplit
 
@@ -11,16 +10,9 @@ from flask import Blueprint, current_app, render_template
 from core import clock
 from extensions import db
 
-from . import hours, services
+from . import services
 
 bp = Blueprint("directory", __name__)
-
-LANGUAGES_FR = {
-    "fr": "français", "en": "anglais", "es": "espagnol", "de": "allemand", "it": "italien",
-    "pt": "portugais", "ar": "arabe", "tr": "turc", "ro": "roumain", "ru": "russe",
-    "uk": "ukrainien", "zh": "chinois", "vi": "vietnamien", "wo": "wolof", "bm": "bambara",
-    "ber": "berbère", "fa": "persan", "ps": "pachto", "ta": "tamoul", "pl": "polonais",
-}
 
 
 @bp.get("/lieux/<int:venue_id>")
@@ -36,12 +28,6 @@ def venue_page(venue_id: int):
 
 
 # --------------------------------------------------------------------------- filters
-
-
-def capfirst(text: str | None) -> str:
-    """Upper-case the first letter only ("ouvert aujourd'hui…" -> "Ouvert aujourd'hui…")."""
-    text = text or ""
-    return text[:1].upper() + text[1:]
 
 
 def tel_href(phone: str) -> str:
@@ -73,39 +59,6 @@ def site_label(url: str) -> str:
     return (parts.netloc.removeprefix("www.") + parts.path.rstrip("/")) or url
 
 
-def fr_date(value: dt.date | None) -> str:
-    """'15 janvier 2026'."""
-    return f"{hours.format_date_fr(value, weekday=False)} {value.year}" if value else ""
-
-
-def fr_datetime(value: dt.datetime) -> str:
-    return f"{hours.format_date_fr(value.date())} à {hours.format_time_fr(value.time())}"
-
-
-def weekday_fr(value: dt.date) -> str:
-    return hours.DAY_NAMES_FR[value.weekday()]
-
-
-def duration_fr(minutes: int) -> str:
-    if minutes < 60:
-        return f"{minutes} min"
-    h, m = divmod(minutes, 60)
-    return f"{h} h" if m == 0 else f"{h} h {m:02d}"
-
-
-def language_fr(code: str) -> str:
-    return LANGUAGES_FR.get(code, code)
-
-
-FILTERS = {
-    "capfirst": capfirst, "tel_href": tel_href, "phone_fr": phone_fr, "web_url": web_url,
-    "site_label": site_label,
-    "fr_date": fr_date, "fr_datetime": fr_datetime, "weekday_fr": weekday_fr,
-    "duration_fr": duration_fr, "language_fr": language_fr,
-}
-
-
-@bp.record_once
-def _register_filters(state) -> None:
-    for name, function in FILTERS.items():
-        state.app.jinja_env.filters.setdefault(name, function)
+# Filters of the venue's contacts (the French wording is core.templating's).
+FILTERS = {"tel_href": tel_href, "phone_fr": phone_fr, "web_url": web_url,
+           "site_label": site_label}

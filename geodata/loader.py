@@ -24,6 +24,8 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine
 
+from core.text import number_fr as _n
+
 from .sources import Sources, normalise_departement_code, read_sources
 
 log = logging.getLogger(__name__)
@@ -101,10 +103,6 @@ class LoadReport:
             out.append(f"Aucune modification : les territoires étaient déjà à jour "
                        f"({self.seconds:.1f} s).")
         return out
-
-
-def _n(value: int) -> str:
-    return f"{value:,}".replace(",", "\u202f")
 
 
 Progress = Callable[[str], None]

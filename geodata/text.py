@@ -7,7 +7,8 @@ query, so that "St-Étienne", "saint etienne" and "SAINT-ÉTIENNE" compare equal
 from __future__ import annotations
 
 import re
-import unicodedata
+
+from core.text import strip_accents
 
 # Abbreviations spelled out, as whole words only ("st" but not "sturzelbronn").
 _ABBREVIATIONS = {
@@ -16,14 +17,7 @@ _ABBREVIATIONS = {
     "sts": "saints",
     "stes": "saintes",
 }
-# Ligatures that NFKD does not decompose.
-_LIGATURES = str.maketrans({"œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae", "ß": "ss"})
 _NOT_ALNUM = re.compile(r"[^a-z0-9]+")
-
-
-def strip_accents(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.translate(_LIGATURES))
-    return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
 def normalise_name(text: str) -> str:

@@ -5,13 +5,16 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register this package's blueprints and commands."""
+    from core.templating import add_filters
     from extensions import api
 
+    from . import views
     from .api import blp as match_blp
-    from .views import bp as pages_bp
 
     api.register_blueprint(match_blp)
-    app.register_blueprint(pages_bp)
+    app.register_blueprint(views.bp)
+    add_filters(app, views.FILTERS)
+    app.jinja_env.globals["match_venue_url"] = views.venue_url
 
     # Cohort assignment (its own blueprint under /api/v1/match, and the `match` CLI group).
     from .cohort.api import blp as cohort_blp

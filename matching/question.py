@@ -8,13 +8,13 @@ French messages per field.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, time
 from typing import Any
 
 from core.errors import InvalidInput
+from core.text import slug
 
 # Days as the API accepts them -> 0 = Monday … 6 = Sunday.
 DAY_CODES: dict[str, int] = {
@@ -32,13 +32,6 @@ DETOUR_FACTOR = 1.3
 
 # Support values that have a plain-language alias in the API.
 SUPPORT_ALIASES = {"mobilite-reduite": "Handicaps moteurs"}
-
-
-def slug(value: str) -> str:
-    """'Aide aux démarches administratives' -> 'aide-aux-demarches-administratives'."""
-    text = unicodedata.normalize("NFKD", value)
-    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
-    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
 
 
 def canonical(value: str, vocabulary: tuple[str, ...]) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from core.text import distance_fr, km_fr, language_fr
 from directory.vocabulary import LEVELS
 
 from .availability import Slot, availability_fr
@@ -35,12 +36,6 @@ FORMAT_UNMET = {"individual": "pas d'accompagnement individuel annoncé",
 FORMAT_MODALITE = {"individual": "Accompagnement individuel",
                    "collective": "Dans un atelier collectif",
                    "remote": "À distance", "autonomous": "En autonomie"}
-LANGUAGE_NAMES = {"fr": "français", "en": "anglais", "es": "espagnol", "de": "allemand",
-                  "it": "italien", "pt": "portugais", "ar": "arabe", "tr": "turc",
-                  "ru": "russe", "uk": "ukrainien", "zh": "chinois", "ro": "roumain",
-                  "pl": "polonais", "nl": "néerlandais", "fa": "persan", "ps": "pachto",
-                  "ta": "tamoul", "wo": "wolof", "br": "breton", "oc": "occitan",
-                  "eu": "basque", "co": "corse", "ht": "créole haïtien", "lsf": "LSF"}
 # Languages the standard's prise_en_charge_specifique can vouch for.
 LANGUAGE_SUPPORT = {"en": "Langues étrangères (anglais)"}
 OTHER_LANGUAGES_SUPPORT = "Langues étrangères (autres)"
@@ -92,30 +87,6 @@ def travel_minutes(distance_m: float) -> dict[str, int]:
     road_km = distance_m / 1000 * DETOUR_FACTOR
     return {mode: max(1, round(road_km / speed * 60)) if distance_m > 0 else 0
             for mode, speed in TRAVEL_MODES.items()}
-
-
-def distance_fr(distance_m: float, *, in_commune: bool = False) -> str:
-    """'dans la commune', 'à 350 m', 'à 2,3 km', 'à 23 km'."""
-    if distance_m <= 0.5 and in_commune:
-        return "dans la commune"
-    if distance_m < 1000:
-        return f"à {max(10, round(distance_m / 10) * 10)} m"
-    km = distance_m / 1000
-    if km < 10:
-        return f"à {km:.1f} km".replace(".", ",")
-    return f"à {round(km)} km"
-
-
-def km_fr(distance_m: float) -> str:
-    """'800 m', '20 km', '2,5 km'."""
-    if distance_m < 1000:
-        return f"{round(distance_m)} m"
-    km = distance_m / 1000
-    return (f"{km:.0f} km" if km == int(km) else f"{km:.1f} km").replace(".", ",")
-
-
-def language_fr(code: str) -> str:
-    return LANGUAGE_NAMES.get(code, code)
 
 
 def _offers_language(c: Candidate, code: str) -> bool:

@@ -20,8 +20,8 @@ from flask import Blueprint, Response, current_app, render_template, request, ur
 from core import clock
 from core.errors import InvalidInput, NotFound
 from core.spreadsheet import neutralise_cell
-from directory import hours
-from directory.views import capfirst, phone_fr
+from core.text import capfirst, date_fr, distance_fr
+from directory.views import phone_fr
 from extensions import db
 
 from . import forms
@@ -161,15 +161,13 @@ def sheet(venue_id: int):
         "matching/sheet.html", venue=detail, form=form, result=result, found=found,
         bring=bring_list(detail, found, result, what_to_bring(detail)),
         back_url=back + ("?" + _query(form) if form.submitted else ""),
-        printed_on=hours.format_date_fr(now.date(), weekday=False) + f" {now.year}")
+        printed_on=date_fr(now.date()))
 
 
 # --------------------------------------------------------------------------- wording
 
 
 def distance_text(distance_m: float | None, *, in_commune: bool = False) -> str:
-    from .ranking import distance_fr
-
     if distance_m is None:
         return ""
     return distance_fr(distance_m, in_commune=in_commune)
@@ -313,23 +311,8 @@ def place_label(place) -> str:
     return "votre position" if place.precision == "point" else place.label
 
 
-def euros(cents: int) -> str:
-    """1000 -> '10 €', 1250 -> '12,50 €'."""
-    whole, rest = divmod(int(cents), 100)
-    return f"{whole} €" if rest == 0 else f"{whole},{rest:02d} €"
-
-
+# The search's own filters (the French wording is core.templating's).
 FILTERS = {
-    # The venue page's helpers, under the names these templates use.
-    "capitalize_first": capfirst, "match_euros": euros, "match_place": place_label,
-    "match_phone": phone_fr,
-    "match_distance": distance_text, "match_travel": travel_text, "match_cheques": cheques_text,
-    "match_offer": offer_text, "match_service": service_label,
+    "match_place": place_label, "match_distance": distance_text, "match_travel": travel_text,
+    "match_cheques": cheques_text, "match_offer": offer_text, "match_service": service_label,
 }
-
-
-@bp.record_once
-def _register(state) -> None:
-    for name, function in FILTERS.items():
-        state.app.jinja_env.filters[name] = function
-    state.app.jinja_env.globals["match_venue_url"] = venue_url

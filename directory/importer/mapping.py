@@ -54,10 +54,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 import tomllib
-import unicodedata
 from pathlib import Path
 from typing import Any
 
+from core.text import slug
 from directory import hours as hours_module
 from directory.importer.readers import (
     Candidate,
@@ -175,8 +175,7 @@ class Mapping:
             return spec["value"]
         if "slug" in spec:
             parts = [_cell(data.get(c)) or "" for c in spec["slug"]]
-            slug = slugify(" ".join(parts))
-            return slug or None
+            return slug(" ".join(parts)) or None
         if "template" in spec:
             def replace(match: re.Match) -> str:
                 return _cell(data.get(match.group(1))) or ""
@@ -326,11 +325,6 @@ def _number(value: Any) -> float:
     if isinstance(value, int | float):
         return float(value)
     return float(str(value).strip().replace(" ", "").replace(",", "."))
-
-
-def slugify(text: str) -> str:
-    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "-", folded.lower()).strip("-")
 
 
 def load(path: str | Path) -> Mapping:

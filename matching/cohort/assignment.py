@@ -50,12 +50,12 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput
-from directory.hours import relative_day_fr
+from core.text import distance_fr, km_fr, relative_day_fr
 
 from .. import services as engine
 from ..availability import HORIZON_DAYS, availability_fr, first_opening, free_intervals
 from ..question import Availability, Question
-from ..ranking import distance_fr, km_fr, travel_minutes
+from ..ranking import travel_minutes
 
 log = logging.getLogger(__name__)
 

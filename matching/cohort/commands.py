@@ -22,6 +22,7 @@ from marshmallow import ValidationError
 
 from core import clock
 from core.errors import InvalidInput, PasserelleError
+from core.text import number_fr
 from extensions import db
 
 match_cli = AppGroup("match", help="Recherche de lieux : affectation de cohortes.")
@@ -40,11 +41,6 @@ class CommandError(click.ClickException):
 
     def show(self, file=None) -> None:
         click.echo(f"Erreur : {self.format_message()}", err=True, file=file)
-
-
-def _number_fr(n: float, decimals: int = 0) -> str:
-    text = f"{n:,.{decimals}f}".replace(",", "\u202f").replace(".", ",")
-    return text
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -178,19 +174,19 @@ def summary(totals: dict[str, Any]) -> list[str]:
     reasons = {"programme": "pass non valable", "services": "service non couvert",
                "no_venue": "aucun lieu à portée", "availability": "aucun créneau",
                "full": "lieux complets"}
-    lines = [f"{_number_fr(totals['people'])} personne(s) : {_number_fr(totals['assigned'])} "
-             f"placée(s) (dont {_number_fr(totals['with_session'])} à une séance), "
-             f"{_number_fr(totals['unassigned'])} sans place."]
+    lines = [f"{number_fr(totals['people'])} personne(s) : {number_fr(totals['assigned'])} "
+             f"placée(s) (dont {number_fr(totals['with_session'])} à une séance), "
+             f"{number_fr(totals['unassigned'])} sans place."]
     if totals["unassigned_by_reason"]:
         lines.append("Sans place : " + ", ".join(
-            f"{reasons.get(k, k)} {_number_fr(v)}"
+            f"{reasons.get(k, k)} {number_fr(v)}"
             for k, v in totals["unassigned_by_reason"].items()) + ".")
     if totals["assigned"]:
-        lines.append(f"Distance totale {_number_fr(totals['total_distance_m'] / 1000, 1)} km, "
-                     f"moyenne {_number_fr(totals['mean_distance_m'] / 1000, 1)} km, "
-                     f"maximum {_number_fr(totals['max_distance_m'] / 1000, 1)} km.")
-    lines.append(f"{_number_fr(totals['venues_used'])} lieu(x) utilisé(s), dont "
-                 f"{_number_fr(totals['venues_with_assumed_capacity'])} à capacité inconnue "
+        lines.append(f"Distance totale {number_fr(totals['total_distance_m'] / 1000, 1)} km, "
+                     f"moyenne {number_fr(totals['mean_distance_m'] / 1000, 1)} km, "
+                     f"maximum {number_fr(totals['max_distance_m'] / 1000, 1)} km.")
+    lines.append(f"{number_fr(totals['venues_used'])} lieu(x) utilisé(s), dont "
+                 f"{number_fr(totals['venues_with_assumed_capacity'])} à capacité inconnue "
                  "(capacité supposée).")
     return lines
 
@@ -255,7 +251,7 @@ def cohort_command(people: Path, out: Path, fmt: str | None, input_format: str |
     for line in summary(payload["totals"]):
         click.echo(line)
     click.echo(f"Résultat écrit dans {out} ({out_fmt.upper()}) en "
-               f"{_number_fr(result.timings['total_s'], 1)} s.")
+               f"{number_fr(result.timings['total_s'], 1)} s.")
 
 
 def _error_text(lines: list[str]) -> str:

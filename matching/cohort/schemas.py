@@ -23,6 +23,7 @@ from marshmallow import (
 from core import schemas as fr
 from core.errors import PayloadTooLarge
 from core.schemas import StrictSchema
+from core.text import number_fr
 
 from ..question import slug
 from ..schemas import QuestionSchema
@@ -114,8 +115,8 @@ class CohortRequestSchema(StrictSchema):
     def _cap(self, data: Any, **kwargs):
         if isinstance(data, dict) and isinstance(data.get("people"), list) \
                 and len(data["people"]) > MAX_PEOPLE:
-            raise PayloadTooLarge(f"Au plus {MAX_PEOPLE:,} personnes par cohorte (reçu : "
-                                  f"{len(data['people']):,}).".replace(",", "\u202f"))
+            raise PayloadTooLarge(f"Au plus {number_fr(MAX_PEOPLE)} personnes par cohorte "
+                                  f"(reçu : {number_fr(len(data['people']))}).")
         return data
 
     @validates_schema

@@ -3,8 +3,9 @@
 import pytest
 from opening_hours import OpeningHours
 
+from core.text import strip_accents
 from geodata.sources import normalise_departement_code, osm_opening_hours, town_hall_hours
-from geodata.text import normalise_name, strip_accents
+from geodata.text import normalise_name
 
 
 @pytest.mark.parametrize(("raw", "expected"), [
