@@ -12,6 +12,13 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from core import clock
+from core.geojson import (
+    MEDIA_TYPE,
+    FeatureCollectionSchema,
+    feature,
+    feature_collection,
+    point,
+)
 from extensions import db
 
 from . import services as coverage
@@ -72,14 +79,10 @@ def suggestions(args):
                               detour=detour, gap_limit=args["gap_limit"],
                               today=clock.today())
     if args["format"] == "geojson":
-        features = [{"type": "Feature", "id": site["rank"],
-                     "geometry": {"type": "Point",
-                                  "coordinates": [round(site["lon"], 6),
-                                                  round(site["lat"], 6)]},
-                     "properties": site} for site in result["sites"]]
-        body = json.dumps({"type": "FeatureCollection", "features": features},
-                          ensure_ascii=False)
-        return Response(body, mimetype="application/geo+json")
+        collection = FeatureCollectionSchema().dump(feature_collection(
+            feature(site["rank"], point(site["lon"], site["lat"], digits=6), site)
+            for site in result["sites"]))
+        return Response(json.dumps(collection, ensure_ascii=False), mimetype=MEDIA_TYPE)
     return result
 
 

@@ -33,6 +33,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from core import schemas as fr
+from core.geojson import collection_text
 from extensions import db
 
 from . import services as coverage
@@ -136,10 +137,8 @@ def map_view(session: Session, cache: ShapeCache, level: str,
                      + (shapes.get(row["code"]) or "null") + ',"properties":'
                      + properties + "}")
     run = {**view.run, "created_at": view.run["created_at"].isoformat()}
-    head = json.dumps({"type": "FeatureCollection", "level": level, "zoom": zoom,
-                       "tolerance": tolerance_for(level, zoom), "run": run},
-                      ensure_ascii=False, separators=(",", ":"))[:-1]
-    return view.run, head + ',"features":[' + ",".join(parts) + "]}"
+    return view.run, collection_text(",".join(parts), {
+        "level": level, "zoom": zoom, "tolerance": tolerance_for(level, zoom), "run": run})
 
 
 # --------------------------------------------------------------------------- web

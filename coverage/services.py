@@ -53,6 +53,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput, NotFound
+from core.geojson import collection_text
 from core.spreadsheet import neutralise_cell
 
 from . import accessibility
@@ -1050,9 +1051,7 @@ def coverage_view(session: Session, level: str, selection: Selection, *,
 def view_geojson(view: View) -> str:
     """The FeatureCollection as text (Features assembled by PostgreSQL)."""
     run = {**view.run, "created_at": view.run["created_at"].isoformat()}
-    head = json.dumps({"type": "FeatureCollection", "level": view.level, "run": run},
-                      ensure_ascii=False, separators=(",", ":"))[:-1]
-    return head + ',"features":[' + (view.features or "") + "]}"
+    return collection_text(view.features or "", {"level": view.level, "run": run})
 
 
 def csv_cell(value: Any) -> str:

@@ -11,6 +11,8 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from core import clock
+from core.geojson import MEDIA_TYPE as GEOJSON
+from core.geojson import feature_collection
 from extensions import db
 
 from . import services
@@ -20,8 +22,6 @@ from .venue_schemas import (
     VenueListArgs,
     VenueListSchema,
 )
-
-GEOJSON = "application/geo+json"
 
 blp = Blueprint(
     "venues", __name__, url_prefix="/api/v1/venues",
@@ -86,11 +86,8 @@ def list_venues(args):
     next_url = _next_url(page.next_cursor)
     headers = {"Link": f'<{next_url}>; rel="next"'} if next_url else {}
     if _wants_geojson(args.get("format")):
-        collection = VenueFeatureCollectionSchema().dump({
-            "type": "FeatureCollection",
-            "features": [services.geojson_feature(item) for item in page.items],
-            "next": next_url,
-        })
+        collection = VenueFeatureCollectionSchema().dump(feature_collection(
+            (services.geojson_feature(item) for item in page.items), next=next_url))
         response = current_app.response_class(
             json.dumps(collection, ensure_ascii=False), mimetype=GEOJSON)
         response.headers.update(headers)

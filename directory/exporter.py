@@ -22,6 +22,7 @@ from typing import Any, TextIO
 
 from sqlalchemy import Connection, text
 
+from core.geojson import collection_head, feature, point
 from core.spreadsheet import neutralise_cell
 from directory.vocabulary import STANDARD_FIELDS
 
@@ -115,17 +116,13 @@ def _feature(venue: dict[str, Any], extensions: bool) -> dict[str, Any]:
             continue
         value = venue.get(name)
         properties[name] = value.isoformat() if isinstance(value, dt.date) else value
-    geometry = None
-    if venue.get("longitude") is not None:
-        geometry = {"type": "Point", "coordinates": [round(venue["longitude"], 7),
-                                                     round(venue["latitude"], 7)]}
-    return {"type": "Feature", "id": venue["lieu_id"], "geometry": geometry,
-            "properties": properties}
+    return feature(venue["lieu_id"], point(venue.get("longitude"), venue.get("latitude"), 7),
+                   properties)
 
 
 def write_geojson(rows: Iterator[dict[str, Any]], out: TextIO, extensions: bool = True) -> int:
     return _write_array(out, (_feature(v, extensions) for v in rows),
-                        head='{"type": "FeatureCollection", "features": [', tail="]}")
+                        head=collection_head(compact=False), tail="]}")
 
 
 def _data_inclusion(venue: dict[str, Any], extensions: bool) -> dict[str, Any]:

@@ -5,16 +5,8 @@ from __future__ import annotations
 from marshmallow import fields, validate
 
 from core import schemas as fr
+from core.geojson import Geometry
 from core.schemas import ParameterSchema, StrictSchema
-
-
-class GeoJSONGeometry(fields.Dict):
-    """A GeoJSON geometry (RFC 7946, lon/lat) produced by PostGIS, output only."""
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("metadata", {})
-        kwargs["metadata"].setdefault("description", "Géométrie GeoJSON (RFC 7946, lon/lat).")
-        super().__init__(**kwargs)
 
 
 class ProgrammeListArgs(ParameterSchema):
@@ -43,7 +35,7 @@ class ProgrammeSchema(StrictSchema):
         metadata={"description": "Territoires du périmètre : fr, reg:75, dep:33, "
                                  "epci:<SIREN>, com:<code INSEE>.", "example": ["dep:33"]})
     perimeter_names = fields.List(fields.String(), required=True)
-    perimeter = GeoJSONGeometry(
+    perimeter = Geometry(
         allow_none=True,
         metadata={"description": "Union des territoires (MultiPolygon GeoJSON) ; null pour "
                                  "la France entière ou quand geometry=none."})

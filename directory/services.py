@@ -25,6 +25,7 @@ from sqlalchemy import and_, exists, false, func, literal_column, or_, select, t
 from sqlalchemy.dialects.postgresql import DOUBLE_PRECISION
 from sqlalchemy.orm import Session
 
+from core import geojson
 from core.errors import InvalidInput, NotFound
 from core.text import format_date_fr, format_time_fr
 from directory import hours as hours_mod
@@ -324,10 +325,8 @@ def venue_summary(venue, lon: float | None, lat: float | None,
 
 def geojson_feature(item: dict) -> dict:
     """A venue as a GeoJSON Feature (RFC 7946: [longitude, latitude])."""
-    geometry = None
-    if item.get("longitude") is not None and item.get("latitude") is not None:
-        geometry = {"type": "Point", "coordinates": [item["longitude"], item["latitude"]]}
-    return {"type": "Feature", "id": item["id"], "geometry": geometry, "properties": item}
+    return geojson.feature(item["id"], geojson.point(item.get("longitude"), item.get("latitude")),
+                           item)
 
 
 # --------------------------------------------------------------------------- one venue

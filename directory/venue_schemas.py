@@ -11,6 +11,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from core import schemas as fr
+from core.geojson import FeatureCollectionSchema, FeatureSchema
 from core.schemas import ParameterSchema
 
 from .services import SORTS
@@ -221,27 +222,12 @@ class VenueListSchema(Schema):
                          metadata={"description": "Adresse de la page suivante ; null à la fin."})
 
 
-class VenuePointSchema(Schema):
-    type = fields.String(metadata={"enum": ["Point"]})
-    coordinates = fields.List(fields.Float(), metadata={
-        "description": "[longitude, latitude] (RFC 7946)."})
-
-
-class VenueFeatureSchema(Schema):
-    class Meta:
-        ordered = True
-
-    type = fields.String(metadata={"enum": ["Feature"]})
+class VenueFeatureSchema(FeatureSchema):
     id = fields.Integer()
-    geometry = fields.Nested(VenuePointSchema, allow_none=True)
     properties = fields.Nested(VenueSchema)
 
 
-class VenueFeatureCollectionSchema(Schema):
-    class Meta:
-        ordered = True
-
-    type = fields.String(metadata={"enum": ["FeatureCollection"]})
+class VenueFeatureCollectionSchema(FeatureCollectionSchema):
     features = fields.List(fields.Nested(VenueFeatureSchema))
     next = fields.String(allow_none=True)
 

@@ -10,6 +10,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from core import schemas as fr
+from core.geojson import Geometry
 from core.schemas import ParameterSchema
 
 from .services import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
@@ -97,15 +98,6 @@ class GeocodeArgs(ParameterSchema):
 # --------------------------------------------------------------------------- output
 
 
-class GeoJSONGeometry(fields.Dict):
-    """A GeoJSON geometry (RFC 7946, WGS 84 longitude/latitude)."""
-
-    def __init__(self, **kwargs: Any):
-        kwargs.setdefault("metadata", {}).setdefault(
-            "description", "Géométrie GeoJSON (RFC 7946, longitude puis latitude).")
-        super().__init__(**kwargs)
-
-
 class TerritoryRefSchema(Schema):
     code = fields.String(required=True)
     name = fields.String(required=True)
@@ -116,7 +108,7 @@ class EpciRefSchema(TerritoryRefSchema):
 
 
 class TownHallSchema(Schema):
-    point = GeoJSONGeometry(allow_none=True)
+    point = Geometry(allow_none=True)
     address = fields.String(allow_none=True)
     hours = fields.List(fields.Dict(), metadata={
         "description": "Périodes : {from, to (jours), intervals [[début, fin]]}."})
@@ -133,9 +125,9 @@ class CommuneSchema(Schema):
     epci = fields.Nested(EpciRefSchema, allow_none=True)
     postal_codes = fields.List(fields.String())
     town_hall = fields.Nested(TownHallSchema, allow_none=True)
-    point = GeoJSONGeometry(allow_none=True, metadata={
+    point = Geometry(allow_none=True, metadata={
         "description": "Point à l'intérieur de la commune (GeoJSON)."})
-    geometry = GeoJSONGeometry(allow_none=True)
+    geometry = Geometry(allow_none=True)
 
 
 class CommunePageSchema(Schema):
@@ -150,7 +142,7 @@ class DepartementSchema(Schema):
     population = fields.Integer(allow_none=True)
     region = fields.Nested(TerritoryRefSchema)
     communes_count = fields.Integer()
-    geometry = GeoJSONGeometry(allow_none=True)
+    geometry = Geometry(allow_none=True)
 
 
 class DepartementListSchema(Schema):
@@ -162,7 +154,7 @@ class RegionSchema(Schema):
     name = fields.String(required=True)
     population = fields.Integer(allow_none=True)
     departements = fields.List(fields.String())
-    geometry = GeoJSONGeometry(allow_none=True)
+    geometry = Geometry(allow_none=True)
 
 
 class RegionListSchema(Schema):
@@ -176,7 +168,7 @@ class EpciSchema(Schema):
     population = fields.Integer(allow_none=True)
     departements = fields.List(fields.String())
     communes_count = fields.Integer()
-    geometry = GeoJSONGeometry(allow_none=True)
+    geometry = Geometry(allow_none=True)
 
 
 class EpciPageSchema(Schema):

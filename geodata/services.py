@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
+from core import geojson
 from core.errors import InvalidInput, NotFound
 
 from .models import Commune, Departement, Epci, PostalCode, Region
@@ -64,10 +65,7 @@ def _geojson(column, tolerance: float | None) -> ColumnElement:
 
 
 def _point(lon: float | None, lat: float | None) -> dict[str, Any] | None:
-    if lon is None or lat is None:
-        return None
-    return {"type": "Point",
-            "coordinates": [round(lon, FULL_PRECISION_DIGITS), round(lat, FULL_PRECISION_DIGITS)]}
+    return geojson.point(lon, lat, FULL_PRECISION_DIGITS)
 
 
 def _loads(value: str | None) -> dict[str, Any] | None:

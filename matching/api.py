@@ -7,9 +7,10 @@ from typing import Any
 
 from flask import current_app, json, request
 from flask_smorest import Blueprint
-from marshmallow import RAISE
+from marshmallow import RAISE, fields
 
-from core import clock
+from core import clock, geojson
+from core.geojson import FeatureCollectionSchema
 from extensions import db
 
 from .question import question_from_loaded
@@ -99,16 +100,26 @@ def result_payload(result: MatchResult) -> dict[str, Any]:
     }
 
 
+class MatchFeatureCollectionSchema(FeatureCollectionSchema):
+    """The results as Features; the rest of the answer as foreign members (already dumped
+    by MatchResponseSchema)."""
+
+    place = fields.Raw()
+    programme = fields.Raw(allow_none=True)
+    search = fields.Raw()
+    assumptions = fields.Raw()
+    count = fields.Integer()
+    remote = fields.Raw()
+    hints = fields.Raw()
+
+
 def geojson_payload(payload: dict[str, Any]) -> dict[str, Any]:
     """A FeatureCollection of the results (RFC 7946, lon/lat); the rest as foreign members."""
-    features = []
-    for item in payload["results"]:
-        properties = {k: v for k, v in item.items() if k not in ("lat", "lon")}
-        features.append({"type": "Feature", "id": item["venue_id"],
-                         "geometry": {"type": "Point", "coordinates": [item["lon"], item["lat"]]},
-                         "properties": properties})
-    rest = {k: v for k, v in payload.items() if k not in ("results",)}
-    return {"type": "FeatureCollection", "features": features, **rest}
+    features = (geojson.feature(item["venue_id"], geojson.point(item["lon"], item["lat"]),
+                                {k: v for k, v in item.items() if k not in ("lat", "lon")})
+                for item in payload["results"])
+    rest = {k: v for k, v in payload.items() if k != "results"}
+    return MatchFeatureCollectionSchema().dump(geojson.feature_collection(features, **rest))
 
 
 def _answer(args: dict[str, Any]):
@@ -122,7 +133,7 @@ def _answer(args: dict[str, Any]):
     if wants_geojson:
         dumped = MatchResponseSchema().dump(payload)
         return current_app.response_class(
-            json.dumps(geojson_payload(dumped)), mimetype="application/geo+json")
+            json.dumps(geojson_payload(dumped)), mimetype=geojson.MEDIA_TYPE)
     return payload
 
 
