@@ -1,10 +1,13 @@
 """Test harness: one migrated PostGIS database per test session, a rolled-back
-transaction per test, a client that refuses pages loading external assets."""
+transaction per test, the application's clock frozen (one ``clock`` fixture), a client that
+refuses pages loading external assets, and the one catalogue factory (venues, offers,
+sessions, stops, programmes, acceptances, a small fictional geography)."""
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import itertools
 import os
 import re
 from collections.abc import Iterator
@@ -12,13 +15,19 @@ from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
+from geoalchemy2.shape import from_shape
+from shapely.geometry import MultiPolygon, Point, box
+from sqlalchemy.dialects.postgresql import Range
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 from app import create_app
 from core.clock import PARIS, FrozenClock
 from core.config import local_database_url
 from core.database import create_database, drop_database
+from directory import hours as oh
+from directory.models import Acceptance, Offer, Programme, TrainingSession, Venue, VenueStop
 from extensions import db
+from geodata.models import Commune, Departement, Epci, Region
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -200,3 +209,152 @@ def client(app, db_session):
 @pytest.fixture
 def runner(app, db_session):
     return app.test_cli_runner()
+
+
+# --------------------------------------------------------------------------- catalogue factory
+# Plain functions taking the test's session: ``from tests.conftest import make_venue, point``
+# or ``from tests import conftest as cat`` then ``cat.venue(...)``, ``cat.offer(...)``.
+
+_counter = itertools.count(1)
+
+
+def point(lon: float, lat: float):
+    return from_shape(Point(lon, lat), srid=4326)
+
+
+def square(min_lon: float, min_lat: float, max_lon: float, max_lat: float):
+    return from_shape(MultiPolygon([box(min_lon, min_lat, max_lon, max_lat)]), srid=4326)
+
+
+def make_venue(session, **fields) -> Venue:
+    n = next(_counter)
+    values = {
+        "source": "test",
+        "source_id": f"lieu-{n}",
+        "nom": f"Espace numérique de test {n}",
+        "commune": "Bordeaux",
+        "code_postal": "33000",
+        "code_insee": "99001",
+        "adresse": "1 place Pey-Berland",
+        "date_maj": dt.date(2026, 1, 15),
+        "geom": point(-0.5792, 44.8378),
+        "location_precision": "address",
+    }
+    values.update(fields)
+    venue = Venue(**values)
+    session.add(venue)
+    session.flush()
+    return venue
+
+
+def make_small_geography(session) -> dict[str, str]:
+    """Two régions, three départements, one EPCI, five communes with rectangular shapes.
+
+    Codes are fictional so that they never collide with the real geography some tests
+    load (session fixture ``geography``). Layout: région 91 ("Nouvelle-Aquitaine") / dep
+    990 ("Gironde") holds communes 99001 (Bordeaux, in EPCI 999000001) and 99002
+    (Mérignac, same EPCI) and 99003 (La Teste); dep 991 ("Dordogne") holds 99101
+    (Périgueux); région 92 / dep 992 ("Paris") holds 99201 (Paris).
+    """
+    session.add_all([
+        Region(code="91", name="Nouvelle-Aquitaine", population=6_000_000,
+               geom=square(-1.8, 43.0, 2.6, 47.2)),
+        Region(code="92", name="Île-de-France", population=12_000_000,
+               geom=square(1.4, 48.1, 3.6, 49.3)),
+    ])
+    session.flush()
+    session.add_all([
+        Departement(code="990", name="Gironde", region_code="91", population=1_600_000,
+                    geom=square(-1.3, 44.2, 0.3, 45.6)),
+        Departement(code="991", name="Dordogne", region_code="91", population=410_000,
+                    geom=square(0.3, 44.6, 1.4, 45.7)),
+        Departement(code="992", name="Paris", region_code="92", population=2_100_000,
+                    geom=square(2.2, 48.8, 2.5, 48.9)),
+        Epci(code="999000001", name="Bordeaux Métropole", kind="METRO", population=800_000,
+             geom=square(-0.8, 44.7, -0.4, 45.0)),
+    ])
+    session.flush()
+    communes = [
+        ("99001", "Bordeaux", 260_000, "990", "91", "999000001", (-0.64, 44.8, -0.5, 44.9),
+         (-0.5792, 44.8378)),
+        ("99002", "Mérignac", 72_000, "990", "91", "999000001", (-0.75, 44.8, -0.64, 44.9),
+         (-0.6446, 44.8386)),
+        ("99003", "La Teste-de-Buch", 27_000, "990", "91", None, (-1.25, 44.5, -1.05, 44.7),
+         (-1.1451, 44.6303)),
+        ("99101", "Périgueux", 30_000, "991", "91", None, (0.68, 45.15, 0.76, 45.22),
+         (0.7218, 45.1846)),
+        ("99201", "Paris", 2_100_000, "992", "92", None, (2.25, 48.81, 2.42, 48.90),
+         (2.3522, 48.8566)),
+    ]
+    for code, name, pop, dep, reg, epci, bbox, hall in communes:
+        session.add(Commune(
+            code=code, name=name, search_name=name.lower(), population=pop,
+            departement_code=dep, region_code=reg, epci_code=epci, geom=square(*bbox),
+            point=point((bbox[0] + bbox[2]) / 2, (bbox[1] + bbox[3]) / 2),
+            town_hall_point=point(*hall), town_hall_address=f"Mairie, {name}"))
+    session.flush()
+    return {c[0]: c[1] for c in communes}
+
+
+def week(osm: str | None, tz: str = "Europe/Paris"):
+    if not osm:
+        return None
+    return [Range(a, b, bounds="[)") for a, b in oh.weekly_intervals(oh.parse(osm, tz))]
+
+
+def venue(session, lon: float, lat: float, *, horaires: str | None = None, **fields):
+    """A venue at (lon, lat) with valid OSM hours (or none)."""
+    values = {"geom": point(lon, lat), "horaires": horaires, "horaires_osm": horaires,
+              "horaires_valides": horaires is not None, "opening_week": week(horaires)}
+    values.update(fields)
+    return make_venue(session, **values)
+
+
+def programme(session, code: str = "pass-test", name: str = "Pass Numérique Test", *,
+              perimeter_codes=("fr",), valid_from=dt.date(2026, 1, 1), valid_to=None,
+              allowed_services=()):
+    from directory.programmes import save_programme
+
+    prog, _ = save_programme(session, code=code, name=name, perimeter_codes=perimeter_codes,
+                             valid_from=valid_from, valid_to=valid_to,
+                             allowed_services=allowed_services)
+    return prog
+
+
+def accept(session, lieu, prog: Programme, *, valid_from=dt.date(2026, 1, 1), valid_to=None,
+           services=()):
+    acc = Acceptance(lieu_id=lieu.id, programme_id=prog.id, valid_from=valid_from,
+                     valid_to=valid_to, services=list(services))
+    session.add(acc)
+    session.flush()
+    return acc
+
+
+def offer(session, lieu, service: str, *, level=None, format="individual", cheques=1,
+          languages=("fr",), publics=(), horaires=None, title=None):
+    n = next(_counter)
+    o = Offer(lieu_id=lieu.id, code=f"offre-{n}", title=title or f"Atelier {n}", service=service,
+              level=level, format=format, cheques_required=cheques, languages=list(languages),
+              publics=list(publics), horaires=horaires, opening_week=week(horaires))
+    session.add(o)
+    session.flush()
+    return o
+
+
+def seance(session, o: Offer, starts_at: dt.datetime, *, hours=2, seats=8, taken=0, stop=None):
+    s = TrainingSession(offre_id=o.id, starts_at=starts_at,
+                        ends_at=starts_at + dt.timedelta(hours=hours), seats=seats,
+                        seats_taken=taken, stop_id=stop.id if stop is not None else None)
+    session.add(s)
+    session.flush()
+    return s
+
+
+def stop(session, lieu, lon: float, lat: float, label: str, *, horaires=None, position=0,
+         code_insee=None):
+    s = VenueStop(lieu_id=lieu.id, position=position, label=label, geom=point(lon, lat),
+                  horaires=horaires, horaires_osm=horaires, opening_week=week(horaires),
+                  code_insee=code_insee)
+    session.add(s)
+    session.flush()
+    return s

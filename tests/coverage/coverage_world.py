@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from directory.models import Venue
 from geodata.models import Commune, Departement, Epci, Region
-from tests.directory.factories import make_venue, point, square
+from tests.conftest import make_venue, point, square
 
 LON = 7.0
 COMMUNES = {

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from core.errors import InvalidInput
 from coverage import services as coverage
 from directory.models import Acceptance, Offer, Programme, VenueStop
-from tests.directory.factories import make_venue, point
+from tests.conftest import make_venue, point
 
 from .coverage_world import COMMUNES, LON, TERRITORY, make_world
 

@@ -10,8 +10,7 @@ from sqlalchemy import text
 
 from coverage import services as coverage
 from directory.models import Acceptance, Programme
-from tests.conftest import shared_data
-from tests.directory.factories import make_venue, point
+from tests.conftest import make_venue, point, shared_data
 
 from .coverage_world import LON, make_world
 

@@ -11,8 +11,7 @@ from sqlalchemy import text
 
 from directory import programmes
 from directory.models import Acceptance, Offer, TrainingSession, VenueStop
-
-from .factories import make_small_geography, make_venue, point
+from tests.conftest import make_small_geography, make_venue, point
 
 PARIS = ZoneInfo("Europe/Paris")
 DEMARCHES = "Aide aux démarches administratives"

@@ -10,8 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from directory.models import Offer, TrainingSession, Venue, VenueStop
 from directory.vocabulary import FRENCH_AREAS, french_area_of
-
-from .factories import make_venue, point
+from tests.conftest import make_venue, point
 
 TUESDAY = 1 * 1440
 

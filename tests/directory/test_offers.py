@@ -9,8 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from directory.models import Offer, TrainingSession
-
-from .factories import make_venue
+from tests.conftest import make_venue
 
 CSV_HEADER = ("lieu,code,intitule,service,niveau,format,duree_minutes,cheques,langues,publics,"
               "horaires,seance_debut,seance_fin,seance_places,seance_places_prises\n")

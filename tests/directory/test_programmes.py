@@ -11,8 +11,7 @@ from sqlalchemy import func, select
 from core.errors import Conflict, InvalidInput, NotFound
 from directory import programmes as service
 from directory.models import Acceptance, Programme
-
-from .factories import make_small_geography, make_venue, point
+from tests.conftest import make_small_geography, make_venue, point
 
 GIRONDE = ["99001", "99002", "99003"]
 

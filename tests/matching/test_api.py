@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from core.clock import PARIS
-from tests.matching import catalogue as cat
+from tests import conftest as cat
 
 DEMARCHES = "Aide aux démarches administratives"
 

@@ -18,7 +18,7 @@ from scipy.optimize import linear_sum_assignment
 
 from matching.cohort.assignment import PersonNeed, assign_cohort
 from matching.question import parse_question
-from tests.matching import catalogue as cat
+from tests import conftest as cat
 
 PARIS = ZoneInfo("Europe/Paris")
 NOW = dt.datetime(2026, 12, 1, 10, 0, tzinfo=PARIS)  # a Tuesday

@@ -11,7 +11,7 @@ import math
 import pytest
 
 from matching.cohort import api as cohort_api
-from tests.matching import catalogue as cat
+from tests import conftest as cat
 
 LON0, LAT0 = -0.58, 44.84
 DEMARCHES = "Aide aux démarches administratives"

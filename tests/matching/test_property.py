@@ -22,7 +22,7 @@ from matching import availability as av
 from matching import ranking
 from matching.question import Availability, Question, Where
 from matching.services import DEFAULT_REACH_M, STEPS_M, match, pool_size_for
-from tests.matching import catalogue as cat
+from tests import conftest as cat
 
 PARIS = ZoneInfo("Europe/Paris")
 NOW = dt.datetime(2026, 12, 1, 10, 30, tzinfo=PARIS)

@@ -13,8 +13,8 @@ from sqlalchemy import text
 
 from matching.question import Availability, Question, Where
 from matching.services import Filters, Place, explain, match
-from tests.directory.factories import make_small_geography
-from tests.matching import catalogue as cat
+from tests import conftest as cat
+from tests.conftest import make_small_geography
 
 PARIS = ZoneInfo("Europe/Paris")
 NOW = dt.datetime(2026, 12, 1, 10, 0, tzinfo=PARIS)  # a Tuesday

@@ -20,7 +20,7 @@ from werkzeug.datastructures import MultiDict
 from directory.vocabulary import SERVICES
 from matching import forms
 from matching.question import slug
-from tests.matching import catalogue as cat
+from tests import conftest as cat
 
 ROOT = Path(__file__).resolve().parents[2]
 PARIS = ZoneInfo("Europe/Paris")

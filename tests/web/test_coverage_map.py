@@ -28,7 +28,7 @@ from coverage import services as coverage
 from directory.models import Acceptance, Programme, Venue
 from extensions import db
 from geodata.models import Commune, Departement, Epci, Region
-from tests.directory.factories import make_venue, point, square
+from tests.conftest import make_venue, point, square
 from tests.web.conftest import serious_violations
 
 pytestmark = pytest.mark.browser

@@ -19,8 +19,7 @@ from sqlalchemy.orm import Session
 
 from directory.models import Acceptance, Offer, Programme, Venue
 from extensions import db
-from tests.directory.factories import point
-from tests.matching.catalogue import week
+from tests.conftest import point, week
 from tests.web.conftest import RequestLog, serious_violations
 
 pytestmark = pytest.mark.browser

@@ -37,8 +37,9 @@ def test_external_request_is_detected(browser, live_server):
                   if "example.org" in route.request.url else route.continue_())
     page = context.new_page()
     page.goto(live_server + "/")
-    page.evaluate("() => fetch('https://example.org/x').catch(() => null)")
-    page.wait_for_timeout(200)
+    # Waits for the request itself, not for a fixed time.
+    with page.expect_request("https://example.org/x"):
+        page.evaluate("() => fetch('https://example.org/x').catch(() => null)")
     context.close()
     assert log.external == ["https://example.org/x"]
 

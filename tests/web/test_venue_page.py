@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from directory import programmes
 from directory.models import Acceptance, Offer, Programme, TrainingSession, Venue, VenueStop
 from extensions import db
-from tests.directory.factories import make_venue, point
+from tests.conftest import make_venue, point
 from tests.web.conftest import serious_violations
 
 PARIS = ZoneInfo("Europe/Paris")
