@@ -732,6 +732,7 @@ def _inside(ranges, minute):
     return any(s <= minute < e for s, e in ranges)
 
 
+@pytest.mark.slow  # long property test (80 expressions × zones)
 @seed(20261126)
 @settings(max_examples=80, deadline=None, database=None)
 @given(osm=weekly_expressions(), tz=st.sampled_from(ZONES), week=st.integers(0, 30))
