@@ -14,13 +14,28 @@ PYTHON ?= python3
 # pyenv), where installing Debian's packages on top would conflict.
 DEBIAN_PACKAGES := postgresql postgresql-15-postgis-3 chromium wrk
 
-.PHONY: run test setup system venv assets database geography demo coverage lint clean
+.PHONY: run test test-fast check-migrations setup system venv assets database geography demo \
+	coverage lint clean
 
 run: setup geography demo coverage
 	$(FLASK) run --host 127.0.0.1 --port 5000
 
+# pytest's exit code is kept: 5 (no test collected) fails like any other.
 test: setup
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest $(PYTEST_ARGS) || { code=$$?; \
+	  [ $$code -eq 5 ] && echo "Aucun test collecté : échec."; exit $$code; }
+
+# The fast part, for a developer: without the tests marked slow (France entière, Chromium,
+# long property tests). `make test` runs everything.
+test-fast: setup
+	$(VENV)/bin/pytest -m "not slow and not live" $(PYTEST_ARGS) || { code=$$?; \
+	  [ $$code -eq 5 ] && echo "Aucun test collecté : échec."; exit $$code; }
+
+# Models and migrations agree: a fresh database built by the migrations alone, compared with
+# the models by Alembic's autogenerate (the test creates and drops its own database).
+check-migrations: setup
+	$(VENV)/bin/pytest -p no:cacheprovider -q \
+	  tests/core/test_database.py::test_models_and_migrations_agree
 
 setup: system venv assets database
 

@@ -186,7 +186,7 @@ def run_http(url: str, questions, seconds: int, connections: int) -> dict | None
     env = dict(os.environ, DATABASE_URL=url, PASSERELLE_LOG_LEVEL="WARNING")
     server = subprocess.Popen(
         [str(gunicorn), "-w", "2", "-b", f"127.0.0.1:{port}", "--log-level", "warning",
-         "app:create_app()"], cwd=ROOT, env=env, start_new_session=True)
+         "wsgi:app"], cwd=ROOT, env=env, start_new_session=True)
     with tempfile.TemporaryDirectory() as tmp:
         try:
             for _ in range(100):

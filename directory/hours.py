@@ -5,9 +5,14 @@ by the ``opening_hours`` module of the ``opening-hours-py`` package.
 
 Every expression is evaluated in the venue's own time zone and with the French public-holiday
 calendar (``country="FR"``): without them the parser silently ignores ``PH off`` and shows
-venues open on Christmas day. Known limits of that calendar: it is the national one, so local
-holidays (Alsace-Moselle's Good Friday and 26 December, the abolition-of-slavery days overseas)
-are not known; ``SH`` (school holidays) is parsed but never matches.
+venues open on Christmas day. The parser only knows the national calendar; the regional
+holidays come from the ``holidays`` package (:func:`public_holidays`): Good Friday and
+26 December in Moselle, Bas-Rhin and Haut-Rhin (given by the venue's ``departement``), the
+abolition-of-slavery days and the others overseas (given by the time zone, or the
+département). For such a venue, each rule whose day selector names ``PH`` is repeated, right
+after itself, for the regional dates of :data:`HOLIDAY_YEARS` (``PH off`` → ``2026 Apr 03,
+2026 Dec 26 off``), so that ``PH`` rules also apply on them. ``SH`` (school holidays) is
+parsed but never matches.
 
 Datetimes: an aware datetime is converted to the venue's time zone; a naive one is read as the
 venue's local wall-clock time. Results follow the input: naive in, naive local out; aware in,
@@ -45,6 +50,7 @@ from datetime import UTC as _UTC
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import holidays as holidays_package
 from opening_hours import OpeningHours, ParserError, State
 
 from core.text import (  # noqa: F401  (the French wording of hours, used through this module)
@@ -68,10 +74,12 @@ __all__ = [
     "describe_day",
     "describe_next_opening",
     "describe_week",
+    "departement_of_code_insee",
     "format_date_fr",
     "format_time_fr",
     "is_open",
     "is_public_holiday",
+    "public_holidays",
     "minute_of_week",
     "next_opening",
     "open_intervals",
@@ -135,10 +143,17 @@ def timezone_for_departement(code: str) -> str:
     return _TZ_BY_DEPARTEMENT.get(str(code).strip().upper(), DEFAULT_TZ)
 
 
+def departement_of_code_insee(code_insee: str | None) -> str | None:
+    """Département or overseas collectivity of a commune ('57463' → '57', '97411' → '974')."""
+    code = str(code_insee or "").strip().upper()
+    if not code:
+        return None
+    return code[:3] if code.startswith(("97", "98")) else code[:2]
+
+
 def timezone_for_code_insee(code_insee: str) -> str:
     """IANA time zone of a commune from its code INSEE ('97411' → Indian/Reunion)."""
-    code = str(code_insee).strip().upper()
-    return timezone_for_departement(code[:3] if code.startswith(("97", "98")) else code[:2])
+    return timezone_for_departement(departement_of_code_insee(code_insee) or "")
 
 
 def timezone_for_postal_code(postal_code: str) -> str:
@@ -147,6 +162,61 @@ def timezone_for_postal_code(postal_code: str) -> str:
     if code in _TZ_BY_POSTAL_CODE:
         return _TZ_BY_POSTAL_CODE[code]
     return timezone_for_departement(code[:3]) if code.startswith(("97", "98")) else DEFAULT_TZ
+
+
+# --------------------------------------------------------------------------- public holidays
+
+# Subdivisions of the ``holidays`` package's French calendar, by département or collectivity.
+_HOLIDAY_SUBDIVISION = {
+    "57": "57", "67": "6AE", "68": "6AE",  # Alsace-Moselle
+    "971": "971", "972": "972", "973": "973", "974": "974", "976": "976",
+    "975": "PM", "977": "BL", "978": "MF", "986": "WF", "987": "PF", "988": "NC",
+}  # fmt: skip
+_DEPARTEMENT_BY_TZ = {tz: code for code, tz in _TZ_BY_DEPARTEMENT.items()}
+# Years for which regional holidays are written into a venue's expression (see the docstring).
+HOLIDAY_YEARS = range(REFERENCE_YEAR - 1, REFERENCE_YEAR + 16)
+
+
+def holiday_subdivision(tz: str = DEFAULT_TZ, departement: str | None = None) -> str | None:
+    """The ``holidays`` subdivision of a venue: from its département when given ('57', '974'),
+    else from its time zone (overseas only); None for the national calendar alone."""
+    code = str(departement).strip().upper() if departement else _DEPARTEMENT_BY_TZ.get(tz)
+    return _HOLIDAY_SUBDIVISION.get(code or "")
+
+
+@functools.lru_cache(maxsize=32)
+def public_holidays(subdivision: str | None = None) -> holidays_package.HolidayBase:
+    """French public holidays, national and those of ``subdivision``, names in French."""
+    return holidays_package.France(subdiv=subdivision, years=HOLIDAY_YEARS, language="fr")
+
+
+@functools.lru_cache(maxsize=32)
+def _regional_dates(subdivision: str | None) -> str:
+    """The regional holidays of :data:`HOLIDAY_YEARS` as an OSM date list ('' if none)."""
+    if subdivision is None:
+        return ""
+    national = public_holidays(None)
+    days = sorted(d for d in public_holidays(subdivision) if d not in national)
+    return ",".join(f"{d.year} {d.strftime('%b')} {d.day:02d}" for d in days)
+
+
+_DAYS = r"(?:Mo|Tu|We|Th|Fr|Sa|Su)(?:-(?:Mo|Tu|We|Th|Fr|Sa|Su))?|PH|SH"
+_PH_RULE = re.compile(rf"^(?:(?:{_DAYS}),)*PH(?:,(?:{_DAYS}))*\s+(?P<rest>\S.*)$")
+
+
+def _with_regional_holidays(osm: str, subdivision: str | None) -> str:
+    """``osm`` with each ``PH`` rule repeated for the regional holidays (see the docstring).
+    Expressions with fallback rules (``||``) or quoted comments are left as they are."""
+    dates = _regional_dates(subdivision)
+    if not dates or "PH" not in osm or "||" in osm or '"' in osm:
+        return osm
+    rules = []
+    for rule in osm.split(";"):
+        rules.append(rule)
+        match = _PH_RULE.match(rule.strip())
+        if match:
+            rules.append(f" {dates} {match.group('rest')}")
+    return ";".join(rules)
 
 
 @functools.lru_cache(maxsize=64)
@@ -188,12 +258,16 @@ class Hours:
 
     osm: str
     tz: str = DEFAULT_TZ
+    departement: str | None = None  # for Alsace-Moselle's holidays (overseas: from ``tz``)
     _oh: OpeningHours = field(init=False, repr=False, compare=False, hash=False)
+    _given: OpeningHours = field(init=False, repr=False, compare=False, hash=False)  # as given
     # The rules of a fallback expression ("A || B"), each parsed alone; see _raw_intervals.
     _parts: tuple[OpeningHours, ...] = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         zone = _zone(self.tz)
+        expression = _with_regional_holidays(
+            self.osm, holiday_subdivision(self.tz, self.departement))
         try:
             oh = OpeningHours(self.osm, timezone=zone, country=COUNTRY)
         except (ParserError, SyntaxError) as exc:
@@ -208,6 +282,9 @@ class Hours:
                     f"horaires non conformes à la syntaxe OpenStreetMap : « {shown} »{position}"
                 )
             raise InvalidHours(message, text=self.osm, detail=detail) from None
+        object.__setattr__(self, "_given", oh)
+        if expression != self.osm:
+            oh = OpeningHours(expression, timezone=zone, country=COUNTRY)
         object.__setattr__(self, "_oh", oh)
         parts: tuple[OpeningHours, ...] = ()
         pieces = _split_fallback(self.osm)
@@ -216,7 +293,7 @@ class Hours:
         object.__setattr__(self, "_parts", parts)
 
     def __reduce__(self):
-        return (type(self), (self.osm, self.tz))
+        return (type(self), (self.osm, self.tz, self.departement))
 
     @property
     def zone(self) -> ZoneInfo:
@@ -224,11 +301,11 @@ class Hours:
 
     @property
     def canonical(self) -> str:
-        return str(self._oh)
+        return str(self._given)
 
     @property
     def warnings(self) -> tuple[str, ...]:
-        return tuple(str(w) for w in self._oh.warnings)
+        return tuple(str(w) for w in self._given.warnings)
 
     @property
     def regular(self) -> bool:
@@ -237,7 +314,7 @@ class Hours:
         return union == common
 
 
-def parse(osm: str, tz: str = DEFAULT_TZ) -> Hours:
+def parse(osm: str, tz: str = DEFAULT_TZ, departement: str | None = None) -> Hours:
     """Validate an OSM opening_hours string; raises :class:`InvalidHours` (French message).
 
     Only surrounding whitespace is removed: the string is never corrected.
@@ -245,7 +322,7 @@ def parse(osm: str, tz: str = DEFAULT_TZ) -> Hours:
     """
     if not isinstance(osm, str):
         raise InvalidHours("horaires absents ou illisibles", text=None)
-    return Hours(osm.strip(), tz)
+    return Hours(osm.strip(), tz, departement)
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -361,15 +438,10 @@ def next_opening(hours: Hours, after: datetime, within_days: int = 14) -> dateti
     return None
 
 
-@functools.lru_cache(maxsize=32)
-def _holidays(tz: str) -> OpeningHours:
-    return OpeningHours("PH", timezone=_zone(tz), country=COUNTRY)
-
-
-def is_public_holiday(day: date, tz: str = DEFAULT_TZ) -> bool:
-    """Whether ``day`` is a French public holiday (national calendar of the parser)."""
-    noon = _wall(day, time(12), _zone(tz))
-    return bool(_holidays(tz).is_open(noon))
+def is_public_holiday(day: date, tz: str = DEFAULT_TZ, departement: str | None = None) -> bool:
+    """Whether ``day`` is a public holiday where the venue is: national, plus the regional
+    ones of its département (Alsace-Moselle) or overseas territory (from ``tz``)."""
+    return day in public_holidays(holiday_subdivision(tz, departement))
 
 
 # --------------------------------------------------------------------------- weekly intervals
@@ -533,7 +605,7 @@ def describe_day(hours: Hours, day: date, today: date | None = None) -> str:
         else:
             pieces.append([s, e, c])
     pieces = [p for p in pieces if p[0] < day_end and p[1] > day_start]
-    holiday = is_public_holiday(day, hours.tz)
+    holiday = is_public_holiday(day, hours.tz, hours.departement)
     when = relative_day_fr(day, today)
     if holiday and when not in ("aujourd'hui", "demain"):
         when = "le " + format_date_fr(day, weekday=False)

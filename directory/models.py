@@ -3,7 +3,7 @@ their acceptance by venues.
 
 Column names of the national standard "Lieux de médiation numérique" v1.0.2 keep their French
 names; everything we add has an English name. The full description, with the conventions
-other modules rely on, is in /work/notes/catalogue-model.md and the README.
+other modules rely on, is in docs/CATALOGUE.md and the README.
 
 Conventions:
 - ``|``-list fields of the standard are ``text[]`` (never NULL, ``{}`` when empty).

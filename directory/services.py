@@ -332,11 +332,12 @@ def geojson_feature(item: dict) -> dict:
 # --------------------------------------------------------------------------- one venue
 
 
-def _parse_hours(osm: str | None, tz: str) -> hours_mod.Hours | None:
+def _parse_hours(osm: str | None, tz: str, code_insee: str | None) -> hours_mod.Hours | None:
+    """The venue's hours, with the holidays of its time zone and département."""
     if not osm:
         return None
     try:
-        return hours_mod.parse(osm, tz)
+        return hours_mod.parse(osm, tz, hours_mod.departement_of_code_insee(code_insee))
     except hours_mod.InvalidHours:
         return None
 
@@ -369,7 +370,7 @@ def _hours_block(venue: Venue, now: dt.datetime) -> dict:
     zone = ZoneInfo(venue.timezone or hours_mod.DEFAULT_TZ)
     local = now.astimezone(zone)
     today = local.date()
-    parsed = _parse_hours(venue.horaires_osm, zone.key)
+    parsed = _parse_hours(venue.horaires_osm, zone.key, venue.code_insee)
     closed, closure_text = _closure(venue, today)
     block: dict = {
         "timezone": zone.key,
@@ -455,7 +456,7 @@ def _offers(venue: Venue) -> list[dict]:
     for offer in venue.offers:
         if not offer.active:
             continue
-        parsed = _parse_hours(offer.horaires, venue.timezone)
+        parsed = _parse_hours(offer.horaires, venue.timezone, venue.code_insee)
         result.append({
             "code": offer.code,
             "title": offer.title,
@@ -530,7 +531,7 @@ def _stops(session: Session, venue: Venue, now: dt.datetime) -> list[dict]:
             .where(VenueStop.lieu_id == venue.id)))
     result = []
     for stop in venue.stops:
-        parsed = _parse_hours(stop.horaires_osm, zone.key)
+        parsed = _parse_hours(stop.horaires_osm, zone.key, venue.code_insee)
         lon, lat = coordinates.get(stop.id, (None, None))
         result.append({
             "position": stop.position,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
+import phonenumbers
 from flask import Blueprint, current_app, render_template
 
 from core import clock
@@ -36,14 +37,25 @@ def tel_href(phone: str) -> str:
     return digits[:1] + digits[1:].replace("+", "")
 
 
+# Territories whose numbers are dialled from France with a leading 0 (French numbering plan).
+_NATIONAL_DIALLING = frozenset({"FR", "GP", "MQ", "GF", "RE", "YT", "PM", "BL", "MF"})
+
+
 def phone_fr(phone: str) -> str:
-    """A French number shown in pairs ("+33556000000" -> "05 56 00 00 00"); else as given."""
-    digits = re.sub(r"[^\d+]", "", phone or "")
-    if re.fullmatch(r"\+33\d{9}", digits):
-        digits = "0" + digits[3:]
-    if re.fullmatch(r"0\d{9}", digits):
-        return " ".join(digits[i:i + 2] for i in range(0, 10, 2))
-    return phone
+    """A number as dialled from France: "+33556000000" -> "05 56 00 00 00", "+262262123456"
+    -> "0262 12 34 56"; other countries in international form ("+687 26.12.34"); a number
+    that cannot be read is shown as given."""
+    try:
+        number = phonenumbers.parse(phone or "", "FR")
+    except phonenumbers.NumberParseException:
+        return phone
+    if not phonenumbers.is_possible_number(number):
+        return phone
+    national = phonenumbers.region_code_for_number(number) in _NATIONAL_DIALLING \
+        or number.country_code == 33
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL
+                                      if national else
+                                      phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
 def web_url(url: str | None) -> str | None:

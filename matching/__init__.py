@@ -1,4 +1,4 @@
-"""matching: from a beneficiary's situation to ranked venues with reasons (see ARCHITECTURE.md)."""
+"""matching: from a beneficiary's situation to ranked venues with reasons (docs/ARCHITECTURE.md)."""
 
 from flask import Flask
 

@@ -48,6 +48,14 @@ def _test_now() -> dt.datetime:
 
 TEST_NOW = _test_now()
 
+
+def pytest_collection_modifyitems(config, items):
+    """Browser tests are slow: ``pytest -m "not slow"`` (``make test-fast``) leaves them out."""
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.slow)
+
+
 # Attributes through which a page makes the browser fetch something by itself.
 _ASSET_ATTR = re.compile(
     r"""<(?:script|img|iframe|source|audio|video|embed)\b[^>]*\bsrc\s*=\s*["']([^"']+)"""
@@ -89,7 +97,10 @@ def shared_data(*parts: str) -> Path:
 
 
 def drop_stale_test_databases(url: str) -> None:
-    """Drop the databases of earlier test runs whose process is gone (a killed run)."""
+    """Drop the databases of earlier test runs whose process is gone (a killed run).
+
+    A database someone is connected to is never dropped: runs in another PID namespace
+    (a container sharing the server) have pids that /proc here does not show."""
     import psycopg
     from psycopg import sql
 
@@ -97,7 +108,8 @@ def drop_stale_test_databases(url: str) -> None:
 
     with psycopg.connect(**conninfo(url, "postgres"), autocommit=True) as conn:
         names = [row[0] for row in conn.execute(
-            "SELECT datname FROM pg_database WHERE datname ~ '^passerelle_test_[0-9]+(_|$)'")]
+            "SELECT datname FROM pg_database d WHERE datname ~ '^passerelle_test_[0-9]+(_|$)' "
+            "AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)")]
         for name in names:
             pid = int(name.split("_")[2])
             if pid == os.getpid() or Path(f"/proc/{pid}").exists():

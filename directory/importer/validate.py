@@ -21,6 +21,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import phonenumbers
+
 from directory import hours as hours_module
 from directory.importer.readers import Candidate
 from directory.importer.report import ERROR, INFO, WARNING, Problem
@@ -43,7 +45,6 @@ PLACEHOLDER_PIVOT = "00000000000000"
 _PIVOT = re.compile(r"^[a-zA-Z0-9]{9,14}$")
 _POSTAL = re.compile(r"^\d{5}$")
 _INSEE = re.compile(r"^([013-9]\d|2[AB1-9])\d{3}$")
-_PHONE = re.compile(r"^(\+33|\+590|\+594|\+262|\+596|\+269|\+687|\+689|\+508|\+681)(\d){6,9}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 OLDEST_PLAUSIBLE_DATE = dt.date(2000, 1, 1)
 _ENUMERATIONS = {name: frozenset(values) for name, values in STANDARD_ENUMERATIONS.items()}
@@ -139,23 +140,56 @@ def parse_number(value: Any) -> float | None:
     return float(text)  # ValueError for the caller to report
 
 
-_PHONE_NOISE = re.compile(r"[\s.\-/()\u00a0]")
-_NATIONAL = re.compile(r"0\d{9}")
-_INTERNATIONAL_WITH_ZERO = re.compile(r"\+330\d{9}")
+# Where a national number ("0262 …") is read: the venue's territory first, then metropolitan
+# France, then the overseas territories (ISO 3166 codes of phonenumbers' metadata). The
+# overseas numbering plans do not overlap, so a number valid in exactly one of them is read
+# there even when the venue's territory is unknown.
+PHONE_REGION_BY_DEPARTEMENT = {
+    "971": "GP", "972": "MQ", "973": "GF", "974": "RE", "975": "PM", "976": "YT",
+    "977": "BL", "978": "MF", "986": "WF", "987": "PF", "988": "NC",
+}  # fmt: skip
+_PHONE_REGION_BY_POSTAL_CODE = {"97133": "BL", "97150": "MF"}  # kept the Guadeloupe prefix
+_PHONE_REGIONS = ("FR", "RE", "YT", "GP", "MQ", "GF", "PM", "BL", "MF", "WF", "PF", "NC")
+_E164 = phonenumbers.PhoneNumberFormat.E164
 
 
-def normalise_phone(raw: str) -> str | None:
-    """'05 57 65 75 39' → '+33557657539'; already international numbers are kept."""
-    if _PHONE.match(raw):
-        return raw
-    digits = _PHONE_NOISE.sub("", raw)
-    if digits.startswith("0033"):
-        digits = "+33" + digits[4:]
-    if _NATIONAL.fullmatch(digits):
-        digits = "+33" + digits[1:]
-    elif _INTERNATIONAL_WITH_ZERO.fullmatch(digits):
-        digits = "+33" + digits[4:]
-    return digits if _PHONE.match(digits) else None
+def phone_region(code_postal: str | None = None, code_insee: str | None = None) -> str:
+    """The phonenumbers region of a venue from its code INSEE or postal code ('FR' if none)."""
+    if code_postal in _PHONE_REGION_BY_POSTAL_CODE:
+        return _PHONE_REGION_BY_POSTAL_CODE[code_postal]
+    for code in (code_insee, code_postal):
+        if code and code.startswith(("97", "98")):
+            return PHONE_REGION_BY_DEPARTEMENT.get(code[:3], "FR")
+    return "FR"
+
+
+def normalise_phone(raw: str, region: str = "FR") -> str | None:
+    """A phone number in E.164, or None when it cannot be read.
+
+    '05 57 65 75 39' → '+33557657539'; '0262 12 34 56' → '+262262123456' (Réunion);
+    '0033 1 80 05 98 80' → '+33180059880'; international numbers are kept. ``region`` is the
+    venue's (see :func:`phone_region`): a national number is read there first, then in
+    metropolitan France and overseas, and kept in the first territory where it is valid; a
+    number valid nowhere but of a possible length for ``region`` is kept as read there.
+    """
+    text = (raw or "").strip()
+    if not text:
+        return None
+    first = None
+    for candidate in dict.fromkeys((region, *_PHONE_REGIONS)):
+        try:
+            number = phonenumbers.parse(text, candidate)
+        except phonenumbers.NumberParseException:
+            return None
+        if phonenumbers.is_valid_number(number):
+            return phonenumbers.format_number(number, _E164)
+        if first is None:
+            first = number
+        if text.startswith("+"):
+            break  # the region plays no part
+    if first is not None and phonenumbers.is_possible_number(first):
+        return phonenumbers.format_number(first, _E164)
+    return None
 
 
 def parse_date(value: Any) -> dt.date:
@@ -254,8 +288,9 @@ def validate_candidate(candidate: Candidate, today: dt.date) -> tuple[Record | N
                              + ", ".join(f"« {v} »" for v in unknown_typologies), WARNING)
 
     phones = []
+    region = phone_region(values["code_postal"], values["code_insee"])
     for value in values["telephone"]:
-        phone = normalise_phone(value)
+        phone = normalise_phone(value, region)
         if phone is None:
             problem("telephone", f"numéro illisible « {value} » : non repris", WARNING)
         elif phone not in phones:

@@ -9,7 +9,7 @@ one ``INSERT … ON CONFLICT (source, source_id) DO UPDATE … WHERE content_has
 The caller owns the transaction (``with engine.begin()``): on any error — or a dry run —
 it is rolled back and nothing at all is written. The connection gets a statement timeout
 and an idle-in-transaction timeout, so that the work of a killed importer is rolled back
-by the server promptly (RELIABILITY.md).
+by the server promptly (docs/RELIABILITY.md).
 """
 
 from __future__ import annotations

@@ -123,3 +123,38 @@ def test_policy_admits_the_configured_basemap_only(app):
                         "PASSERELLE_BASEMAP_URL": "https://{s}.tuiles.example.net/{z}/{x}/{y}.png"})
     policy = other.test_client().get("/").headers["Content-Security-Policy"]
     assert "img-src 'self' data: https://*.tuiles.example.net;" in policy
+
+
+def test_gunicorn_serves_the_wsgi_module(app, tmp_path):
+    """``gunicorn wsgi:app`` (the production entry point) answers the home page."""
+    import os
+    import shutil
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent))
+    assert gunicorn, "gunicorn est une dépendance d'exécution (pyproject.toml)"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = dict(os.environ, DATABASE_URL=app.config["DATABASE_URL"], PYTHONPATH=str(root))
+    server = subprocess.Popen([gunicorn, "-w", "1", "-b", f"127.0.0.1:{port}", "wsgi:app"],
+                              cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        log = []
+        for line in server.stderr:  # gunicorn logs each step; wait for the worker
+            log.append(line)
+            if "Booting worker" in line:
+                break
+        assert server.poll() is None, "".join(log)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=60) as answer:
+            assert answer.status == 200
+            assert "Pass Numérique" in answer.read().decode()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        server.stderr.close()

@@ -250,6 +250,7 @@ def test_bad_selection_is_refused(db_session):
         _refresh(db_session, detour=0.5)
 
 
+@pytest.mark.slow  # ≈ 20 s: a brute-force geodesic over every pair
 def test_python_pairs_match_a_brute_force_geodesic():
     rng = np.random.default_rng(5)
     d_lon, d_lat = rng.uniform(-1, 1, 300), rng.uniform(44, 46, 300)

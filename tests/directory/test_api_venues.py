@@ -497,6 +497,20 @@ def test_christmas_is_closed_with_ph_off(client, catalogue, clock):
     assert body["next_opening"]["text"] == "prochaine ouverture : lundi 28 décembre à 9 h"
 
 
+def test_good_friday_is_a_holiday_in_moselle_only(client, db_session, clock):
+    metz = make_venue(db_session, source_id="metz", nom="Espace numérique", commune="Metz",
+                      code_insee="57463", code_postal="57000", geom=point(6.1757, 49.1193),
+                      **_with_hours("Mo-Fr 09:00-12:00; PH off"))
+    bordeaux = make_venue(db_session, source_id="bx", **_with_hours("Mo-Fr 09:00-12:00; PH off"))
+    clock.set(dt.datetime(2026, 4, 3, 8, 0, tzinfo=dt.UTC))  # Good Friday, 10:00 in France
+    there = client.get(f"/api/v1/venues/{metz.id}").get_json()
+    assert there["open_now"] is False
+    assert there["hours"]["today"] == "fermé aujourd'hui (jour férié)"
+    assert there["next_opening"]["at"] == "2026-04-07T09:00:00+02:00"  # after Easter Monday
+    here = client.get(f"/api/v1/venues/{bordeaux.id}").get_json()
+    assert here["open_now"] is True
+
+
 def test_reunion_venue_is_evaluated_in_its_own_time_zone(client, db_session, catalogue,
                                                          clock):
     reunion = make_venue(db_session, source_id="run", nom="Case numérique",

@@ -194,6 +194,48 @@ def test_is_public_holiday():
     assert not is_public_holiday(date(2025, 12, 24))
 
 
+@pytest.mark.parametrize("departement", ["57", "67", "68"])
+def test_alsace_moselle_has_good_friday_and_26_december(departement):
+    for day in (date(2026, 4, 3), date(2026, 12, 26), date(2027, 3, 26)):
+        assert is_public_holiday(day, departement=departement)
+        assert not is_public_holiday(day)                        # not in the rest of France
+        assert not is_public_holiday(day, departement="33")
+
+
+@pytest.mark.parametrize("tz, day", [
+    ("Indian/Reunion", date(2026, 12, 20)),      # abolition of slavery
+    ("America/Guadeloupe", date(2026, 5, 27)),
+    ("America/Martinique", date(2026, 5, 22)),
+    ("America/Cayenne", date(2026, 6, 10)),
+    ("Indian/Mayotte", date(2026, 4, 27)),
+])
+def test_overseas_holidays_follow_the_time_zone(tz, day):
+    assert is_public_holiday(day, tz)
+    assert not is_public_holiday(day)
+    hours = parse("Mo-Su 09:00-12:00; PH off", tz)
+    assert not is_open(hours, datetime.combine(day, time(10)))
+    assert is_open(parse("Mo-Su 09:00-12:00; PH off"), datetime.combine(day, time(10)))
+
+
+def test_ph_rules_apply_on_regional_holidays():
+    moselle = parse("Mo-Fr 09:00-12:00; PH off", departement="57")
+    good_friday = datetime(2026, 4, 3, 10)
+    assert not is_open(moselle, good_friday)
+    assert is_open(parse("Mo-Fr 09:00-12:00; PH off"), good_friday)
+    assert describe_day(moselle, date(2026, 4, 3)) == "fermé le 3 avril (jour férié)"
+    assert moselle.canonical == "Mo-Fr 09:00-12:00; PH closed"   # shown as given
+    # Opening hours of its own on holidays, listed with other days.
+    special = parse("Mo-Fr 09:00-17:00; Sa,PH 10:00-12:00", departement="67")
+    assert open_intervals(special, datetime(2026, 4, 3), datetime(2026, 4, 4)) == [
+        (datetime(2026, 4, 3, 10), datetime(2026, 4, 3, 12))]
+    assert is_open(parse("Mo-Fr 09:00-17:00; PH off", departement="68"),
+                   datetime(2026, 4, 2, 10))               # the day before is a working day
+    # A rule written after the PH rule still wins, as on national holidays.
+    later = parse("PH off; Fr 09:00-12:00", departement="57")
+    assert is_open(later, good_friday)
+    assert is_open(later, datetime(2026, 5, 1, 10))          # 1 May, a national holiday
+
+
 def test_aware_instants_are_read_in_the_venue_time_zone():
     # 05:30 UTC on a Monday: 09:30 in Réunion (UTC+4, open), 06:30 in Paris (closed).
     instant = datetime(2025, 1, 6, 5, 30, tzinfo=UTC)
@@ -690,6 +732,7 @@ def _inside(ranges, minute):
     return any(s <= minute < e for s, e in ranges)
 
 
+@pytest.mark.slow  # long property test (80 expressions × zones)
 @seed(20261126)
 @settings(max_examples=80, deadline=None, database=None)
 @given(osm=weekly_expressions(), tz=st.sampled_from(ZONES), week=st.integers(0, 30))

@@ -103,6 +103,33 @@ def test_phone_numbers_are_normalised_and_unreadable_ones_reported():
     assert [p.field for p in result.problems] == ["telephone"]
 
 
+@pytest.mark.parametrize("raw, postal_code, expected", [
+    ("0262 12 34 56", "97400", "+262262123456"),     # Réunion, fixed
+    ("0262 12 34 56", "33000", "+262262123456"),     # valid only in Réunion, wherever listed
+    ("0692 12 34 56", "97400", "+262692123456"),     # Réunion, mobile
+    ("0590 12 34 56", "97110", "+590590123456"),     # Guadeloupe
+    ("0594 12 34 56", "97300", "+594594123456"),     # Guyane
+    ("0596 71 12 34", "97200", "+596596711234"),     # Martinique
+    ("0269 61 12 34", "97600", "+262269611234"),     # Mayotte (shares +262 with Réunion)
+    ("06 12 34 56 78", "97400", "+33612345678"),     # a metropolitan mobile in Réunion
+    ("05 57 65 75 39", "97400", "+33557657539"),
+    ("+262 262 12 34 56", "33000", "+262262123456"),  # already international
+    ("+330557657539", "33000", "+33557657539"),      # the 0 after +33 is dropped
+])
+def test_phone_numbers_are_read_in_the_venues_territory(raw, postal_code, expected):
+    result = check(venue(telephone=raw, code_postal=postal_code))
+    (record,) = result.records
+    assert record.values["telephone"] == [expected]
+
+
+def test_phone_region_follows_the_venues_codes():
+    assert validate.phone_region("97400", None) == "RE"
+    assert validate.phone_region(None, "97611") == "YT"
+    assert validate.phone_region("97133", "97701") == "BL"
+    assert validate.phone_region("33000", "33063") == "FR"
+    assert validate.phone_region(None, None) == "FR"
+
+
 def test_implausible_date_is_kept_and_flagged():
     result = check(venue(date_maj="1970-01-01"))
     (record,) = result.records

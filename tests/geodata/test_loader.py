@@ -244,6 +244,7 @@ def test_geometry_rules_on_crafted_records(app):
     assert dep.area == pytest.approx(rows["ZZ001"].area + rows["ZZ002"].area)
 
 
+@pytest.mark.slow
 def test_full_france_load_in_its_own_database(app):
     """All of France (≈ 15 s here): at least 34,800 communes with a polygon, then a
     second run that writes nothing. In a database of its own, so that the session's

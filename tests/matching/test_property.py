@@ -215,6 +215,7 @@ def _check_slot_with_parser(q: Question, osm: str, slot) -> None:
             break
 
 
+@pytest.mark.slow  # long property test against the brute-force reference
 @settings(max_examples=60, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture,
                                  HealthCheck.too_slow])
