@@ -87,6 +87,7 @@ class WriteResult:
     insee_filled: int = 0
     outside_commune: int = 0
     geography: bool = False
+    acceptance_ids: list[int] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -111,10 +112,23 @@ def configure_connection(connection: Connection, source: str = "") -> None:
     connection.execute(text("SET LOCAL jit = off"))
 
 
+# --complete-snapshot closes at most this share of a source's open venues unless the exact
+# number is confirmed (--confirm-closures N): a wrong file must not close a whole source.
+DEFAULT_MAX_CLOSURE_SHARE = 0.20
+
+
 def write(connection: Connection, source: str, records: list[Record], *,
           programme: str | None = None, complete_snapshot: bool = False,
-          geocoder: Any | None = None, today: dt.date) -> WriteResult:
-    """Merge ``records`` of ``source`` into lieu inside the connection's open transaction."""
+          geocoder: Any | None = None, today: dt.date | None = None,
+          run_id: int | None = None, present_ids: list[str] | None = None,
+          max_closure_share: float = DEFAULT_MAX_CLOSURE_SHARE,
+          confirm_closures: int | None = None) -> WriteResult:
+    """Merge ``records`` of ``source`` into lieu inside the connection's open transaction.
+
+    ``run_id``: the import run whose before-images are recorded (see runs.py).
+    ``present_ids``: every id the file holds, valid or not (a snapshot closes only venues
+    absent from the file, never those whose row was rejected)."""
+    today = today or dt.date.today()
     result = WriteResult()
     configure_connection(connection, source)
     # One import of a given source at a time; others wait for this one to end.
@@ -155,14 +169,47 @@ def write(connection: Connection, source: str, records: list[Record], *,
             raise ImportRejected(errors)
         _final_hashes(connection, changed)
         _flag_duplicates(connection, source, result)
+        if run_id is not None:
+            from directory.importer.runs import capture_staged
+            capture_staged(connection, run_id, source)
         _merge(connection, source, result)
     result.acceptances += _accept(connection, source, records, programme_id, today, result)
     if complete_snapshot:
+        ids = sorted({r.source_id for r in records} | set(present_ids or ()))
+        _check_closures(connection, source, ids, max_closure_share, confirm_closures)
+        if run_id is not None:
+            from directory.importer.runs import capture_closing
+            capture_closing(connection, run_id, source, ids)
         result.closed = connection.execute(text("""
             UPDATE lieu SET status = 'closed', content_hash = NULL, updated_at = now()
             WHERE source = :s AND status <> 'closed' AND NOT (source_id = ANY(:ids))"""),
-            {"s": source, "ids": [r.source_id for r in records]}).rowcount
+            {"s": source, "ids": ids}).rowcount
     return result
+
+
+def _check_closures(connection: Connection, source: str, ids: list[str], share: float,
+                    confirmed: int | None) -> None:
+    """A snapshot may close a small share of the source; more needs the exact number."""
+    if not ids:
+        raise ImportRejected([Problem(None, None, "--complete-snapshot refusé : aucune ligne "
+                                      "lue, le fichier fermerait toute la source")])
+    open_count, to_close = connection.execute(text("""
+        SELECT count(*), count(*) FILTER (WHERE NOT (source_id = ANY(:ids)))
+        FROM lieu WHERE source = :s AND status <> 'closed'"""),
+        {"s": source, "ids": ids}).one()
+    if confirmed is not None:
+        if confirmed != to_close:
+            raise ImportRejected([Problem(None, None, f"--confirm-closures {confirmed} ne "
+                                          f"correspond pas : cet import fermerait {to_close} "
+                                          f"lieu(x) sur {open_count} ouverts de la source "
+                                          f"« {source} » ; rien n'a été écrit")])
+        return
+    if to_close and to_close > share * open_count:
+        raise ImportRejected([Problem(None, None, f"--complete-snapshot fermerait {to_close} "
+                                      f"lieu(x) sur {open_count} ouverts de la source "
+                                      f"« {source} » (plus de {share:.0%}) : vérifiez le "
+                                      f"fichier, puis confirmez avec --confirm-closures "
+                                      f"{to_close}")])
 
 
 def _acceptance_problems(record: Record, programme: str | None, result: WriteResult) -> None:
@@ -171,6 +218,8 @@ def _acceptance_problems(record: Record, programme: str | None, result: WriteRes
             record.line, "conditions_acces",
             "accepte le Pass numérique (ou label APTIC) : candidat à l'acceptation d'un "
             "programme (--programme CODE pour l'enregistrer)", CANDIDATE, record.source_id))
+    if record.accepts_programme and programme:
+        return  # the mention became an acceptance of the programme
     for hint in record.acceptance_hints:
         result.problems.append(Problem(
             record.line, None, f"mention d'un pass dans le texte, candidat à l'acceptation "
@@ -508,8 +557,11 @@ def _accept(connection: Connection, source: str, records: list[Record],
         SELECT l.id, p.id, GREATEST(p.valid_from, :today), 'import'
         FROM lieu l, programme p
         WHERE l.source = :source AND l.source_id = :s AND p.id = :p
-        ON CONFLICT ON CONSTRAINT uq_acceptation_lieu_id_programme_id DO NOTHING""")
+        ON CONFLICT ON CONSTRAINT uq_acceptation_lieu_id_programme_id DO NOTHING
+        RETURNING id""")
     for row in rows:
-        written += connection.execute(statement, {**row, "source": source,
-                                                  "today": today}).rowcount
+        created = connection.execute(statement, {**row, "source": source,
+                                                 "today": today}).scalars().all()
+        result.acceptance_ids += created
+        written += len(created)
     return written
