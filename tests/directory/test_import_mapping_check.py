@@ -1,0 +1,173 @@
+"""Mapping files checked like code: schema, suggestions, lines of the TOML file, and no
+traceback for any broken mapping or data file (through the command line)."""
+
+from __future__ import annotations
+
+import pytest
+
+from directory.importer import mapping, validate
+from tests.conftest import ROOT
+
+MAPPINGS = ROOT / "directory" / "mappings"
+
+BASE = """[source]
+format = "csv"
+
+[fields]
+id = "ref"
+nom = "nom"
+pivot = { value = "00000000000000" }
+commune = "ville"
+code_postal = "cp"
+adresse = "adr"
+date_maj = { column = "maj", format = "%d/%m/%Y" }
+"""
+DATA = "ref;nom;ville;cp;adr;maj;desc\n1;EPN;Talence;33400;1 rue A;02/03/2024;APTIC\n"
+
+
+def load_text(tmp_path, text: str) -> mapping.Mapping:
+    path = tmp_path / "correspondance.toml"
+    path.write_text(text, encoding="utf-8")
+    return mapping.load(path)
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ('\n[acceptence]\ncolumns = ["desc"]\npattern = "APTIC"\n',
+     "ligne 13 : section [acceptence] inconnue : vouliez-vous dire `acceptance` ?"),
+    ('\n[fields.typologie]\ncolumn = "t"\nfallbak = "ASSO"\n',
+     "ligne 13 : champ « typologie » : clé « fallbak » inconnue : vouliez-vous dire "
+     "`fallback` ?"),
+    ('\n[hours]\ncolumn = "h"\nfree_txt = "convert"\n',
+     "ligne 15 : clé « free_txt » inconnue dans [hours] : vouliez-vous dire `free_text` ?"),
+    ('\n[acceptance]\ncolumns = ["desc"]\npattern = "(?i)pass (num"\n',
+     "ligne 15 : expression régulière « (?i)pass (num » invalide (pattern) : parenthèse "
+     "fermante manquante"),
+    ('telephone = { column = "tel", split = "[/;" }\n',
+     "ligne 12 : expression régulière « [/; » invalide (split) : crochet « ] » manquant"),
+    ('complement_adresse = { template = "{BP" }\n',
+     "ligne 12 : champ « complement_adresse » : modèle « {BP » invalide"),
+    ('horaires_x = "h"\n',
+     "ligne 12 : champ « horaires_x » hors standard dans [fields] : vouliez-vous dire "
+     "`horaires` ?"),
+])
+def test_mistakes_are_french_errors_with_the_line_and_a_suggestion(tmp_path, extra, message):
+    with pytest.raises(mapping.MappingError) as caught:
+        load_text(tmp_path, BASE + extra)
+    assert message in str(caught.value)
+
+
+def test_a_bad_date_format_is_refused_with_its_line(tmp_path):
+    with pytest.raises(mapping.MappingError, match=r"ligne 11 : champ « date_maj » : format "
+                                                   r"de date « %d/%q/%Y » invalide"):
+        load_text(tmp_path, BASE.replace("%d/%m/%Y", "%d/%q/%Y"))
+
+
+def test_two_columns_for_one_day_make_one_day_of_hours(tmp_path):
+    spec = load_text(tmp_path, BASE + """
+[hours]
+public_holidays = "off"
+[hours.days]
+lundi = ["LUN_MATIN", "LUN_APM"]
+mardi = [["MAR_OUV", "MAR_FERM"], ["MAR_OUV2", "MAR_FERM2"]]
+mercredi = ["MER_MATIN", "MER_APM"]
+""")
+    data = ("ref;nom;ville;cp;adr;maj;LUN_MATIN;LUN_APM;MAR_OUV;MAR_FERM;MAR_OUV2;MAR_FERM2;"
+            "MER_MATIN;MER_APM\n"
+            "1;EPN;Talence;33400;1 rue A;02/03/2024;9h-12h;14h-17h;09:00;12:30;13:30;18:00;"
+            "fermé;14h00 - 16h30\n")
+    candidates, _ = spec.read(data.encode())
+    record = validate.validate(candidates).records[0]
+    assert record.values["horaires"] == ("Mo 09:00-12:00,14:00-17:00; Tu 09:00-12:30,"
+                                         "13:30-18:00; We 14:00-16:30; PH off")
+    assert record.hours is not None
+
+
+def test_mapping_check_alone_and_against_a_file(runner, tmp_path):
+    path = tmp_path / "m.toml"
+    path.write_text(BASE, encoding="utf-8")
+    alone = runner.invoke(args=["directory", "mapping", "check", str(path)])
+    assert alone.exit_code == 0 and "valide : 7 champ(s)" in alone.output
+    data = tmp_path / "d.csv"
+    data.write_text(DATA, encoding="utf-8")
+    checked = runner.invoke(args=["directory", "mapping", "check", str(path), str(data)])
+    assert checked.exit_code == 0, checked.output
+    assert "1 ligne(s) lue(s), 1 valide(s), 0 rejetée(s)" in checked.output
+    assert "— ligne 2 :" in checked.output and "commune = Talence" in checked.output
+    assert "date_maj = 2024-03-02" in checked.output
+
+
+@pytest.mark.parametrize("name", ["gironde.toml", "maine-et-loire.toml", "la-creuse.toml"])
+def test_shipped_mappings_pass_the_check(runner, name):
+    result = runner.invoke(args=["directory", "mapping", "check", str(MAPPINGS / name)])
+    assert result.exit_code == 0, result.output
+
+
+BROKEN_MAPPINGS = {
+    "toml illisible": ("[fields\nid = 1", "syntaxe TOML invalide"),
+    "pas de fields": ("[source]\nformat = 'csv'\n", "section [fields] absente"),
+    "format inconnu": (BASE.replace('format = "csv"', 'format = "xlsx"'),
+                       "format « xlsx » inconnu"),
+    "champ nombre": (BASE + "typologie = 3\n", "un nom de colonne ou une table"),
+    "deux origines": (BASE + 'typologie = { column = "t", value = "ASSO" }\n',
+                      "une seule origine"),
+    "map non texte": (BASE + 'typologie = { column = "t", map = { a = 1 } }\n',
+                      "« map » doit associer"),
+    "crs inconnu": (BASE + '[coordinates]\nx = "x"\ny = "y"\ncrs = "EPSG:999999"\n',
+                    "système de coordonnées « EPSG:999999 » inconnu"),
+    "jour inconnu": (BASE + '[hours.days]\nlundii = "L"\n',
+                     "jour « lundii » inconnu : vouliez-vous dire `lundi` ?"),
+    "derive interdit": (BASE + 'nom_x = 1\n', "hors standard"),
+    "derive sur nom": (BASE.replace('nom = "nom"', 'nom = { column = "nom", derive = "point" }'),
+                       "« derive » n'est possible que pour"),
+    "délimiteur": (BASE.replace('format = "csv"', 'format = "csv"\ndelimiter = ";;"'),
+                   "séparateur « ;; » invalide"),
+    "pad": (BASE + 'code_insee = { column = "cp", pad = "5" }\n', "« pad » doit être"),
+    "contains": (BASE + 'typologie = { column = "t", contains = ["a", "b"] }\n',
+                 "« contains » doit être une liste de paires"),
+    "fields liste": ("fields = [1, 2]\n", "[fields] doit être une table"),
+    "hours deux": (BASE + '[hours]\ncolumn = "h"\ndays = { lundi = "L" }\n',
+                   "« column » ou « days », pas les deux"),
+    "fallback date": (BASE.replace('format = "%d/%m/%Y"', 'format = "%d/%m/%Y", '
+                                   'fallback = "hier"'), "date de repli « hier » invalide"),
+}
+BROKEN_FILES = {
+    "vide": (b"", "fichier CSV vide ou sans ligne d'en-tête"),
+    "binaire": (b"\x00\xff\xfe\x00PK\x03\x04", "séparateur de colonnes non reconnu"),
+    "csv mal formé": (b'ref;nom\n1;"EPN\n', "colonne(s) absente(s) du fichier"),
+    "json pour csv": (b'[{"ref": 1}]', "séparateur de colonnes non reconnu"),
+    "en-tête seul": (b"ref;nom;ville;cp;adr;maj;desc\n", "aucune ligne lue"),
+    "colonnes en double": (b"ref;ref;nom\n1;2;3\n", "colonnes en double"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN_MAPPINGS))
+def test_no_broken_mapping_ends_in_a_traceback(runner, tmp_path, case):
+    text, message = BROKEN_MAPPINGS[case]
+    path = tmp_path / "m.toml"
+    path.write_text(text, encoding="utf-8")
+    data = tmp_path / "d.csv"
+    data.write_text(DATA, encoding="utf-8")
+    for args in (["directory", "mapping", "check", str(path), str(data)],
+                 ["directory", "import", str(data), "--source", "jamais-ecrit",
+                  "--format", f"mapping:{path}"]):
+        result = runner.invoke(args=args)
+        assert result.exit_code == 1, (case, result.output)
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+        assert "Traceback" not in result.output
+        assert "Erreur : " in result.output and message in result.output, result.output
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN_FILES))
+def test_no_broken_data_file_ends_in_a_traceback(runner, tmp_path, case):
+    content, message = BROKEN_FILES[case]
+    path = tmp_path / "m.toml"
+    path.write_text(BASE, encoding="utf-8")
+    data = tmp_path / "d.csv"
+    data.write_bytes(content)
+    for args in (["directory", "mapping", "check", str(path), str(data)],
+                 ["directory", "import", str(data), "--source", "jamais-ecrit",
+                  "--format", f"mapping:{path}"]):
+        result = runner.invoke(args=args)
+        assert result.exit_code == 1, (case, result.output)
+        assert isinstance(result.exception, SystemExit), result.exception
+        assert "Erreur : " in result.output and message in result.output, result.output
