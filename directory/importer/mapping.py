@@ -105,7 +105,7 @@ def parse_date_fr(raw: str, fmt: str) -> tuple[dt.date, bool]:
             return f"{number:02d}"
 
         text = _WORD.sub(month, folded)
-        pattern = fmt.replace("%B", "%m").replace("%b", "%m").lower()
+        pattern = fmt.replace("%B", "%m").replace("%b", "%m")
     parsed = dt.datetime.strptime(text, pattern).date()
     return parsed, "%d" not in fmt and "%j" not in fmt
 
