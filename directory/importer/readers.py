@@ -158,6 +158,10 @@ def read_json(text: str) -> list[RawRow]:
         position = _skip_ws(text, end)
         if position < len(text) and text[position] == ",":
             position += 1
+    if len({row.line for row in rows}) < len(rows):
+        # Several objects on one line (minified JSON): each row needs its own number, so
+        # the element's rank stands for the line, as for {"lieux": [...]}.
+        rows = [RawRow(rank, row.data) for rank, row in enumerate(rows, start=1)]
     return rows
 
 
