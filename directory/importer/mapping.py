@@ -435,8 +435,8 @@ class Mapping:
                 start, end = max(0, match.start() - 60), min(len(cell), match.end() + 60)
                 excerpt = re.sub(r"\s+", " ", cell[start:end]).strip()
                 candidate.acceptance_hints.append(f"{column} : « …{excerpt}… »")
-                if self.acceptance_programme:
-                    candidate.accepts_programme = True
+                # An acceptance of the programme named here or by --programme.
+                candidate.accepts_programme = True
 
 
 def _cell(value: Any) -> str | None:

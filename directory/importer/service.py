@@ -209,6 +209,7 @@ def run_import(engine: Engine, location: str, source: str, *, fmt: str | None = 
         data = fetch(location)
     fmt, note = detect_format(location, data, fmt)
     outcome = ImportOutcome(fmt=fmt, dry_run=dry_run, format_note=note)
+    outcome.report.source = source
     if note:
         outcome.report.add(None, None, note, INFO)
     candidates, problems, spec = read_candidates(data, fmt)

@@ -213,7 +213,7 @@ def _check_closures(connection: Connection, source: str, ids: list[str], share: 
 
 
 def _acceptance_problems(record: Record, programme: str | None, result: WriteResult) -> None:
-    if record.accepts_programme and not programme:
+    if record.accepts_programme and not programme and not record.acceptance_hints:
         result.problems.append(Problem(
             record.line, "conditions_acces",
             "accepte le Pass numérique (ou label APTIC) : candidat à l'acceptation d'un "
