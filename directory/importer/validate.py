@@ -34,6 +34,7 @@ from directory.vocabulary import (
     VENUE_STATUSES,
     french_area_of,
 )
+from geodata.services import parent_commune_code
 
 LIST_FIELDS = STANDARD_LIST_FIELDS
 REQUIRED: tuple[str, ...] = ("id", "pivot", "nom", "commune", "code_postal", "adresse",
@@ -285,6 +286,11 @@ def validate_candidate(candidate: Candidate, today: dt.date) -> tuple[Record | N
         else:
             problem("code_postal", f"« {code_postal} » n'est pas un code postal (5 chiffres)")
     code_insee = values["code_insee"]
+    if code_insee and parent_commune_code(code_insee) != code_insee:
+        values["code_insee"] = parent_commune_code(code_insee)
+        problem("code_insee", f"« {code_insee} » est un arrondissement municipal : code de "
+                              f"la commune {values['code_insee']} retenu", INFO)
+        code_insee = values["code_insee"]
     if code_insee and not _INSEE.match(code_insee):
         problem("code_insee", f"« {code_insee} » n'est pas un code INSEE de commune")
     resume = values["presentation_resume"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +36,7 @@ from directory.importer.validate import (
     Record,
     content_hash,
 )
+from geodata.text import normalise_name
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +49,9 @@ DUPLICATE_NAME_SIMILARITY = 0.4
 DUPLICATE_BOX_DEG = 0.001
 # A SIRET is not unique per venue (a town's libraries share it): list a few, not all.
 MAX_DUPLICATES_LISTED = 5
-# A point farther than this from every declared commune (and not in a neighbour) is flagged.
-COMMUNE_TOLERANCE_DEG = 0.01  # ≈ 1 km
+# A point this close to a declared commune counts as inside it (simplified polygons).
+COMMUNE_TOLERANCE_M = 500
+COMMUNE_BOX_DEG = 0.01  # ≈ 1 km: the index prefilter before metres
 
 # Columns of lieu written by the import (besides source, source_id), in COPY order.
 LIST_COLUMNS = (
@@ -162,7 +165,7 @@ def write(connection: Connection, source: str, records: list[Record], *,
     if changed:
         _stage(connection, changed, result)
         if result.geography:
-            _complete_from_geography(connection, result)
+            _complete_from_geography(connection, [r for r, _ in changed], result)
         _geocode_missing(connection, geocoder, result)
         errors = [p for p in result.problems if p.level == ERROR]
         if errors:
@@ -257,6 +260,8 @@ _STAGE_COLUMNS = """
     lon float8, lat float8, location_precision text, flags jsonb, horaires_osm text,
     horaires_valides boolean, opening_week text, timezone text, status text,
     content_hash text, derive text[], geom geometry, pip text, declared text[],
+    geog geography, commune_key text, name_codes text[], insee_codes text[],
+    postal_codes text[], name_ok boolean, insee_ok boolean, postal_ok boolean,
     touched boolean NOT NULL DEFAULT false
 """
 
@@ -328,12 +333,12 @@ def _final_hashes(connection: Connection, changed: list[tuple[Record, str]]) -> 
     """Digest of the staged rows the geography completed, with what it filled in."""
     by_line = {record.line: record for record, _ in changed}
     lines, digests = [], []
-    for line, insee, postal, lon, lat in connection.execute(text(
-            "SELECT line, code_insee, code_postal, lon, lat FROM import_lieu "
+    for line, insee, postal, lon, lat, commune in connection.execute(text(
+            "SELECT line, code_insee, code_postal, lon, lat, commune FROM import_lieu "
             "WHERE touched")).all():
         record = by_line[line]
         values = dict(record.values, code_insee=insee, code_postal=postal,
-                      longitude=lon, latitude=lat)
+                      longitude=lon, latitude=lat, commune=commune)
         lines.append(line)
         digests.append(content_hash(values, record.status))
     connection.execute(text("""
@@ -347,30 +352,103 @@ def _add_flag_sql(code: str, message_sql: str, field_name: str) -> str:
             f"'message', {message_sql}, 'field', '{field_name}'))")
 
 
-def _complete_from_geography(connection: Connection, result: WriteResult) -> None:
-    """Commune of each point, declared commune check, swap by commune, derived codes."""
+def commune_key(name: str | None) -> str | None:
+    """A declared commune name as ``commune.search_name``: "Paris 15e Arrondissement",
+    "BORDEAUX CEDEX 9" and "Marseille 5ème" name their city."""
+    if not name:
+        return None
+    key = normalise_name(name)
+    key = re.sub(r"\s+cedex(\s+\d+)?$", "", key)
+    key = re.sub(r"\s+\d{1,2}\s*(e|er|eme|ieme)?(\s+arrondissement)?$", "", key)
+    return key or None
+
+
+# The three declarations a point is checked against, in their order of trust.
+DECLARATIONS = (("name_codes", "nom de commune"), ("insee_codes", "code INSEE"),
+                ("postal_codes", "code postal"))
+
+
+# The point agrees with at least one declaration (NULL ones, not given, do not count).
+_AGREES = ("(COALESCE({t}.name_ok, false) OR COALESCE({t}.insee_ok, false) "
+           "OR COALESCE({t}.postal_ok, false))")
+
+
+def _near_sql(column: str) -> str:
+    """The point is in one of the communes of ``column``, or within the tolerance of one
+    (simplified polygons cut coasts and borders); NULL when nothing is declared."""
+    return f"""CASE WHEN t.{column} IS NULL THEN NULL ELSE COALESCE(t.pip = ANY(t.{column}), false)
+        OR EXISTS (SELECT 1 FROM commune d WHERE d.code = ANY(t.{column})
+                   AND ST_DWithin(d.geom, t.geom, {COMMUNE_BOX_DEG})
+                   AND ST_DWithin(d.geom::geography, t.geog, {COMMUNE_TOLERANCE_M})) END"""
+
+
+def _complete_from_geography(connection: Connection, records: list[Record],
+                             result: WriteResult) -> None:
+    """Commune of each point, checked against the commune declared by its name, its INSEE
+    code and its postal code (in that order of trust); swapped points; derived codes.
+
+    A point that agrees with none of them keeps the declared commune and is flagged
+    "point à vérifier" with its distance; the INSEE code is never taken from such a point.
+    """
     run = connection.execute
+    lines = [r.line for r in records]
+    keys = [commune_key(r.values.get("commune")) for r in records]
     run(text("""
+        UPDATE import_lieu t SET commune_key = v.key,
+               geog = CASE WHEN t.geom IS NULL THEN NULL ELSE t.geom::geography END
+        FROM unnest(CAST(:lines AS int[]), CAST(:keys AS text[])) AS v(line, key)
+        WHERE v.line = t.line"""), {"lines": lines, "keys": keys})
+    locate = text("""
         UPDATE import_lieu t SET pip = c.code
-        FROM commune c WHERE t.geom IS NOT NULL AND ST_Covers(c.geom, t.geom)"""))
-    # Declared communes: the code INSEE, else the communes of the postal code.
+        FROM commune c WHERE t.geom IS NOT NULL AND ST_Covers(c.geom, t.geom)""")
+    run(locate)
+    # A commune derived from the point (derive = "point"): its name, and its code.
+    derived_communes = run(text("""
+        UPDATE import_lieu t SET commune = c.name, commune_key = c.search_name,
+               code_insee = COALESCE(t.code_insee, c.code), touched = true
+        FROM commune c WHERE c.code = t.pip AND t.commune IS NULL
+          AND 'commune' = ANY(t.derive)
+        RETURNING t.line, t.source_id, c.name, c.code""")).all()
+    for line, source_id, name, code in derived_communes:
+        result.problems.append(Problem(line, "commune", f"déduite du point : {name} ({code})",
+                                       WARNING, source_id))
+    # What each declaration names.
     run(text("""
-        UPDATE import_lieu t SET declared = CASE
-            WHEN t.code_insee IS NOT NULL THEN ARRAY[t.code_insee]
-            ELSE (SELECT array_agg(p.commune_code) FROM postal_code p
-                  WHERE p.code = t.code_postal) END"""))
-    # Outside every declared commune (and its neighbours) but inside one once swapped:
-    # latitude and longitude were exchanged.
+        UPDATE import_lieu t SET
+            insee_codes = CASE WHEN t.code_insee IS NULL THEN NULL ELSE ARRAY[t.code_insee] END,
+            postal_codes = (SELECT array_agg(p.commune_code) FROM postal_code p
+                            WHERE p.code = t.code_postal),
+            name_codes = COALESCE(
+                (SELECT array_agg(c.code) FROM commune c JOIN postal_code p
+                   ON p.commune_code = c.code AND p.code = t.code_postal
+                 WHERE c.search_name = t.commune_key),
+                (SELECT array_agg(c.code) FROM commune c
+                 WHERE c.search_name = t.commune_key AND (t.code_postal IS NULL
+                       OR c.departement_code = CASE
+                           WHEN left(t.code_postal, 2) = '97' THEN left(t.code_postal, 3)
+                           WHEN left(t.code_postal, 2) = '20' THEN c.departement_code
+                           ELSE left(t.code_postal, 2) END)))"""))
+    run(text("""
+        UPDATE import_lieu t SET declared = ARRAY(
+            SELECT DISTINCT unnest(COALESCE(t.name_codes, '{}') || COALESCE(t.insee_codes, '{}')
+                                   || COALESCE(t.postal_codes, '{}')))"""))
+    run(text("UPDATE import_lieu SET declared = NULL WHERE declared = '{}'"))
+    checks = text(f"""
+        UPDATE import_lieu t SET name_ok = {_near_sql('name_codes')},
+               insee_ok = {_near_sql('insee_codes')}, postal_ok = {_near_sql('postal_codes')}
+        WHERE t.geom IS NOT NULL""")
+    run(checks)
+    # In none of the declared communes, but inside one once swapped: latitude and
+    # longitude were exchanged.
     swapped = run(text(f"""
         UPDATE import_lieu t SET geom = ST_FlipCoordinates(t.geom),
+               geog = ST_FlipCoordinates(t.geom)::geography,
                lon = t.lat, lat = t.lon, pip = NULL, touched = true,
                {_add_flag_sql(FLAG_SWAPPED, "'latitude et longitude inversées (point hors "
                               "de sa commune, dedans une fois inversé) : corrigées'",
                               "latitude")}
         WHERE t.geom IS NOT NULL AND t.declared IS NOT NULL
-          AND NOT COALESCE(t.pip = ANY(t.declared), false)
-          AND NOT EXISTS (SELECT 1 FROM commune d WHERE d.code = ANY(t.declared)
-                          AND ST_DWithin(d.geom, t.geom, {COMMUNE_TOLERANCE_DEG}))
+          AND NOT {_AGREES.format(t="t")}
           AND EXISTS (SELECT 1 FROM commune d WHERE d.code = ANY(t.declared)
                       AND ST_Covers(d.geom, ST_FlipCoordinates(t.geom)))
         RETURNING line, source_id""")).all()
@@ -381,30 +459,62 @@ def _complete_from_geography(connection: Connection, result: WriteResult) -> Non
     if swapped:
         run(text("""UPDATE import_lieu t SET pip = c.code FROM commune c
                     WHERE t.pip IS NULL AND t.geom IS NOT NULL AND ST_Covers(c.geom, t.geom)"""))
+        run(checks)
+    # A point that contradicts every declaration: kept, flagged with its distance to the
+    # most trusted declared commune.
     outside = run(text(f"""
         UPDATE import_lieu t SET {_add_flag_sql(FLAG_OUTSIDE_COMMUNE,
-            "'point hors de la commune déclarée et de ses voisines'", "latitude")}
-        WHERE t.geom IS NOT NULL AND t.declared IS NOT NULL
-          AND NOT (COALESCE(t.pip = ANY(t.declared), false))
-          AND NOT EXISTS (
-              SELECT 1 FROM commune d WHERE d.code = ANY(t.declared)
-              AND (ST_DWithin(d.geom, t.geom, {COMMUNE_TOLERANCE_DEG})
-                   OR EXISTS (SELECT 1 FROM commune p WHERE p.code = t.pip
-                              AND ST_Touches(p.geom, d.geom))))
-        RETURNING line, source_id, pip, declared""")).all()
+            "'point à vérifier : à ' || d.metres || ' m de ' || d.label || ' (' "
+            "|| d.code || '), déclarée par ' || d.what", "latitude")}
+        FROM (SELECT t2.line, c.code, c.name AS label,
+                     round(ST_Distance(c.geom::geography, t2.geog))::int AS metres,
+                     CASE WHEN t2.name_codes IS NOT NULL THEN 'son nom'
+                          WHEN t2.insee_codes IS NOT NULL THEN 'son code INSEE'
+                          ELSE 'son code postal' END AS what
+              FROM import_lieu t2 JOIN LATERAL (
+                  SELECT c.* FROM commune c
+                  WHERE c.code = ANY(COALESCE(t2.name_codes, t2.insee_codes, t2.postal_codes))
+                  ORDER BY c.geom <-> t2.geom LIMIT 1) c ON true
+              WHERE t2.geom IS NOT NULL
+                AND t2.declared IS NOT NULL AND NOT {_AGREES.format(t="t2")}) d
+        WHERE d.line = t.line
+        RETURNING t.line, t.source_id, t.pip, d.label, d.code, d.metres, d.what""")).all()
     result.outside_commune = len(outside)
-    for line, source_id, pip, declared in outside:
-        where = f"commune {pip}" if pip else "hors de toute commune"
+    for line, source_id, pip, label, code, metres, what in outside:
+        where = f"il est dans la commune {pip}" if pip else "il n'est dans aucune commune"
         result.problems.append(Problem(
-            line, "latitude", f"point hors de la commune déclarée ({', '.join(declared)}) et "
-            f"de ses voisines ({where}) : signalé", WARNING, source_id))
+            line, "latitude", f"point à vérifier : à {metres} m de {label} ({code}), commune "
+            f"déclarée par {what} ; {where} ; commune déclarée gardée", WARNING, source_id))
+    # Declarations that disagree with the point while another agrees: said, never changed.
+    for line, source_id, pip, *oks in run(text("""
+            SELECT line, source_id, pip, name_ok, insee_ok, postal_ok FROM import_lieu
+            WHERE geom IS NOT NULL AND (name_ok OR insee_ok OR postal_ok)
+              AND false IN (name_ok, insee_ok, postal_ok)""")).all():
+        agree = [label for (_, label), ok in zip(DECLARATIONS, oks, strict=True) if ok]
+        disagree = [label for (_, label), ok in zip(DECLARATIONS, oks, strict=True)
+                    if ok is False]
+        result.problems.append(Problem(
+            line, "commune", f"désaccord : {', '.join(disagree)} contredi"
+            f"{'sent' if len(disagree) > 1 else 't'} le point (commune {pip or 'inconnue'}) "
+            f"et {', '.join(agree)} ; valeurs déclarées gardées", WARNING, source_id))
+    # Missing INSEE code: the commune of the point when it agrees with a declaration (or
+    # nothing is declared); else the declared commune when it is one; never a wrong point's.
     filled = run(text("""
-        UPDATE import_lieu SET code_insee = pip, touched = true
-        WHERE code_insee IS NULL AND pip IS NOT NULL RETURNING line, source_id, pip""")).all()
-    result.insee_filled = len(filled)
-    for line, source_id, pip in filled:
-        result.problems.append(Problem(line, "code_insee", f"déduit du point : {pip}", INFO,
-                                       source_id))
+        UPDATE import_lieu t SET touched = true, code_insee = CASE
+            WHEN t.pip IS NOT NULL AND (t.declared IS NULL OR t.pip = ANY(t.declared))
+                THEN t.pip
+            WHEN cardinality(t.name_codes) = 1 THEN t.name_codes[1]
+            WHEN cardinality(t.postal_codes) = 1 THEN t.postal_codes[1] END
+        WHERE t.code_insee IS NULL
+          AND (t.pip IS NOT NULL OR cardinality(t.name_codes) = 1
+               OR cardinality(t.postal_codes) = 1)
+        RETURNING line, source_id, code_insee, code_insee = pip""")).all()
+    result.insee_filled = sum(1 for *_, code, _ in filled if code)
+    for line, source_id, code, from_point in filled:
+        if code:
+            how = "du point" if from_point else "de la commune déclarée (point à vérifier)"
+            result.problems.append(Problem(line, "code_insee", f"déduit {how} : {code}", INFO,
+                                           source_id))
     derived = run(text("""
         UPDATE import_lieu t SET touched = true, code_postal = (
             SELECT min(p.code) FROM postal_code p WHERE p.commune_code = t.code_insee)
@@ -456,6 +566,12 @@ def _geocode_missing(connection: Connection, geocoder: Any | None,
              "insee": candidate.commune_code, "postal": candidate.postal_code,
              "message": message, "line": line})
         result.problems.append(Problem(line, "latitude", message, WARNING, source_id))
+    for line, source_id in connection.execute(text("""
+            SELECT line, source_id FROM import_lieu
+            WHERE 'commune' = ANY(derive) AND commune IS NULL""")).all():
+        result.problems.append(Problem(
+            line, "commune", "commune absente et impossible à déduire du point (point "
+            "absent ou hors des communes chargées)", ERROR, source_id))
     # Postal codes that had to be derived and could not be: those rows are rejected.
     for line, source_id in connection.execute(text("""
             SELECT line, source_id FROM import_lieu

@@ -7,7 +7,7 @@ import csv
 import json
 
 from tests.directory.test_import_readers import v1_csv, venue
-from tests.directory.test_import_write import count, run, source  # noqa: F401 (fixture)
+from tests.directory.test_import_write import count, run
 
 
 def test_one_bad_cell_rejects_the_file_unless_asked_and_then_is_quarantined(app, runner,

@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from extensions import db
 from tests.directory.test_import_readers import v1_csv, venue
-from tests.directory.test_import_write import count, run, source  # noqa: F401 (fixture)
+from tests.directory.test_import_write import count, run
 
 
 def runs_of(app, source_name: str) -> list[tuple]:

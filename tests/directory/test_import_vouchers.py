@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from extensions import db
 from tests.directory.test_import_readers import venue
-from tests.directory.test_import_write import count, run, source  # noqa: F401 (fixture)
+from tests.directory.test_import_write import run
 
 MAPPING = """
 [source]

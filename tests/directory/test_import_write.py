@@ -18,14 +18,6 @@ from tests.directory.test_import_readers import v1_csv, venue
 MAPPINGS = ROOT / "directory" / "mappings"
 
 
-@pytest.fixture
-def source(app):
-    name = f"test-import-{uuid.uuid4().hex[:10]}"
-    yield name
-    with app.app_context(), db.engine.begin() as connection:
-        connection.execute(text("DELETE FROM lieu WHERE source = :s"), {"s": name})
-
-
 def count(app, source: str, where: str = "true") -> int:
     with app.app_context(), db.engine.connect() as connection:
         return connection.execute(text(f"SELECT count(*) FROM lieu WHERE source = :s AND {where}"),
