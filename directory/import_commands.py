@@ -185,9 +185,13 @@ def _summarise_warnings(report) -> None:
 @click.option("--source", default=None, help="Seulement les lieux de cette source.")
 @click.option("--out", "out_path", default=None, help="Fichier de sortie (défaut : sortie "
                                                       "standard).")
-@click.option("--no-extensions", is_flag=True,
-              help="Sans les colonnes d'extension x_… (standard strict).")
-def export_command(fmt, source, out_path, no_extensions):
+@click.option("--with-extensions", "extensions", is_flag=True,
+              help="Ajouter nos colonnes x_… (programmes acceptés, précision de la position, "
+                   "signalements) : relues à l'import, rien n'est perdu ; sans elles (défaut), "
+                   "le standard strict.")
+@click.option("--no-extensions", is_flag=True, hidden=True,
+              help="Sans les colonnes d'extension (le défaut ; gardé pour les scripts).")
+def export_command(fmt, source, out_path, extensions, no_extensions):
     """Exporte les lieux ouverts (standard v1.0.2, GeoJSON ou data·inclusion)."""
     from directory.exporter import export
     from extensions import db
@@ -198,12 +202,11 @@ def export_command(fmt, source, out_path, no_extensions):
             if not path.parent.exists():
                 raise CommandError(f"dossier introuvable : {path.parent}")
             with open(path, "w", encoding="utf-8", newline="") as out:
-                count = export(connection, fmt, out, source, extensions=not no_extensions,
-                               today=clock.today())
+                count = export(connection, fmt, out, source, extensions=extensions)
             click.echo(f"{_n(count)} lieu(x) exporté(s) dans {out_path} ({fmt}).")
         else:
             count = export(connection, fmt, click.get_text_stream("stdout"), source,
-                           extensions=not no_extensions, today=clock.today())
+                           extensions=extensions)
             click.echo(f"{_n(count)} lieu(x) exporté(s) ({fmt}).", err=True)
 
 

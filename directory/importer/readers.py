@@ -190,9 +190,9 @@ def standard_v1(rows: list[RawRow] | Iterator[RawRow]) -> Iterator[Candidate]:
             candidate.problems.append(Problem(row.line, None,
                                               "plus de cellules que de colonnes d'en-tête"))
         # Our own extension column (see exporter): programmes accepted, kept on re-import.
-        programmes = row.data.get("x_pass_programmes")
-        if programmes:
-            candidate.values["x_pass_programmes"] = programmes
+        for name in ("x_pass_programmes", "x_location_precision", "x_flags"):
+            if row.data.get(name):
+                candidate.values[name] = row.data[name]
         yield candidate
 
 

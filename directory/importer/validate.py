@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -81,6 +82,7 @@ class Record:
     timezone: str = hours_module.DEFAULT_TZ
     programmes: list[str] = field(default_factory=list)  # from our own export (x_pass_…)
     derive: list[str] = field(default_factory=list)  # code_postal/code_insee from geography
+    location_precision: str | None = None  # from our own export (x_location_precision)
 
     @property
     def source_id(self) -> str:
@@ -373,9 +375,43 @@ def validate_candidate(candidate: Candidate, today: dt.date) -> tuple[Record | N
             record.flag(FLAG_HOURS, message, "horaires")
 
     record.programmes = split_list(raw.get("x_pass_programmes"))
+    _our_extensions(raw, record, problem)
     if any(p.level == ERROR for p in problems):
         return None, problems
     return record, problems
+
+
+LOCATION_PRECISIONS = ("address", "commune", "postal_code")
+
+
+def _our_extensions(raw: dict[str, Any], record: Record, problem) -> None:
+    """x_location_precision and x_flags of our own export, read back as they were."""
+    precision = _text(raw.get("x_location_precision"))
+    if precision in LOCATION_PRECISIONS:
+        record.location_precision = precision
+    elif precision:
+        problem("x_location_precision", f"précision « {precision} » inconnue (attendu : "
+                f"{', '.join(LOCATION_PRECISIONS)}) : ignorée", WARNING)
+    flags = raw.get("x_flags")
+    if isinstance(flags, str) and flags.strip():
+        try:
+            flags = json.loads(flags)
+        except ValueError:
+            problem("x_flags", "signalements illisibles (JSON attendu) : ignorés", WARNING)
+            return
+    if not flags:
+        return
+    if not isinstance(flags, list) or not all(
+            isinstance(f, dict) and isinstance(f.get("code"), str)
+            and isinstance(f.get("message"), str) for f in flags):
+        problem("x_flags", "signalements mal formés (liste de {code, message}) : ignorés",
+                WARNING)
+        return
+    known = {(f["code"], f["message"]) for f in record.flags}
+    for entry in flags:
+        if (entry["code"], entry["message"]) not in known:
+            record.flags.append({k: str(v) for k, v in entry.items()
+                                 if k in ("code", "message", "field")})
 
 
 _HOURS_CACHE: dict[tuple[str, str], hours_module.Hours | hours_module.InvalidHours] = {}
