@@ -1,52 +1,10 @@
 """Declarative mapping files: a producer's own format → standard v1.0.2 candidates.
 
 No code per source: a TOML file (read with tomllib) says where each standard field comes
-from. See directory/mappings/*.toml for real examples and the README for the reference.
-
-```toml
-[source]
-format = "json"                  # json (array of objects) | csv
-delimiter = ";"                  # csv only; detected when absent
-departement = "33"               # optional: the département the file is about
-skip_rows_without = ["NOM"]      # rows where all these columns are empty are skipped
-
-[coordinates]                    # optional
-x = "X"                          # easting / longitude column
-y = "Y"                          # northing / latitude column
-crs = "EPSG:2154"                # default EPSG:4326 (then x = longitude, y = latitude)
-
-[fields]                         # standard field = spec
-nom = "Nom"                      # a column, stripped
-adresse = { template = "{N°} {ADRESSE}" }   # columns in braces, spaces collapsed
-id = { slug = ["Commune", "Lieu"] }         # a stable identifier built from columns
-pivot = { value = "00000000000000" }        # a constant
-code_postal = { column = "Adresse", regex = "\\b(\\d{5})\\b", derive = "commune" }
-adresse = { column = "Adresse", regex = "^(.*?)\\s*\\d{5}", fallback_column = "Adresse" }
-telephone = { column = "Tél", split = "\\s*/\\s*" }           # split is a regex
-services = { column = "services", split = " / ", map = { "Accès à Internet" = "…" } }
-publics_specifiquement_adresses = { flags = { PBC_Jeunes = "Jeunes" }, truthy = "*" }
-date_maj = { column = "MAJ", format = "%d/%m/%Y", fallback = "2023-01-09" }
-
-[hours]                          # optional: one column (OSM or free text) or per-day columns
-column = "horaires"
-# days = { lundi = "LUN", mardi = "MAR", … }  → hours.days_to_osm
-# public_holidays = "off"
-
-[status]                         # optional
-column = "ETAT"
-map = { INACTIF = "closed" }
-
-[acceptance]                     # optional: free-text mentions → acceptance *candidates*
-columns = ["Description"]
-pattern = "(?i)\\bAPTIC\\b"
-```
-
-``map`` values: a standard value, or "" to drop the source value on purpose; a source value
-absent from ``map`` is an error unless ``unmapped = "ignore"`` (reported as info) or
-``unmapped = "drop"`` (silently: for a column read for a few of its values only).
-``derive = "commune"``: when empty or invalid, the value is taken from the commune found by
-point-in-polygon at write time (reported). ``fallback``: used when the cell is empty or
-unreadable, every use reported as a warning.
+from. The language is documented for data stewards in the README (« Écrire une
+correspondance »); its schema is checked by ``mapping_schema`` (sections, keys, regexes,
+date formats, templates: French errors with the TOML line). Real examples:
+directory/mappings/*.toml.
 """
 
 from __future__ import annotations
