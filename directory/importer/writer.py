@@ -566,19 +566,16 @@ def _geocode_missing(connection: Connection, geocoder: Any | None,
              "insee": candidate.commune_code, "postal": candidate.postal_code,
              "message": message, "line": line})
         result.problems.append(Problem(line, "latitude", message, WARNING, source_id))
-    for line, source_id in connection.execute(text("""
-            SELECT line, source_id FROM import_lieu
-            WHERE 'commune' = ANY(derive) AND commune IS NULL""")).all():
-        result.problems.append(Problem(
-            line, "commune", "commune absente et impossible à déduire du point (point "
-            "absent ou hors des communes chargées)", ERROR, source_id))
-    # Postal codes that had to be derived and could not be: those rows are rejected.
-    for line, source_id in connection.execute(text("""
-            SELECT line, source_id FROM import_lieu
-            WHERE 'code_postal' = ANY(derive) AND code_postal IS NULL""")).all():
-        result.problems.append(Problem(
-            line, "code_postal", "code postal absent ou invalide et impossible à déduire "
-            "(point hors des communes chargées)", ERROR, source_id))
+    # Values that had to be derived and could not be: those rows are rejected.
+    for column, reason in (
+            ("commune", "commune absente et impossible à déduire du point (point absent ou "
+                        "hors des communes chargées)"),
+            ("code_postal", "code postal absent ou invalide et impossible à déduire (point "
+                            "hors des communes chargées)")):
+        for line, source_id in connection.execute(text(f"""
+                SELECT line, source_id FROM import_lieu
+                WHERE '{column}' = ANY(derive) AND {column} IS NULL""")).all():
+            result.problems.append(Problem(line, column, reason, ERROR, source_id))
 
 
 def _flag_duplicates(connection: Connection, source: str, result: WriteResult) -> None:

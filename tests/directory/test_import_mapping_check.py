@@ -140,34 +140,29 @@ BROKEN_FILES = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(BROKEN_MAPPINGS))
-def test_no_broken_mapping_ends_in_a_traceback(runner, tmp_path, case):
-    text, message = BROKEN_MAPPINGS[case]
-    path = tmp_path / "m.toml"
-    path.write_text(text, encoding="utf-8")
-    data = tmp_path / "d.csv"
-    data.write_text(DATA, encoding="utf-8")
-    for args in (["directory", "mapping", "check", str(path), str(data)],
-                 ["directory", "import", str(data), "--source", "jamais-ecrit",
-                  "--format", f"mapping:{path}"]):
+def assert_french_error_everywhere(runner, mapping_path, data_path, message: str) -> None:
+    """``mapping check`` and ``import`` both end with exit 1 and a French message."""
+    for args in (["directory", "mapping", "check", str(mapping_path), str(data_path)],
+                 ["directory", "import", str(data_path), "--source", "jamais-ecrit",
+                  "--format", f"mapping:{mapping_path}"]):
         result = runner.invoke(args=args)
-        assert result.exit_code == 1, (case, result.output)
-        assert result.exception is None or isinstance(result.exception, SystemExit)
+        assert result.exit_code == 1, result.output
+        assert isinstance(result.exception, SystemExit), result.exception
         assert "Traceback" not in result.output
         assert "Erreur : " in result.output and message in result.output, result.output
 
 
-@pytest.mark.parametrize("case", sorted(BROKEN_FILES))
-def test_no_broken_data_file_ends_in_a_traceback(runner, tmp_path, case):
-    content, message = BROKEN_FILES[case]
-    path = tmp_path / "m.toml"
-    path.write_text(BASE, encoding="utf-8")
-    data = tmp_path / "d.csv"
+CASES = [("correspondance", c) for c in sorted(BROKEN_MAPPINGS)] + [
+    ("fichier", c) for c in sorted(BROKEN_FILES)]
+
+
+@pytest.mark.parametrize(("broken", "case"), CASES)
+def test_no_broken_mapping_or_file_ends_in_a_traceback(runner, tmp_path, broken, case):
+    """A broken mapping with a good file, or a good mapping with a broken file."""
+    text, content, message = (
+        (*BROKEN_MAPPINGS[case][:1], DATA.encode(), BROKEN_MAPPINGS[case][1])
+        if broken == "correspondance" else (BASE, *BROKEN_FILES[case]))
+    path, data = tmp_path / "m.toml", tmp_path / "d.csv"
+    path.write_text(text, encoding="utf-8")
     data.write_bytes(content)
-    for args in (["directory", "mapping", "check", str(path), str(data)],
-                 ["directory", "import", str(data), "--source", "jamais-ecrit",
-                  "--format", f"mapping:{path}"]):
-        result = runner.invoke(args=args)
-        assert result.exit_code == 1, (case, result.output)
-        assert isinstance(result.exception, SystemExit), result.exception
-        assert "Erreur : " in result.output and message in result.output, result.output
+    assert_french_error_everywhere(runner, path, data, message)
