@@ -196,6 +196,8 @@ class Mapping:
                     if on and item not in out:
                         out.append(item)
             return out
+        if "column" not in spec:  # derive only: filled from the geography at write time
+            return None
         raw = _cell(data.get(spec["column"]))
         if raw is not None and "regex" in spec:
             match = re.search(spec["regex"], raw)

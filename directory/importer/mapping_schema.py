@@ -181,6 +181,8 @@ class Checker:
                 raise self.fail(f"champ « {name} » : clé « {key} » inconnue"
                                 f"{_suggest(key, FIELD_KEYS)}", "fields", name)
         sources = [k for k in SOURCES if k in spec]
+        if not sources and "derive" in spec:
+            sources = ["derive"]  # no column at all: the value always comes from the point
         if not sources:
             raise self.fail(f"champ « {name} » : column, value, slug, template, flags ou "
                             "contains attendu", "fields", name)

@@ -145,3 +145,12 @@ date_maj = { value = "2024-01-01" }
     assert count(app, source) == 1      # no point, no commune: rejected, quarantined
     assert "commune absente et impossible à déduire du point" in \
         (tmp_path / "q.csv").read_text(encoding="utf-8")
+    # No commune column at all: derived from the point alone.
+    mapping.write_text(mapping.read_text(encoding="utf-8").replace(
+        'commune = { column = "ville", derive = "point" }', 'commune = { derive = "point" }'),
+        encoding="utf-8")
+    data.write_text("ref;nom;adr;cp;gps\n3;EPN 3;3 rue C;;44.8378 -0.5792\n",
+                    encoding="utf-8")
+    again = run(runner, str(data), "--source", source, "--format", f"mapping:{mapping}")
+    assert again.exit_code == 0, again.output
+    assert lieu(app, source, "3")[:3] == ("33063", "Bordeaux", "33000")
