@@ -211,6 +211,11 @@ def export_command(fmt, source, out_path, extensions, no_extensions):
 
 
 
+COUNT_LABELS = {"lues": "lues", "valides": "valides", "rejetees": "rejetées",
+                "creees": "créés", "mises_a_jour": "mis à jour", "inchangees": "inchangés",
+                "fermees": "fermés", "acceptations": "acceptations"}
+
+
 @import_group.command("runs")
 @click.option("--source", default=None, help="Seulement les imports de cette source.")
 @click.option("--limit", type=click.IntRange(1, 1000), default=30, show_default=True,
@@ -227,7 +232,7 @@ def runs_command(source, limit):
                                                  else "."))
         return
     for run in lines:
-        counts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in run.counts.items())
+        counts = ", ".join(f"{COUNT_LABELS.get(k, k)} {v}" for k, v in run.counts.items())
         when = run.started_at.astimezone().strftime("%d/%m/%Y %H:%M")
         click.echo(f"n° {run.id} — {when} — {run.by_user} — source « {run.source} » — "
                    f"{STATUS_FR.get(run.status, run.status)} — {run.rows} lieu(x) touché(s) "

@@ -192,6 +192,19 @@ class Checker:
         if "contains" in spec and "column" not in spec:
             raise self.fail(f"champ « {name} » : « contains » s'applique à une « column »",
                             "fields", name)
+        for key in ("column", "fallback_column"):
+            if key in spec and (not isinstance(spec[key], str) or not spec[key].strip()):
+                raise self.fail(f"champ « {name} » : « {key} » doit être un nom de colonne",
+                                "fields", name)
+        truthy = spec.get("truthy", "*")
+        if truthy != "*" and not (isinstance(truthy, list) and all(
+                isinstance(t, str) for t in truthy)):
+            raise self.fail(f"champ « {name} » : « truthy » doit être \"*\" ou une liste de "
+                            "textes", "fields", name)
+        if not (isinstance(spec.get("falsy", []), list) and all(
+                isinstance(t, str) for t in spec.get("falsy", []))):
+            raise self.fail(f"champ « {name} » : « falsy » doit être une liste de textes",
+                            "fields", name)
         for key in ("regex", "split"):
             if key in spec:
                 self.regex(spec[key], "fields", key, name)
@@ -272,6 +285,8 @@ class Checker:
             raise self.fail("[hours] : « column » ou « days », pas les deux", "hours")
         if "column" not in hours and "days" not in hours:
             raise self.fail("[hours] doit donner « column » ou « days »", "hours")
+        if "column" in hours:
+            self._string(hours["column"], "hours", "column")
         if hours.get("free_text", "keep") not in FREE_TEXT:
             raise self.fail(f"free_text = « {hours['free_text']} » inconnu (« keep » ou "
                             "« convert »)", "hours", "free_text")
@@ -294,6 +309,11 @@ class Checker:
     def status(self, status: dict[str, Any] | None) -> None:
         if status:
             self._string(status["column"], "status", "column")
+            table = status.get("map", {})
+            if not isinstance(table, dict) or not all(isinstance(v, str)
+                                                      for v in table.values()):
+                raise self.fail("[status] map : chaque valeur source donne un statut (open, "
+                                "temporarily_closed ou closed)", "status", "map")
 
     def acceptance(self, acceptance: dict[str, Any] | None) -> None:
         if not acceptance:

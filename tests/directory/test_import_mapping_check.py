@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from directory.importer import mapping, validate
-from tests.conftest import ROOT
+from tests.conftest import ROOT, shared_data
 
 MAPPINGS = ROOT / "directory" / "mappings"
 
@@ -127,6 +127,11 @@ BROKEN_MAPPINGS = {
     "fields liste": ("fields = [1, 2]\n", "[fields] doit être une table"),
     "hours deux": (BASE + '[hours]\ncolumn = "h"\ndays = { lundi = "L" }\n',
                    "« column » ou « days », pas les deux"),
+    "truthy nombre": (BASE + 'services = { flags = { a = "b" }, truthy = 3 }\n',
+                      "« truthy » doit être"),
+    "colonne nombre": (BASE + 'typologie = { column = 3 }\n', "doit être un nom de colonne"),
+    "status map": (BASE + '[status]\ncolumn = "etat"\nmap = { F = 1 }\n',
+                   "[status] map : chaque valeur"),
     "fallback date": (BASE.replace('format = "%d/%m/%Y"', 'format = "%d/%m/%Y", '
                                    'fallback = "hier"'), "date de repli « hier » invalide"),
 }
@@ -166,3 +171,36 @@ def test_no_broken_mapping_or_file_ends_in_a_traceback(runner, tmp_path, broken,
     path.write_text(text, encoding="utf-8")
     data.write_bytes(content)
     assert_french_error_everywhere(runner, path, data, message)
+
+
+@pytest.mark.parametrize("name", ["gironde", "maine-et-loire", "la-creuse"])
+def test_every_one_line_damage_to_a_real_mapping_is_a_french_error_or_works(name, tmp_path):
+    """Each line of a shipped mapping removed, or its value replaced by a number, a
+    list or a bad regex: loading and reading five real rows either works or raises
+    MappingError / ReadError — never anything else."""
+    import json
+
+    from directory.importer.readers import ReadError
+
+    rows = json.loads(shared_data("venues", "raw", f"{name}.json").read_text("utf-8"))[:5]
+    data = json.dumps(rows, ensure_ascii=False).encode()
+    lines = (MAPPINGS / f"{name}.toml").read_text(encoding="utf-8").splitlines()
+    damaged = []
+    for i, line in enumerate(lines):
+        damaged.append(lines[:i] + lines[i + 1:])
+        if "=" in line and not line.lstrip().startswith("#"):
+            key = line.split("=", 1)[0]
+            for value in ("1", "true", '"x"', "[1, 2]", '["x"]', '"(["', "{ }", '{ a = 1 }'):
+                damaged.append(lines[:i] + [f"{key}= {value}"] + lines[i + 1:])
+    outcomes = {"ok": 0, "refused": 0}
+    for number, text in enumerate(damaged):
+        path = tmp_path / f"{name}-{number}.toml"
+        path.write_text("\n".join(text), encoding="utf-8")
+        try:
+            candidates, _ = mapping.load(path).read(data)
+            validate.validate(candidates)
+            outcomes["ok"] += 1
+        except (mapping.MappingError, ReadError) as exc:
+            assert str(exc)
+            outcomes["refused"] += 1
+    assert outcomes["refused"] > 0 and sum(outcomes.values()) == len(damaged)
