@@ -69,8 +69,10 @@ def fetch(location: str) -> bytes:
         try:
             with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT_S) as response:  # noqa: S310
                 data = response.read(MAX_FETCH_BYTES + 1)
-        except OSError as exc:
-            raise ImportFailed(f"téléchargement impossible de {location} : {exc}") from exc
+        except OSError as exc:  # URLError, HTTPError, timeouts
+            code = getattr(exc, "code", None)
+            why = f"réponse HTTP {code}" if code else "serveur injoignable ou trop lent"
+            raise ImportFailed(f"téléchargement impossible de {location} ({why})") from exc
         if len(data) > MAX_FETCH_BYTES:
             raise ImportFailed(f"fichier distant trop gros (plus de "
                                f"{MAX_FETCH_BYTES // 1024 // 1024} Mo)")
