@@ -303,7 +303,14 @@ def mapping_check(mapping_path, data_path, rows):
             click.echo(f"    {name} = {shown}")
         if record.hours is not None:
             click.echo(f"    (horaires OSM valides : {record.hours.osm})")
-    errors = [p for p in problems + checked.problems if p.level == "erreur"]
+    from directory.importer.report import Report
+
+    report = Report(problems + checked.problems)
+    if report.count(WARNING):
+        click.echo(f"Avertissements : {_n(report.count(WARNING))} (lignes écrites, "
+                   "problème signalé) :")
+        _summarise_warnings(report)
+    errors = report.errors
     for problem in errors[:MAX_PRINTED_ERRORS]:
         click.echo(format_problem(problem), err=True)
     if errors:

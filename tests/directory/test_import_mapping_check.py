@@ -94,6 +94,13 @@ def test_mapping_check_alone_and_against_a_file(runner, tmp_path):
     assert "1 ligne(s) lue(s), 1 valide(s), 0 rejetée(s)" in checked.output
     assert "— ligne 2 :" in checked.output and "commune = Talence" in checked.output
     assert "date_maj = 2024-03-02" in checked.output
+    data.write_text(DATA + "2;EPN 2;Talence;33400;2 rue B;02/03/2024;x\n"
+                    "3;EPN 3;Talence;33400;3 rue C;le 2 mars;x\n", encoding="utf-8")
+    rejected = runner.invoke(args=["directory", "mapping", "check", str(path), str(data)])
+    assert rejected.exit_code == 1
+    assert "3 ligne(s) lue(s), 2 valide(s), 1 rejetée(s)" in rejected.output
+    assert "ligne 4 (id 3), champ « date_maj » : date illisible « le 2 mars »" \
+        in rejected.output
 
 
 @pytest.mark.parametrize("name", ["gironde.toml", "maine-et-loire.toml", "la-creuse.toml"])
