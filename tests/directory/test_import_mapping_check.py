@@ -134,6 +134,8 @@ BROKEN_MAPPINGS = {
     "fields liste": ("fields = [1, 2]\n", "[fields] doit être une table"),
     "hours deux": (BASE + '[hours]\ncolumn = "h"\ndays = { lundi = "L" }\n',
                    "« column » ou « days », pas les deux"),
+    "mauvais séparateur": (BASE.replace('format = "csv"', 'format = "csv"\ndelimiter = ","'),
+                           "colonne(s) absente(s) du fichier : « ref » ([fields] id)"),
     "truthy nombre": (BASE + 'services = { flags = { a = "b" }, truthy = 3 }\n',
                       "« truthy » doit être"),
     "colonne nombre": (BASE + 'typologie = { column = 3 }\n', "doit être un nom de colonne"),
