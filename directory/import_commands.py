@@ -153,7 +153,8 @@ def import_command(location, source, fmt, programme, dry_run, report_path, compl
                f"{_n(result.unchanged)} inchangé(s), {_n(result.closed)} fermé(s), "
                f"{_n(result.acceptances)} acceptation(s) de programme.")
     click.echo(f"Contrôles : {_n(result.geocoded)} géocodé(s) (précision commune ou code "
-               f"postal), {_n(result.insee_filled)} code(s) INSEE déduit(s) du point, "
+               f"postal), {_n(result.insee_filled)} code(s) INSEE déduit(s) (du point ou de "
+               f"la commune déclarée), "
                f"{_n(result.outside_commune)} point(s) hors de leur commune, "
                f"{_n(result.duplicates_flagged)} doublon(s) probable(s) signalé(s).")
     if dry_run:

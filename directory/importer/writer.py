@@ -508,11 +508,14 @@ def _complete_from_geography(connection: Connection, records: list[Record],
         WHERE t.code_insee IS NULL
           AND (t.pip IS NOT NULL OR cardinality(t.name_codes) = 1
                OR cardinality(t.postal_codes) = 1)
-        RETURNING line, source_id, code_insee, code_insee = pip""")).all()
-    result.insee_filled = sum(1 for *_, code, _ in filled if code)
-    for line, source_id, code, from_point in filled:
+        RETURNING line, source_id, code_insee, code_insee = pip, """ + _AGREES.format(t="t"))
+        ).all()
+    result.insee_filled = sum(1 for _, _, code, *_ in filled if code)
+    for line, source_id, code, from_point, agrees in filled:
         if code:
-            how = "du point" if from_point else "de la commune déclarée (point à vérifier)"
+            how = ("du point" if from_point else
+                   f"de la commune déclarée (point à moins de {COMMUNE_TOLERANCE_M} m)"
+                   if agrees else "de la commune déclarée (point à vérifier)")
             result.problems.append(Problem(line, "code_insee", f"déduit {how} : {code}", INFO,
                                            source_id))
     derived = run(text("""

@@ -154,3 +154,32 @@ date_maj = { value = "2024-01-01" }
     again = run(runner, str(data), "--source", source, "--format", f"mapping:{mapping}")
     assert again.exit_code == 0, again.output
     assert lieu(app, source, "3")[:3] == ("33063", "Bordeaux", "33000")
+
+
+def test_a_point_just_off_the_coast_gets_its_declared_commune(app, runner, source, geography,
+                                                              tmp_path):
+    """Simplified polygons cut the coast: a point in no commune, 200 m off Arcachon."""
+    with app.app_context(), db.engine.connect() as connection:
+        lat, lon = connection.execute(text("""
+            WITH c AS (SELECT geom, ST_Centroid(geom) AS centre FROM commune
+                       WHERE code = '33009'),
+                 edges AS (SELECT (ST_DumpPoints(ST_Boundary(geom))).geom AS edge, centre
+                           FROM c),
+                 near AS (SELECT ST_Project(edge::geography, 200,
+                                            ST_Azimuth(centre, edge))::geometry AS p
+                          FROM edges)
+            SELECT ST_Y(p), ST_X(p) FROM near
+            WHERE NOT EXISTS (SELECT 1 FROM commune k WHERE ST_Covers(k.geom, near.p))
+            ORDER BY ST_X(p) LIMIT 1""")).one()
+    path = tmp_path / "lieux.csv"
+    path.write_bytes(v1_csv(at((str(lat), str(lon)), id="1", commune="ARCACHON",
+                               code_postal="33120")))
+    result = run(runner, str(path), "--source", source)
+    assert result.exit_code == 0, result.output
+    assert "0 point(s) hors de leur commune" in result.output
+    code_insee, _, _, flags = lieu(app, source, "1")
+    assert code_insee == "33009" and not flags
+    with app.app_context(), db.engine.connect() as connection:
+        report = connection.execute(text("SELECT report FROM import_run WHERE source = :s"),
+                                    {"s": source}).scalar()
+    assert "déduit de la commune déclarée (point à moins de 500 m) : 33009" in report
