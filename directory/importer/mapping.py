@@ -32,6 +32,7 @@ from directory.importer.readers import (
     read_json,
 )
 from directory.importer.report import ERROR, INFO, WARNING, Problem
+from geodata.text import strip_accents
 
 __all__ = ["Mapping", "MappingError", "load", "read", "slugify"]
 
@@ -53,7 +54,7 @@ def parse_date_fr(raw: str, fmt: str) -> tuple[dt.date, bool]:
     first of the month is taken). Raises ValueError."""
     text, pattern = raw.strip(), fmt
     if "%B" in fmt or "%b" in fmt:
-        folded = hours_module._fold(text)
+        folded = _fold(text)
 
         def month(match: re.Match) -> str:
             word = match.group(0).rstrip(".")
@@ -234,7 +235,7 @@ class Mapping:
         """``map`` (exact value → one or several values), then ``contains`` rules in their
         order (the first whose text is found in the value wins; accents and case ignored)."""
         table = spec.get("map", {})
-        rules = [(hours_module._fold(needle), value)
+        rules = [(_fold(needle), value)
                  for needle, value in spec.get("contains", [])]
         mapped: list[str] = []
 
@@ -247,7 +248,7 @@ class Mapping:
             if item in table:
                 put(table[item])
                 continue
-            folded = hours_module._fold(item)
+            folded = _fold(item)
             rule = next((value for needle, value in rules if needle in folded), None)
             if rule is not None:
                 put(rule)
@@ -346,7 +347,7 @@ class Mapping:
                         parts.append(f"{opening or '?'}-{closing or '?'}")  # refused below
                 else:
                     cell = _cell(row.data.get(item))
-                    if cell and hours_module._fold(cell) not in hours_module._CLOSED_WORDS:
+                    if cell and not _closed(cell):
                         parts.append(cell)
             cells[day] = " / ".join(parts) or None
         if not any(cells.values()):
@@ -397,6 +398,19 @@ class Mapping:
                 candidate.acceptance_hints.append(f"{column} : « …{excerpt}… »")
                 # An acceptance of the programme named here or by --programme.
                 candidate.accepts_programme = True
+
+
+def _fold(text: str) -> str:
+    """Lower case, without accents, spaces collapsed (to compare source values)."""
+    return " ".join(strip_accents(text).lower().split())
+
+
+def _closed(cell: str) -> bool:
+    """A half-day cell saying "fermé" (or "-"): no range for that part of the day."""
+    try:
+        return hours_module.cell_to_ranges(cell) == []
+    except ValueError:
+        return False
 
 
 def _cell(value: Any) -> str | None:

@@ -298,7 +298,7 @@ class Checker:
         if not isinstance(days, dict):
             raise self.fail("[hours] days : une table jour = colonne(s)", "hours", "days")
         for day, columns in days.items():
-            if hours_module._DAY_KEYS.get(hours_module._fold(day).rstrip(".")) is None:
+            if not _is_day(day):
                 raise self.fail(f"jour « {day} » inconnu"
                                 f"{_suggest(day, hours_module.DAY_NAMES_FR)}", "hours", day)
             if not day_columns(columns):
@@ -322,6 +322,15 @@ class Checker:
         self.regex(acceptance["pattern"], "acceptance", "pattern")
         if "programme" in acceptance:
             self._string(acceptance["programme"], "acceptance", "programme")
+
+
+def _is_day(name: str) -> bool:
+    """A day name the hours module understands ("lundi", "lun", "Mo", "monday"…)."""
+    try:
+        hours_module.days_to_osm({name: "9h-10h"})
+    except hours_module.InvalidHours:
+        return False
+    return True
 
 
 def day_columns(columns: Any) -> list[str | tuple[str, str]] | None:
