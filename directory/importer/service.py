@@ -111,8 +111,14 @@ def _columns_of(data: bytes, syntax: str) -> list[str]:
 
 def detect_format(location: str, data: bytes, fmt: str | None) -> tuple[str, str | None]:
     """The format given, or guessed from the content (JSON or CSV; v0.1 or v1 by the
-    column names), with a French note saying why."""
+    column names), with a French note saying why; a standard format given that the content
+    contradicts is kept, with a warning in the note."""
     if fmt:
+        if fmt in readers.FORMATS:
+            detected, note = detect_format(location, data, None)
+            if detected.split("-")[1] != fmt.split("-")[1] and "colonnes" in (note or ""):
+                return fmt, (f"attention : --format {fmt} donné, mais le contenu ressemble "
+                             f"à {detected} ({note.split('(', 1)[1]}")
         return fmt, None
     start = data.lstrip()[:1]
     syntax = "json" if start in (b"[", b"{") else "csv"

@@ -32,6 +32,16 @@ def test_the_version_and_syntax_are_read_from_the_content(content, name, expecte
         assert "contenu JSON malgré l'extension .csv" in note
 
 
+def test_a_format_given_against_the_content_is_said():
+    content = b'[{"id": "1", "courriel": "a@b.fr", "conditions_acces": "Gratuit"}]'
+    fmt, note = service.detect_format("x.json", content, "standard-v1-json")
+    assert fmt == "standard-v1-json"
+    assert note.startswith("attention : --format standard-v1-json donné, mais le contenu "
+                           "ressemble à standard-v0-json (colonnes conditions_acces, courriel")
+    assert service.detect_format("x.json", content, "standard-v0-json") == (
+        "standard-v0-json", None)
+
+
 def test_a_v0_file_without_format_imports_as_v0_and_says_so(app, runner, source, tmp_path):
     original = shared_data("venues", "standard-v0", "20231003-bus-france-services-charente.json")
     path = tmp_path / "lieux.json"      # a .json file: was read as v1 and refused before
