@@ -181,6 +181,6 @@ WRITERS = {
 
 
 def export(connection: Connection, fmt: str, out: TextIO, source: str | None = None,
-           extensions: bool = False, today: dt.date | None = None) -> int:
+           extensions: bool = False, *, today: dt.date) -> int:
     """Write the venues in ``fmt``; returns how many were written."""
     return WRITERS[fmt](venues(connection, source, today), out, extensions)

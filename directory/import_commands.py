@@ -20,10 +20,6 @@ IMPORT_FORMATS = ("standard-v1-csv", "standard-v1-json", "standard-v0-json",
                   "standard-v0-csv")
 
 
-def _n(value: int) -> str:
-    return f"{value:,}".replace(",", "\u202f")
-
-
 class ImportGroup(click.Group):
     """``directory import FICHIER …`` imports; ``directory import runs`` and
     ``directory import undo N`` list and undo runs (any other first word is a file)."""
@@ -93,9 +89,9 @@ def import_command(location, source, fmt, programme, dry_run, report_path, compl
     try:
         outcome = run_import(db.engine, location, source, fmt=fmt, programme=programme,
                              dry_run=dry_run, complete_snapshot=complete_snapshot,
-                             geocoder=geocoder, skip_invalid=skip_invalid,
-                             quarantine=quarantine_path, by_user=by_user,
-                             confirm_closures=confirm_closures,
+                             geocoder=geocoder, today=clock.today(),
+                             skip_invalid=skip_invalid, quarantine=quarantine_path,
+                             by_user=by_user, confirm_closures=confirm_closures,
                              max_closure_share=max_closure_share / 100)
     except ImportFailed as exc:
         raise CommandError(str(exc)) from exc
@@ -203,11 +199,12 @@ def export_command(fmt, source, out_path, extensions, no_extensions):
             if not path.parent.exists():
                 raise CommandError(f"dossier introuvable : {path.parent}")
             with open(path, "w", encoding="utf-8", newline="") as out:
-                count = export(connection, fmt, out, source, extensions=extensions)
+                count = export(connection, fmt, out, source, extensions=extensions,
+                               today=clock.today())
             click.echo(f"{_n(count)} lieu(x) exporté(s) dans {out_path} ({fmt}).")
         else:
             count = export(connection, fmt, click.get_text_stream("stdout"), source,
-                           extensions=extensions)
+                           extensions=extensions, today=clock.today())
             click.echo(f"{_n(count)} lieu(x) exporté(s) ({fmt}).", err=True)
 
 
@@ -292,7 +289,7 @@ def mapping_check(mapping_path, data_path, rows):
         _check_rows(data, f"mapping:{mapping_path}", candidates, spec)
     except (ImportFailed, mapping_module.MappingError, mapping_module.ReadError) as exc:
         raise CommandError(str(exc)) from exc
-    checked = validate.validate(candidates)
+    checked = validate.validate(candidates, today=clock.today())
     click.echo(f"Fichier {Path(data_path).name} : {_n(checked.rows_read)} ligne(s) lue(s), "
                f"{_n(len(checked.records))} valide(s), {_n(checked.rejected)} rejetée(s).")
     for record in checked.records[:rows]:

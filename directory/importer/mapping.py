@@ -15,7 +15,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from core.text import slug
+from core.text import slug, strip_accents
 from directory import hours as hours_module
 from directory.importer.mapping_schema import (
     Checker,
@@ -32,9 +32,8 @@ from directory.importer.readers import (
     read_json,
 )
 from directory.importer.report import ERROR, INFO, WARNING, Problem
-from geodata.text import strip_accents
 
-__all__ = ["Mapping", "MappingError", "load", "read", "slugify"]
+__all__ = ["Mapping", "MappingError", "load", "read"]
 
 _TEMPLATE_FIELD = re.compile(r"\{([^{}]+)\}")
 DERIVABLE = {"code_postal", "code_insee", "commune"}

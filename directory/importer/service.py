@@ -205,7 +205,7 @@ def write_quarantine(path: str, data: bytes, fmt: str, spec: mapping_module.Mapp
 def run_import(engine: Engine, location: str, source: str, *, fmt: str | None = None,
                programme: str | None = None, dry_run: bool = False,
                complete_snapshot: bool = False, geocoder: Any | None = None,
-               data: bytes | None = None, today: dt.date | None = None,
+               data: bytes | None = None, today: dt.date,
                skip_invalid: bool = False, quarantine: str | None = None,
                by_user: str | None = None, confirm_closures: int | None = None,
                max_closure_share: float = DEFAULT_MAX_CLOSURE_SHARE) -> ImportOutcome:

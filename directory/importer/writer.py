@@ -122,7 +122,7 @@ DEFAULT_MAX_CLOSURE_SHARE = 0.20
 
 def write(connection: Connection, source: str, records: list[Record], *,
           programme: str | None = None, complete_snapshot: bool = False,
-          geocoder: Any | None = None, today: dt.date | None = None,
+          geocoder: Any | None = None, today: dt.date,
           run_id: int | None = None, present_ids: list[str] | None = None,
           max_closure_share: float = DEFAULT_MAX_CLOSURE_SHARE,
           confirm_closures: int | None = None) -> WriteResult:
@@ -131,7 +131,6 @@ def write(connection: Connection, source: str, records: list[Record], *,
     ``run_id``: the import run whose before-images are recorded (see runs.py).
     ``present_ids``: every id the file holds, valid or not (a snapshot closes only venues
     absent from the file, never those whose row was rejected)."""
-    today = today or dt.date.today()
     result = WriteResult()
     configure_connection(connection, source)
     # One import of a given source at a time; others wait for this one to end.

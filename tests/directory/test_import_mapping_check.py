@@ -7,6 +7,7 @@ import pytest
 
 from directory.importer import mapping, validate
 from tests.conftest import ROOT, shared_data
+from tests.directory.test_import_readers import TODAY
 
 MAPPINGS = ROOT / "directory" / "mappings"
 
@@ -76,7 +77,7 @@ mercredi = ["MER_MATIN", "MER_APM"]
             "1;EPN;Talence;33400;1 rue A;02/03/2024;9h-12h;14h-17h;09:00;12:30;13:30;18:00;"
             "fermé;14h00 - 16h30\n")
     candidates, _ = spec.read(data.encode())
-    record = validate.validate(candidates).records[0]
+    record = validate.validate(candidates, today=TODAY).records[0]
     assert record.values["horaires"] == ("Mo 09:00-12:00,14:00-17:00; Tu 09:00-12:30,"
                                          "13:30-18:00; We 14:00-16:30; PH off")
     assert record.hours is not None
@@ -207,7 +208,7 @@ def test_every_one_line_damage_to_a_real_mapping_is_a_french_error_or_works(name
         path.write_text("\n".join(text), encoding="utf-8")
         try:
             candidates, _ = mapping.load(path).read(data)
-            validate.validate(candidates)
+            validate.validate(candidates, today=TODAY)
             outcomes["ok"] += 1
         except (mapping.MappingError, ReadError) as exc:
             assert str(exc)
