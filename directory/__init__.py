@@ -12,7 +12,8 @@ def init_app(app: Flask) -> None:
     from .commands import demo_cli, directory_cli
 
     # other command modules (they add commands to directory_cli when imported):
-    from .import_commands import import_command  # noqa: F401  (directory import / export)
+    from .import_commands import import_group  # noqa: F401  (directory import / export)
+    from .importer import runs  # noqa: F401  (import_run, import_run_row)
 
     app.cli.add_command(directory_cli)
     app.cli.add_command(demo_cli)

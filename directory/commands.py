@@ -150,7 +150,7 @@ def programme_list(on_date):
 
 @programme_cli.command("accept")
 @click.argument("programme_code")
-@click.argument("venues", nargs=-1, required=True)
+@click.argument("venues", nargs=-1)
 @click.option("--from", "valid_from", default=None,
               help="Début, AAAA-MM-JJ (défaut : aujourd'hui).")
 @click.option("--to", "valid_to", default=None, help="Fin incluse, AAAA-MM-JJ.")
@@ -159,13 +159,40 @@ def programme_list(on_date):
 @click.option("--reference", default=None, help="Référence de qualification.")
 @click.option("--source", default="manual", show_default=True,
               type=click.Choice(["manual", "import", "label"]), help="Origine.")
+@click.option("--from-report", "report_path", default=None,
+              help="Accepter les candidats d'un rapport d'import (directory import … "
+                   "--report FICHIER).")
 def programme_accept(programme_code, venues, valid_from, valid_to, services, reference,
-                     source):
+                     source, report_path):
     """Enregistre que des lieux (id ou source:identifiant) acceptent le programme."""
-    from directory.programmes import accept
+    from directory.programmes import accept, accept_candidates, report_candidates
 
     start = parse_date(valid_from, "--from") or clock.today()
     end = parse_date(valid_to, "--to")
+    if report_path:
+        if venues:
+            raise CommandError("--from-report ou une liste de lieux, pas les deux.")
+
+        def bulk(session):
+            references = report_candidates(report_path)
+            return accept_candidates(session, programme_code=programme_code,
+                                     references=references, valid_from=start, valid_to=end,
+                                     services=_split(services),
+                                     qualification_reference=reference)
+
+        outcomes = _run(bulk)
+        found = [o for _, o in outcomes]
+        skipped = [(r, o) for r, o in outcomes if o not in ("created", "updated", "unchanged")]
+        click.echo(f"{len(outcomes)} candidat(s) dans le rapport : {found.count('created')} "
+                   f"acceptation(s) créée(s), {found.count('updated')} mise(s) à jour, "
+                   f"{found.count('unchanged')} inchangée(s), {len(skipped)} non "
+                   "enregistrée(s).")
+        for reference_, reason in skipped[:30]:
+            click.echo(f"  {reference_} : {reason}")
+        return
+    if not venues:
+        raise CommandError("Donnez au moins un lieu (id ou source:identifiant), ou "
+                           "--from-report FICHIER.")
 
     def action(session):
         outcomes = []

@@ -1,11 +1,16 @@
 """Export of the catalogue: standard v1.0.2 (CSV, JSON), GeoJSON and data·inclusion.
 
-Closed venues are not exported. Our own data that the standard cannot carry goes into
-documented extension columns, prefixed ``x_`` (the standard's consumers ignore them, our
-importer reads them back):
+Closed venues are not exported. By default the standard's columns only, so that the file
+validates strictly against its Table Schema. With ``extensions=True`` (``--with-extensions``)
+our own data that the standard cannot carry follows, in columns prefixed ``x_`` (the
+standard's consumers ignore them, our importer reads them back, so that a round trip loses
+nothing):
 
 - ``x_pass_programmes``: codes of the voucher programmes the venue accepts today,
-  ``|``-separated (see ``flask --app app directory programme list``).
+  ``|``-separated (see ``flask --app app directory programme list``);
+- ``x_location_precision``: how precise the point is (``address``, ``commune``,
+  ``postal_code``: a commune centre stays a commune centre);
+- ``x_flags``: the import flags of the venue (JSON list of ``{code, message, field}``).
 
 CSV cells that a spreadsheet would run as a formula (starting with ``= + - @``) are
 prefixed with ``'``; cells made only of numbers (a longitude, "+33…" phone numbers the
@@ -27,7 +32,7 @@ from core.spreadsheet import neutralise_cell
 from directory.vocabulary import STANDARD_FIELDS
 
 FORMATS = ("standard-v1-csv", "standard-v1-json", "geojson", "data-inclusion")
-EXTENSION_FIELDS = ("x_pass_programmes",)
+EXTENSION_FIELDS = ("x_pass_programmes", "x_location_precision", "x_flags")
 
 _QUERY = """
     SELECT l.id AS lieu_id, l.source AS import_source, l.source_id AS id, l.pivot, l.nom,
@@ -39,6 +44,7 @@ _QUERY = """
            l.frais_a_charge, l.dispositif_programmes_nationaux, l.formations_labels,
            l.autres_formations_labels, l.modalites_acces, l.modalites_accompagnement,
            l.fiche_acces_libre, l.prise_rdv, l.updated_at,
+           l.location_precision AS x_location_precision, l.flags AS x_flags,
            ARRAY(SELECT p.code FROM acceptation a JOIN programme p ON p.id = a.programme_id
                  WHERE a.lieu_id = l.id AND a.revoked_at IS NULL
                    AND a.valid_from <= :today AND (a.valid_to IS NULL OR :today <= a.valid_to)
@@ -60,6 +66,8 @@ def venues(connection: Connection, source: str | None, today: dt.date) -> Iterat
 def _cell(name: str, value: Any) -> str:
     if value is None:
         return ""
+    if name == "x_flags":
+        return json.dumps(value, ensure_ascii=False) if value else ""
     if isinstance(value, list):
         return "|".join(str(v) for v in value)
     if isinstance(value, dt.date):
@@ -154,7 +162,8 @@ def _data_inclusion(venue: dict[str, Any], extensions: bool) -> dict[str, Any]:
         "thematiques": ["numerique"],
     }
     if extensions:
-        item["x_pass_programmes"] = venue["x_pass_programmes"]
+        for name in EXTENSION_FIELDS:
+            item[name] = venue[name]
     return item
 
 
@@ -172,6 +181,6 @@ WRITERS = {
 
 
 def export(connection: Connection, fmt: str, out: TextIO, source: str | None = None,
-           extensions: bool = True, *, today: dt.date) -> int:
+           extensions: bool = False, *, today: dt.date) -> int:
     """Write the venues in ``fmt``; returns how many were written."""
     return WRITERS[fmt](venues(connection, source, today), out, extensions)

@@ -410,3 +410,47 @@ def programme_payload(session: Session, code: str, today: dt.date,
         raise NotFound(f"Aucun programme ne porte le code « {code} ».")
     counts = acceptance_counts(session, today)
     return _to_payload(session, row[0], row[1], row[2], counts)
+
+
+REPORT_CANDIDATE_LEVEL = "candidat"
+
+
+def report_candidates(path: str) -> list[str]:
+    """Venue references (``source:identifiant``) of the acceptance candidates of an import
+    report (``directory import … --report FICHIER``), in report order, without repeats."""
+    import csv
+
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            reader = csv.DictReader(handle)
+            rows = list(reader)
+            names = set(reader.fieldnames or ())
+    except FileNotFoundError:
+        raise InvalidInput(f"Rapport introuvable : {path}") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InvalidInput(f"Rapport illisible : {path} ({exc.__class__.__name__})") from None
+    if not {"niveau", "identifiant", "source"} <= names:
+        raise InvalidInput("Ce fichier n'est pas un rapport d'import (colonnes niveau, "
+                           "identifiant et source attendues).")
+    references = [f"{row['source']}:{row['identifiant']}" for row in rows
+                  if row.get("niveau") == REPORT_CANDIDATE_LEVEL and row.get("identifiant")
+                  and row.get("source")]
+    return list(dict.fromkeys(references))
+
+
+def accept_candidates(session: Session, *, programme_code: str, references: Sequence[str],
+                      valid_from: dt.date, **options) -> list[tuple[str, str]]:
+    """``accept`` for each reference; a venue not found or outside the perimeter is
+    reported, not fatal. Returns (reference, outcome or French reason)."""
+    get_programme(session, programme_code)  # unknown programme: fatal
+    outcomes = []
+    for reference in references:
+        try:
+            with session.begin_nested():
+                _, outcome = accept(session, programme_code=programme_code,
+                                    venue_reference=reference, valid_from=valid_from,
+                                    source="import", **options)
+        except (NotFound, InvalidInput) as exc:
+            outcome = exc.message
+        outcomes.append((reference, outcome))
+    return outcomes

@@ -158,6 +158,10 @@ def read_json(text: str) -> list[RawRow]:
         position = _skip_ws(text, end)
         if position < len(text) and text[position] == ",":
             position += 1
+    if len({row.line for row in rows}) < len(rows):
+        # Several objects on one line (minified JSON): each row needs its own number, so
+        # the element's rank stands for the line, as for {"lieux": [...]}.
+        rows = [RawRow(rank, row.data) for rank, row in enumerate(rows, start=1)]
     return rows
 
 
@@ -186,9 +190,9 @@ def standard_v1(rows: list[RawRow] | Iterator[RawRow]) -> Iterator[Candidate]:
             candidate.problems.append(Problem(row.line, None,
                                               "plus de cellules que de colonnes d'en-tête"))
         # Our own extension column (see exporter): programmes accepted, kept on re-import.
-        programmes = row.data.get("x_pass_programmes")
-        if programmes:
-            candidate.values["x_pass_programmes"] = programmes
+        for name in ("x_pass_programmes", "x_location_precision", "x_flags"):
+            if row.data.get(name):
+                candidate.values[name] = row.data[name]
         yield candidate
 
 

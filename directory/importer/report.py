@@ -27,6 +27,7 @@ class Problem:
 @dataclass
 class Report:
     problems: list[Problem] = field(default_factory=list)
+    source: str | None = None  # the import source, written in each CSV row
 
     def add(self, line: int | None, field_name: str | None, reason: str, level: str = ERROR,
             source_id: str | None = None) -> None:
@@ -55,7 +56,7 @@ class Report:
                       key=lambda p: (p.line is not None, p.line or 0, order.get(p.level, 9)))
 
 
-CSV_HEADER = ("ligne", "identifiant", "champ", "niveau", "motif")
+CSV_HEADER = ("ligne", "identifiant", "champ", "niveau", "motif", "source")
 
 
 def write_csv(report: Report, out: TextIO) -> int:
@@ -65,7 +66,8 @@ def write_csv(report: Report, out: TextIO) -> int:
     rows = report.sorted()
     for p in rows:
         writer.writerow([p.line if p.line is not None else "", p.source_id or "",
-                         p.field or "", p.level, neutralise_cell(p.reason)])
+                         p.field or "", p.level, neutralise_cell(p.reason),
+                         neutralise_cell(report.source or "")])
     return len(rows)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from directory.vocabulary import (
     VENUE_STATUSES,
     french_area_of,
 )
+from geodata.services import parent_commune_code
 
 LIST_FIELDS = STANDARD_LIST_FIELDS
 REQUIRED: tuple[str, ...] = ("id", "pivot", "nom", "commune", "code_postal", "adresse",
@@ -47,6 +49,11 @@ _POSTAL = re.compile(r"^\d{5}$")
 _INSEE = re.compile(r"^([013-9]\d|2[AB1-9])\d{3}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 OLDEST_PLAUSIBLE_DATE = dt.date(2000, 1, 1)
+# Links stored only with these schemes (a "javascript:" link in a venue page would run).
+URL_SCHEMES = ("http", "https", "mailto", "tel")
+URL_FIELDS = ("site_web", "prise_rdv", "fiche_acces_libre")
+_SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.\-]*):")
+_URL_IGNORED = re.compile(r"[\x00-\x20\x7f]")
 _ENUMERATIONS = {name: frozenset(values) for name, values in STANDARD_ENUMERATIONS.items()}
 _TYPOLOGIES = frozenset(TYPOLOGIES)
 RESUME_MAX = 280
@@ -75,6 +82,7 @@ class Record:
     timezone: str = hours_module.DEFAULT_TZ
     programmes: list[str] = field(default_factory=list)  # from our own export (x_pass_…)
     derive: list[str] = field(default_factory=list)  # code_postal/code_insee from geography
+    location_precision: str | None = None  # from our own export (x_location_precision)
 
     @property
     def source_id(self) -> str:
@@ -192,6 +200,16 @@ def normalise_phone(raw: str, region: str = "FR") -> str | None:
     return None
 
 
+def url_refused(value: str) -> str | None:
+    """The scheme of a link we do not store (``javascript:``, ``data:``…), else None.
+    Spaces and control characters are ignored as a browser ignores them; a link without a
+    scheme ("www.exemple.fr") is kept."""
+    match = _SCHEME.match(_URL_IGNORED.sub("", value))
+    if match and match.group(1).lower() not in URL_SCHEMES:
+        return match.group(1)
+    return None
+
+
 def parse_date(value: Any) -> dt.date:
     if isinstance(value, dt.date):
         return value
@@ -270,6 +288,11 @@ def validate_candidate(candidate: Candidate, today: dt.date) -> tuple[Record | N
         else:
             problem("code_postal", f"« {code_postal} » n'est pas un code postal (5 chiffres)")
     code_insee = values["code_insee"]
+    if code_insee and parent_commune_code(code_insee) != code_insee:
+        values["code_insee"] = parent_commune_code(code_insee)
+        problem("code_insee", f"« {code_insee} » est un arrondissement municipal : code de "
+                              f"la commune {values['code_insee']} retenu", INFO)
+        code_insee = values["code_insee"]
     if code_insee and not _INSEE.match(code_insee):
         problem("code_insee", f"« {code_insee} » n'est pas un code INSEE de commune")
     resume = values["presentation_resume"]
@@ -304,6 +327,17 @@ def validate_candidate(candidate: Candidate, today: dt.date) -> tuple[Record | N
             problem("courriels", f"adresse électronique illisible « {value} » : non reprise",
                     WARNING)
     values["courriels"] = emails
+    for name in URL_FIELDS:
+        items = values[name] if isinstance(values[name], list) else [values[name]]
+        kept = []
+        for value in items:
+            scheme = value and url_refused(value)
+            if scheme:
+                problem(name, f"lien « {value[:80]} » refusé : schéma « {scheme}: » non admis "
+                              f"(seuls {', '.join(URL_SCHEMES)}) ; non repris", WARNING)
+            elif value:
+                kept.append(value)
+        values[name] = kept if isinstance(values[name], list) else (kept[0] if kept else None)
 
     # Date of last update: required; an implausible one is kept and flagged.
     date_maj = raw.get("date_maj")
@@ -341,9 +375,43 @@ def validate_candidate(candidate: Candidate, today: dt.date) -> tuple[Record | N
             record.flag(FLAG_HOURS, message, "horaires")
 
     record.programmes = split_list(raw.get("x_pass_programmes"))
+    _our_extensions(raw, record, problem)
     if any(p.level == ERROR for p in problems):
         return None, problems
     return record, problems
+
+
+LOCATION_PRECISIONS = ("address", "commune", "postal_code")
+
+
+def _our_extensions(raw: dict[str, Any], record: Record, problem) -> None:
+    """x_location_precision and x_flags of our own export, read back as they were."""
+    precision = _text(raw.get("x_location_precision"))
+    if precision in LOCATION_PRECISIONS:
+        record.location_precision = precision
+    elif precision:
+        problem("x_location_precision", f"précision « {precision} » inconnue (attendu : "
+                f"{', '.join(LOCATION_PRECISIONS)}) : ignorée", WARNING)
+    flags = raw.get("x_flags")
+    if isinstance(flags, str) and flags.strip():
+        try:
+            flags = json.loads(flags)
+        except ValueError:
+            problem("x_flags", "signalements illisibles (JSON attendu) : ignorés", WARNING)
+            return
+    if not flags:
+        return
+    if not isinstance(flags, list) or not all(
+            isinstance(f, dict) and isinstance(f.get("code"), str)
+            and isinstance(f.get("message"), str) for f in flags):
+        problem("x_flags", "signalements mal formés (liste de {code, message}) : ignorés",
+                WARNING)
+        return
+    known = {(f["code"], f["message"]) for f in record.flags}
+    for entry in flags:
+        if (entry["code"], entry["message"]) not in known:
+            record.flags.append({k: str(v) for k, v in entry.items()
+                                 if k in ("code", "message", "field")})
 
 
 _HOURS_CACHE: dict[tuple[str, str], hours_module.Hours | hours_module.InvalidHours] = {}

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +36,7 @@ from directory.importer.validate import (
     Record,
     content_hash,
 )
+from geodata.text import normalise_name
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +49,9 @@ DUPLICATE_NAME_SIMILARITY = 0.4
 DUPLICATE_BOX_DEG = 0.001
 # A SIRET is not unique per venue (a town's libraries share it): list a few, not all.
 MAX_DUPLICATES_LISTED = 5
-# A point farther than this from every declared commune (and not in a neighbour) is flagged.
-COMMUNE_TOLERANCE_DEG = 0.01  # ≈ 1 km
+# A point this close to a declared commune counts as inside it (simplified polygons).
+COMMUNE_TOLERANCE_M = 500
+COMMUNE_BOX_DEG = 0.01  # ≈ 1 km: the index prefilter before metres
 
 # Columns of lieu written by the import (besides source, source_id), in COPY order.
 LIST_COLUMNS = (
@@ -87,6 +90,7 @@ class WriteResult:
     insee_filled: int = 0
     outside_commune: int = 0
     geography: bool = False
+    acceptance_ids: list[int] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -111,10 +115,22 @@ def configure_connection(connection: Connection, source: str = "") -> None:
     connection.execute(text("SET LOCAL jit = off"))
 
 
+# --complete-snapshot closes at most this share of a source's open venues unless the exact
+# number is confirmed (--confirm-closures N): a wrong file must not close a whole source.
+DEFAULT_MAX_CLOSURE_SHARE = 0.20
+
+
 def write(connection: Connection, source: str, records: list[Record], *,
           programme: str | None = None, complete_snapshot: bool = False,
-          geocoder: Any | None = None, today: dt.date) -> WriteResult:
-    """Merge ``records`` of ``source`` into lieu inside the connection's open transaction."""
+          geocoder: Any | None = None, today: dt.date,
+          run_id: int | None = None, present_ids: list[str] | None = None,
+          max_closure_share: float = DEFAULT_MAX_CLOSURE_SHARE,
+          confirm_closures: int | None = None) -> WriteResult:
+    """Merge ``records`` of ``source`` into lieu inside the connection's open transaction.
+
+    ``run_id``: the import run whose before-images are recorded (see runs.py).
+    ``present_ids``: every id the file holds, valid or not (a snapshot closes only venues
+    absent from the file, never those whose row was rejected)."""
     result = WriteResult()
     configure_connection(connection, source)
     # One import of a given source at a time; others wait for this one to end.
@@ -148,29 +164,64 @@ def write(connection: Connection, source: str, records: list[Record], *,
     if changed:
         _stage(connection, changed, result)
         if result.geography:
-            _complete_from_geography(connection, result)
+            _complete_from_geography(connection, [r for r, _ in changed], result)
         _geocode_missing(connection, geocoder, result)
         errors = [p for p in result.problems if p.level == ERROR]
         if errors:
             raise ImportRejected(errors)
         _final_hashes(connection, changed)
         _flag_duplicates(connection, source, result)
+        if run_id is not None:
+            from directory.importer.runs import capture_staged
+            capture_staged(connection, run_id, source)
         _merge(connection, source, result)
     result.acceptances += _accept(connection, source, records, programme_id, today, result)
     if complete_snapshot:
+        ids = sorted({r.source_id for r in records} | set(present_ids or ()))
+        _check_closures(connection, source, ids, max_closure_share, confirm_closures)
+        if run_id is not None:
+            from directory.importer.runs import capture_closing
+            capture_closing(connection, run_id, source, ids)
         result.closed = connection.execute(text("""
             UPDATE lieu SET status = 'closed', content_hash = NULL, updated_at = now()
             WHERE source = :s AND status <> 'closed' AND NOT (source_id = ANY(:ids))"""),
-            {"s": source, "ids": [r.source_id for r in records]}).rowcount
+            {"s": source, "ids": ids}).rowcount
     return result
 
 
+def _check_closures(connection: Connection, source: str, ids: list[str], share: float,
+                    confirmed: int | None) -> None:
+    """A snapshot may close a small share of the source; more needs the exact number."""
+    if not ids:
+        raise ImportRejected([Problem(None, None, "--complete-snapshot refusé : aucune ligne "
+                                      "lue, le fichier fermerait toute la source")])
+    open_count, to_close = connection.execute(text("""
+        SELECT count(*), count(*) FILTER (WHERE NOT (source_id = ANY(:ids)))
+        FROM lieu WHERE source = :s AND status <> 'closed'"""),
+        {"s": source, "ids": ids}).one()
+    if confirmed is not None:
+        if confirmed != to_close:
+            raise ImportRejected([Problem(None, None, f"--confirm-closures {confirmed} ne "
+                                          f"correspond pas : cet import fermerait {to_close} "
+                                          f"lieu(x) sur {open_count} ouverts de la source "
+                                          f"« {source} » ; rien n'a été écrit")])
+        return
+    if to_close and to_close > share * open_count:
+        raise ImportRejected([Problem(None, None, f"--complete-snapshot fermerait {to_close} "
+                                      f"lieu(x) sur {open_count} ouverts de la source "
+                                      f"« {source} » (plus de {share:.0%}) : vérifiez le "
+                                      f"fichier, puis confirmez avec --confirm-closures "
+                                      f"{to_close}")])
+
+
 def _acceptance_problems(record: Record, programme: str | None, result: WriteResult) -> None:
-    if record.accepts_programme and not programme:
+    if record.accepts_programme and not programme and not record.acceptance_hints:
         result.problems.append(Problem(
             record.line, "conditions_acces",
             "accepte le Pass numérique (ou label APTIC) : candidat à l'acceptation d'un "
             "programme (--programme CODE pour l'enregistrer)", CANDIDATE, record.source_id))
+    if record.accepts_programme and programme:
+        return  # the mention became an acceptance of the programme
     for hint in record.acceptance_hints:
         result.problems.append(Problem(
             record.line, None, f"mention d'un pass dans le texte, candidat à l'acceptation "
@@ -208,6 +259,8 @@ _STAGE_COLUMNS = """
     lon float8, lat float8, location_precision text, flags jsonb, horaires_osm text,
     horaires_valides boolean, opening_week text, timezone text, status text,
     content_hash text, derive text[], geom geometry, pip text, declared text[],
+    geog geography, commune_key text, name_codes text[], insee_codes text[],
+    postal_codes text[], name_ok boolean, insee_ok boolean, postal_ok boolean,
     touched boolean NOT NULL DEFAULT false
 """
 
@@ -239,7 +292,7 @@ def _stage(connection: Connection, changed: list[tuple[Record, str]],
                 *[_copy_array(v[name]) for name in LIST_COLUMNS],
                 "\\N" if lon is None else repr(float(lon)),
                 "\\N" if lon is None else repr(float(v["latitude"])),
-                "address" if has_point else "\\N",
+(record.location_precision or "address") if has_point else "\\N",
                 _copy_text(json.dumps(record.flags, ensure_ascii=False)),
                 _copy_text(hours.osm if hours else None), "t" if hours else "f",
                 _copy_text(_weekly(hours) if hours else None),
@@ -279,12 +332,12 @@ def _final_hashes(connection: Connection, changed: list[tuple[Record, str]]) -> 
     """Digest of the staged rows the geography completed, with what it filled in."""
     by_line = {record.line: record for record, _ in changed}
     lines, digests = [], []
-    for line, insee, postal, lon, lat in connection.execute(text(
-            "SELECT line, code_insee, code_postal, lon, lat FROM import_lieu "
+    for line, insee, postal, lon, lat, commune in connection.execute(text(
+            "SELECT line, code_insee, code_postal, lon, lat, commune FROM import_lieu "
             "WHERE touched")).all():
         record = by_line[line]
         values = dict(record.values, code_insee=insee, code_postal=postal,
-                      longitude=lon, latitude=lat)
+                      longitude=lon, latitude=lat, commune=commune)
         lines.append(line)
         digests.append(content_hash(values, record.status))
     connection.execute(text("""
@@ -298,30 +351,103 @@ def _add_flag_sql(code: str, message_sql: str, field_name: str) -> str:
             f"'message', {message_sql}, 'field', '{field_name}'))")
 
 
-def _complete_from_geography(connection: Connection, result: WriteResult) -> None:
-    """Commune of each point, declared commune check, swap by commune, derived codes."""
+def commune_key(name: str | None) -> str | None:
+    """A declared commune name as ``commune.search_name``: "Paris 15e Arrondissement",
+    "BORDEAUX CEDEX 9" and "Marseille 5ème" name their city."""
+    if not name:
+        return None
+    key = normalise_name(name)
+    key = re.sub(r"\s+cedex(\s+\d+)?$", "", key)
+    key = re.sub(r"\s+\d{1,2}\s*(e|er|eme|ieme)?(\s+arrondissement)?$", "", key)
+    return key or None
+
+
+# The three declarations a point is checked against, in their order of trust.
+DECLARATIONS = (("name_codes", "nom de commune"), ("insee_codes", "code INSEE"),
+                ("postal_codes", "code postal"))
+
+
+# The point agrees with at least one declaration (NULL ones, not given, do not count).
+_AGREES = ("(COALESCE({t}.name_ok, false) OR COALESCE({t}.insee_ok, false) "
+           "OR COALESCE({t}.postal_ok, false))")
+
+
+def _near_sql(column: str) -> str:
+    """The point is in one of the communes of ``column``, or within the tolerance of one
+    (simplified polygons cut coasts and borders); NULL when nothing is declared."""
+    return f"""CASE WHEN t.{column} IS NULL THEN NULL ELSE COALESCE(t.pip = ANY(t.{column}), false)
+        OR EXISTS (SELECT 1 FROM commune d WHERE d.code = ANY(t.{column})
+                   AND ST_DWithin(d.geom, t.geom, {COMMUNE_BOX_DEG})
+                   AND ST_DWithin(d.geom::geography, t.geog, {COMMUNE_TOLERANCE_M})) END"""
+
+
+def _complete_from_geography(connection: Connection, records: list[Record],
+                             result: WriteResult) -> None:
+    """Commune of each point, checked against the commune declared by its name, its INSEE
+    code and its postal code (in that order of trust); swapped points; derived codes.
+
+    A point that agrees with none of them keeps the declared commune and is flagged
+    "point à vérifier" with its distance; the INSEE code is never taken from such a point.
+    """
     run = connection.execute
+    lines = [r.line for r in records]
+    keys = [commune_key(r.values.get("commune")) for r in records]
     run(text("""
+        UPDATE import_lieu t SET commune_key = v.key,
+               geog = CASE WHEN t.geom IS NULL THEN NULL ELSE t.geom::geography END
+        FROM unnest(CAST(:lines AS int[]), CAST(:keys AS text[])) AS v(line, key)
+        WHERE v.line = t.line"""), {"lines": lines, "keys": keys})
+    locate = text("""
         UPDATE import_lieu t SET pip = c.code
-        FROM commune c WHERE t.geom IS NOT NULL AND ST_Covers(c.geom, t.geom)"""))
-    # Declared communes: the code INSEE, else the communes of the postal code.
+        FROM commune c WHERE t.geom IS NOT NULL AND ST_Covers(c.geom, t.geom)""")
+    run(locate)
+    # A commune derived from the point (derive = "point"): its name, and its code.
+    derived_communes = run(text("""
+        UPDATE import_lieu t SET commune = c.name, commune_key = c.search_name,
+               code_insee = COALESCE(t.code_insee, c.code), touched = true
+        FROM commune c WHERE c.code = t.pip AND t.commune IS NULL
+          AND 'commune' = ANY(t.derive)
+        RETURNING t.line, t.source_id, c.name, c.code""")).all()
+    for line, source_id, name, code in derived_communes:
+        result.problems.append(Problem(line, "commune", f"déduite du point : {name} ({code})",
+                                       WARNING, source_id))
+    # What each declaration names.
     run(text("""
-        UPDATE import_lieu t SET declared = CASE
-            WHEN t.code_insee IS NOT NULL THEN ARRAY[t.code_insee]
-            ELSE (SELECT array_agg(p.commune_code) FROM postal_code p
-                  WHERE p.code = t.code_postal) END"""))
-    # Outside every declared commune (and its neighbours) but inside one once swapped:
-    # latitude and longitude were exchanged.
+        UPDATE import_lieu t SET
+            insee_codes = CASE WHEN t.code_insee IS NULL THEN NULL ELSE ARRAY[t.code_insee] END,
+            postal_codes = (SELECT array_agg(p.commune_code) FROM postal_code p
+                            WHERE p.code = t.code_postal),
+            name_codes = COALESCE(
+                (SELECT array_agg(c.code) FROM commune c JOIN postal_code p
+                   ON p.commune_code = c.code AND p.code = t.code_postal
+                 WHERE c.search_name = t.commune_key),
+                (SELECT array_agg(c.code) FROM commune c
+                 WHERE c.search_name = t.commune_key AND (t.code_postal IS NULL
+                       OR c.departement_code = CASE
+                           WHEN left(t.code_postal, 2) = '97' THEN left(t.code_postal, 3)
+                           WHEN left(t.code_postal, 2) = '20' THEN c.departement_code
+                           ELSE left(t.code_postal, 2) END)))"""))
+    run(text("""
+        UPDATE import_lieu t SET declared = ARRAY(
+            SELECT DISTINCT unnest(COALESCE(t.name_codes, '{}') || COALESCE(t.insee_codes, '{}')
+                                   || COALESCE(t.postal_codes, '{}')))"""))
+    run(text("UPDATE import_lieu SET declared = NULL WHERE declared = '{}'"))
+    checks = text(f"""
+        UPDATE import_lieu t SET name_ok = {_near_sql('name_codes')},
+               insee_ok = {_near_sql('insee_codes')}, postal_ok = {_near_sql('postal_codes')}
+        WHERE t.geom IS NOT NULL""")
+    run(checks)
+    # In none of the declared communes, but inside one once swapped: latitude and
+    # longitude were exchanged.
     swapped = run(text(f"""
         UPDATE import_lieu t SET geom = ST_FlipCoordinates(t.geom),
+               geog = ST_FlipCoordinates(t.geom)::geography,
                lon = t.lat, lat = t.lon, pip = NULL, touched = true,
                {_add_flag_sql(FLAG_SWAPPED, "'latitude et longitude inversées (point hors "
                               "de sa commune, dedans une fois inversé) : corrigées'",
                               "latitude")}
         WHERE t.geom IS NOT NULL AND t.declared IS NOT NULL
-          AND NOT COALESCE(t.pip = ANY(t.declared), false)
-          AND NOT EXISTS (SELECT 1 FROM commune d WHERE d.code = ANY(t.declared)
-                          AND ST_DWithin(d.geom, t.geom, {COMMUNE_TOLERANCE_DEG}))
+          AND NOT {_AGREES.format(t="t")}
           AND EXISTS (SELECT 1 FROM commune d WHERE d.code = ANY(t.declared)
                       AND ST_Covers(d.geom, ST_FlipCoordinates(t.geom)))
         RETURNING line, source_id""")).all()
@@ -332,30 +458,65 @@ def _complete_from_geography(connection: Connection, result: WriteResult) -> Non
     if swapped:
         run(text("""UPDATE import_lieu t SET pip = c.code FROM commune c
                     WHERE t.pip IS NULL AND t.geom IS NOT NULL AND ST_Covers(c.geom, t.geom)"""))
+        run(checks)
+    # A point that contradicts every declaration: kept, flagged with its distance to the
+    # most trusted declared commune.
     outside = run(text(f"""
         UPDATE import_lieu t SET {_add_flag_sql(FLAG_OUTSIDE_COMMUNE,
-            "'point hors de la commune déclarée et de ses voisines'", "latitude")}
-        WHERE t.geom IS NOT NULL AND t.declared IS NOT NULL
-          AND NOT (COALESCE(t.pip = ANY(t.declared), false))
-          AND NOT EXISTS (
-              SELECT 1 FROM commune d WHERE d.code = ANY(t.declared)
-              AND (ST_DWithin(d.geom, t.geom, {COMMUNE_TOLERANCE_DEG})
-                   OR EXISTS (SELECT 1 FROM commune p WHERE p.code = t.pip
-                              AND ST_Touches(p.geom, d.geom))))
-        RETURNING line, source_id, pip, declared""")).all()
+            "'point à vérifier : à ' || d.metres || ' m de ' || d.label || ' (' "
+            "|| d.code || '), déclarée par ' || d.what", "latitude")}
+        FROM (SELECT t2.line, c.code, c.name AS label,
+                     round(ST_Distance(c.geom::geography, t2.geog))::int AS metres,
+                     CASE WHEN t2.name_codes IS NOT NULL THEN 'son nom'
+                          WHEN t2.insee_codes IS NOT NULL THEN 'son code INSEE'
+                          ELSE 'son code postal' END AS what
+              FROM import_lieu t2 JOIN LATERAL (
+                  SELECT c.* FROM commune c
+                  WHERE c.code = ANY(COALESCE(t2.name_codes, t2.insee_codes, t2.postal_codes))
+                  ORDER BY c.geom <-> t2.geom LIMIT 1) c ON true
+              WHERE t2.geom IS NOT NULL
+                AND t2.declared IS NOT NULL AND NOT {_AGREES.format(t="t2")}) d
+        WHERE d.line = t.line
+        RETURNING t.line, t.source_id, t.pip, d.label, d.code, d.metres, d.what""")).all()
     result.outside_commune = len(outside)
-    for line, source_id, pip, declared in outside:
-        where = f"commune {pip}" if pip else "hors de toute commune"
+    for line, source_id, pip, label, code, metres, what in outside:
+        where = f"il est dans la commune {pip}" if pip else "il n'est dans aucune commune"
         result.problems.append(Problem(
-            line, "latitude", f"point hors de la commune déclarée ({', '.join(declared)}) et "
-            f"de ses voisines ({where}) : signalé", WARNING, source_id))
+            line, "latitude", f"point à vérifier : à {metres} m de {label} ({code}), commune "
+            f"déclarée par {what} ; {where} ; commune déclarée gardée", WARNING, source_id))
+    # Declarations that disagree with the point while another agrees: said, never changed.
+    for line, source_id, pip, *oks in run(text("""
+            SELECT line, source_id, pip, name_ok, insee_ok, postal_ok FROM import_lieu
+            WHERE geom IS NOT NULL AND (name_ok OR insee_ok OR postal_ok)
+              AND false IN (name_ok, insee_ok, postal_ok)""")).all():
+        agree = [label for (_, label), ok in zip(DECLARATIONS, oks, strict=True) if ok]
+        disagree = [label for (_, label), ok in zip(DECLARATIONS, oks, strict=True)
+                    if ok is False]
+        result.problems.append(Problem(
+            line, "commune", f"désaccord : {', '.join(disagree)} contredi"
+            f"{'sent' if len(disagree) > 1 else 't'} le point (commune {pip or 'inconnue'}) "
+            f"et {', '.join(agree)} ; valeurs déclarées gardées", WARNING, source_id))
+    # Missing INSEE code: the commune of the point when it agrees with a declaration (or
+    # nothing is declared); else the declared commune when it is one; never a wrong point's.
     filled = run(text("""
-        UPDATE import_lieu SET code_insee = pip, touched = true
-        WHERE code_insee IS NULL AND pip IS NOT NULL RETURNING line, source_id, pip""")).all()
-    result.insee_filled = len(filled)
-    for line, source_id, pip in filled:
-        result.problems.append(Problem(line, "code_insee", f"déduit du point : {pip}", INFO,
-                                       source_id))
+        UPDATE import_lieu t SET touched = true, code_insee = CASE
+            WHEN t.pip IS NOT NULL AND (t.declared IS NULL OR t.pip = ANY(t.declared))
+                THEN t.pip
+            WHEN cardinality(t.name_codes) = 1 THEN t.name_codes[1]
+            WHEN cardinality(t.postal_codes) = 1 THEN t.postal_codes[1] END
+        WHERE t.code_insee IS NULL
+          AND (t.pip IS NOT NULL OR cardinality(t.name_codes) = 1
+               OR cardinality(t.postal_codes) = 1)
+        RETURNING line, source_id, code_insee, code_insee = pip, """ + _AGREES.format(t="t"))
+        ).all()
+    result.insee_filled = sum(1 for _, _, code, *_ in filled if code)
+    for line, source_id, code, from_point, agrees in filled:
+        if code:
+            how = ("du point" if from_point else
+                   f"de la commune déclarée (point à moins de {COMMUNE_TOLERANCE_M} m)"
+                   if agrees else "de la commune déclarée (point à vérifier)")
+            result.problems.append(Problem(line, "code_insee", f"déduit {how} : {code}", INFO,
+                                           source_id))
     derived = run(text("""
         UPDATE import_lieu t SET touched = true, code_postal = (
             SELECT min(p.code) FROM postal_code p WHERE p.commune_code = t.code_insee)
@@ -407,13 +568,16 @@ def _geocode_missing(connection: Connection, geocoder: Any | None,
              "insee": candidate.commune_code, "postal": candidate.postal_code,
              "message": message, "line": line})
         result.problems.append(Problem(line, "latitude", message, WARNING, source_id))
-    # Postal codes that had to be derived and could not be: those rows are rejected.
-    for line, source_id in connection.execute(text("""
-            SELECT line, source_id FROM import_lieu
-            WHERE 'code_postal' = ANY(derive) AND code_postal IS NULL""")).all():
-        result.problems.append(Problem(
-            line, "code_postal", "code postal absent ou invalide et impossible à déduire "
-            "(point hors des communes chargées)", ERROR, source_id))
+    # Values that had to be derived and could not be: those rows are rejected.
+    for column, reason in (
+            ("commune", "commune absente et impossible à déduire du point (point absent ou "
+                        "hors des communes chargées)"),
+            ("code_postal", "code postal absent ou invalide et impossible à déduire (point "
+                            "hors des communes chargées)")):
+        for line, source_id in connection.execute(text(f"""
+                SELECT line, source_id FROM import_lieu
+                WHERE '{column}' = ANY(derive) AND {column} IS NULL""")).all():
+            result.problems.append(Problem(line, column, reason, ERROR, source_id))
 
 
 def _flag_duplicates(connection: Connection, source: str, result: WriteResult) -> None:
@@ -508,8 +672,11 @@ def _accept(connection: Connection, source: str, records: list[Record],
         SELECT l.id, p.id, GREATEST(p.valid_from, :today), 'import'
         FROM lieu l, programme p
         WHERE l.source = :source AND l.source_id = :s AND p.id = :p
-        ON CONFLICT ON CONSTRAINT uq_acceptation_lieu_id_programme_id DO NOTHING""")
+        ON CONFLICT ON CONSTRAINT uq_acceptation_lieu_id_programme_id DO NOTHING
+        RETURNING id""")
     for row in rows:
-        written += connection.execute(statement, {**row, "source": source,
-                                                  "today": today}).rowcount
+        created = connection.execute(statement, {**row, "source": source,
+                                                 "today": today}).scalars().all()
+        result.acceptance_ids += created
+        written += len(created)
     return written

@@ -63,11 +63,13 @@ def frictionless_errors(path, extensions: bool) -> list:
 
 def test_standard_csv_export_validates_against_the_schema(runner, imported, tmp_path):
     strict = tmp_path / "strict.csv"
-    export(runner, imported, "standard-v1-csv", strict, "--no-extensions")
+    export(runner, imported, "standard-v1-csv", strict)   # the default: the standard only
     assert frictionless_errors(strict, extensions=False) == []
+    assert strict.read_text(encoding="utf-8").splitlines()[0].split(",") == \
+        list(STANDARD_FIELDS)
 
     extended = tmp_path / "extended.csv"
-    export(runner, imported, "standard-v1-csv", extended)
+    export(runner, imported, "standard-v1-csv", extended, "--with-extensions")
     header = extended.read_text(encoding="utf-8").splitlines()[0].split(",")
     # Every standard column in the standard's order, then our documented extensions only.
     assert tuple(header) == STANDARD_FIELDS + EXTENSION_FIELDS
@@ -119,7 +121,7 @@ def test_csv_cells_that_look_like_formulas_are_neutralised(runner, source, tmp_p
 
 def test_geojson_and_data_inclusion_exports(runner, imported, tmp_path):
     geojson = tmp_path / "lieux.geojson"
-    export(runner, imported, "geojson", geojson)
+    export(runner, imported, "geojson", geojson, "--with-extensions")
     collection = json.loads(geojson.read_text(encoding="utf-8"))
     assert collection["type"] == "FeatureCollection" and len(collection["features"]) == 188
     feature = collection["features"][0]

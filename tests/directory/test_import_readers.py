@@ -150,7 +150,9 @@ def test_gironde_mapping_swaps_every_point_back_and_lists_aptic_candidates():
     assert len(hinted) == 7
     assert all("APTIC" in r.acceptance_hints[0] or "Pass" in r.acceptance_hints[0]
                for r in hinted)
-    assert not any(r.accepts_programme for r in result.records)  # candidates, not acceptances
+    # Marked for the programme of the mapping or of --programme; without one, the writer
+    # lists them as candidates only (test_import_vouchers).
+    assert sum(r.accepts_programme for r in result.records) == 7
     missing_postal = [r for r in result.records if r.derive == ["code_postal"]]
     assert len(missing_postal) == 26
 
@@ -173,17 +175,18 @@ def test_maine_et_loire_lambert93_with_decimal_commas_lands_in_anjou():
     assert len(fallback) == 44 and all("2023-01-09" in p.reason for p in fallback)
 
 
-def test_creuse_free_text_hours_are_kept_and_flagged():
+def test_creuse_free_text_hours_are_converted_when_unambiguous_and_kept_otherwise():
     result, _ = read_raw("la-creuse")
     assert (len(result.records), result.rejected) == (91, 0)
+    converted = [p for p in result.problems if "horaires en texte convertis" in p.reason]
+    assert len(converted) == 30
+    assert any("« Mercredi de 14h à 15H30 » → « We 14:00-15:30 »" in p.reason
+               for p in converted)
     flagged = [r for r in result.records if any(f["code"] == validate.FLAG_HOURS
                                                 for f in r.flags)]
-    assert len(flagged) == 31
-    for record in flagged:
-        assert record.values["horaires"] and record.hours is None
-    # A reading is offered for a person to check, never applied.
-    wednesday = next(r for r in flagged if r.values["horaires"] == "Mercredi de 14h à 15H30")
-    assert "proposition à vérifier : « We 14:00-15:30 »" in wednesday.flags[0]["message"]
+    assert len(flagged) == 1 and flagged[0].hours is None
+    assert "15 jours" in flagged[0].values["horaires"]     # ambiguous: kept as text
+    assert sum(1 for r in result.records if r.hours is not None) == 30
 
 
 def test_per_day_columns_become_an_osm_string():

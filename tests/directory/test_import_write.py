@@ -18,14 +18,6 @@ from tests.directory.test_import_readers import v1_csv, venue
 MAPPINGS = ROOT / "directory" / "mappings"
 
 
-@pytest.fixture
-def source(app):
-    name = f"test-import-{uuid.uuid4().hex[:10]}"
-    yield name
-    with app.app_context(), db.engine.begin() as connection:
-        connection.execute(text("DELETE FROM lieu WHERE source = :s"), {"s": name})
-
-
 def count(app, source: str, where: str = "true") -> int:
     with app.app_context(), db.engine.connect() as connection:
         return connection.execute(text(f"SELECT count(*) FROM lieu WHERE source = :s AND {where}"),
@@ -107,7 +99,12 @@ def test_changed_rows_only_are_updated_and_a_snapshot_closes_the_missing(app, ru
     partial = run(runner, str(path), "--source", source)
     assert "0 créé(s), 1 mis à jour, 1 inchangé(s), 0 fermé(s)" in partial.output
     assert count(app, source, "status = 'closed'") == 0  # not a complete snapshot
-    snapshot = run(runner, str(path), "--source", source, "--complete-snapshot")
+    # 1 of 3 is more than the default 20 %: refused without the exact number.
+    refused = run(runner, str(path), "--source", source, "--complete-snapshot")
+    assert refused.exit_code == 1 and "--confirm-closures 1" in refused.output
+    assert count(app, source, "status = 'closed'") == 0
+    snapshot = run(runner, str(path), "--source", source, "--complete-snapshot",
+                   "--confirm-closures", "1")
     assert "0 mis à jour, 2 inchangé(s), 1 fermé(s)" in snapshot.output
     assert count(app, source) == 3  # closed, not deleted
     assert count(app, source, "status = 'closed' AND source_id = '3'") == 1
