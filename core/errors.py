@@ -139,7 +139,11 @@ def init_app(app: Flask) -> None:
         message = STATUS_MESSAGES.get(status, exc.name)
         if isinstance(data, dict) and isinstance(data.get("message"), str):
             message = data["message"]
-        return _answer(status, message, errors)
+        body, status = _answer(status, message, errors)
+        # Werkzeug's own headers of the error: Allow on a 405, Retry-After, WWW-Authenticate.
+        headers = [(name, value) for name, value in exc.get_headers()
+                   if name.lower() != "content-type"]
+        return body, status, headers
 
     @app.errorhandler(Exception)
     def handle_unexpected(exc: Exception):

@@ -13,6 +13,7 @@ summary. No SQL here: the matcher does the search.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -164,6 +165,16 @@ def _list(args: Any, name: str) -> list[str]:
     return [" ".join(str(v).split()) for v in values if str(v).strip()]
 
 
+def _finite(raw: str) -> float | None:
+    """A decimal number typed in a form (comma or point, spaces ignored); None when it is
+    not a finite number (« nan », « inf » and « 1e999 » included)."""
+    try:
+        value = float(raw.replace(",", ".").replace(" ", ""))
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
 def _where(form: SearchForm, args: Any) -> None:
     """The place: a point from the device, a commune picked in the suggestions, a postal
     code, or a free text (a commune's name, an address) left to the geocoder."""
@@ -172,9 +183,10 @@ def _where(form: SearchForm, args: Any) -> None:
     lat, lon = _text(args, "lat", 20), _text(args, "lon", 20)
     form.values.update(where=where, commune=commune, lat=lat, lon=lon)
     if lat and lon:
-        try:
-            form.api.update(lat=float(lat.replace(",", ".")), lon=float(lon.replace(",", ".")))
-        except ValueError:
+        point = _finite(lat), _finite(lon)
+        if None not in point:
+            form.api.update(lat=point[0], lon=point[1])
+        else:
             form.add_error("where", "La position de l'appareil est illisible ; indiquez "
                                     "votre code postal ou votre commune.")
         return
@@ -266,12 +278,8 @@ def _number(form: SearchForm, args: Any, name: str, message: str, *, low: float,
     form.values[name] = raw
     if not raw:
         return None
-    try:
-        value = float(raw.replace(",", ".").replace(" ", ""))
-    except ValueError:
-        form.add_error(name, message)
-        return None
-    if integer and value != int(value) or not low <= value <= high:
+    value = _finite(raw)
+    if value is None or not low <= value <= high or integer and value != int(value):
         form.add_error(name, message)
         return None
     return value

@@ -157,11 +157,12 @@ def sheet(venue_id: int):
     found = next((r for r in result.results if r.venue_id == venue_id), None) \
         if result else None
     back = url_for("matching.prescriber" if page == "orienter" else "matching.search")
+    status = 422 if form.submitted and form.errors else 200
     return render_template(
         "matching/sheet.html", venue=detail, form=form, result=result, found=found,
         bring=bring_list(detail, found, result, what_to_bring(detail)),
         back_url=back + ("?" + _query(form) if form.submitted else ""),
-        printed_on=date_fr(now.date()))
+        printed_on=date_fr(now.date())), status
 
 
 # --------------------------------------------------------------------------- wording

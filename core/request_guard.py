@@ -1,0 +1,78 @@
+"""Hostile input refused before anything parses it: a NUL byte in the address (PostgreSQL
+text cannot hold one), and JSON bodies that are too large, too deeply nested, or carry a
+number too long to convert (Python's parser recurses per level and converts digits in
+quadratic time). Each refusal is a French 400 or 413, never a 500.
+
+The checks of a JSON body cost one pass of C-level regular expressions over its bytes,
+then a Python loop over its brackets only.
+"""
+
+from __future__ import annotations
+
+import re
+
+from flask import Flask, request
+
+from .errors import BadRequest, PayloadTooLarge
+
+# Our request bodies nest at most 4 levels (a cohort: object > people > person > list).
+MAX_JSON_DEPTH = 32
+# A number literal longer than this is not a coordinate, a count nor a distance.
+MAX_NUMBER_LENGTH = 64
+# JSON bodies above this are refused from their Content-Length, before being read.
+MAX_JSON_BYTES = 8 * 1024 * 1024
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NUMBER_RUN = re.compile(rb"[-+0-9.eE]{%d,}" % (MAX_NUMBER_LENGTH + 1))
+_NON_FINITE = re.compile(rb"\b(?:NaN|-?Infinity)\b")
+_BRACKETS = re.compile(rb"[\[\]{}]")
+# \u0000 in a JSON string, not preceded by an escaped backslash.
+_ESCAPED_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+NUL_MESSAGE = "Caractère nul (octet 0) refusé dans l'adresse ou les paramètres."
+NUL_JSON_MESSAGE = "Caractère nul (\\u0000) refusé dans le corps JSON."
+DEPTH_MESSAGE = f"Corps JSON trop imbriqué : au plus {MAX_JSON_DEPTH} niveaux."
+NUMBER_MESSAGE = (f"Nombre trop long dans le corps JSON : au plus {MAX_NUMBER_LENGTH} "
+                  "caractères par nombre.")
+NON_FINITE_MESSAGE = "Les valeurs NaN et infinies sont refusées dans le corps JSON."
+SIZE_MESSAGE = f"Corps JSON trop volumineux : au plus {MAX_JSON_BYTES // 2 ** 20} Mo."
+
+
+def has_nul(*texts: str) -> bool:
+    return any("\x00" in text for text in texts)
+
+
+def check_address() -> None:
+    """Refuse a NUL byte in the path, the query string's names or values."""
+    if has_nul(request.path) or any(has_nul(key, value)
+                                    for key, value in request.args.items(multi=True)):
+        raise BadRequest(NUL_MESSAGE)
+
+
+def check_json_body(body: bytes) -> None:
+    """Refuse a JSON body that would cost the parser more than its size says."""
+    if _ESCAPED_NUL.search(body):
+        raise BadRequest(NUL_JSON_MESSAGE)
+    outside_strings = _JSON_STRING.sub(b'""', body)
+    if _NUMBER_RUN.search(outside_strings):
+        raise BadRequest(NUMBER_MESSAGE)
+    if _NON_FINITE.search(outside_strings):
+        raise BadRequest(NON_FINITE_MESSAGE)
+    depth = 0
+    for bracket in _BRACKETS.findall(outside_strings):
+        if bracket in (b"[", b"{"):
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                raise BadRequest(DEPTH_MESSAGE)
+        else:
+            depth -= 1
+
+
+def init_app(app: Flask) -> None:
+    @app.before_request
+    def refuse_hostile_input() -> None:
+        check_address()
+        if request.is_json and request.method in ("POST", "PUT", "PATCH"):
+            if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
+                raise PayloadTooLarge(SIZE_MESSAGE)
+            check_json_body(request.get_data(cache=True))
