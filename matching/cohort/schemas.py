@@ -47,6 +47,53 @@ PERSONAL_DATA_MESSAGE = ("Données personnelles refusées : seul un identifiant 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 
 
+# Shapes of personal data in an identifier, each with what it looks like. Numbers are
+# looked for once the usual separators are removed (06.12.34.56.78, 1 85 03 75 123 456 78).
+_SEPARATORS = re.compile(r"[\s._/:-]+")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")
+_NIR = re.compile(r"(?<!\d)[12]\d{2}(0[1-9]|1[0-2]|[2-9]\d)(\d{2}|2[AaBb])\d{6}(\d{2})?(?!\d)")
+_PHONE = re.compile(r"(?<!\d)(0[1-9]\d{8}|(00|\+)?33[1-9]\d{8})(?!\d)")
+_DAY, _MONTH = r"(0?[1-9]|[12]\d|3[01])", r"(0?[1-9]|1[0-2])"
+_DATES = (
+    re.compile(rf"(?<!\d){_DAY}[\s._/-]{_MONTH}[\s._/-](\d{{4}}|\d{{2}})(?!\d)"),  # 12/03/1985
+    re.compile(rf"(?<!\d)(19|20)\d\d[\s._/-]?{_MONTH}[\s._/-]?{_DAY}(?!\d)"),  # 1985-03-12
+    re.compile(r"(?<!\d)(0[1-9]|[12]\d|3[01])(0[1-9]|1[0-2])(19|20)\d\d(?!\d)"),  # 12031985
+)
+# Two to four words of letters only (Jean Dupont, DUPONT_Jean, jean.dupont): a name.
+_NAME = re.compile(r"^[^\W\d_]{2,}([\s._'-]+[^\W\d_]{2,}){1,3}$")
+
+
+def personal_data_in_id(value: str) -> str | None:
+    """What personal data an identifier looks like (French), or None for a pseudonym."""
+    digits = _SEPARATORS.sub("", value)
+    if _EMAIL.search(value):
+        return "une adresse électronique"
+    if _NIR.search(digits):
+        return "un numéro de sécurité sociale (NIR)"
+    if _PHONE.search(digits):
+        return "un numéro de téléphone"
+    if any(pattern.search(value) for pattern in _DATES):
+        return "une date (de naissance ?)"
+    if _NAME.match(value.strip()):
+        return "un nom et un prénom"
+    return None
+
+
+def pseudonymous_id(value: str) -> None:
+    """The check of a person's identifier (API and command line): refused when shaped like
+    personal data (one message saying what it looks like, never repeating it), or outside
+    ``ID_PATTERN``."""
+    shape = personal_data_in_id(value)
+    if shape:
+        raise ValidationError(
+            f"Identifiant refusé : il ressemble à {shape}. Donnez un identifiant pseudonyme "
+            "sans donnée personnelle, par exemple P-0001.")
+    if not ID_PATTERN.match(value):
+        raise ValidationError("Identifiant pseudonyme attendu : 1 à 64 lettres sans accent, "
+                              "chiffres, « _ », « - », « . » ou « : » (pas de nom ni de "
+                              "courriel).")
+
+
 def personal_fields(names) -> list[str]:
     """The names among ``names`` that look like personal data."""
     return [name for name in names if isinstance(name, str) and slug(name) in PERSONAL_FIELDS]
@@ -58,9 +105,7 @@ class PersonSchema(QuestionSchema):
     class Meta(QuestionSchema.Meta):
         exclude = ("address", "now", "limit", "output")
 
-    id = fr.String(required=True, validate=validate.Regexp(
-        ID_PATTERN, error="Identifiant pseudonyme attendu : 1 à 64 lettres sans accent, "
-                          "chiffres, « _ », « - », « . » ou « : » (pas de nom ni de courriel)."),
+    id = fr.String(required=True, validate=pseudonymous_id,
          metadata={"description": "Identifiant pseudonyme de la personne (jamais un nom).",
                    "example": "P-0001"})
 

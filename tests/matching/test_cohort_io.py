@@ -194,3 +194,58 @@ def test_cli_refuses_other_encodings_and_bad_json(runner, small, tmp_path):
     bad.write_text(json.dumps([{"id": "A", "lat": 44.8}]), encoding="utf-8")
     result = runner.invoke(args=["match", "cohort", str(bad), "--out", str(tmp_path / "x.json")])
     assert result.exit_code == 1 and "personne n° 1, champ lon" in result.output
+
+
+# --- identifiers shaped like personal data (issue 12, item 6) -----------------------------
+
+PERSONAL_IDS = [
+    ("Jean Dupont", "un nom et un prénom"), ("DUPONT_Jean", "un nom et un prénom"),
+    ("jean.dupont", "un nom et un prénom"), ("Marie-Claire MARTIN", "un nom et un prénom"),
+    ("12/03/1985", "une date"), ("1985-03-12", "une date"), ("12.03.85", "une date"),
+    ("12031985", "une date"), ("185037512345678", "un numéro de sécurité sociale"),
+    ("1 85 03 75 123 456 78", "un numéro de sécurité sociale"),
+    ("2-85-03-2A-123-456", "un numéro de sécurité sociale"),
+    ("0612345678", "un numéro de téléphone"), ("06.12.34.56.78", "un numéro de téléphone"),
+    ("+33 6 12 34 56 78", "un numéro de téléphone"), ("jean.dupont@exemple.fr",
+                                                  "une adresse électronique"),
+]
+
+
+@pytest.mark.parametrize(("person_id", "shape"), PERSONAL_IDS)
+def test_api_refuses_ids_shaped_like_personal_data(client, small, person_id, shape):
+    people = [{"id": "P-0001", "postal_code": "33000"}, {"id": person_id, "postal_code": "33000"}]
+    response = client.post(URL, json=body(people=people))
+    assert response.status_code == 422
+    [message] = response.get_json()["errors"]["people"]["1"]["id"]
+    assert message.startswith(f"Identifiant refusé : il ressemble à {shape}")
+    assert person_id not in response.get_data(as_text=True)  # never echoed
+
+
+@pytest.mark.parametrize("person_id", ["P-0001", "B-00042", "cohorte-2026-001", "A1",
+                                       "groupe-a", "ID:123456", "REF_2026_0042", "x9"])
+def test_pseudonymous_ids_stay_accepted(person_id):
+    from matching.cohort.schemas import personal_data_in_id
+
+    assert personal_data_in_id(person_id) is None
+
+
+@pytest.mark.parametrize(("person_id", "shape"), PERSONAL_IDS[::3])
+def test_cli_refuses_ids_shaped_like_personal_data(runner, small, tmp_path, person_id, shape):
+    people = tmp_path / "people.json"
+    people.write_text(json.dumps([{"id": "P-1", "postal_code": "33000"},
+                                  {"id": person_id, "postal_code": "33000"}]), encoding="utf-8")
+    out = tmp_path / "out.csv"
+    result = runner.invoke(args=["match", "cohort", str(people), "--out", str(out)])
+    assert result.exit_code == 1
+    assert f"personne n° 2, champ id : Identifiant refusé : il ressemble à {shape}" \
+        in result.output
+    assert person_id not in result.output
+    assert not out.exists()
+
+
+def test_cli_csv_line_is_named(runner, small, tmp_path):
+    people = _csv_people(tmp_path, "id,postal_code\nP-1,33000\n12/03/1985,33000\n")
+    result = runner.invoke(args=["match", "cohort", str(people), "--out",
+                                 str(tmp_path / "o.csv")])
+    assert result.exit_code == 1
+    assert "ligne 3, champ id : Identifiant refusé : il ressemble à une date" in result.output
