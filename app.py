@@ -19,11 +19,15 @@ def create_app(config: Mapping[str, Any] | None = None, *,
     ``clock`` replaces the real clock (tests freeze it)."""
     from core import clock as clocks
     from core import errors, logs, request_guard, security, templating
-    from core.config import load_config
+    from core.config import instance_secret_key, load_config
     from extensions import api, db, migrate
 
-    app = Flask(__name__, static_folder="static", template_folder="templates")
-    app.config.update(load_config(overrides=config))
+    settings = load_config(overrides=config)
+    app = Flask(__name__, static_folder="static", template_folder="templates",
+                instance_path=settings["PASSERELLE_INSTANCE_PATH"] or None)
+    app.config.update(settings)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = instance_secret_key(app.instance_path)
     logs.init_app(app)
     security.init_app(app)
     clocks.init_app(app, clock)

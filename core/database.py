@@ -20,17 +20,22 @@ EXTENSIONS = ("postgis", "unaccent", "pg_trgm")
 
 
 def conninfo(url: str, dbname: str | None = None) -> dict:
+    """psycopg's connection parameters for ``url``, every part of it honoured as libpq and
+    the application's engine read it: user, password, host, port, database, and the query's
+    parameters (``?host=/var/run/postgresql``, ``?port=5433``, ``?sslmode=require`` …),
+    which win over the same part before them. ``dbname`` replaces the database (to reach
+    ``postgres``)."""
     parsed = make_url(url)
-    info = {
-        "host": parsed.query.get("host") or parsed.host or "127.0.0.1",
-        "port": parsed.port or 5432,
-        "dbname": dbname or parsed.database,
-        "connect_timeout": 5,
-    }
+    info: dict = {"host": parsed.host or "127.0.0.1", "port": parsed.port or 5432,
+                  "dbname": parsed.database, "connect_timeout": 5}
     if parsed.username:
         info["user"] = parsed.username
     if parsed.password:
         info["password"] = parsed.password
+    for key, value in parsed.query.items():
+        info[key] = value[-1] if isinstance(value, tuple) else value
+    if dbname:
+        info["dbname"] = dbname
     return info
 
 
@@ -96,7 +101,7 @@ def ensure_database(url: str, *, local: bool) -> list[str]:
                 "Aucun serveur PostgreSQL local ne répond sur 127.0.0.1:5432 ; "
                 "installez postgresql-15-postgis-3 ou définissez DATABASE_URL."
             )
-    dbname = make_url(url).database
+    dbname = conninfo(url)["dbname"]
     if local:
         with psycopg.connect(**conninfo(url, "postgres"), autocommit=True) as conn:
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
@@ -116,7 +121,7 @@ def ensure_database(url: str, *, local: bool) -> list[str]:
 
 
 def drop_database(url: str) -> None:
-    dbname = make_url(url).database
+    dbname = conninfo(url)["dbname"]
     with psycopg.connect(**conninfo(url, "postgres"), autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
             sql.Identifier(dbname)))
@@ -125,7 +130,7 @@ def drop_database(url: str) -> None:
 def create_database(url: str) -> None:
     """Create ``url``'s database (dropping an older one) with its extensions."""
     drop_database(url)
-    dbname = make_url(url).database
+    dbname = conninfo(url)["dbname"]
     with psycopg.connect(**conninfo(url, "postgres"), autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
     ensure_database(url, local=False)
