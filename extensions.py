@@ -6,6 +6,8 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
+from core.schemas import ErrorSchema
+
 # A naming convention keeps constraint names stable between models and migrations.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -22,4 +24,12 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
-api = Api()
+
+
+class PasserelleApi(Api):
+    """flask-smorest's Api documenting our error answers (``core.errors``) as they are sent."""
+
+    ERROR_SCHEMA = ErrorSchema
+
+
+api = PasserelleApi()

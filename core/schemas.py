@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import RAISE, Schema, fields
+from marshmallow import RAISE, Schema, fields, validate
+
+from .urls import safe_url
 
 FIELD_MESSAGES = {
     "required": "Champ obligatoire.",
@@ -23,15 +25,38 @@ PARAMETER_MESSAGES = {
 }
 DATE_FORMAT_MESSAGE = "Date attendue au format AAAA-MM-JJ."
 
+# What the OpenAPI document says of a bbox parameter: empty (no extent), or four decimal
+# numbers separated by commas (minlon,minlat,maxlon,maxlat; the fields check the ranges).
+_NUMBER = r"-?[0-9]+(\.[0-9]+)?"
+BBOX_PATTERN = rf"^({_NUMBER}(,{_NUMBER}){{3}})?$"
+
 
 class String(fields.String):
     default_error_messages = {**FIELD_MESSAGES, "invalid": "Texte attendu.",
                               "invalid_utf8": "Texte UTF-8 invalide."}
 
 
+# PostgreSQL's bigint: a larger integer could not reach the database.
+MAX_INTEGER = 2 ** 63 - 1
+
+
 class Integer(fields.Integer):
+    """An integer: a JSON number with a fraction (2.5) is refused, not truncated, and its
+    size is bounded by what the database can hold."""
+
     default_error_messages = {**FIELD_MESSAGES, "invalid": "Nombre entier attendu.",
                               "too_large": "Nombre trop grand."}
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(**kwargs)
+        # Also in the OpenAPI document (minimum/maximum), which combines it with any Range.
+        self.validators.append(validate.Range(-MAX_INTEGER, MAX_INTEGER,
+                                              error="Nombre trop grand."))
+
+    def _validated(self, value: Any) -> int:
+        if isinstance(value, bool) or isinstance(value, float) and not value.is_integer():
+            raise self.make_error("invalid", input=value)
+        return super()._validated(value)
 
 
 class Float(fields.Float):
@@ -91,3 +116,46 @@ def _speak_of_parameters(field_obj: Any) -> None:
     inner = getattr(field_obj, "inner", None)
     if inner is not None:
         _speak_of_parameters(inner)
+
+
+class ErrorSchema(Schema):
+    """Every error answer of the API, as ``core.errors`` sends it."""
+
+    class Meta:
+        ordered = True
+
+    code = fields.Integer(required=True, metadata={
+        "description": "Statut HTTP de la réponse (même valeur que status).", "example": 422})
+    status = fields.Integer(required=True, metadata={
+        "description": "Statut HTTP de la réponse.", "example": 422})
+    message = fields.String(required=True, metadata={
+        "description": "Ce qui ne va pas, en français.",
+        "example": "Les paramètres de la requête sont invalides."})
+    errors = fields.Dict(keys=fields.String(), metadata={
+        "description": "Détail par champ ou paramètre : son nom, puis la liste de ses messages "
+                       "en français (un objet par position pour un élément de liste, par "
+                       "sous-champ pour un objet) ; absent quand la requête entière est en "
+                       "cause.",
+        "example": {"lat": ["Latitude entre -90 et 90."]}})
+    request_id = fields.String(metadata={
+        "description": "Identifiant de la requête (aussi dans l'en-tête X-Request-ID), à "
+                       "citer pour signaler un problème.",
+        "example": "4f1c2d0e9b8a4c6f8e2d1a0b3c4d5e6f"})
+
+
+class SafeUrl(fields.String):
+    """A URL of the catalogue in an answer: null unless http, https, mailto or tel."""
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any):
+        return safe_url(super()._serialize(value, attr, obj, **kwargs))
+
+
+class SafeUrlList(fields.List):
+    """URLs of the catalogue in an answer: those of another scheme are left out."""
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(fields.String(), **kwargs)
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any):
+        items = super()._serialize(value, attr, obj, **kwargs)
+        return None if items is None else [u for u in map(safe_url, items) if u]

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from core import schemas as fr
 from core.geojson import collection_text
+from core.schemas import BBOX_PATTERN
 from extensions import db
 
 from . import services as coverage
@@ -150,7 +151,8 @@ class MapArgs(SelectionArgs):
                                  "dep:<code>, epci:<SIREN> ou com:<code INSEE>."),
         metadata={"description": "Territoire montré (au niveau commune : autre que fr, "
                                  "sauf avec bbox)."})
-    bbox = BBox(metadata={"description": "Emprise minlon,minlat,maxlon,maxlat de la vue."})
+    bbox = BBox(metadata={"description": "Emprise minlon,minlat,maxlon,maxlat de la vue ; "
+                                         "vide = sans emprise.", "pattern": BBOX_PATTERN})
     zoom = fr.Integer(
         required=True,
         validate=validate.Range(min=0, max=18, error="zoom : entier de 0 à 18."),

@@ -8,12 +8,14 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from core import schemas as fr
-from core.schemas import ParameterSchema
+from core.schemas import BBOX_PATTERN, ParameterSchema
 from directory.vocabulary import SERVICES
 
 from .services import CANDIDATE_KINDS, NEEDS
 
-TERRITORY_PATTERN = r"^(fr|(reg|dep|epci|com):[0-9A-Za-z]{2,9})$"
+# The codes directory.programmes.parse_perimeter_code accepts (its value upper-cased).
+TERRITORY_PATTERN = (r"^(fr|reg:\d{2,3}|dep:(\d{2,3}|2[ABab])|epci:\d{9}"
+                     r"|com:(\d{5}|2[ABab]\d{3}))$")
 
 
 def _territory(**kwargs: Any) -> fields.String:
@@ -47,12 +49,14 @@ class BBox(fr.String):
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any):
         text = super()._deserialize(value, attr, data, **kwargs)
+        if not text.strip():
+            return None  # ``bbox=`` as an empty form field sends it: no extent
         parts = text.split(",")
         try:
             numbers = [float(p) for p in parts]
         except ValueError as exc:
             raise ValidationError("bbox attendu : minlon,minlat,maxlon,maxlat.") from exc
-        if len(numbers) != 4 or not all(abs(v) < 1e9 for v in numbers):
+        if len(numbers) != 4:
             raise ValidationError("bbox attendu : minlon,minlat,maxlon,maxlat.")
         x0, y0, x1, y1 = numbers
         if not (-180 <= x0 < x1 <= 180 and -90 <= y0 < y1 <= 90):
@@ -66,7 +70,8 @@ class LevelArgs(SelectionArgs):
         "description": "Territoire montré : fr, reg:75, dep:33, epci:<SIREN>, com:<code>. "
                        "Au niveau commune : obligatoire (autre que fr) sauf avec bbox."})
     bbox = BBox(metadata={
-        "description": "Emprise minlon,minlat,maxlon,maxlat (territoires qui la touchent)."})
+        "description": "Emprise minlon,minlat,maxlon,maxlat (territoires qui la touchent) ; "
+                       "vide = sans emprise.", "pattern": BBOX_PATTERN})
     format = fr.String(load_default="geojson",
                        validate=validate.OneOf(("geojson", "csv"),
                                                error="Attendu : geojson ou csv."))

@@ -29,6 +29,7 @@ from core import geojson
 from core.errors import InvalidInput, NotFound
 from core.text import format_date_fr, format_time_fr
 from directory import hours as hours_mod
+from directory.importer.validate import FLAG_DUPLICATE
 from directory.models import Acceptance, Offer, Programme, TrainingSession, Venue, VenueStop
 from directory.vocabulary import (
     LEVELS,
@@ -308,6 +309,16 @@ SUMMARY_FIELDS: tuple[str, ...] = (
     "closed_from", "closed_until", "horaires_osm", "horaires_valides", "flags", "updated_at")
 
 
+# Import diagnostics for the catalogue's keepers only: a probable duplicate names a venue of
+# another source and its identifiers there. The import report and the database keep them.
+INTERNAL_FLAGS = frozenset({FLAG_DUPLICATE})
+
+
+def public_flags(flags: list[dict] | None) -> list[dict]:
+    """The import warnings a venue shows publicly (the API): internal diagnostics left out."""
+    return [f for f in flags or () if f.get("code") not in INTERNAL_FLAGS]
+
+
 def venue_summary(venue, lon: float | None, lat: float | None,
                   programmes: list[str]) -> dict:
     """The list representation of a venue: the standard's fields (French names) and ours.
@@ -318,7 +329,7 @@ def venue_summary(venue, lon: float | None, lat: float | None,
     for name in SUMMARY_FIELDS:
         value = get(name)
         item[name] = list(value) if isinstance(value, list) else value
-    item["flags"] = item["flags"] or []
+    item["flags"] = public_flags(item["flags"])
     item.update({"latitude": lat, "longitude": lon, "programmes": programmes})
     return item
 

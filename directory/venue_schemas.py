@@ -12,7 +12,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from core import schemas as fr
 from core.geojson import FeatureCollectionSchema, FeatureSchema
-from core.schemas import ParameterSchema
+from core.schemas import BBOX_PATTERN, ParameterSchema
 
 from .services import SORTS
 from .vocabulary import (
@@ -39,6 +39,8 @@ class BBox(fields.Field):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any):
         if not isinstance(value, str):
             raise ValidationError("Attendu : minlon,minlat,maxlon,maxlat.")
+        if not value.strip():
+            return None  # ``bbox=`` as an empty form field sends it: no rectangle
         parts = [p.strip() for p in value.split(",")]
         if len(parts) != 4:
             raise ValidationError(
@@ -73,8 +75,9 @@ def _code(pattern: str, what: str, description: str) -> fr.String:
 
 class VenueListArgs(ParameterSchema):
     bbox = BBox(metadata={
-        "description": "Rectangle minlon,minlat,maxlon,maxlat (degrés WGS 84).",
-        "example": "-0.7,44.7,-0.4,45.0", "type": "string"})
+        "description": "Rectangle minlon,minlat,maxlon,maxlat (degrés WGS 84) ; vide = sans "
+                       "rectangle.",
+        "example": "-0.7,44.7,-0.4,45.0", "type": "string", "pattern": BBOX_PATTERN})
     commune = _code(r"^(\d{5}|2[AB]\d{3})$", "commune (code INSEE)",
                     "Code INSEE de la commune.")
     departement = _code(r"^(\d{2,3}|2[AB])$", "de département", "Code du département.")
@@ -176,7 +179,7 @@ class VenueSchema(Schema):
     typologie = fields.List(fields.String())
     telephone = fields.List(fields.String())
     courriels = fields.List(fields.String())
-    site_web = fields.List(fields.String())
+    site_web = fr.SafeUrlList()
     horaires = fields.String(allow_none=True,
                              metadata={"description": "Horaires tels que reçus."})
     presentation_resume = fields.String(allow_none=True)
@@ -195,8 +198,8 @@ class VenueSchema(Schema):
     autres_formations_labels = fields.List(fields.String())
     modalites_acces = fields.List(fields.String())
     modalites_accompagnement = fields.List(fields.String())
-    fiche_acces_libre = fields.String(allow_none=True)
-    prise_rdv = fields.String(allow_none=True)
+    fiche_acces_libre = fr.SafeUrl(allow_none=True)
+    prise_rdv = fr.SafeUrl(allow_none=True)
     location_precision = fields.String(
         allow_none=True, metadata={"enum": list(LOCATION_PRECISIONS)})
     status = fields.String(metadata={"enum": list(VENUE_STATUSES)})

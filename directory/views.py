@@ -9,6 +9,7 @@ import phonenumbers
 from flask import Blueprint, current_app, render_template
 
 from core import clock
+from core.urls import WEB_SCHEMES, safe_url
 from extensions import db
 
 from . import services
@@ -60,10 +61,7 @@ def phone_fr(phone: str) -> str:
 
 def web_url(url: str | None) -> str | None:
     """The URL if it is http(s), else None: imported data never becomes javascript: links."""
-    if not url:
-        return None
-    url = url.strip()
-    return url if urlsplit(url).scheme.lower() in ("http", "https") else None
+    return safe_url(url, WEB_SCHEMES)
 
 
 def site_label(url: str) -> str:

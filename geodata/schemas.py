@@ -33,9 +33,10 @@ class TerritoryGeometryArgs(ParameterSchema):
         load_default=False,
         metadata={"description": "Inclure le polygone (GeoJSON RFC 7946, lon/lat)."})
     tolerance = fr.Float(
-        validate=validate.Range(min=0, max=1, min_inclusive=False,
+        validate=validate.Range(min=0, max=1,
                                 error="La tolérance doit être comprise entre 0 et 1 degré."),
-        metadata={"description": "Tolérance de simplification du polygone, en degrés."})
+        metadata={"description": "Tolérance de simplification du polygone, en degrés ; 0 = "
+                                 "polygone complet, sans simplification."})
     zoom = fr.Integer(
         validate=validate.Range(min=0, max=22, error="Le zoom doit être compris entre 0 et 22."),
         metadata={"description": "Niveau de zoom de la carte : simplification d'environ "

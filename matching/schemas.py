@@ -38,9 +38,13 @@ class FrTime(fr.String):
 class ListOrCsv(fr.List):
     """A list given as a JSON array, repeated query parameters or ``a,b,c``."""
 
-    def __init__(self, *, max_items: int = 20, **kwargs):
+    def __init__(self, *, max_items: int = 20, item_schema: dict[str, Any] | None = None,
+                 **kwargs):
+        # item_schema: what the OpenAPI document says of each item (enum, pattern), the
+        # same values the validator accepts.
         super().__init__(fr.String(validate=validate.Length(min=1, max=120,
-                                   error="Valeur vide ou trop longue.")), **kwargs)
+                                   error="Valeur vide ou trop longue."),
+                                   metadata=item_schema or {}), **kwargs)
         self.max_items = max_items
 
     def _deserialize(self, value: Any, attr, data, **kwargs):
@@ -65,6 +69,11 @@ def _each(check):
         for value in values:
             check(value)
     return run
+
+
+def accepted_forms(values) -> dict[str, Any]:
+    """The OpenAPI enum of a vocabulary: its values and their slugs (see ``_one_of``)."""
+    return {"enum": list(dict.fromkeys([*values, *(slug(v) for v in values)]))}
 
 
 def _one_of(values, what: str):
@@ -100,7 +109,7 @@ class QuestionSchema(StrictSchema):
                           metadata={"description": "Code du programme du pass.",
                                     "example": "pass-numerique-gironde"})
     services = ListOrCsv(
-        validate=_each(_one_of(SERVICES, "Service")),
+        validate=_each(_one_of(SERVICES, "Service")), item_schema=accepted_forms(SERVICES),
         metadata={"description": "Ce que la personne veut apprendre (valeurs du standard ou "
                                  "leur forme courte, ex. aide-aux-demarches-administratives). "
                                  "Au moins un doit être proposé.",
@@ -110,24 +119,28 @@ class QuestionSchema(StrictSchema):
                                                 "2 Maîtriser, 3 Augmenter son pouvoir d'agir."})
     publics = ListOrCsv(
         validate=_each(_one_of(PUBLICS_SPECIFIQUEMENT_ADRESSES, "Public")),
+        item_schema=accepted_forms(PUBLICS_SPECIFIQUEMENT_ADRESSES),
         metadata={"description": "Publics (préférence) : Seniors, Jeunes…"})
     support = ListOrCsv(
         validate=_each(_one_of(PRISE_EN_CHARGE_SPECIFIQUE + ("mobilite-reduite",),
                                          "Prise en charge")),
+        item_schema=accepted_forms(PRISE_EN_CHARGE_SPECIFIQUE + ("mobilite-reduite",)),
         metadata={"description": "Prises en charge exigées (Surdité, Handicaps moteurs…; "
                                  "« mobilite-reduite » = Handicaps moteurs). Contrainte stricte.",
                   "example": ["Surdité"]})
     languages = ListOrCsv(
         validate=_each(validate.Regexp(r"^[a-z]{2}$", error="Langue : code ISO 639-1 à 2 "
                                                             "lettres (fr, en…).")),
+        item_schema={"pattern": "^[a-z]{2}$"},
         metadata={"description": "Langues souhaitées (ISO 639-1), préférence."})
     formats = ListOrCsv(
-        validate=_each(_one_of(OFFER_FORMATS, "Format")),
+        validate=_each(_one_of(OFFER_FORMATS, "Format")), item_schema=accepted_forms(OFFER_FORMATS),
         metadata={"description": "individual, collective, remote, autonomous (préférence ; "
                                  "les offres à distance sont listées à part)."})
     days = ListOrCsv(
         validate=_each(lambda v: validate.OneOf(
             list(DAY_CODES), error="Jour inconnu : lundi… dimanche ou mo… su.")(v.lower())),
+        item_schema={"enum": list(DAY_CODES)},
         metadata={"description": "Jours où la personne est libre.",
                   "example": ["mardi", "samedi"]})
     time_from = FrTime(metadata={"description": "Libre à partir de (HH:MM).", "example": "14:00"})
@@ -135,8 +148,9 @@ class QuestionSchema(StrictSchema):
     now = fr.Boolean(metadata={"description": "Ouvert maintenant."})
     date = fr.Date(validate=validate.Range(min=dt.date(2000, 1, 1), max=dt.date(2100, 12, 31),
                                            error="Date entre 2000 et 2100."),
-                   metadata={"description": "Le jour où la personne est libre (AAAA-MM-JJ) ; "
-                                            "aussi la date de validité du pass."})
+                   metadata={"description": "Le jour où la personne est libre (AAAA-MM-JJ, de "
+                                            "2000 à 2100) ; aussi la date de validité du pass.",
+                             "pattern": r"^(20\d\d|2100)-\d\d-\d\d$"})
     max_distance_m = fr.Integer(
         validate=validate.Range(100, 300_000, error="Distance entre 100 m et 300 km."),
         metadata={"description": "Distance maximale à vol d'oiseau (géodésique), mètres."})
@@ -230,8 +244,8 @@ class MatchVenueSchema(StrictSchema):
     hours_known = fields.Boolean(required=True)
     horaires = fields.String(allow_none=True)
     telephone = fields.List(fields.String(), required=True)
-    site_web = fields.List(fields.String(), required=True)
-    prise_rdv = fields.String(allow_none=True)
+    site_web = fr.SafeUrlList(required=True)
+    prise_rdv = fr.SafeUrl(allow_none=True)
     weekly_capacity = fields.Integer(allow_none=True)
 
 

@@ -106,8 +106,9 @@ class PersonSchema(QuestionSchema):
         exclude = ("address", "now", "limit", "output")
 
     id = fr.String(required=True, validate=pseudonymous_id,
-         metadata={"description": "Identifiant pseudonyme de la personne (jamais un nom).",
-                   "example": "P-0001"})
+         metadata={"description": "Identifiant pseudonyme de la personne : jamais un nom, une "
+                                  "date, un NIR, un téléphone ni un courriel (refusés).",
+                   "example": "P-0001", "pattern": ID_PATTERN.pattern})
 
     @pre_load
     def _no_personal_data(self, data: Any, **kwargs):
