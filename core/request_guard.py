@@ -1,7 +1,8 @@
 """Hostile input refused before anything parses it: a NUL byte in the address (PostgreSQL
 text cannot hold one), and JSON bodies that are too large, too deeply nested, or carry a
 number too long to convert (Python's parser recurses per level and converts digits in
-quadratic time). Each refusal is a French 400 or 413, never a 500.
+quadratic time); and a body of the API that is not JSON. Each refusal is a French 400,
+413 or 415, never a 500.
 
 The checks of a JSON body cost one pass of C-level regular expressions over its bytes,
 then a Python loop over its brackets only.
@@ -13,7 +14,7 @@ import re
 
 from flask import Flask, request
 
-from .errors import BadRequest, PayloadTooLarge
+from .errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 
 # Our request bodies nest at most 4 levels (a cohort: object > people > person > list).
 MAX_JSON_DEPTH = 32
@@ -68,11 +69,18 @@ def check_json_body(body: bytes) -> None:
             depth -= 1
 
 
+JSON_EXPECTED_MESSAGE = "Corps JSON attendu (Content-Type: application/json)."
+
+
 def init_app(app: Flask) -> None:
     @app.before_request
     def refuse_hostile_input() -> None:
         check_address()
-        if request.is_json and request.method in ("POST", "PUT", "PATCH"):
+        if request.method not in ("POST", "PUT", "PATCH") or request.routing_exception:
+            return  # an unknown address or method is answered 404 or 405 first
+        if request.is_json:
             if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
                 raise PayloadTooLarge(SIZE_MESSAGE)
             check_json_body(request.get_data(cache=True))
+        elif request.path.startswith("/api/"):  # every body the API reads is JSON
+            raise UnsupportedMediaType(JSON_EXPECTED_MESSAGE)

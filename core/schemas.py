@@ -159,3 +159,9 @@ class SafeUrlList(fields.List):
     def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any):
         items = super()._serialize(value, attr, obj, **kwargs)
         return None if items is None else [u for u in map(safe_url, items) if u]
+
+
+def other_content(status: int = 200, **content: dict) -> dict:
+    """``@blp.doc(**other_content(200, **{"text/csv": {...}}))``: more content types of an
+    answer in the OpenAPI document (flask-smorest merges them with the answer's own)."""
+    return {"responses": {status: {"content": content}}}

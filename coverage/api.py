@@ -19,6 +19,7 @@ from core.geojson import (
     feature_collection,
     point,
 )
+from core.schemas import other_content
 from extensions import db
 
 from . import services as coverage
@@ -63,6 +64,7 @@ def list_runs(args):
 @blp.arguments(SuggestionArgs, location="query", unknown=RAISE)
 @blp.response(200, SuggestionsSchema)
 @blp.alt_response(404, description="Territoire inconnu.")
+@blp.doc(**other_content(200, **{MEDIA_TYPE: {"schema": FeatureCollectionSchema}}))
 def suggestions(args):
     """Où investir : nouveaux sites et écarts de capacité
 
@@ -98,6 +100,8 @@ def suggestions(args):
                                    "commande à lancer.")
 @blp.alt_response(422, description="Paramètres invalides (dont : niveau commune sans "
                                    "`within` ni `bbox`).")
+@blp.doc(**other_content(200, **{MEDIA_TYPE: {"schema": FeatureCollectionSchema},
+                                 "text/csv": {"schema": {"type": "string"}}}))
 def coverage_level(args, level):
     """Chiffres de couverture par commune, EPCI, département ou région
 

@@ -33,8 +33,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from core import schemas as fr
-from core.geojson import collection_text
-from core.schemas import BBOX_PATTERN
+from core.geojson import MEDIA_TYPE, FeatureCollectionSchema, collection_text
+from core.schemas import BBOX_PATTERN, other_content
 from extensions import db
 
 from . import services as coverage
@@ -176,6 +176,7 @@ blp = Blueprint(
 @blp.alt_response(404, description="Aucun calcul pour cette sélection (le message donne la "
                                    "commande à lancer).")
 @blp.alt_response(422, description="Paramètres invalides, ou trop de communes dans la vue.")
+@blp.doc(**other_content(200, **{MEDIA_TYPE: {"schema": FeatureCollectionSchema}}))
 def map_level(args, level):
     """Chiffres d'un niveau pour la carte, au zoom de la vue
 

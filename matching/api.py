@@ -171,6 +171,7 @@ def match_get(args):
     "support": ["Surdité"], "days": ["mardi", "samedi"], "time_from": "14:00",
     "time_to": "17:00", "travel_mode": "transit", "max_minutes": 45})
 @blp.response(200, MatchResponseSchema, example=EXAMPLE_RESPONSE)
+@blp.alt_response(415, description="Le corps n'est pas du JSON.")
 @blp.doc(**_GEOJSON_DOC)
 def match_post(args):
     """Lieux où utiliser le pass, par un corps JSON (champs inconnus refusés)."""

@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from core import clock
-from core.errors import PayloadTooLarge, UnsupportedMediaType
+from core.errors import PayloadTooLarge
 from extensions import db
 
 from .assignment import MAX_PEOPLE, result_payload, run_cohort
@@ -67,11 +67,9 @@ EXAMPLE_RESPONSE = {
 
 
 @blp.before_request
-def _size_and_type():
+def _size():
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"Le corps de la requête dépasse {MAX_BODY_BYTES // 2 ** 20} Mo.")
-    if request.method == "POST" and not request.is_json:
-        raise UnsupportedMediaType("Corps JSON attendu (Content-Type: application/json).")
 
 
 @blp.route("/cohort", methods=["POST"])

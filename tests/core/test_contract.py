@@ -36,9 +36,11 @@ def published_spec() -> dict:
     return app.test_client().get("/api/v1/openapi.json").get_json()
 
 
+SPEC = published_spec()
+
 # schemathesis.pytest.from_fixture does not run under pytest 9 (it writes Node._nodeid):
 # the schema is loaded from the document and each case is sent to the test application.
-schema = schemathesis.openapi.from_dict(published_spec())
+schema = schemathesis.openapi.from_dict(SPEC)
 
 # All checks run. One departure: a schema-valid request answered 422 because it breaks a
 # rule that OpenAPI 3.0 cannot state for query parameters, and that the operation documents
@@ -100,3 +102,35 @@ def test_every_operation_keeps_its_contract(case, app, demo_world):
     response = case.call(app=app)
     excluded = [positive_data_acceptance] if documented_rejection(response) else []
     case.validate_response(response, excluded_checks=excluded)
+
+
+def published_examples(spec: dict) -> list[tuple[str, str, object]]:
+    """(method, URL, JSON body or None) of every example the document publishes: request
+    bodies' examples and the example URLs written in the operations' descriptions."""
+    found = []
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if method == "parameters":  # shared by the path's operations
+                continue
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+            if body and "example" in body:
+                found.append((method.upper(), path, body["example"]))
+            text = operation.get("description", "")
+            for url in re.findall(r"Exemple : `(/api/v1/[^`]+)`", text):
+                found.append((method.upper(), re.sub(r"\s+", "", url), None))
+    return found
+
+
+EXAMPLES = published_examples(SPEC)
+
+
+def test_the_document_publishes_the_examples_of_match_and_cohort():
+    assert {(m, u.split("?")[0]) for m, u, _ in EXAMPLES} >= {
+        ("GET", "/api/v1/match"), ("POST", "/api/v1/match"), ("POST", "/api/v1/match/cohort")}
+
+
+@pytest.mark.parametrize(("method", "url", "body"), EXAMPLES,
+                         ids=[f"{m} {u.split('?')[0]}" for m, u, _ in EXAMPLES])
+def test_every_published_example_is_accepted(app, demo_world, method, url, body):
+    response = app.test_client().open(url, method=method, json=body)
+    assert 200 <= response.status_code < 300, response.get_json()

@@ -144,3 +144,19 @@ def test_method_not_allowed_says_which_are(client, method):
     page = client.open("/recherche", method=method)
     assert page.status_code == 405
     assert "GET" in page.headers["Allow"]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/match", "/api/v1/match/cohort"])
+@pytest.mark.parametrize(("data", "content_type"), [
+    ("postal_code=33000", "application/x-www-form-urlencoded"),
+    ('{"postal_code": "33000"}', "text/plain"), ("", None)])
+def test_api_bodies_that_are_not_json_are_a_french_415(client, path, data, content_type):
+    response = client.post(path, data=data, content_type=content_type)
+    assert response.status_code == 415
+    assert response.get_json()["message"] == request_guard.JSON_EXPECTED_MESSAGE
+
+
+def test_a_method_not_allowed_stays_405_with_any_body(client):
+    response = client.post("/api/v1/territories/regions", data="x", content_type="text/plain")
+    assert response.status_code == 405
+    assert response.headers["Allow"]
