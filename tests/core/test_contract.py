@@ -134,3 +134,69 @@ def test_the_document_publishes_the_examples_of_match_and_cohort():
 def test_every_published_example_is_accepted(app, demo_world, method, url, body):
     response = app.test_client().open(url, method=method, json=body)
     assert 200 <= response.status_code < 300, response.get_json()
+
+
+# --- the defects the fuzzing found, one test each ------------------------------------------
+
+def test_error_schema_is_what_is_sent(client):
+    import jsonschema
+
+    error = SPEC["components"]["schemas"]["Error"]
+    assert error["properties"]["status"]["type"] == "integer"
+    assert {"request_id", "errors"} <= set(error["properties"])
+    for url in ("/api/v1/nulle-part", "/api/v1/match?lat=100&lon=0",
+                "/api/v1/programmes/inconnu"):
+        body = client.get(url).get_json()
+        jsonschema.validate(body, error)
+        assert body["request_id"]
+    # Every error answer of every operation refers to it.
+    for path, operations in SPEC["paths"].items():
+        for method, operation in operations.items():
+            if method == "parameters":
+                continue
+            for status, response in operation["responses"].items():
+                if status[0] in "45":
+                    ref = response.get("$ref") or \
+                        response["content"]["application/json"]["schema"]["$ref"]
+                    assert ref.rsplit("/", 1)[-1] in ("Error", "UNPROCESSABLE_ENTITY",
+                                                      "DEFAULT_ERROR"), (path, status)
+
+
+def test_every_answer_content_type_is_documented():
+    content = {(path, status): set(response.get("content", {}))
+               for path, operations in SPEC["paths"].items()
+               for method, operation in operations.items() if method != "parameters"
+               for status, response in operation["responses"].items()}
+    assert content[("/api/v1/coverage/{level}", "200")] == {"application/geo+json", "text/csv"}
+    assert content[("/api/v1/coverage/map/{level}", "200")] == {"application/geo+json"}
+    assert content[("/api/v1/coverage/suggestions", "200")] == {"application/json",
+                                                                 "application/geo+json"}
+    assert "application/geo+json" in content[("/api/v1/venues", "200")]
+    assert "application/geo+json" in content[("/api/v1/match", "200")]
+
+
+def test_tolerance_zero_is_the_full_polygon(client, geography):
+    full = client.get("/api/v1/territories/communes/33063?geometry=true&tolerance=0")
+    assert full.status_code == 200
+    simplified = client.get("/api/v1/territories/communes/33063?geometry=true&tolerance=0.01")
+    assert len(str(full.get_json()["geometry"])) > len(str(simplified.get_json()["geometry"]))
+    parameter = next(p for p in SPEC["paths"]["/api/v1/territories/communes/{code}"]["get"][
+        "parameters"] if p["name"] == "tolerance")
+    assert parameter["schema"]["minimum"] == 0 and not parameter["schema"].get(
+        "exclusiveMinimum")
+
+
+def test_empty_bbox_means_no_extent(client):
+    assert client.get("/api/v1/venues?bbox=").status_code == 200
+    body = client.get("/api/v1/coverage/region?bbox=").get_json()
+    assert "bbox" not in body.get("errors", {})  # 404 here: no coverage run in this database
+
+
+def test_integers_are_integers(client):
+    response = client.post("/api/v1/match/cohort", json={
+        "default_capacity": 2.5, "people": [{"id": "P-1", "postal_code": "33000"}]})
+    assert response.status_code == 422
+    assert response.get_json()["errors"]["default_capacity"] == ["Nombre entier attendu."]
+    response = client.get("/api/v1/venues?limit=99999999999999999999")
+    assert response.status_code == 422
+    assert response.get_json()["errors"]["limit"] == ["Nombre trop grand."]
