@@ -6,9 +6,8 @@ from __future__ import annotations
 import pytest
 
 from core.urls import safe_url
-from tests.matching import catalogue as cat
-
-from .factories import make_venue
+from tests import conftest as cat
+from tests.conftest import make_venue
 
 HOSTILE = ["javascript:alert(1)", " JavaScript:alert(1)", "\x01javascript:alert(1)",
            "java\nscript:alert(1)", "data:text/html,<script>alert(1)</script>",
