@@ -9,7 +9,7 @@ import json
 
 from flask import Response, current_app, request
 from flask_smorest import Blueprint
-from marshmallow import RAISE
+from marshmallow import RAISE, fields
 
 from core import clock
 from core.geojson import (
@@ -88,6 +88,14 @@ def suggestions(args):
     return result
 
 
+class CoverageCollectionSchema(FeatureCollectionSchema):
+    """The territories of a level: the features and, as foreign members, the level and the
+    run the figures come from."""
+
+    level = fields.String(metadata={"enum": ["commune", "epci", "departement", "region"]})
+    run = fields.Dict(metadata={"description": "Le calcul servi (numéro, sélection, date)."})
+
+
 @blp.route("/<any(commune, epci, departement, region):level>")
 @blp.arguments(LevelArgs, location="query", unknown=RAISE)
 @blp.response(200, description="Les territoires du niveau et leurs chiffres : GeoJSON "
@@ -100,7 +108,7 @@ def suggestions(args):
                                    "commande à lancer.")
 @blp.alt_response(422, description="Paramètres invalides (dont : niveau commune sans "
                                    "`within` ni `bbox`).")
-@blp.doc(**other_content(200, **{MEDIA_TYPE: {"schema": FeatureCollectionSchema},
+@blp.doc(**other_content(200, **{MEDIA_TYPE: {"schema": CoverageCollectionSchema},
                                  "text/csv": {"schema": {"type": "string"}}}))
 def coverage_level(args, level):
     """Chiffres de couverture par commune, EPCI, département ou région

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 
 from flask import Flask, Response, current_app, request
 from flask_smorest import Blueprint
-from marshmallow import RAISE, validate
+from marshmallow import RAISE, fields, validate
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -167,6 +167,16 @@ blp = Blueprint(
                 "réduits à ce que la carte dessine, polygones simplifiés pour le zoom.")
 
 
+class MapCollectionSchema(FeatureCollectionSchema):
+    """What the map draws: the features and, as foreign members, the level, the zoom, the
+    simplification tolerance in degrees and the run the figures come from."""
+
+    level = fields.String(metadata={"enum": ["commune", "epci", "departement", "region"]})
+    zoom = fields.Integer()
+    tolerance = fields.Float(allow_none=True)
+    run = fields.Dict()
+
+
 @blp.route("/<any(commune, epci, departement, region):level>")
 @blp.arguments(MapArgs, location="query", unknown=RAISE)
 @blp.response(200, description="FeatureCollection : propriétés " + ", ".join(MAP_FIELDS)
@@ -176,7 +186,7 @@ blp = Blueprint(
 @blp.alt_response(404, description="Aucun calcul pour cette sélection (le message donne la "
                                    "commande à lancer).")
 @blp.alt_response(422, description="Paramètres invalides, ou trop de communes dans la vue.")
-@blp.doc(**other_content(200, **{MEDIA_TYPE: {"schema": FeatureCollectionSchema}}))
+@blp.doc(**other_content(200, **{MEDIA_TYPE: {"schema": MapCollectionSchema}}))
 def map_level(args, level):
     """Chiffres d'un niveau pour la carte, au zoom de la vue
 
