@@ -18,9 +18,9 @@ def create_app(config: Mapping[str, Any] | None = None, *,
     """Build the application; ``config`` overrides settings read from the environment,
     ``clock`` replaces the real clock (tests freeze it)."""
     from core import clock as clocks
-    from core import errors, logs, request_guard, security, templating
+    from core import errors, logs, openapi, request_guard, security, templating
     from core.config import instance_secret_key, load_config
-    from extensions import api, db, migrate
+    from extensions import db, migrate
 
     settings = load_config(overrides=config)
     app = Flask(__name__, static_folder="static", template_folder="templates",
@@ -37,7 +37,7 @@ def create_app(config: Mapping[str, Any] | None = None, *,
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/migrations"),
                      compare_type=True)
-    api.init_app(app)
+    openapi.init_app(app)
 
     import core.views
     import coverage
