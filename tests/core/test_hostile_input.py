@@ -160,3 +160,23 @@ def test_a_method_not_allowed_stays_405_with_any_body(client):
     response = client.post("/api/v1/territories/regions", data="x", content_type="text/plain")
     assert response.status_code == 405
     assert response.headers["Allow"]
+
+
+@pytest.mark.parametrize(("body", "refused"), [
+    (b'{"a": "\\"' + b"[" * 40 + b'"}', None),  # an escaped quote keeps the string open
+    (b'{"a": "\\\\", "b": ' + b"[" * 40 + b"]" * 40 + b"}", request_guard.DEPTH_MESSAGE),
+    (b'{"a": "\\\\\\"' + b"9" * 100 + b'"}', None),  # three backslashes: still inside
+    (b'{"a": "\\\\u0000"}', None),  # an escaped backslash, then the text u0000
+    (b'{"a": "\\\\\\u0000"}', request_guard.NUL_JSON_MESSAGE),
+    (b"[" + b"1" * 64 + b"]", None), (b"[" + b"1" * 65 + b"]", request_guard.NUMBER_MESSAGE),
+    (b"[" * 32 + b"]" * 32, None), (b"[" * 33 + b"]" * 33, request_guard.DEPTH_MESSAGE),
+])
+def test_the_guard_reads_strings_as_the_parser_does(body, refused):
+    from core.errors import BadRequest
+
+    if refused is None:
+        request_guard.check_json_body(body)
+    else:
+        with pytest.raises(BadRequest) as caught:
+            request_guard.check_json_body(body)
+        assert caught.value.message == refused
