@@ -61,7 +61,7 @@ def phone_fr(phone: str) -> str:
 
 def web_url(url: str | None) -> str | None:
     """The URL if it is http(s), else None: imported data never becomes javascript: links."""
-    return safe_url(url, WEB_SCHEMES)
+    return safe_url(url, WEB_SCHEMES, without_scheme=False)
 
 
 def site_label(url: str) -> str:

@@ -24,6 +24,7 @@ from typing import Any
 
 import phonenumbers
 
+from core.urls import SAFE_SCHEMES, url_refused
 from directory import hours as hours_module
 from directory.importer.readers import Candidate
 from directory.importer.report import ERROR, INFO, WARNING, Problem
@@ -49,11 +50,7 @@ _POSTAL = re.compile(r"^\d{5}$")
 _INSEE = re.compile(r"^([013-9]\d|2[AB1-9])\d{3}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 OLDEST_PLAUSIBLE_DATE = dt.date(2000, 1, 1)
-# Links stored only with these schemes (a "javascript:" link in a venue page would run).
-URL_SCHEMES = ("http", "https", "mailto", "tel")
 URL_FIELDS = ("site_web", "prise_rdv", "fiche_acces_libre")
-_SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.\-]*):")
-_URL_IGNORED = re.compile(r"[\x00-\x20\x7f]")
 _ENUMERATIONS = {name: frozenset(values) for name, values in STANDARD_ENUMERATIONS.items()}
 _TYPOLOGIES = frozenset(TYPOLOGIES)
 RESUME_MAX = 280
@@ -200,16 +197,6 @@ def normalise_phone(raw: str, region: str = "FR") -> str | None:
     return None
 
 
-def url_refused(value: str) -> str | None:
-    """The scheme of a link we do not store (``javascript:``, ``data:``…), else None.
-    Spaces and control characters are ignored as a browser ignores them; a link without a
-    scheme ("www.exemple.fr") is kept."""
-    match = _SCHEME.match(_URL_IGNORED.sub("", value))
-    if match and match.group(1).lower() not in URL_SCHEMES:
-        return match.group(1)
-    return None
-
-
 def parse_date(value: Any) -> dt.date:
     if isinstance(value, dt.date):
         return value
@@ -334,7 +321,7 @@ def validate_candidate(candidate: Candidate, today: dt.date) -> tuple[Record | N
             scheme = value and url_refused(value)
             if scheme:
                 problem(name, f"lien « {value[:80]} » refusé : schéma « {scheme}: » non admis "
-                              f"(seuls {', '.join(URL_SCHEMES)}) ; non repris", WARNING)
+                              f"(seuls {', '.join(SAFE_SCHEMES)}) ; non repris", WARNING)
             elif value:
                 kept.append(value)
         values[name] = kept if isinstance(values[name], list) else (kept[0] if kept else None)

@@ -11,7 +11,7 @@ from tests.conftest import make_venue
 
 HOSTILE = ["javascript:alert(1)", " JavaScript:alert(1)", "\x01javascript:alert(1)",
            "java\nscript:alert(1)", "data:text/html,<script>alert(1)</script>",
-           "vbscript:msgbox(1)", "file:///etc/passwd", "http://[::1", "www.exemple.fr"]
+           "vbscript:msgbox(1)", "file:///etc/passwd"]
 SAFE = ["https://exemple.fr/rdv", "http://exemple.fr", "mailto:accueil@exemple.fr",
         "tel:+33556000000"]
 DUPLICATE = {"code": "doublon_probable", "field": "id",
@@ -28,6 +28,14 @@ def test_safe_url_refuses_other_schemes(url):
 @pytest.mark.parametrize("url", SAFE)
 def test_safe_url_keeps_web_mail_and_phone(url):
     assert safe_url(f"  {url} ") == url
+
+
+def test_a_link_without_scheme_runs_nothing_but_is_no_web_link():
+    from directory.views import web_url
+
+    assert safe_url("www.exemple.fr") == "www.exemple.fr"  # as the importer keeps it
+    assert web_url("www.exemple.fr") is None and web_url("mailto:a@b.fr") is None
+    assert web_url(" https://exemple.fr ") == "https://exemple.fr"
 
 
 @pytest.fixture
