@@ -280,7 +280,8 @@ def main(argv: list[str] | None = None) -> int:
         # Loading a million rows takes longer than the web statement timeout.
         app = create_app({"DATABASE_URL": url, "PASSERELLE_LOCAL_DB": False,
                           "PASSERELLE_LOG_LEVEL": "WARNING",
-                          "PASSERELLE_STATEMENT_TIMEOUT_MS": 1_800_000})
+                          "PASSERELLE_STATEMENT_TIMEOUT_MS": 1_800_000,
+                          "PASSERELLE_WEB_TIMEOUT_S": 3_600})
         from flask_migrate import upgrade
 
         from extensions import db

@@ -13,6 +13,8 @@ from core import clock, geojson
 from core.geojson import FeatureCollectionSchema
 from extensions import db
 
+from core import limits
+
 from .question import question_from_loaded
 from .schemas import MatchResponseSchema, QuestionSchema
 from .services import MatchResult, match
@@ -151,6 +153,7 @@ _GEOJSON_DOC = {"responses": {200: {"content": {"application/geo+json": {
 
 
 @blp.route("")
+@limits.match
 @blp.arguments(QuestionSchema, location="query", unknown=RAISE)
 @blp.response(200, MatchResponseSchema, example=EXAMPLE_RESPONSE)
 @blp.doc(**_GEOJSON_DOC)
@@ -165,6 +168,7 @@ def match_get(args):
 
 
 @blp.route("", methods=["POST"])
+@limits.match
 @blp.arguments(QuestionSchema, location="json", unknown=RAISE, example={
     "postal_code": "33000", "programme": "pass-numerique-gironde",
     "services": ["Aide aux démarches administratives"], "level": 1,

@@ -135,7 +135,9 @@ def app():
     drop_stale_test_databases(url)
     create_database(url)
     application = create_app({"DATABASE_URL": url, "TESTING": True,
-                              "PASSERELLE_LOCAL_DB": False}, clock=FrozenClock(TEST_NOW))
+                              "PASSERELLE_LOCAL_DB": False,
+                              "PASSERELLE_JOBS_NAMESPACE": jobs_namespace_for_tests()},
+                             clock=FrozenClock(TEST_NOW))
     application.test_client_class = CheckedClient
     from flask_migrate import upgrade
 
@@ -147,6 +149,22 @@ def app():
         db.engine.dispose()
     if not os.environ.get("PASSERELLE_TEST_DATABASE_URL"):
         drop_database(url)
+    forget_redis_keys(application)
+
+
+def jobs_namespace_for_tests() -> str:
+    """This test process's own queue, job ids and rate-limit counters in the shared Redis."""
+    return f"passerelle-test-{os.getpid()}"
+
+
+def forget_redis_keys(application, pattern: str = "*") -> None:
+    """Delete this test process's keys (queue, jobs, rate-limit counters) from Redis."""
+    from core import jobs
+
+    namespace = application.config["PASSERELLE_JOBS_NAMESPACE"]
+    conn = jobs.connection(application)
+    for key in conn.scan_iter(match=f"*{namespace}{pattern}", count=1000):
+        conn.delete(key)
 
 
 class _FixtureScopedSession(scoped_session):
@@ -215,6 +233,8 @@ def db_session(app) -> Iterator[Session]:
 
 @pytest.fixture
 def client(app, db_session):
+    # Rate-limit counters start afresh in each test.
+    forget_redis_keys(app, "/*")
     return app.test_client()
 
 
