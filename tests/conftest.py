@@ -390,3 +390,32 @@ def stop(session, lieu, lon: float, lat: float, label: str, *, horaires=None, po
     session.add(s)
     session.flush()
     return s
+
+
+# --------------------------------------------------------------------------- job worker
+
+@pytest.fixture(scope="session")
+def _worker_holder(app):
+    holder: dict = {"process": None}
+    yield holder
+    if holder["process"] is not None:
+        holder["process"].stop()
+
+
+@pytest.fixture
+def job_worker(app, _worker_holder):
+    """A real RQ worker subprocess (``flask jobs worker``) on the test database and this
+    process's queue, shared by the session's tests. It sees committed data only."""
+    from tests.core.job_worker import WorkerProcess
+
+    process = _worker_holder["process"]
+    if process is None or process.process.poll() is not None:
+        _worker_holder["process"] = process = WorkerProcess(app).start()
+    return process
+
+
+@pytest.fixture
+def no_job_worker(_worker_holder):
+    """No worker listens on this process's queue during the test."""
+    if _worker_holder["process"] is not None:
+        _worker_holder["process"].stop()

@@ -19,27 +19,9 @@ def test_kinds():
     jobs.register("test.failing", job_functions.failing, "Tâche d'essai qui échoue")
 
 
-@pytest.fixture(scope="module")
-def shared_worker(app, test_kinds):
-    """One worker for the module's tests (started again after a test stopped it)."""
-    holder = {"process": None}
-    yield holder
-    if holder["process"] is not None:
-        holder["process"].stop()
-
-
 @pytest.fixture
-def worker(app, shared_worker):
-    process = shared_worker["process"]
-    if process is None or process.process.poll() is not None:
-        shared_worker["process"] = process = WorkerProcess(app).start()
-    return process
-
-
-@pytest.fixture
-def no_worker(shared_worker):
-    if shared_worker["process"] is not None:
-        shared_worker["process"].stop()
+def worker(job_worker, test_kinds):
+    return job_worker
 
 
 def _gate() -> str:
@@ -90,7 +72,7 @@ def test_same_inputs_same_job_and_cached_result(app, worker):
         assert jobs.finished_result(cached) == (True, first.return_value())
 
 
-def test_killed_worker_job_finishes_on_another(app, test_kinds, no_worker):
+def test_killed_worker_job_finishes_on_another(app, test_kinds, no_job_worker):
     gate = _gate()
     from rq import Worker
 
