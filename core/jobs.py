@@ -323,7 +323,6 @@ def accepted(job: Job):
     response = jsonify(body)
     response.status_code = 202
     response.headers["Location"] = body["url"]
-    response.headers["Retry-After"] = "2"
     return response
 
 

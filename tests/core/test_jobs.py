@@ -129,11 +129,3 @@ def test_jobs_list_in_french(app, worker, runner):
     wait_for(lambda: job.get_status(refresh=True) == JobStatus.FINISHED, what="la fin")
     assert "terminée" in runner.invoke(args=["jobs", "list"]).output
 
-
-def test_health_all_up_is_200(client, worker):
-    response = client.get("/sante")
-    assert response.status_code == 200 and response.mimetype == "application/json"
-    state = response.get_json()
-    assert state["status"] == "ok" and state["database"] == {"ok": True}
-    assert state["queue"]["ok"] is True
-    assert state["worker"]["ok"] is True and state["worker"]["count"] == 1

@@ -78,14 +78,20 @@ def test_statement_timeout_below_web_timeout():
         load_config({"PASSERELLE_WEB_REFRESH": "peut-être"})
 
 
-def test_statement_over_timeout_is_a_french_503(client, db_session, geography):
+def test_statement_over_timeout_is_a_french_503(app, client, db_session, geography):
     """A web request whose query runs past the statement timeout is cancelled by
-    PostgreSQL and answered 503 in French (not a 500, not a killed gunicorn worker)."""
+    PostgreSQL and answered 503 in French (not a 500, not a killed gunicorn worker). The
+    query is made to wait on a lock held by another connection, so that it always runs
+    past the timeout."""
     from sqlalchemy import text
 
-    db_session.execute(text("SET LOCAL statement_timeout = 5"))
-    response = client.get("/api/v1/coverage/suggestions?within=dep:33&k=50&radius_km=60"
-                          "&gap_limit=100")
+    from extensions import db
+
+    db_session.execute(text("SET LOCAL statement_timeout = 200"))
+    with app.app_context(), db.engine.connect() as other:
+        other.execute(text("LOCK TABLE commune IN ACCESS EXCLUSIVE MODE"))
+        response = client.get("/api/v1/coverage/suggestions?within=dep:33")
+        other.rollback()
     assert response.status_code == 503
     assert response.get_json()["message"].startswith("La demande a dépassé le temps de calcul")
     assert int(response.headers["Retry-After"]) > 0
