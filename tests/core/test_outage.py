@@ -90,3 +90,29 @@ def test_health_without_worker_is_503(outage_app):
     # This app's queue has no worker: the health check says so, in French.
     assert state["worker"]["ok"] is False and "jobs worker" in state["worker"]["message"]
     assert response.status_code == 503
+
+
+def test_redis_unreachable(app):
+    """Without Redis: the rate limits fall back to the process's memory (requests still
+    served), work for the queue answers a French 503, /sante says the queue is down."""
+    from app import create_app
+    from extensions import db
+
+    port = pg_cluster.free_port()  # nothing listens there
+    broken = create_app({"DATABASE_URL": app.config["DATABASE_URL"], "TESTING": True,
+                         "PASSERELLE_REDIS_URL": f"redis://127.0.0.1:{port}/0",
+                         "PASSERELLE_COHORT_SYNC_MAX_PEOPLE": 1})
+    client = broken.test_client()
+    one = {"reference_date": "2026-12-01", "people": [{"id": "P-1", "lat": 44.84, "lon": -0.58}]}
+    assert client.post("/api/v1/match/cohort", json=one).status_code == 200
+    two = {**one, "people": [*one["people"], {"id": "P-2", "lat": 44.85, "lon": -0.58}]}
+    response = client.post("/api/v1/match/cohort", json=two)
+    assert response.status_code == 503
+    assert "file des tâches" in response.get_json()["message"]
+    assert response.headers["Retry-After"]
+    health = client.get("/sante")
+    assert health.status_code == 503
+    state = health.get_json()
+    assert state["database"] == {"ok": True} and state["queue"]["ok"] is False
+    with broken.app_context():
+        db.engine.dispose()
