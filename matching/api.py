@@ -9,11 +9,9 @@ from flask import current_app, json, request
 from flask_smorest import Blueprint
 from marshmallow import RAISE, fields
 
-from core import clock, geojson
+from core import clock, geojson, limits
 from core.geojson import FeatureCollectionSchema
 from extensions import db
-
-from core import limits
 
 from .question import question_from_loaded
 from .schemas import MatchResponseSchema, QuestionSchema

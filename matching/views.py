@@ -17,11 +17,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 
-<<<<<<< HEAD
-from core import clock
-=======
-from core import limits
->>>>>>> b3cf0d0 (File des tâches RQ sur Redis (core/jobs.py) : identifiant tiré des paramètres, avancement, reprise des tâches abandonnées, API /api/v1/jobs/<id>, commandes jobs worker|list ; suggestions larges, recalcul web et grandes cohortes en tâche de fond ; limites de débit Flask-Limiter ; 503 quand la base est injoignable ; /sante en JSON ; compression et cache des fichiers statiques ; wsgi.py et gunicorn.conf.py)
+from core import clock, limits
 from core.errors import InvalidInput, NotFound
 from core.spreadsheet import neutralise_cell
 from core.text import capfirst, date_fr, distance_fr
