@@ -11,7 +11,8 @@ from flask import Response, current_app, jsonify, request
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
-from core import clock
+from core import clock, jobs, limits
+from core.errors import PasserelleError
 from core.geojson import (
     MEDIA_TYPE,
     FeatureCollectionSchema,
@@ -19,8 +20,6 @@ from core.geojson import (
     feature_collection,
     point,
 )
-from core import jobs, limits
-from core.errors import PasserelleError
 from extensions import db
 
 from . import jobs as coverage_jobs
