@@ -149,7 +149,9 @@ def app():
         db.engine.dispose()
     if not os.environ.get("PASSERELLE_TEST_DATABASE_URL"):
         drop_database(url)
-    forget_redis_keys(application)
+    for separator in ("-", ":", "/"):
+        forget_redis_keys(application, separator + "*")
+    forget_redis_keys(application, "")
 
 
 def jobs_namespace_for_tests() -> str:
@@ -157,8 +159,10 @@ def jobs_namespace_for_tests() -> str:
     return f"passerelle-test-{os.getpid()}"
 
 
-def forget_redis_keys(application, pattern: str = "*") -> None:
-    """Delete this test process's keys (queue, jobs, rate-limit counters) from Redis."""
+def forget_redis_keys(application, pattern: str) -> None:
+    """Delete this test process's keys (queue, jobs, rate-limit counters) from Redis:
+    those holding the namespace followed by ``pattern`` (which starts with a separator, so
+    that process 12 never takes the keys of process 123)."""
     from core import jobs
 
     namespace = application.config["PASSERELLE_JOBS_NAMESPACE"]
