@@ -72,6 +72,7 @@ def test_same_inputs_same_job_and_cached_result(app, worker):
         assert jobs.finished_result(cached) == (True, first.return_value())
 
 
+@pytest.mark.slow  # two workers started (a few seconds each)
 def test_killed_worker_job_finishes_on_another(app, test_kinds, no_job_worker):
     gate = _gate()
     from rq import Worker

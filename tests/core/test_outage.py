@@ -10,6 +10,9 @@ import pytest
 
 from tests import pg_cluster
 
+# A PostgreSQL cluster or a gunicorn started for the module: `make test-fast` leaves it.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def outage_app():

@@ -19,6 +19,9 @@ from tests.conftest import ROOT
 from tests.core.job_worker import wait_for
 from tests.pg_cluster import free_port
 
+# A PostgreSQL cluster or a gunicorn started for the module: `make test-fast` leaves it.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def server(app):
