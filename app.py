@@ -18,7 +18,7 @@ def create_app(config: Mapping[str, Any] | None = None, *,
     """Build the application; ``config`` overrides settings read from the environment,
     ``clock`` replaces the real clock (tests freeze it)."""
     from core import clock as clocks
-    from core import errors, jobs, limits, logs, security, serving, templating
+    from core import errors, jobs_api, limits, logs, security, serving, templating
     from core.config import load_config
     from extensions import api, db, migrate
 
@@ -35,7 +35,7 @@ def create_app(config: Mapping[str, Any] | None = None, *,
     migrate.init_app(app, db, directory=str(app.root_path + "/migrations"),
                      compare_type=True)
     api.init_app(app)
-    jobs.init_app(app)
+    jobs_api.init_app(app)
 
     import core.views
     import coverage

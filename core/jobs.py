@@ -181,10 +181,11 @@ def execute(function: str, params: dict[str, Any]) -> Any:
     target = getattr(importlib.import_module(module_name), name)
     if has_app_context():
         app = current_app._get_current_object()  # type: ignore[attr-defined]
+    elif _worker_app is not None:
+        app = _worker_app
     else:
-        from app import create_app
-
-        app = create_app()
+        raise RuntimeError("Tâche hors application : lancez les processus de fond par "
+                           "« flask --app app jobs worker ».")
     from sqlalchemy import text
 
     from extensions import db
@@ -265,7 +266,12 @@ class PasserelleWorker(Worker):
             requeue_abandoned(q)
 
 
+_worker_app: Flask | None = None
+
+
 def start_worker(app: Flask, *, burst: bool = False, name: str | None = None) -> bool:
+    global _worker_app
+    _worker_app = app
     q = queue(app)
     requeue_abandoned(q)
     worker = PasserelleWorker([q], connection=connection(app), name=name,
@@ -384,13 +390,3 @@ def health(app: Flask) -> dict[str, Any]:
                    "Aucun processus de fond : lancez « flask --app app jobs worker »."},
     }
 
-
-def init_app(app: Flask) -> None:
-    """The jobs API (``/api/v1/jobs/<id>``) and the ``jobs`` commands."""
-    from extensions import api
-
-    from .jobs_api import blp
-    from .jobs_commands import jobs_cli
-
-    api.register_blueprint(blp)
-    app.cli.add_command(jobs_cli)

@@ -54,3 +54,13 @@ def job_status(job_id):
     avec `result` et `result_url`), failed (échouée, avec `error`).
     """
     return jobs.describe(jobs.get(job_id))
+
+
+def init_app(app) -> None:
+    """The jobs API (``/api/v1/jobs/<id>``) and the ``jobs`` commands."""
+    from extensions import api
+
+    from .jobs_commands import jobs_cli
+
+    api.register_blueprint(blp)
+    app.cli.add_command(jobs_cli)
