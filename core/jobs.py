@@ -283,8 +283,9 @@ def start_worker(app: Flask, *, burst: bool = False, name: str | None = None) ->
 
 def describe(job: Job) -> dict[str, Any]:
     """The job as the API shows it: state in French, progress, result or error."""
+    # State first, then meta: a finished job's meta is then its final progress.
     status = job.get_status(refresh=True) or JobStatus.QUEUED
-    meta = job.get_meta(refresh=False) or {}
+    meta = job.get_meta(refresh=True) or {}
     body: dict[str, Any] = {
         "id": job.id,
         "kind": meta.get("kind"),
