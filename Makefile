@@ -1,6 +1,7 @@
 # Passerelle: the two commands of the README.
 #   make run   installs what is missing, prepares the database, loads the reference
-#              geography and the demo data, and serves on http://127.0.0.1:5000
+#              geography and the demo data, and serves on http://127.0.0.1:5000 with
+#              gunicorn, the background worker (RQ) beside it
 #   make test  does the same set-up and runs the whole test suite
 # Both are idempotent; stamp files make the second run quick.
 
@@ -12,13 +13,19 @@ PYTHON ?= python3
 # Debian packages the application and its tests need.
 # Node.js/npm and venv are checked as commands: they may come from elsewhere (NodeSource,
 # pyenv), where installing Debian's packages on top would conflict.
-DEBIAN_PACKAGES := postgresql postgresql-15-postgis-3 chromium wrk
+DEBIAN_PACKAGES := postgresql postgresql-15-postgis-3 redis-server chromium wrk
+REDIS_HOST := 127.0.0.1
+REDIS_PORT := 6379
 
-.PHONY: run test test-fast check-migrations setup system venv assets database geography demo \
-	coverage lint clean
+.PHONY: run test test-fast check-migrations setup system venv assets database redis geography \
+	demo coverage lint clean
 
+# gunicorn (workers sized to the machine, gunicorn.conf.py) and one background worker; both
+# stop together (Ctrl-C).
 run: setup geography demo coverage
-	$(FLASK) run --host 127.0.0.1 --port 5000
+	@$(FLASK) jobs worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
+	$(VENV)/bin/gunicorn -c gunicorn.conf.py wsgi:app
 
 # pytest's exit code is kept: 5 (no test collected) fails like any other.
 test: setup
@@ -37,7 +44,19 @@ check-migrations: setup
 	$(VENV)/bin/pytest -p no:cacheprovider -q \
 	  tests/core/test_database.py::test_models_and_migrations_agree
 
-setup: system venv assets database
+setup: system venv assets database redis
+
+# Redis holds the job queue and the rate-limit counters; started when nothing answers.
+redis: system
+	@if ! redis-cli -h $(REDIS_HOST) -p $(REDIS_PORT) ping >/dev/null 2>&1; then \
+	  echo "Démarrage de Redis sur $(REDIS_HOST):$(REDIS_PORT)"; \
+	  redis-server --daemonize yes --bind $(REDIS_HOST) --port $(REDIS_PORT) --save "" \
+	    --appendonly no --dir /tmp --logfile /tmp/passerelle-redis.log; \
+	  for i in $$(seq 50); do redis-cli -h $(REDIS_HOST) -p $(REDIS_PORT) ping >/dev/null 2>&1 \
+	    && break; sleep 0.1; done; \
+	  redis-cli -h $(REDIS_HOST) -p $(REDIS_PORT) ping >/dev/null || \
+	    { echo "Redis ne répond pas (journal : /tmp/passerelle-redis.log)"; exit 1; }; \
+	fi
 
 system:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do \

@@ -18,7 +18,17 @@ def create_app(config: Mapping[str, Any] | None = None, *,
     """Build the application; ``config`` overrides settings read from the environment,
     ``clock`` replaces the real clock (tests freeze it)."""
     from core import clock as clocks
-    from core import errors, logs, openapi, request_guard, security, templating
+    from core import (
+        errors,
+        jobs_api,
+        limits,
+        logs,
+        openapi,
+        request_guard,
+        security,
+        serving,
+        templating,
+    )
     from core.config import instance_secret_key, load_config
     from extensions import db, migrate
 
@@ -33,11 +43,14 @@ def create_app(config: Mapping[str, Any] | None = None, *,
     clocks.init_app(app, clock)
     templating.init_app(app)
     request_guard.init_app(app)
+    serving.init_app(app)
+    limits.init_app(app)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/migrations"),
                      compare_type=True)
     openapi.init_app(app)
+    jobs_api.init_app(app)
 
     import core.views
     import coverage

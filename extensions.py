@@ -23,3 +23,9 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 api = Api()
+
+# Rate limits per client (core/limits.py configures the storage: Redis, shared by processes).
+from flask_limiter import Limiter  # noqa: E402
+from flask_limiter.util import get_remote_address  # noqa: E402
+
+limiter = Limiter(get_remote_address)

@@ -1,4 +1,5 @@
-"""WSGI entry point for production servers: ``gunicorn -w 4 -b 127.0.0.1:8000 wsgi:app``.
+"""WSGI entry point for production servers: ``gunicorn -c gunicorn.conf.py wsgi:app`` (what
+``make run`` does: workers sized to the machine, French error pages; see gunicorn.conf.py).
 
 Settings come from the environment (``DATABASE_URL``, ``PASSERELLE_*``), read once here.
 """

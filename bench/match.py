@@ -183,7 +183,9 @@ def run_http(url: str, questions, seconds: int, connections: int) -> dict | None
         print("gunicorn ou wrk absent : débit non mesuré.")
         return None
     port = _free_port()
-    env = dict(os.environ, DATABASE_URL=url, PASSERELLE_LOG_LEVEL="WARNING")
+    # A load test from one address: the per-client rate limit would cut it short.
+    env = dict(os.environ, DATABASE_URL=url, PASSERELLE_LOG_LEVEL="WARNING",
+               PASSERELLE_RATE_LIMITS_ENABLED="0")
     server = subprocess.Popen(
         [str(gunicorn), "-w", "2", "-b", f"127.0.0.1:{port}", "--log-level", "warning",
          "wsgi:app"], cwd=ROOT, env=env, start_new_session=True)
@@ -280,7 +282,8 @@ def main(argv: list[str] | None = None) -> int:
         # Loading a million rows takes longer than the web statement timeout.
         app = create_app({"DATABASE_URL": url, "PASSERELLE_LOCAL_DB": False,
                           "PASSERELLE_LOG_LEVEL": "WARNING",
-                          "PASSERELLE_STATEMENT_TIMEOUT_MS": 1_800_000})
+                          "PASSERELLE_STATEMENT_TIMEOUT_MS": 1_800_000,
+                          "PASSERELLE_WEB_TIMEOUT_S": 3_600})
         from flask_migrate import upgrade
 
         from extensions import db

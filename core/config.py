@@ -28,10 +28,45 @@ DEFAULTS: dict[str, tuple[Any, type, str]] = {
     "PASSERELLE_GEOCODER_TIMEOUT_S": (3.0, float, "délai du géocodeur en ligne, secondes"),
     "PASSERELLE_BASEMAP_URL": ("", str, "URL de tuiles du fond de carte ; vide = sans fond"),
     "PASSERELLE_BASEMAP_ATTRIBUTION": ("", str, "attribution du fond de carte"),
-    "PASSERELLE_STATEMENT_TIMEOUT_MS": (60_000, int, "statement_timeout des requêtes web, ms"),
+    "PASSERELLE_STATEMENT_TIMEOUT_MS": (20_000, int,
+                                        "statement_timeout des requêtes web, ms ; sous "
+                                        "PASSERELLE_WEB_TIMEOUT_S"),
+    "PASSERELLE_JOB_STATEMENT_TIMEOUT_MS": (1_800_000, int,
+                                            "statement_timeout des tâches de fond, ms"),
     "PASSERELLE_IDLE_TX_TIMEOUT_MS": (60_000, int, "idle_in_transaction_session_timeout, ms"),
     "PASSERELLE_MAX_PAGE_SIZE": (500, int, "taille maximale d'une page d'API"),
     "PASSERELLE_DETOUR_FACTOR": (1.3, float, "distance routière ≈ géodésique × ce facteur"),
+    "PASSERELLE_DB_CONNECT_TIMEOUT_S": (3, int, "délai de connexion à PostgreSQL, secondes"),
+    "PASSERELLE_RETRY_AFTER_S": (5, int, "Retry-After des réponses 503, secondes"),
+    # Serving (gunicorn.conf.py) and the job queue (core/jobs.py).
+    "PASSERELLE_WEB_TIMEOUT_S": (30, int, "délai d'un processus web gunicorn, secondes"),
+    "PASSERELLE_WEB_WORKERS": (0, int, "processus web gunicorn ; 0 = 2 × cœurs + 1"),
+    "PASSERELLE_WEB_BIND": ("127.0.0.1:5000", str, "adresse d'écoute de gunicorn"),
+    "PASSERELLE_PROXY_COUNT": (0, int, "mandataires inverses devant l'application "
+                                       "(X-Forwarded-For cru sur ce nombre de sauts)"),
+    "PASSERELLE_REDIS_URL": ("redis://127.0.0.1:6379/0", str,
+                             "Redis : file des tâches et compteurs de limites"),
+    "PASSERELLE_JOBS_NAMESPACE": ("passerelle", str,
+                                  "préfixe des files, tâches et compteurs dans Redis"),
+    "PASSERELLE_JOB_TIMEOUT_S": (3600, int, "durée maximale d'une tâche de fond, secondes"),
+    "PASSERELLE_JOB_RESULT_TTL_S": (3600, int,
+                                    "durée de conservation d'un résultat de tâche, secondes"),
+    "PASSERELLE_JOB_RETRIES": (3, int, "reprises d'une tâche abandonnée (processus tué)"),
+    "PASSERELLE_SUGGEST_SYNC_MAX_COMMUNES": (1000, int,
+                                             "au-delà, les suggestions passent en tâche de "
+                                             "fond (nombre de communes du territoire)"),
+    "PASSERELLE_COHORT_SYNC_MAX_PEOPLE": (300, int,
+                                          "au-delà, une cohorte passe en tâche de fond"),
+    "PASSERELLE_WEB_REFRESH": (False, bool,
+                               "autoriser « recalculer » la couverture depuis le web"),
+    "PASSERELLE_RATE_LIMITS_ENABLED": (True, bool, "limites de débit par client"),
+    "PASSERELLE_RATE_LIMIT_MATCH": ("600/minute", str, "limite de /api/v1/match par client"),
+    "PASSERELLE_RATE_LIMIT_HEAVY": ("20/minute;200/hour", str,
+                                    "limite des calculs lourds (cohorte, suggestions, "
+                                    "recalcul) par client"),
+    "PASSERELLE_RATE_LIMIT_EXPORT": ("60/minute", str, "limite des exports par client"),
+    "PASSERELLE_RATE_LIMIT_LOGIN": ("5/minute;30/hour", str,
+                                    "limite des connexions par client (comptes)"),
 }
 
 
@@ -85,7 +120,16 @@ def instance_secret_key(instance_path: str) -> str:
     return key
 
 
+_TRUE = {"1", "true", "yes", "oui", "on"}
+_FALSE = {"0", "false", "no", "non", "off"}
+
+
 def _convert(name: str, raw: str, kind: type) -> Any:
+    if kind is bool:
+        if raw.strip().lower() in _TRUE | _FALSE:
+            return raw.strip().lower() in _TRUE
+        raise ConfigurationError(
+            f"La variable d'environnement {name} vaut {raw!r}, attendu : 1 ou 0.")
     try:
         return kind(raw)
     except ValueError as exc:
@@ -115,6 +159,15 @@ def load_config(environ: Mapping[str, str] | None = None,
             f"pas {values['PASSERELLE_GEOCODER']!r}."
         )
 
+    if not 0 < values["PASSERELLE_STATEMENT_TIMEOUT_MS"] < \
+            values["PASSERELLE_WEB_TIMEOUT_S"] * 1000:
+        raise ConfigurationError(
+            "PASSERELLE_STATEMENT_TIMEOUT_MS "
+            f"({values['PASSERELLE_STATEMENT_TIMEOUT_MS']} ms) doit être positif et "
+            f"inférieur à PASSERELLE_WEB_TIMEOUT_S ({values['PASSERELLE_WEB_TIMEOUT_S']} s) : "
+            "une requête trop longue doit être annulée avant que gunicorn ne tue le "
+            "processus.")
+
     url = values["DATABASE_URL"]
     if url:
         # Plain postgres URLs select psycopg 3 explicitly, not the absent psycopg2.
@@ -140,6 +193,7 @@ def load_config(environ: Mapping[str, str] | None = None,
                     f"{values['PASSERELLE_IDLE_TX_TIMEOUT_MS']} -c timezone=UTC"
                 ),
                 "application_name": "passerelle",
+                "connect_timeout": values["PASSERELLE_DB_CONNECT_TIMEOUT_S"],
             },
         },
         "JSON_SORT_KEYS": False,

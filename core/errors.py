@@ -6,9 +6,11 @@ Errors are answered as JSON under ``/api/`` and as a French HTML page elsewhere.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from typing import Any
 
-from flask import Flask, g, jsonify, render_template, request
+from flask import Flask, current_app, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -85,18 +87,80 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.path == "/api"
 
 
-def _answer(status: int, message: str, errors: dict[str, Any] | None = None):
+def _answer(status: int, message: str, errors: dict[str, Any] | None = None,
+            headers: dict[str, str] | None = None):
     request_id = getattr(g, "request_id", None)
+    headers = dict(headers or {})
+    if status == 503 and "Retry-After" not in headers:
+        headers["Retry-After"] = str(current_app.config.get("PASSERELLE_RETRY_AFTER_S", 5))
     if _wants_json():
         body: dict[str, Any] = {"code": status, "status": status, "message": message}
         if errors:
             body["errors"] = errors
         if request_id:
             body["request_id"] = request_id
-        return jsonify(body), status
+        return jsonify(body), status, headers
     html = render_template("error.html", status=status, message=message, errors=errors,
                            request_id=request_id)
-    return html, status
+    return html, status, headers
+
+
+# --------------------------------------------------------------------------- database outages
+
+DATABASE_DOWN_MESSAGE = ("La base de données est momentanément injoignable ; réessayez dans "
+                         "quelques instants.")
+STATEMENT_TIMEOUT_MESSAGE = ("La demande a dépassé le temps de calcul permis ; réduisez-la "
+                             "(territoire, rayon, nombre de résultats) ou réessayez plus tard.")
+
+
+class DatabaseOutage:
+    """One log line when the database becomes unreachable and one when it is back, per
+    process, however many requests fail in between."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.since: float | None = None
+
+    def down(self, exc: BaseException) -> None:
+        with self._lock:
+            if self.since is not None:
+                return
+            self.since = time.monotonic()
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        log.error("base de données injoignable (%s) : réponses 503 jusqu'à son retour",
+                  reason[0][:200] if reason else exc.__class__.__name__)
+
+    def up(self) -> None:
+        with self._lock:
+            if self.since is None:
+                return
+            seconds, self.since = time.monotonic() - self.since, None
+        log.warning("base de données de retour après %.1f s", seconds)
+
+
+outage = DatabaseOutage()
+
+
+def database_failure(exc: BaseException) -> str | None:
+    """The French message when ``exc`` means the database cannot answer now: unreachable,
+    restarting, out of connections (an outage), or a statement over its timeout."""
+    import psycopg
+    from sqlalchemy import exc as sa_exc
+
+    if isinstance(exc, sa_exc.TimeoutError):  # no pooled connection came free in time
+        return DATABASE_DOWN_MESSAGE
+    original = exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc
+    if isinstance(original, psycopg.errors.QueryCanceled):
+        return STATEMENT_TIMEOUT_MESSAGE
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return DATABASE_DOWN_MESSAGE
+    if isinstance(original, psycopg.OperationalError | psycopg.InterfaceError):
+        return DATABASE_DOWN_MESSAGE
+    return None
+
+
+def _connected(*_args: Any) -> None:
+    outage.up()
 
 
 # webargs' own messages, raised before any of our schemas runs.
@@ -129,9 +193,17 @@ def init_app(app: Flask) -> None:
             log.error("erreur %s : %s", exc.status, exc.message)
         return _answer(exc.status, exc.message, exc.errors)
 
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    if not event.contains(Engine, "connect", _connected):
+        event.listen(Engine, "connect", _connected)
+
     @app.errorhandler(HTTPException)
     def handle_http_exception(exc: HTTPException):
         status = exc.code or 500
+        if status == 429:
+            return _too_many_requests(exc)
         errors = None
         data = getattr(exc, "data", None)  # set by flask-smorest/webargs on invalid arguments
         if isinstance(data, dict) and "messages" in data:
@@ -139,19 +211,43 @@ def init_app(app: Flask) -> None:
         message = STATUS_MESSAGES.get(status, exc.name)
         if isinstance(data, dict) and isinstance(data.get("message"), str):
             message = data["message"]
-        body, status = _answer(status, message, errors)
         # Werkzeug's own headers of the error: Allow on a 405, Retry-After, WWW-Authenticate.
-        headers = [(name, value) for name, value in exc.get_headers()
-                   if name.lower() != "content-type"]
-        return body, status, headers
+        headers = {name: value for name, value in exc.get_headers()
+                   if name.lower() != "content-type"}
+        return _answer(status, message, errors, headers=headers)
 
     @app.errorhandler(Exception)
     def handle_unexpected(exc: Exception):
         from extensions import db
 
-        log.exception("erreur inattendue")
+        failure = database_failure(exc)
+        if failure == DATABASE_DOWN_MESSAGE:
+            outage.down(exc)
+        elif failure is not None:
+            log.warning("requête annulée : temps de calcul dépassé (statement_timeout)")
+        else:
+            log.exception("erreur inattendue")
         try:
             db.session.rollback()
         except Exception:  # the connection itself may be gone
-            log.exception("échec du rollback après une erreur")
+            if failure is None:
+                log.exception("échec du rollback après une erreur")
+        if failure is not None:
+            return _answer(503, failure)
         return _answer(500, STATUS_MESSAGES[500])
+
+
+def _too_many_requests(exc: HTTPException):
+    """429 in French, with Retry-After (also set by Flask-Limiter's headers)."""
+    from core.limits import french_limit
+
+    limit = getattr(exc, "limit", None)
+    item = getattr(limit, "limit", None)
+    retry = None
+    if item is not None:
+        retry = int(item.get_expiry())
+        message = (f"Trop de requêtes : ce service admet {french_limit(item)} par client. "
+                   "Réessayez plus tard.")
+    else:
+        message = STATUS_MESSAGES[429]
+    return _answer(429, message, headers={"Retry-After": str(retry)} if retry else None)

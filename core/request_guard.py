@@ -90,5 +90,7 @@ def init_app(app: Flask) -> None:
             if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
                 raise PayloadTooLarge(SIZE_MESSAGE)
             check_json_body(request.get_data(cache=True))
-        elif request.path.startswith("/api/"):  # every body the API reads is JSON
+        elif request.path.startswith("/api/") and (request.content_length or 0) > 0:
+            # every body the API reads is JSON; a POST without a body (query arguments only,
+            # e.g. asking for a recalculation) has nothing to refuse
             raise UnsupportedMediaType(JSON_EXPECTED_MESSAGE)

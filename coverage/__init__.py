@@ -12,6 +12,7 @@ def init_app(app: Flask) -> None:
     )
     from .api import init_app as init_coverage_api
     from .fca_commands import coverage_cli
+    from .jobs import init_app as init_jobs
     from .map_api import init_app as init_map_api
     from .views import init_app as init_views
 
@@ -19,3 +20,4 @@ def init_app(app: Flask) -> None:
     init_coverage_api(app)
     init_views(app)
     init_map_api(app)
+    init_jobs()

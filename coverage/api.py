@@ -7,11 +7,12 @@ from __future__ import annotations
 import hashlib
 import json
 
-from flask import Response, current_app, request
+from flask import Response, current_app, jsonify, request
 from flask_smorest import Blueprint
 from marshmallow import RAISE, fields
 
-from core import clock
+from core import clock, jobs, limits
+from core.errors import PasserelleError
 from core.geojson import (
     MEDIA_TYPE,
     FeatureCollectionSchema,
@@ -22,9 +23,11 @@ from core.geojson import (
 from core.schemas import other_content
 from extensions import db
 
+from . import jobs as coverage_jobs
 from . import services as coverage
 from .schemas import (
     LevelArgs,
+    RefreshArgs,
     RunListSchema,
     RunsArgs,
     SuggestionArgs,
@@ -60,11 +63,25 @@ def list_runs(args):
     return {"runs": coverage.list_runs(db.session, selection)}
 
 
+class RefreshForbidden(PasserelleError):
+    status = 403
+    message = ("Le recalcul depuis le web n'est pas ouvert sur ce serveur "
+               "(PASSERELLE_WEB_REFRESH) ; utilisez « flask --app app coverage refresh ».")
+
+
+JOB_DESCRIPTION = ("Calcul confié à une tâche de fond : l'en-tête Location et le membre `url` "
+                   "donnent l'adresse de la tâche (/api/v1/jobs/<id>) ; la même demande "
+                   "retrouve la même tâche, puis son résultat.")
+
+
 @blp.route("/suggestions")
+@limits.heavy
 @blp.arguments(SuggestionArgs, location="query", unknown=RAISE)
 @blp.response(200, SuggestionsSchema)
+@blp.alt_response(202, description=JOB_DESCRIPTION)
 @blp.alt_response(404, description="Territoire inconnu.")
 @blp.doc(**other_content(200, **{MEDIA_TYPE: {"schema": FeatureCollectionSchema}}))
+@blp.alt_response(429, description="Trop de demandes de ce client (Retry-After).")
 def suggestions(args):
     """Où investir : nouveaux sites et écarts de capacité
 
@@ -74,17 +91,26 @@ def suggestions(args):
     classe les territoires (un niveau sous `within`) dont l'écart de capacité
     Σ P·max(0, Ā − A) est le plus grand. Calculé à la demande depuis le catalogue.
     `format=geojson` : les sites seuls, en points GeoJSON.
+
+    Au-delà de quelques centaines de communes (une région, la France), le calcul passe en
+    tâche de fond : réponse 202 avec l'adresse de la tâche ; une fois la tâche terminée, la
+    même demande répond 200 avec le résultat.
     """
+    limit = current_app.config["PASSERELLE_SUGGEST_SYNC_MAX_COMMUNES"]
+    if coverage_jobs.communes_within(db.session, args["within"]) > limit:
+        params = {key: value for key, value in args.items() if key != "format"}
+        job = jobs.enqueue("coverage.suggestions", params, result_url=request.full_path)
+        done, result = jobs.finished_result(job)
+        if not done:
+            return jobs.accepted(job)
+        return _geojson(result) if args["format"] == "geojson" else jsonify(result)
     detour = args.get("detour") or current_app.config["PASSERELLE_DETOUR_FACTOR"]
     result = coverage.suggest(db.session, _selection(args), k=args["k"],
                               radius_km=args["radius_km"], candidates=args["candidates"],
                               detour=detour, gap_limit=args["gap_limit"],
                               today=clock.today())
     if args["format"] == "geojson":
-        collection = FeatureCollectionSchema().dump(feature_collection(
-            feature(site["rank"], point(site["lon"], site["lat"], digits=6), site)
-            for site in result["sites"]))
-        return Response(json.dumps(collection, ensure_ascii=False), mimetype=MEDIA_TYPE)
+        return _geojson(result)
     return result
 
 
@@ -96,7 +122,34 @@ class CoverageCollectionSchema(FeatureCollectionSchema):
     run = fields.Dict(metadata={"description": "Le calcul servi (numéro, sélection, date)."})
 
 
+def _geojson(result: dict) -> Response:
+    collection = FeatureCollectionSchema().dump(feature_collection(
+        feature(site["rank"], point(site["lon"], site["lat"], digits=6), site)
+        for site in result["sites"]))
+    return Response(json.dumps(collection, ensure_ascii=False, default=str),
+                    mimetype=MEDIA_TYPE)
+
+
+@blp.route("/refresh", methods=["POST"])
+@limits.heavy
+@blp.arguments(RefreshArgs, location="query", unknown=RAISE)
+@blp.response(202, description=JOB_DESCRIPTION)
+@blp.alt_response(403, description="Recalcul depuis le web fermé sur ce serveur.")
+@blp.alt_response(429, description="Trop de demandes de ce client (Retry-After).")
+def refresh(args):
+    """Recalculer la couverture d'une sélection (tâche de fond)
+
+    Ouvert quand PASSERELLE_WEB_REFRESH vaut 1 (en attendant les comptes). Réponse 202 avec
+    l'adresse de la tâche, qui donne l'avancement puis le numéro du calcul enregistré.
+    """
+    if not current_app.config["PASSERELLE_WEB_REFRESH"]:
+        raise RefreshForbidden()
+    coverage.resolve_territory(db.session, args["within"])  # a French 422 when unknown
+    return jobs.accepted(jobs.enqueue("coverage.refresh", dict(args)))
+
+
 @blp.route("/<any(commune, epci, departement, region):level>")
+@limits.export
 @blp.arguments(LevelArgs, location="query", unknown=RAISE)
 @blp.response(200, description="Les territoires du niveau et leurs chiffres : GeoJSON "
                                 "(FeatureCollection, géométrie simplifiée, coordonnées à 5 "

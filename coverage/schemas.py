@@ -200,3 +200,13 @@ class SuggestionsSchema(Schema):
     baseline = fields.Nested(BaselineSchema)
     sites = fields.List(fields.Nested(SiteSchema))
     capacity_gaps = fields.Nested(GapsSchema)
+
+
+class RefreshArgs(SelectionArgs):
+    """A coverage refresh asked from the web (run as a background job)."""
+
+    within = _territory(required=True)
+    method = fr.String(load_default="e2sfca_step",
+                       validate=validate.OneOf(("2sfca", "e2sfca_step", "e2sfca_gauss", "3sfca"),
+                                               error="Attendu : 2sfca, e2sfca_step, "
+                                                     "e2sfca_gauss ou 3sfca."))

@@ -19,6 +19,8 @@ def init_app(app: Flask) -> None:
     # Cohort assignment (its own blueprint under /api/v1/match, and the `match` CLI group).
     from .cohort.api import blp as cohort_blp
     from .cohort.commands import match_cli
+    from .cohort.jobs import init_app as init_cohort_jobs
 
     api.register_blueprint(cohort_blp)
     app.cli.add_command(match_cli)
+    init_cohort_jobs()

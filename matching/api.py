@@ -9,7 +9,7 @@ from flask import current_app, json, request
 from flask_smorest import Blueprint
 from marshmallow import RAISE, fields
 
-from core import clock, geojson
+from core import clock, geojson, limits
 from core.geojson import FeatureCollectionSchema
 from extensions import db
 
@@ -151,6 +151,7 @@ _GEOJSON_DOC = {"responses": {200: {"content": {"application/geo+json": {
 
 
 @blp.route("")
+@limits.match
 @blp.arguments(QuestionSchema, location="query", unknown=RAISE)
 @blp.response(200, MatchResponseSchema, example=EXAMPLE_RESPONSE)
 @blp.doc(**_GEOJSON_DOC)
@@ -165,6 +166,7 @@ def match_get(args):
 
 
 @blp.route("", methods=["POST"])
+@limits.match
 @blp.arguments(QuestionSchema, location="json", unknown=RAISE, example={
     "postal_code": "33000", "programme": "pass-numerique-gironde",
     "services": ["Aide aux démarches administratives"], "level": 1,

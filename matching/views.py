@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 
-from core import clock
+from core import clock, limits
 from core.errors import InvalidInput, NotFound
 from core.spreadsheet import neutralise_cell
 from core.text import capfirst, date_fr, distance_fr
@@ -132,6 +132,7 @@ def prescriber():
 
 
 @bp.get("/orienter/resultats.csv")
+@limits.export
 def prescriber_csv():
     form = forms.read_prescriber(request.args)
     result = _answer(form)

@@ -135,7 +135,9 @@ def app():
     drop_stale_test_databases(url)
     create_database(url)
     application = create_app({"DATABASE_URL": url, "TESTING": True,
-                              "PASSERELLE_LOCAL_DB": False}, clock=FrozenClock(TEST_NOW))
+                              "PASSERELLE_LOCAL_DB": False,
+                              "PASSERELLE_JOBS_NAMESPACE": jobs_namespace_for_tests()},
+                             clock=FrozenClock(TEST_NOW))
     application.test_client_class = CheckedClient
     from flask_migrate import upgrade
 
@@ -147,6 +149,31 @@ def app():
         db.engine.dispose()
     if not os.environ.get("PASSERELLE_TEST_DATABASE_URL"):
         drop_database(url)
+    for separator in ("-", ":", "/"):
+        forget_redis_keys(application, separator + "*")
+    forget_redis_keys(application, "")
+
+
+def jobs_namespace_for_tests() -> str:
+    """This test process's own queue, job ids and rate-limit counters in the shared Redis."""
+    return f"passerelle-test-{os.getpid()}"
+
+
+# Every application a test builds (not only the session's) keeps its keys in this process's
+# namespace: the rate limiter is one per process, re-bound by each create_app.
+os.environ.setdefault("PASSERELLE_JOBS_NAMESPACE", jobs_namespace_for_tests())
+
+
+def forget_redis_keys(application, pattern: str) -> None:
+    """Delete this test process's keys (queue, jobs, rate-limit counters) from Redis:
+    those holding the namespace followed by ``pattern`` (which starts with a separator, so
+    that process 12 never takes the keys of process 123)."""
+    from core import jobs
+
+    namespace = application.config["PASSERELLE_JOBS_NAMESPACE"]
+    conn = jobs.connection(application)
+    for key in conn.scan_iter(match=f"*{namespace}{pattern}", count=1000):
+        conn.delete(key)
 
 
 class _FixtureScopedSession(scoped_session):
@@ -215,6 +242,13 @@ def db_session(app) -> Iterator[Session]:
 
 @pytest.fixture
 def client(app, db_session):
+    # Rate-limit counters start afresh in each test, wherever the process-wide limiter keeps
+    # them (another application created by a test may have re-bound it).
+    from core import limits
+
+    forget_redis_keys(app, "/*")
+    with contextlib.suppress(Exception):
+        limits.limiter.reset()
     return app.test_client()
 
 
@@ -370,3 +404,32 @@ def stop(session, lieu, lon: float, lat: float, label: str, *, horaires=None, po
     session.add(s)
     session.flush()
     return s
+
+
+# --------------------------------------------------------------------------- job worker
+
+@pytest.fixture(scope="session")
+def _worker_holder(app):
+    holder: dict = {"process": None}
+    yield holder
+    if holder["process"] is not None:
+        holder["process"].stop()
+
+
+@pytest.fixture
+def job_worker(app, _worker_holder):
+    """A real RQ worker subprocess (``flask jobs worker``) on the test database and this
+    process's queue, shared by the session's tests. It sees committed data only."""
+    from tests.core.job_worker import WorkerProcess
+
+    process = _worker_holder["process"]
+    if process is None or process.process.poll() is not None:
+        _worker_holder["process"] = process = WorkerProcess(app).start()
+    return process
+
+
+@pytest.fixture
+def no_job_worker(_worker_holder):
+    """No worker listens on this process's queue during the test."""
+    if _worker_holder["process"] is not None:
+        _worker_holder["process"].stop()

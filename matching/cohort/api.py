@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask import request
+from flask import current_app, jsonify, request
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
-from core import clock
+from core import clock, jobs, limits
 from core.errors import PayloadTooLarge
 from extensions import db
 
@@ -73,11 +73,17 @@ def _size():
 
 
 @blp.route("/cohort", methods=["POST"])
+@limits.heavy
 @blp.arguments(CohortRequestSchema, location="json", unknown=RAISE, example=EXAMPLE_REQUEST)
 @blp.response(200, CohortResponseSchema, example=EXAMPLE_RESPONSE)
 @blp.alt_response(413, description=f"Plus de {MAX_PEOPLE} personnes, ou corps de plus de "
                                    f"{MAX_BODY_BYTES // 2 ** 20} Mo.")
 @blp.alt_response(415, description="Le corps n'est pas du JSON.")
+@blp.alt_response(202, description="Plus de quelques centaines de personnes : affectation "
+                                   "confiée à une tâche de fond (adresse dans Location et "
+                                   "`url`) ; la même cohorte retrouve la même tâche, puis son "
+                                   "résultat (200).")
+@blp.alt_response(429, description="Trop de demandes de ce client (Retry-After).")
 def cohort_post(args):
     """Affecter une cohorte de personnes pseudonymes à des lieux (et séances).
 
@@ -87,4 +93,8 @@ def cohort_post(args):
     Réponse : une affectation par personne placée, les personnes sans place avec la raison,
     la charge de chaque lieu face à sa capacité, les totaux et les hypothèses.
     """
+    if len(args["people"]) > current_app.config["PASSERELLE_COHORT_SYNC_MAX_PEOPLE"]:
+        job = jobs.enqueue("cohort.assign", request.get_json())
+        done, result = jobs.finished_result(job)
+        return jsonify(result) if done else jobs.accepted(job)
     return result_payload(run_cohort(args, now=clock.now(), session=db.session))

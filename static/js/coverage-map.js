@@ -193,7 +193,9 @@
     return pairs.length ? "?" + pairs.join("&") : "";
   }
 
-  function fetchJson(url) {
+  // A long computation answers 202 with its background job (body.url): follow the job
+  // until it ends, telling ``onProgress`` its state, and resolve with its result.
+  function fetchJson(url, onProgress) {
     return fetch(url, { headers: { Accept: "application/json, application/geo+json" } })
       .then(function (response) {
         return response.json().catch(function () { return null; }).then(function (body) {
@@ -202,9 +204,23 @@
             error.status = response.status;
             throw error;
           }
+          if (response.status === 202 && body && body.url) {
+            return followJob(body, onProgress);
+          }
           return body;
         });
       });
+  }
+
+  function followJob(job, onProgress) {
+    if (job.state === "finished") { return job.result; }
+    if (job.state === "failed" || job.state === "stopped" || job.state === "canceled") {
+      return Promise.reject(new Error(job.error || "La tâche de fond a échoué."));
+    }
+    if (onProgress) { onProgress(job); }
+    return new Promise(function (resolve) { setTimeout(resolve, 1000); })
+      .then(function () { return fetchJson(job.url); })
+      .then(function (next) { return followJob(next, onProgress); });
   }
 
   // ------------------------------------------------------------------ the map
@@ -1106,7 +1122,11 @@
       radius_km: radius, candidates: byId("carte-candidats").value, programme: s.programme,
       service: s.service, need: s.need === "population" ? "" : s.need });
     this.say("Calcul des sites suggérés…");
-    fetchJson(url).then(function (result) {
+    fetchJson(url, function (job) {
+      if (ticket !== self.sequence.sites) { return; }
+      var step = job.progress ? " (" + job.progress.done + "/" + job.progress.total + ")" : "";
+      self.say("Calcul des sites suggérés : tâche " + job.state_label + step + "…");
+    }).then(function (result) {
       if (ticket !== self.sequence.sites) { return; }
       self.clearSites();
       var list = byId("carte-sites");

@@ -70,8 +70,14 @@ def test_request_id_is_kept_when_safe_and_logged(fresh_app, caplog):
     assert unsafe.headers["X-Request-ID"] != "<script>"
 
 
-def test_health_checks_the_database(client):
-    assert client.get("/sante").get_json() == {"status": "ok"}
+def test_health_checks_the_database(client, job_worker):
+    """Database, queue and a worker up: 200, each part in JSON."""
+    response = client.get("/sante")
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    state = response.get_json()
+    assert state["status"] == "ok" and state["database"] == {"ok": True}
+    assert state["queue"]["ok"] is True
+    assert state["worker"]["ok"] is True and state["worker"]["count"] == 1
 
 
 def test_config_names_the_bad_variable():

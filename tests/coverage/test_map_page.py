@@ -61,7 +61,7 @@ def test_map_page_renders_a_skeleton_from_local_assets(app, client):
         assert asset.status_code == 200, src
     assert 'src="/static/vendor/leaflet/leaflet.js"' in html
     assert 'src="/static/vendor/markercluster/leaflet.markercluster.js"' in html
-    assert 'src="/static/js/coverage-map.js"' in html
+    assert 'src="/static/js/coverage-map.js?v=' in html  # content digest: cache-busting
     # Configuration through data-* attributes; no data (no FeatureCollection) in the page.
     element = _map_element(html)
     options = json.loads(_attribute(element, "data-options"))

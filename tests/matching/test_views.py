@@ -96,7 +96,7 @@ def test_search_page_without_javascript_is_a_complete_get_form(client, town):
     # One large tile per service of the standard, each with an icon that exists.
     for value in SERVICES:
         assert f'name="services" value="{slug(value)}"' in html
-    icons = re.findall(r'src="/static/(img/services/[a-z-]+\.svg)"', html)
+    icons = re.findall(r'src="/static/(img/services/[a-z-]+\.svg)(?:\?v=[0-9a-f]+)?"', html)
     assert len(icons) == len(SERVICES)
     assert all((ROOT / "static" / icon).is_file() for icon in icons)
     # The programmes of the database, and "je ne sais pas".

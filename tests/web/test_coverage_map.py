@@ -257,3 +257,21 @@ def test_selection_without_run_says_which_command_to_run(page, world):
     assert command.startswith("flask --app app coverage refresh")
     assert "--programme carte-essai" in command
     assert page.locator("path.coverage-territory").count() == 0
+
+
+def test_suggested_sites_through_a_background_job(page, world, app, job_worker, monkeypatch):
+    """A large territory's suggestions come from the worker: the map follows the job (202,
+    then /api/v1/jobs/<id>) and shows the same sites as the direct computation."""
+    monkeypatch.setitem(app.config, "PASSERELLE_SUGGEST_SYNC_MAX_COMMUNES", 0)
+    job_requests: list[str] = []
+    page.on("request", lambda request: job_requests.append(request.url)
+            if "/api/v1/jobs/" in request.url else None)
+    _open_map(page, "?within=reg:96&maille=departement")
+    page.wait_for_selector('path.coverage-territory[data-code="962"]')
+    page.click('path.coverage-territory[data-code="962"]')
+    page.fill("#carte-k", "1")
+    page.click("#carte-suggestions button[type=submit]")
+    page.wait_for_selector("#carte-sites li", timeout=60_000)
+    assert "+8 000 personnes couvertes" in page.inner_text("#carte-sites li").replace(
+        "\u202f", " ")
+    assert job_requests, "la carte n'a pas suivi la tâche de fond"

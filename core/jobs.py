@@ -1,0 +1,393 @@
+"""Background jobs: long work runs in an RQ worker, never in a web request.
+
+Why RQ on Redis: the jobs are plain Python functions of this code base (coverage
+computations, cohort solver), RQ runs each in a forked process with a hard timeout, keeps
+the state, the progress (``job.meta``) and the result where every web process reads them,
+and needs no broker configuration; Redis also holds the rate limit counters
+(Flask-Limiter), so one service serves both. Celery would bring a broker and a result
+backend to configure for the same features; procrastinate (on PostgreSQL) would make the
+queue fail with the database, when the queue is what tells users the database is down.
+
+Guarantees:
+- **Cached by inputs**: the job id is a digest of the job's kind and parameters; the same
+  request finds the queued, running or finished job instead of starting another.
+- **Late acknowledgement**: a job stays in RQ's started registry until it ends. A worker
+  killed mid-job leaves it there; :func:`requeue_abandoned` (run when a worker starts and at
+  each maintenance) puts it back in the queue once its worker is known dead, and RQ's own
+  clean-up requeues it after the heartbeat expires (``Retry``) on another machine.
+- **Idempotent jobs**: a job computes from its inputs and writes in one transaction
+  (coverage refresh replaces its run), so running it twice is harmless.
+- Each job runs in an application context, with the batch statement timeout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib
+import json
+import logging
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from flask import Flask, current_app, has_app_context, jsonify, url_for
+from rq import Queue, Retry, Worker, get_current_job
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+from rq.registry import StartedJobRegistry
+
+from .errors import NotFound, ServiceUnavailable
+
+log = logging.getLogger(__name__)
+
+# French labels of RQ's states, shown by the API and the CLI.
+STATE_LABELS = {
+    JobStatus.QUEUED: "en attente",
+    JobStatus.STARTED: "en cours",
+    JobStatus.FINISHED: "terminée",
+    JobStatus.FAILED: "échouée",
+    JobStatus.DEFERRED: "différée",
+    JobStatus.SCHEDULED: "planifiée",
+    JobStatus.STOPPED: "arrêtée",
+    JobStatus.CANCELED: "annulée",
+}
+ACTIVE_STATES = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """A kind of job: ``function(params) -> result`` named by its dotted path, so that the
+    worker imports it; ``label`` is what users read."""
+
+    name: str
+    function: str
+    label: str
+
+
+_KINDS: dict[str, JobKind] = {}
+
+
+def register(name: str, function: Callable[[dict], Any], label: str) -> None:
+    """Declare a kind of job (called from a package's ``init_app``)."""
+    _KINDS[name] = JobKind(name, f"{function.__module__}.{function.__qualname__}", label)
+
+
+def kinds() -> dict[str, JobKind]:
+    return dict(_KINDS)
+
+
+# --------------------------------------------------------------------------- connection
+
+def connection(app: Flask | None = None) -> redis.Redis:
+    """The application's Redis connection (one pool per process)."""
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    state = app.extensions.setdefault("passerelle_jobs", {})
+    pid = os.getpid()
+    if state.get("pid") != pid:  # a forked process makes its own pool
+        state["redis"] = redis.Redis.from_url(
+            app.config["PASSERELLE_REDIS_URL"], socket_connect_timeout=2, socket_timeout=10,
+            health_check_interval=30)
+        state["pid"] = pid
+    return state["redis"]
+
+
+def queue(app: Flask | None = None) -> Queue:
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    return Queue(app.config["PASSERELLE_JOBS_NAMESPACE"], connection=connection(app),
+                 default_timeout=app.config["PASSERELLE_JOB_TIMEOUT_S"])
+
+
+def job_id(kind: str, params: dict[str, Any]) -> str:
+    """The deterministic id of a job: namespace, kind and a digest of the parameters."""
+    canonical = json.dumps({"kind": kind, "params": params}, sort_keys=True, default=str,
+                           ensure_ascii=False, separators=(",", ":"))
+    digest = hashlib.sha256(canonical.encode()).hexdigest()[:32]
+    namespace = current_app.config["PASSERELLE_JOBS_NAMESPACE"]
+    return f"{namespace}-{kind.replace('.', '_')}-{digest}"
+
+
+def _unavailable(exc: Exception) -> ServiceUnavailable:
+    log.warning("file des tâches injoignable : %s", exc.__class__.__name__)
+    return ServiceUnavailable("La file des tâches de fond est momentanément indisponible ; "
+                              "réessayez dans quelques instants.")
+
+
+# --------------------------------------------------------------------------- enqueue
+
+def enqueue(kind: str, params: dict[str, Any], *, result_url: str | None = None) -> Job:
+    """The job computing ``kind`` for ``params``: the existing one when the same inputs
+    are queued, running or finished (its result is reused), else a new one."""
+    if kind not in _KINDS:
+        raise KeyError(f"tâche inconnue : {kind}")
+    config = current_app.config
+    identifier = job_id(kind, params)
+    try:
+        conn = connection()
+        job = _fetch(identifier, conn)
+        if job is not None and job.get_status() in ACTIVE_STATES | {JobStatus.FINISHED}:
+            return job
+        # One enqueue per id even when two requests race (the lock lives 10 s at most).
+        lock = conn.lock(f"{config['PASSERELLE_JOBS_NAMESPACE']}:enqueue:{identifier}",
+                         timeout=10, blocking_timeout=5)
+        with lock:
+            job = _fetch(identifier, conn)
+            if job is not None and job.get_status() in ACTIVE_STATES | {JobStatus.FINISHED}:
+                return job
+            if job is not None:  # failed, stopped or canceled: start afresh
+                job.delete()
+            retries = config["PASSERELLE_JOB_RETRIES"]
+            return queue().enqueue(
+                execute, _KINDS[kind].function, params, job_id=identifier,
+                description=_KINDS[kind].label,
+                result_ttl=config["PASSERELLE_JOB_RESULT_TTL_S"],
+                failure_ttl=config["PASSERELLE_JOB_RESULT_TTL_S"],
+                retry=Retry(max=retries) if retries > 0 else None,
+                meta={"kind": kind, "label": _KINDS[kind].label, "result_url": result_url,
+                      "progress": None})
+    except redis.RedisError as exc:
+        raise _unavailable(exc) from exc
+
+
+def _fetch(identifier: str, conn: redis.Redis) -> Job | None:
+    try:
+        return Job.fetch(identifier, connection=conn)
+    except NoSuchJobError:
+        return None
+
+
+def get(identifier: str) -> Job:
+    """The job ``identifier`` of this application, or NotFound (French)."""
+    namespace = current_app.config["PASSERELLE_JOBS_NAMESPACE"]
+    try:
+        job = _fetch(identifier, connection()) if identifier.startswith(namespace + "-") \
+            else None
+    except redis.RedisError as exc:
+        raise _unavailable(exc) from exc
+    if job is None:
+        raise NotFound(f"Tâche « {identifier} » introuvable : elle n'a jamais existé ou son "
+                       "résultat a expiré ; relancez la demande.")
+    return job
+
+
+# --------------------------------------------------------------------------- in the worker
+
+def execute(function: str, params: dict[str, Any]) -> Any:
+    """Run a job function in an application context (the RQ entry point of every job)."""
+    module_name, _, name = function.rpartition(".")
+    target = getattr(importlib.import_module(module_name), name)
+    if has_app_context():
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+    elif _worker_app is not None:
+        app = _worker_app
+    else:
+        raise RuntimeError("Tâche hors application : lancez les processus de fond par "
+                           "« flask --app app jobs worker ».")
+    from sqlalchemy import text
+
+    from extensions import db
+
+    with app.app_context():
+        # The worker forks per job: never share the parent's pooled connections.
+        db.engine.dispose(close=False)
+        try:
+            db.session.execute(text("SELECT set_config('statement_timeout', :ms, false)"),
+                               {"ms": str(app.config["PASSERELLE_JOB_STATEMENT_TIMEOUT_MS"])})
+            return target(params)
+        finally:
+            db.session.remove()
+
+
+def progress(done: int, total: int, message: str = "") -> None:
+    """Report a job's progress (shown by the API and ``jobs list``); no-op outside a job."""
+    job = get_current_job()
+    if job is None:
+        return
+    job.meta["progress"] = {"done": done, "total": total, "message": message}
+    job.save_meta()
+
+
+# --------------------------------------------------------------------------- abandoned jobs
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _worker_dead(name: str | None, conn: redis.Redis) -> bool:
+    """True when the worker ``name`` is known dead: gone from Redis, marked dead, or a
+    process of this machine that no longer exists."""
+    if not name:
+        return False
+    worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + name, connection=conn)
+    if worker is None or worker.death_date is not None:
+        return True
+    return worker.hostname == socket.gethostname() and worker.pid is not None \
+        and not _pid_alive(worker.pid)
+
+
+def requeue_abandoned(q: Queue) -> list[str]:
+    """Put back in the queue the started jobs whose worker died; return their ids."""
+    conn = q.connection
+    registry = StartedJobRegistry(queue=q)
+    requeued = []
+    for identifier in registry.get_job_ids(cleanup=False):
+        job = _fetch(identifier, conn)
+        if job is None:
+            continue
+        if not _worker_dead(job.worker_name, conn):
+            continue
+        with conn.pipeline() as pipe:
+            registry.remove_executions(job, pipeline=pipe)
+            pipe.execute()
+        job.started_at = None
+        job.worker_name = None
+        job.save()
+        q.enqueue_job(job)
+        requeued.append(job.id)
+        log.warning("tâche %s reprise : son processus de fond a disparu", job.id)
+    return requeued
+
+
+class PasserelleWorker(Worker):
+    """RQ's forking worker that also requeues abandoned jobs at its maintenance."""
+
+    def run_maintenance_tasks(self) -> None:  # type: ignore[override]
+        super().run_maintenance_tasks()
+        for q in self.queues:
+            requeue_abandoned(q)
+
+
+_worker_app: Flask | None = None
+
+
+def start_worker(app: Flask, *, burst: bool = False, name: str | None = None) -> bool:
+    global _worker_app
+    _worker_app = app
+    q = queue(app)
+    requeue_abandoned(q)
+    worker = PasserelleWorker([q], connection=connection(app), name=name,
+                              maintenance_interval=60)
+    return worker.work(burst=burst, with_scheduler=False, logging_level="WARNING")
+
+
+# --------------------------------------------------------------------------- read-outs
+
+def describe(job: Job) -> dict[str, Any]:
+    """The job as the API shows it: state in French, progress, result or error."""
+    # State first, then meta: a finished job's meta is then its final progress.
+    status = job.get_status(refresh=True) or JobStatus.QUEUED
+    meta = job.get_meta(refresh=True) or {}
+    body: dict[str, Any] = {
+        "id": job.id,
+        "kind": meta.get("kind"),
+        "label": meta.get("label") or job.description,
+        "state": str(status.value if hasattr(status, "value") else status),
+        "state_label": STATE_LABELS.get(status, str(status)),
+        "progress": meta.get("progress"),
+        "enqueued_at": job.enqueued_at.isoformat() if job.enqueued_at else None,
+        "started_at": job.started_at.isoformat() if job.started_at else None,
+        "ended_at": job.ended_at.isoformat() if job.ended_at else None,
+        "url": url_for("jobs.job_status", job_id=job.id, _external=False),
+    }
+    if status == JobStatus.FINISHED:
+        body["result_url"] = meta.get("result_url")
+        body["result"] = job.return_value()
+    elif status == JobStatus.FAILED:
+        body["error"] = _error_message(job)
+    return body
+
+
+def _error_message(job: Job) -> str:
+    """A French message for a failed job; the traceback stays in the worker's log."""
+    result = job.latest_result()
+    text = (result.exc_string if result is not None else "") or ""
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    last = lines[-1] if lines else ""
+    if "AbandonedJobError" in text or "Moved to FailedJobRegistry" in text:
+        return "La tâche a été interrompue (processus de fond arrêté) ; relancez la demande."
+    if "JobTimeoutException" in text:
+        return "La tâche a dépassé sa durée maximale ; réduisez la demande."
+    # Our own errors carry a French message meant for users (``PasserelleError: …``).
+    for marker in ("InvalidInput: ", "NotFound: ", "BadRequest: ", "Conflict: "):
+        if marker in last:
+            return last.split(marker, 1)[1]
+    return "La tâche a échoué ; l'équipe a été prévenue. Relancez la demande plus tard."
+
+
+def accepted(job: Job):
+    """The answer of an endpoint that handed its work to ``job``: 202, the job's state and
+    its URL in ``Location``."""
+    body = describe(job)
+    response = jsonify(body)
+    response.status_code = 202
+    response.headers["Location"] = body["url"]
+    return response
+
+
+def finished_result(job: Job) -> tuple[bool, Any]:
+    """``(True, result)`` when ``job`` already finished (the cached answer)."""
+    with contextlib.suppress(redis.RedisError):
+        if job.get_status(refresh=False) == JobStatus.FINISHED:
+            return True, job.return_value()
+    return False, None
+
+
+def list_jobs(app: Flask, limit: int = 50) -> list[dict[str, Any]]:
+    """Recent jobs of every state, newest first (for ``jobs list``)."""
+    from rq.registry import (
+        CanceledJobRegistry,
+        DeferredJobRegistry,
+        FailedJobRegistry,
+        FinishedJobRegistry,
+        ScheduledJobRegistry,
+    )
+
+    q = queue(app)
+    ids: list[str] = list(q.get_job_ids())
+    ids += StartedJobRegistry(queue=q).get_job_ids(cleanup=False)
+    for registry_class in (FinishedJobRegistry, FailedJobRegistry, DeferredJobRegistry,
+                           ScheduledJobRegistry, CanceledJobRegistry):
+        ids += registry_class(queue=q).get_job_ids(desc=True)
+    seen: dict[str, Job] = {}
+    for job in Job.fetch_many(list(dict.fromkeys(ids)), connection=q.connection):
+        if job is not None:
+            seen[job.id] = job
+    jobs = sorted(seen.values(), key=lambda j: j.enqueued_at or j.created_at, reverse=True)
+    rows = []
+    for job in jobs[:limit]:
+        status = job.get_status(refresh=False)
+        meta = job.meta or {}
+        rows.append({"id": job.id, "label": meta.get("label") or job.description,
+                     "state": STATE_LABELS.get(status, str(status)),
+                     "progress": meta.get("progress"),
+                     "enqueued_at": job.enqueued_at})
+    return rows
+
+
+def health(app: Flask) -> dict[str, Any]:
+    """State of the queue and of its workers, for ``/sante``."""
+    try:
+        q = queue(app)
+        waiting = q.count
+        workers = Worker.all(queue=q)
+        alive = [w for w in workers if not _worker_dead(w.name, q.connection)]
+    except redis.RedisError as exc:
+        return {"queue": {"ok": False, "message": "Redis injoignable "
+                                                  f"({exc.__class__.__name__})."},
+                "worker": {"ok": False, "message": "État inconnu : Redis injoignable."}}
+    return {
+        "queue": {"ok": True, "waiting": waiting},
+        "worker": {"ok": bool(alive), "count": len(alive),
+                   "message": None if alive else
+                   "Aucun processus de fond : lancez « flask --app app jobs worker »."},
+    }
+

@@ -1,0 +1,76 @@
+"""Coverage work run by the background worker (core/jobs.py): national or regional
+suggestions, and refreshes asked from the web. The computations are those of
+:mod:`coverage.services`, called unchanged."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from core import clock, jobs
+from extensions import db
+
+from . import services as coverage
+from .schemas import SuggestionsSchema
+
+REFRESH_STEPS = ("lecture des communes et des lieux", "distances", "calcul", "enregistrement",
+                 "agrégats", "formes simplifiées")
+
+
+def communes_within(session: Session, within: str | None) -> int:
+    """How many communes the territory ``within`` holds (what suggestions cost grows with)."""
+    territory = coverage.resolve_territory(session, within)
+    return session.execute(text(f"SELECT count(*) FROM commune c WHERE {territory.condition()}"),
+                           territory.params).scalar_one()
+
+
+def selection_of(params: dict[str, Any]) -> coverage.Selection:
+    return coverage.Selection(params.get("programme"), params.get("service"),
+                              params.get("within") or "fr", params.get("need") or "population")
+
+
+def suggestions(params: dict[str, Any]) -> dict[str, Any]:
+    """The suggestions of ``params`` (SuggestionArgs, loaded), as the API's JSON."""
+    jobs.progress(0, 1, "calcul des sites suggérés")
+    detour = params.get("detour") or current_app.config["PASSERELLE_DETOUR_FACTOR"]
+    result = coverage.suggest(db.session, selection_of(params), k=params["k"],
+                              radius_km=params["radius_km"], candidates=params["candidates"],
+                              detour=detour, gap_limit=params["gap_limit"],
+                              today=clock.today())
+    db.session.rollback()  # read only
+    jobs.progress(1, 1, "terminé")
+    return SuggestionsSchema().dump(result)
+
+
+def refresh(params: dict[str, Any]) -> dict[str, Any]:
+    """Compute and store the coverage run of ``params``; the same inputs replace the run
+    (idempotent)."""
+    done = 0
+
+    def step(name: str) -> None:
+        nonlocal done
+        jobs.progress(done, len(REFRESH_STEPS), name)
+        done += 1
+
+    detour = params.get("detour") or current_app.config["PASSERELLE_DETOUR_FACTOR"]
+    try:
+        report = coverage.refresh(db.session, selection_of(params), detour=detour,
+                                  method=params.get("method") or coverage.DEFAULT_METHOD,
+                                  today=clock.today(), progress=step)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    jobs.progress(len(REFRESH_STEPS), len(REFRESH_STEPS), "terminé")
+    return {"run_id": report.run_id, "within": report.territory.code,
+            "within_name": report.territory.name, "communes": report.communes,
+            "venues": report.venues, "population": report.population,
+            "covered_population": {f"{k:g}": v for k, v in report.covered_population.items()}}
+
+
+def init_app() -> None:
+    jobs.register("coverage.suggestions", suggestions, "Couverture : sites suggérés")
+    jobs.register("coverage.refresh", refresh, "Couverture : recalcul")

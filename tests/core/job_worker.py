@@ -1,0 +1,111 @@
+"""A real RQ worker in a subprocess (``flask --app app jobs worker``) on the test database
+and this test process's queue."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 60.0, what: str = "") -> object:
+    """Poll ``condition`` until it returns a true value; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"délai dépassé en attendant : {what}")
+        time.sleep(0.05)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "X"
+
+
+def _children(pid: int) -> list[int]:
+    """The descendants of ``pid`` (from /proc)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(fields[1])
+    found, frontier = [], [pid]
+    while frontier:
+        parent = frontier.pop()
+        for child, ppid in parents.items():
+            if ppid == parent:
+                found.append(child)
+                frontier.append(child)
+    return found
+
+
+class WorkerProcess:
+    def __init__(self, app) -> None:
+        self.app = app
+        self.name = f"test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> WorkerProcess:
+        from rq import Worker
+
+        from core import jobs
+
+        config = self.app.config
+        env = dict(os.environ, DATABASE_URL=config["DATABASE_URL"],
+                   PASSERELLE_JOBS_NAMESPACE=config["PASSERELLE_JOBS_NAMESPACE"],
+                   PASSERELLE_REDIS_URL=config["PASSERELLE_REDIS_URL"],
+                   PASSERELLE_LOG_LEVEL="WARNING", PYTHONPATH=str(ROOT))
+        # Its own session (process group): killing it kills the job's process too.
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "app", "jobs", "worker", "--name",
+             self.name], cwd=ROOT, env=env, start_new_session=True,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        q = jobs.queue(self.app)
+
+        def registered():
+            if self.process.poll() is not None:
+                raise AssertionError("le processus de fond s'est arrêté :\n"
+                                     + self.process.stdout.read())
+            return any(w.name == self.name for w in Worker.all(queue=q))
+
+        wait_for(registered, what="l'inscription du processus de fond")
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its job's process (RQ's work horse, in a session of its
+        own), as a machine crash or an OOM kill of the container would."""
+        pids = [self.process.pid, *_children(self.process.pid)]
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.process.communicate()
+        for pid in pids[1:]:
+            wait_for(lambda pid=pid: not Path(f"/proc/{pid}").exists()
+                     or "Z" in _state(pid), what=f"la fin du processus {pid}")
+
+    def stop(self) -> str:
+        if self.process is None or self.process.poll() is not None:
+            return ""
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            out, _ = self.process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            out, _ = self.process.communicate()
+        return out
