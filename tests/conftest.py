@@ -242,14 +242,24 @@ def db_session(app) -> Iterator[Session]:
 
 @pytest.fixture
 def client(app, db_session):
-    # Rate-limit counters start afresh in each test, wherever the process-wide limiter keeps
-    # them (another application created by a test may have re-bound it).
+    return app.test_client()
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits(request):
+    """Rate-limit counters start afresh in each test, wherever the process-wide limiter
+    keeps them (an application created by a test may have re-bound it), whichever client
+    the test uses."""
+    if "app" not in request.fixturenames:
+        yield
+        return
     from core import limits
 
+    app = request.getfixturevalue("app")
     forget_redis_keys(app, "/*")
     with contextlib.suppress(Exception):
         limits.limiter.reset()
-    return app.test_client()
+    yield
 
 
 @pytest.fixture
