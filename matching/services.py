@@ -649,7 +649,7 @@ def _offers_of(row, q: Question, programme: ProgrammeRef | None) -> list[dict]:
 
 
 @functools.lru_cache(maxsize=4096)
-def _hours_of(osm: str | None, tz: str) -> oh.Hours | None:
+def hours_of(osm: str | None, tz: str) -> oh.Hours | None:
     if not osm:
         return None
     try:
@@ -667,7 +667,7 @@ def _free(availability: Availability, now: datetime, tz: str) -> tuple:
 
 @functools.lru_cache(maxsize=8192)
 def _opening(osm: str, tz: str, free: tuple, now: datetime, is_now: bool) -> Slot | None:
-    return first_opening(_hours_of(osm, tz), list(free), now, is_now=is_now)
+    return first_opening(hours_of(osm, tz), list(free), now, is_now=is_now)
 
 
 def _build_candidate(row, sessions: dict[int, list], q: Question,
@@ -679,7 +679,7 @@ def _build_candidate(row, sessions: dict[int, list], q: Question,
     services = frozenset(s for s in q.services if s in offered
                          and _service_covered(s, row.acc_services, programme))
     osm = row.stop_horaires if row.stop_id is not None else row.horaires_osm
-    hours = _hours_of(osm, row.timezone)
+    hours = hours_of(osm, row.timezone)
     free = _free(q.availability, now, row.timezone) if with_slot else ()
     offers = []
     session_slots: list[Slot] = []
