@@ -26,8 +26,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput
-from directory import rules
 from core.text import distance_fr, km_fr, relative_day_fr
+from directory import rules
 
 from ..availability import HORIZON_DAYS, availability_fr
 from ..question import Availability, Question

@@ -17,7 +17,7 @@ from pyproj import Geod
 from scipy.optimize import linear_sum_assignment
 
 from matching.cohort.assignment import PersonNeed, assign_cohort
-from matching.question import parse_question
+from matching.schemas import parse_question
 from tests import conftest as cat
 
 PARIS = ZoneInfo("Europe/Paris")
