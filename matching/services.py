@@ -258,13 +258,12 @@ def _address_place(session: Session, address: str) -> Place:
 
 def load_programme(session: Session, code: str) -> ProgrammeRef:
     row = session.execute(_text(
-        "SELECT id, code, name, valid_from, valid_to, allowed_services, "
-        "'fr' = ANY(perimeter_codes) AS national FROM programme WHERE code = :code"),
-        {"code": code}).one_or_none()
+        "SELECT id, code, name, valid_from, valid_to, allowed_services, perimeter_codes "
+        "FROM programme WHERE code = :code"), {"code": code}).one_or_none()
     if row is None:
         raise InvalidInput(errors={"programme": [f"Programme inconnu : « {code} »."]})
     return ProgrammeRef(row.id, row.code, row.name, row.valid_from, row.valid_to,
-                        tuple(row.allowed_services or ()), bool(row.national))
+                        tuple(row.allowed_services or ()), rules.is_national(row))
 
 
 def programme_problem(programme: ProgrammeRef, on_date: date) -> str | None:
