@@ -760,13 +760,7 @@ def _search(session: Session, place: Place, f: Filters, q: Question, programme,
         truncated = bound != math.inf
         if truncated:
             bound = metres_below(bound, place.max_abs_lat)
-        nearest: dict[int, Any] = {}
-        for row in raw:
-            kept = nearest.get(row.lieu_id)
-            if kept is None or (row.distance_m, row.stop_id or 0) < (kept.distance_m,
-                                                                     kept.stop_id or 0):
-                nearest[row.lieu_id] = row
-        rows = sorted(nearest.values(), key=lambda r: (r.distance_m, r.lieu_id))
+        rows = nearest_per_venue(raw)
         sessions: dict[int, list] = {}
         if with_slot and not q.availability.now:
             sessions = _sessions(session, [o["id"] for r in rows
@@ -803,6 +797,18 @@ def _search(session: Session, place: Place, f: Filters, q: Question, programme,
         if grown == (n, m):  # nothing more can be asked for
             return _Search(pool, counts, radius, steps, len(raw), capped_at_m=bound)
         n, m = grown
+
+
+def nearest_per_venue(rows) -> list:
+    """One row per venue (``lieu_id``): its nearest (a venue with stops is found at each
+    stop), ordered by distance then venue id."""
+    nearest: dict[int, Any] = {}
+    for row in rows:
+        kept = nearest.get(row.lieu_id)
+        if kept is None or (row.distance_m, row.stop_id or 0) < (kept.distance_m,
+                                                                 kept.stop_id or 0):
+            nearest[row.lieu_id] = row
+    return sorted(nearest.values(), key=lambda r: (r.distance_m, r.lieu_id))
 
 
 def _next_fetch(n: int, m: int, k: int, raw: list, cands: list, scanned_deg: float | None,

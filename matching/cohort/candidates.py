@@ -27,7 +27,7 @@ from directory import rules
 
 from ..availability import first_opening, free_intervals
 from ..question import Availability
-from ..services import Place, candidate_params, eligible_places, hours_of
+from ..services import Place, candidate_params, eligible_places, hours_of, nearest_per_venue
 from .solver import Option
 
 if TYPE_CHECKING:
@@ -147,13 +147,7 @@ def fetch_candidates(session: Session, people: list[Prepared]) -> None:
         for p in members:
             key = _place_key(p)
             raw = by_place.get(places[key], [])
-            nearest: dict[int, Any] = {}
-            for r in raw:
-                kept = nearest.get(r.lieu_id)
-                if kept is None or (r.distance_m, r.stop_id or 0) < (kept.distance_m,
-                                                                      kept.stop_id or 0):
-                    nearest[r.lieu_id] = r
-            ordered = sorted(nearest.values(), key=lambda r: (r.distance_m, r.lieu_id))
+            ordered = nearest_per_venue(raw)
             p.truncated = bool(raw) and raw[0].fetched >= key[2] or len(ordered) > p.k
             p.rows = ordered[:p.k]
 
