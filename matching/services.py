@@ -2,9 +2,12 @@
 
 1. Resolve where the person is: a point, or a polygon (commune, postal code): venues inside a
    polygon are at distance 0.
-2. Hard constraints in SQL: programme accepted and valid on the date, venue (or stop) in the
+2. Hard constraints in SQL (SQLAlchemy Core, composed by the public builders
+   :func:`venue_conditions`, :func:`perimeter_condition`, :func:`availability_condition`,
+   :func:`eligible_places`, :func:`candidate_query`; the catalogue's rules from
+   ``directory.rules``): programme accepted and valid on the date, venue (or stop) in the
    programme's perimeter, one requested service offered and covered by the acceptance and the
-   programme, every required support, not closed on the date, within the reach; a superset
+   programme, every required support, open on the date, within the reach; a superset
    pre-filter on the weekly opening for the availability.
 3. Candidates by the geography index: ``ST_DWithin(geog, :g, reach)`` ordered by the KNN
    operator ``geog <-> :g`` with a LIMIT (index scan in distance order, stops of itinerant
@@ -185,7 +188,7 @@ class MatchResult:
 
 # --------------------------------------------------------------------------- the place
 
-# The SQL texts are few: parse each once (bound-parameter scan) rather than per question.
+# The fixed SQL texts are few: parse each once (bound-parameter scan), not per question.
 _text = functools.lru_cache(maxsize=256)(text)
 
 
@@ -1043,5 +1046,7 @@ def _hints(session, place, f, q, programme, now, reach) -> list[str]:
     return hints
 
 
-__all__ = ["ASSUMPTIONS", "OFFER_FORMATS", "MatchResult", "OfferMatch", "Place",
-           "ProgrammeRef", "VenueMatch", "explain", "filters_for", "match", "resolve_place"]
+__all__ = ["ASSUMPTIONS", "OFFER_FORMATS", "Filters", "MatchResult", "OfferMatch", "Place",
+           "ProgrammeRef", "VenueMatch", "availability_condition", "candidate_params",
+           "candidate_query", "eligible_places", "explain", "filters_for", "hours_of", "match",
+           "nearest_per_venue", "perimeter_condition", "resolve_place", "venue_conditions"]
