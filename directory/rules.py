@@ -21,7 +21,20 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Date, and_, any_, case, false, func, literal, not_, or_
+from sqlalchemy import (
+    Date,
+    and_,
+    any_,
+    case,
+    exists,
+    false,
+    func,
+    literal,
+    literal_column,
+    not_,
+    or_,
+    select,
+)
 from sqlalchemy.sql.elements import ColumnElement
 
 from .models import Acceptance, Offer, Programme, Venue
@@ -165,6 +178,34 @@ def accepts(acceptance: Any, programme: Any, day: dt.date, *, code_insee: str | 
             and (not check_place or in_perimeter(programme, code_insee, lon_lat)))
 
 
+# --------------------------------------------------------------------------- offers
+
+def offers_service_sql(service, venue=Venue, *, per_row: bool = False) -> ColumnElement[bool]:
+    """The venue offers ``service``: declared in its ``services``, or through an active offer.
+
+    ``per_row``: the offer's EXISTS ends with ``LIMIT 1 OFFSET 0``, which keeps it an index
+    probe per row (PostgreSQL strips a constant ``LIMIT 1`` and may pull the sub-query up
+    into a join over the whole offer table; ``OFFSET 0`` prevents it), for queries that look
+    at a few rows (the matcher's candidates)."""
+    v = _columns(venue)
+    o = Offer.__table__.alias("o")
+    probe = (select(literal_column("1"))
+             .where(o.c.lieu_id == v.id, o.c.active, o.c.service == service)
+             .correlate_except(o))
+    if per_row:
+        probe = probe.limit(literal_column("1")).offset(literal_column("0"))
+    return or_(service == any_(v.services), exists(probe))
+
+
+def offers_service(venue: Any, service: str, offers: Any = None) -> bool:
+    """Python twin of :func:`offers_service_sql`; ``offers`` the venue's offers (default:
+    ``venue.offers``, loaded)."""
+    if service in (_get(venue, "services") or ()):
+        return True
+    offers = _get(venue, "offers") if offers is None else offers
+    return any(_get(o, "active") and _get(o, "service") == service for o in offers)
+
+
 # --------------------------------------------------------------------------- covers
 
 def programme_allows_sql(service, programme=Programme) -> ColumnElement[bool]:
@@ -237,6 +278,6 @@ __all__ = [
     "ALL_FRANCE", "acceptance_covers", "acceptance_covers_sql", "acceptance_valid",
     "acceptance_valid_sql", "accepts", "accepts_sql", "covers", "covers_service",
     "covers_service_sql", "covers_sql", "in_perimeter", "in_perimeter_sql", "is_national",
-    "open_on", "open_on_sql", "programme_allows", "programme_allows_sql", "programme_valid",
-    "programme_valid_sql",
+    "offers_service", "offers_service_sql", "open_on", "open_on_sql", "programme_allows",
+    "programme_allows_sql", "programme_valid", "programme_valid_sql",
 ]

@@ -350,14 +350,6 @@ def _probe(query: Select, per_row: bool) -> Select:
     return query.limit(literal_column("1")).offset(literal_column("0"))
 
 
-def _offered(sv, venue, per_row: bool):
-    """The venue offers the service ``sv``: declared, or through an active offer."""
-    o = _OFFRE.alias("o")
-    return or_(sv == any_(venue.c.services), exists(_probe(
-        select(literal_column("1")).where(o.c.lieu_id == venue.c.id, o.c.active,
-                                          o.c.service == sv).correlate_except(o), per_row)))
-
-
 def venue_conditions(f: Filters, venue=_LIEU, per_row: bool = False) -> ColumnElement[bool]:
     """Conditions on the venue rows of ``venue`` (the ``lieu`` table, an alias, or a sub-query
     with its columns): open on the date (``directory.rules.open_on_sql``), the programme's
@@ -375,12 +367,13 @@ def venue_conditions(f: Filters, venue=_LIEU, per_row: bool = False) -> ColumnEl
         if f.services:
             conditions.append(exists(select(literal_column("1")).select_from(requested).where(
                 rules.acceptance_covers_sql(requested.c.sv, a),
-                _offered(requested.c.sv, venue, per_row)).correlate_except(requested)))
+                rules.offers_service_sql(requested.c.sv, venue, per_row=per_row))
+                .correlate_except(requested)))
         parts.append(exists(_probe(select(literal_column("1")).where(*conditions)
                                    .correlate_except(a), per_row)))
     elif f.services:
         parts.append(exists(select(literal_column("1")).select_from(requested)
-                            .where(_offered(requested.c.sv, venue, per_row))
+                            .where(rules.offers_service_sql(requested.c.sv, venue, per_row=per_row))
                             .correlate_except(requested)))
     if f.support:
         parts.append(venue.c.prise_en_charge_specifique.contains(_SUPPORT))

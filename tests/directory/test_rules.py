@@ -257,3 +257,30 @@ def test_covers_service_needs_an_acceptance():
     programme = {"allowed_services": []}
     assert not rules.covers_service(programme, None, SERVICES[0])
     assert rules.covers_service(programme, {"services": []}, SERVICES[0])
+
+
+def test_offers_service_sql_and_python_agree(db_session):
+    """Declared in ``services``, through an active offer, not through an inactive one."""
+    declared, by_offer, inactive = SERVICES[0], SERVICES[1], SERVICES[2]
+    venues = [make_venue(db_session, services=[declared]), make_venue(db_session, services=[])]
+    for venue in venues:
+        db_session.add_all([
+            Offer(lieu_id=venue.id, code="actif", title="Atelier", service=by_offer,
+                  format="individual"),
+            Offer(lieu_id=venue.id, code="inactif", title="Atelier", service=inactive,
+                  format="individual", active=False)])
+    db_session.flush()
+    for venue in venues:
+        db_session.refresh(venue)
+    for service in SERVICES[:4]:
+        for per_row in (False, True):
+            in_sql = dict(db_session.execute(
+                select(Venue.id, rules.offers_service_sql(service, per_row=per_row))
+                .where(Venue.id.in_([v.id for v in venues]))).all())
+            for venue in venues:
+                assert in_sql[venue.id] is rules.offers_service(venue, service), (service,
+                                                                                 venue.services)
+    assert rules.offers_service(venues[0], declared)
+    assert not rules.offers_service(venues[1], declared)
+    assert rules.offers_service(venues[1], by_offer)
+    assert not rules.offers_service(venues[1], inactive)
