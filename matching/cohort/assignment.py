@@ -30,12 +30,13 @@ from core.text import distance_fr, km_fr, relative_day_fr
 from directory import rules
 
 from ..availability import HORIZON_DAYS, availability_fr
-from ..question import Availability, Question
+from ..question import Availability
 from ..ranking import travel_minutes
 from .candidates import (
     DEFAULT_CANDIDATES,
     Details,
     OpeningCache,
+    PersonNeed,
     Prepared,
     fetch_candidates,
     load_details,
@@ -91,14 +92,6 @@ def unassigned_reason(code: str, *, reach_m: int, count: int = 0, truncated: boo
 
 
 # =========================================================================== the cohort
-
-@dataclass(frozen=True)
-class PersonNeed:
-    """One person of the cohort: a pseudonymous identifier and their question."""
-
-    key: str
-    question: Question
-
 
 @dataclass(frozen=True)
 class SessionRef:

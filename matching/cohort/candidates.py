@@ -17,7 +17,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import column, insert, table, text
 from sqlalchemy.exc import DBAPIError
@@ -26,15 +26,20 @@ from sqlalchemy.orm import Session
 from directory import rules
 
 from ..availability import first_opening, free_intervals
-from ..question import Availability
+from ..question import Availability, Question
 from ..services import Place, candidate_params, eligible_places, hours_of, nearest_per_venue
 from .solver import Option
 
-if TYPE_CHECKING:
-    from .assignment import PersonNeed
-
 DEFAULT_CANDIDATES = 20  # nearest venues per person that pass the hard constraints
 SESSIONS_PER_VENUE = 3  # dated sessions offered to one person at one venue (earliest first)
+
+
+@dataclass(frozen=True)
+class PersonNeed:
+    """One person of the cohort: a pseudonymous identifier and their question."""
+
+    key: str
+    question: Question
 
 
 @dataclass
