@@ -233,8 +233,9 @@ def main() -> None:
     from app import create_app
     from core import clock
     from extensions import db
-    from matching.cohort.assignment import greedy, run_cohort, total_distance
+    from matching.cohort.assignment import run_cohort
     from matching.cohort.schemas import CohortRequestSchema
+    from matching.cohort.solver import greedy, total_distance
 
     app = create_app()
     with app.app_context():

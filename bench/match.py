@@ -122,7 +122,8 @@ def time_match(app, questions, baseline_questions: int | None = None, profile: b
 
     from directory.vocabulary import SERVICES
     from extensions import db
-    from matching.question import parse_question, slug
+    from matching.question import slug
+    from matching.schemas import parse_question
     from matching.services import match
 
     by_slug = {slug(s): s for s in SERVICES}

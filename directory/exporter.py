@@ -25,40 +25,58 @@ import json
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Select, func, select
 
 from core.geojson import collection_head, feature, point
 from core.spreadsheet import neutralise_cell
+from directory import rules
+from directory.models import Acceptance, Programme, Venue
 from directory.vocabulary import STANDARD_FIELDS
 
 FORMATS = ("standard-v1-csv", "standard-v1-json", "geojson", "data-inclusion")
 EXTENSION_FIELDS = ("x_pass_programmes", "x_location_precision", "x_flags")
 
-_QUERY = """
-    SELECT l.id AS lieu_id, l.source AS import_source, l.source_id AS id, l.pivot, l.nom,
-           l.commune, l.code_postal, l.code_insee, l.adresse, l.complement_adresse,
-           ST_Y(l.geom) AS latitude, ST_X(l.geom) AS longitude, l.typologie, l.telephone,
-           l.courriels, l.site_web, l.horaires, l.presentation_resume, l.presentation_detail,
-           l.source_donnees AS source, l.itinerance, l.structure_parente, l.date_maj,
-           l.services, l.publics_specifiquement_adresses, l.prise_en_charge_specifique,
-           l.frais_a_charge, l.dispositif_programmes_nationaux, l.formations_labels,
-           l.autres_formations_labels, l.modalites_acces, l.modalites_accompagnement,
-           l.fiche_acces_libre, l.prise_rdv, l.updated_at,
-           l.location_precision AS x_location_precision, l.flags AS x_flags,
-           ARRAY(SELECT p.code FROM acceptation a JOIN programme p ON p.id = a.programme_id
-                 WHERE a.lieu_id = l.id AND a.revoked_at IS NULL
-                   AND a.valid_from <= :today AND (a.valid_to IS NULL OR :today <= a.valid_to)
-                   AND p.valid_from <= :today AND (p.valid_to IS NULL OR :today <= p.valid_to)
-                 ORDER BY p.code) AS x_pass_programmes
-    FROM lieu l
-    WHERE l.status <> 'closed' AND (CAST(:source AS text) IS NULL OR l.source = :source)
-    ORDER BY l.source, l.source_id
-"""
+_SAME_NAME = (
+    "pivot", "nom", "commune", "code_postal", "code_insee", "adresse", "complement_adresse")
+_SAME_NAME_AFTER = (
+    "typologie", "telephone", "courriels", "site_web", "horaires", "presentation_resume",
+    "presentation_detail")
+_SAME_NAME_LAST = (
+    "itinerance", "structure_parente", "date_maj", "services",
+    "publics_specifiquement_adresses", "prise_en_charge_specifique", "frais_a_charge",
+    "dispositif_programmes_nationaux", "formations_labels", "autres_formations_labels",
+    "modalites_acces", "modalites_accompagnement", "fiche_acces_libre", "prise_rdv",
+    "updated_at")
+
+
+def export_query(source: str | None, today: dt.date) -> Select:
+    """Venues not closed (of one import source, or all), with the codes of the programmes
+    each accepts ``today`` (``directory.rules``), in a stable order."""
+    lieu, a, p = Venue.__table__, Acceptance.__table__, Programme.__table__
+    programmes = func.array(
+        select(p.c.code).select_from(a.join(p, p.c.id == a.c.programme_id))
+        .where(a.c.lieu_id == lieu.c.id, rules.acceptance_valid_sql(today, a),
+               rules.programme_valid_sql(today, p))
+        .order_by(p.c.code).scalar_subquery())
+    query = (
+        select(lieu.c.id.label("lieu_id"), lieu.c.source.label("import_source"),
+               lieu.c.source_id.label("id"), *(lieu.c[name] for name in _SAME_NAME),
+               func.ST_Y(lieu.c.geom).label("latitude"), func.ST_X(lieu.c.geom).label("longitude"),
+               *(lieu.c[name] for name in _SAME_NAME_AFTER),
+               lieu.c.source_donnees.label("source"),
+               *(lieu.c[name] for name in _SAME_NAME_LAST),
+               lieu.c.location_precision.label("x_location_precision"),
+               lieu.c.flags.label("x_flags"), programmes.label("x_pass_programmes"))
+        .where(lieu.c.status != "closed")
+        .order_by(lieu.c.source, lieu.c.source_id))
+    if source is not None:
+        query = query.where(lieu.c.source == source)
+    return query
 
 
 def venues(connection: Connection, source: str | None, today: dt.date) -> Iterator[dict[str, Any]]:
     result = connection.execution_options(stream_results=True, yield_per=2000).execute(
-        text(_QUERY), {"source": source, "today": today})
+        export_query(source, today))
     for row in result.mappings():
         yield dict(row)
 

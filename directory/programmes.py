@@ -16,10 +16,11 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, null, select, text
+from sqlalchemy import func, join, null, select, text, true
 from sqlalchemy.orm import Session
 
 from core.errors import Conflict, InvalidInput, NotFound
+from directory import rules
 from directory.models import Acceptance, Programme, Venue
 from directory.vocabulary import ACCEPTANCE_SOURCES, SERVICES
 
@@ -33,7 +34,7 @@ PERIMETER_KINDS: dict[str, tuple[str, str, re.Pattern, str]] = {
     "epci": ("epci", "epci_code", re.compile(r"^\d{9}$"), "EPCI"),
     "com": ("commune", "code", re.compile(r"^(\d{5}|2A\d{3}|2B\d{3})$"), "commune"),
 }
-ALL_FRANCE = "fr"
+ALL_FRANCE = rules.ALL_FRANCE
 
 
 @dataclass(frozen=True)
@@ -225,8 +226,7 @@ def get_programme(session: Session, code: str) -> Programme:
 def list_programmes(session: Session, on_date: dt.date | None = None) -> list[Programme]:
     query = select(Programme).order_by(Programme.code)
     if on_date is not None:
-        query = query.where(Programme.valid_from <= on_date).where(
-            (Programme.valid_to.is_(None)) | (Programme.valid_to >= on_date))
+        query = query.where(rules.programme_valid_sql(on_date))
     return list(session.scalars(query))
 
 
@@ -234,8 +234,7 @@ def acceptance_counts(session: Session, on_date: dt.date) -> dict[int, int]:
     """Number of venues whose acceptance is valid on ``on_date``, per programme id."""
     rows = session.execute(
         select(Acceptance.programme_id, func.count())
-        .where(Acceptance.valid_from <= on_date)
-        .where((Acceptance.valid_to.is_(None)) | (Acceptance.valid_to >= on_date))
+        .where(rules.acceptance_valid_sql(on_date))
         .group_by(Acceptance.programme_id))
     return {programme_id: count for programme_id, count in rows}
 
@@ -304,16 +303,14 @@ def accept(session: Session, *, programme_code: str, venue_reference: str,
 
 
 def _in_perimeter(session: Session, programme: Programme, venue: Venue) -> bool:
-    if ALL_FRANCE in programme.perimeter_codes:
+    """The venue lies in the programme's perimeter (``directory.rules.in_perimeter_sql``,
+    the matcher's own rule: the declared commune decides, else the point)."""
+    if rules.is_national(programme):
         return True
-    if venue.code_insee and venue.code_insee in programme.perimeter_communes:
-        return True
-    if venue.geom is None or programme.perimeter is None:
-        return False
     return bool(session.scalar(
-        text("SELECT ST_Covers(p.perimeter, l.geom) FROM programme p, lieu l "
-             "WHERE p.id = :programme AND l.id = :venue"),
-        {"programme": programme.id, "venue": venue.id}))
+        select(rules.in_perimeter_sql(Programme, Venue.code_insee, Venue.geom))
+        .select_from(join(Programme, Venue, true()))
+        .where(Programme.id == programme.id, Venue.id == venue.id)))
 
 
 def revoke(session: Session, *, programme_code: str, venue_reference: str,
@@ -396,8 +393,7 @@ def programme_payloads(session: Session, today: dt.date, on_date: dt.date | None
                        geometry: str = "simplified") -> list[dict]:
     query = _payload_query(geometry).order_by(Programme.code)
     if on_date is not None:
-        query = query.where(Programme.valid_from <= on_date).where(
-            (Programme.valid_to.is_(None)) | (Programme.valid_to >= on_date))
+        query = query.where(rules.programme_valid_sql(on_date))
     counts = acceptance_counts(session, today)
     return [_to_payload(session, p, g, n, counts) for p, g, n in session.execute(query)]
 

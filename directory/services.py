@@ -29,6 +29,7 @@ from core import geojson
 from core.errors import InvalidInput, NotFound
 from core.text import format_date_fr, format_time_fr
 from directory import hours as hours_mod
+from directory import rules
 from directory.importer.validate import FLAG_DUPLICATE
 from directory.models import Acceptance, Offer, Programme, TrainingSession, Venue, VenueStop
 from directory.vocabulary import (
@@ -173,32 +174,23 @@ def _territory_condition(session: Session, name: str, code: str):
     return Venue.id.in_(inside)
 
 
-def _acceptance_valid(on_date: dt.date):
-    return and_(Acceptance.valid_from <= on_date,
-                or_(Acceptance.valid_to.is_(None), Acceptance.valid_to >= on_date))
-
-
 def _programme_condition(session: Session, code: str, on_date: dt.date,
                          services: Sequence[str]):
     programme = session.scalar(select(Programme).where(Programme.code == code.lower()))
     if programme is None:
         raise InvalidInput(errors={"programme": [
             f"Aucun programme ne porte le code « {code} »."]})
-    if programme.valid_from > on_date or (
-            programme.valid_to is not None and programme.valid_to < on_date):
+    if not rules.programme_valid(programme, on_date):
         return false()
     conditions = [Acceptance.lieu_id == Venue.id, Acceptance.programme_id == programme.id,
-                  _acceptance_valid(on_date)]
+                  rules.acceptance_valid_sql(on_date)]
     if services:
         # The venue must offer one of the requested services AND accept the pass for it.
-        wanted = [s for s in services
-                  if not programme.allowed_services or s in programme.allowed_services]
+        wanted = [s for s in services if rules.programme_allows(programme, s)]
         if not wanted:
             return false()
         conditions.append(or_(*[
-            and_(Venue.services.contains([s]),
-                 or_(func.cardinality(Acceptance.services) == 0,
-                     Acceptance.services.contains([s])))
+            and_(Venue.services.contains([s]), rules.acceptance_covers_sql(s))
             for s in wanted]))
     return exists().where(*conditions)
 
@@ -294,9 +286,8 @@ def accepted_programme_codes(session: Session, venue_ids: Sequence[int],
     rows = session.execute(
         select(Acceptance.lieu_id, Programme.code)
         .join(Programme, Programme.id == Acceptance.programme_id)
-        .where(Acceptance.lieu_id.in_(list(venue_ids)), _acceptance_valid(on_date),
-               Programme.valid_from <= on_date,
-               or_(Programme.valid_to.is_(None), Programme.valid_to >= on_date))
+        .where(Acceptance.lieu_id.in_(list(venue_ids)), rules.acceptance_valid_sql(on_date),
+               rules.programme_valid_sql(on_date))
         .order_by(Acceptance.lieu_id, Programme.code))
     result: dict[int, list[str]] = {}
     for venue_id, code in rows:
@@ -357,12 +348,7 @@ def _closure(venue: Venue, today: dt.date) -> tuple[bool, str | None]:
     """(closed today, French sentence) from the status and the closure dates."""
     if venue.status == "closed":
         return True, "Ce lieu a fermé définitivement."
-    has_window = venue.closed_from is not None or venue.closed_until is not None
-    if venue.status != "temporarily_closed" and not has_window:
-        return False, None
-    inside = ((venue.closed_from is None or venue.closed_from <= today)
-              and (venue.closed_until is None or today <= venue.closed_until))
-    if not inside:
+    if rules.open_on(venue, today):
         return False, None
     if venue.closed_until is not None:
         until = format_date_fr(venue.closed_until)
@@ -437,9 +423,8 @@ def accepted_programmes(session: Session, venue_id: int, on_date: dt.date) -> li
     rows = session.execute(
         select(Acceptance, Programme)
         .join(Programme, Programme.id == Acceptance.programme_id)
-        .where(Acceptance.lieu_id == venue_id, _acceptance_valid(on_date),
-               Programme.valid_from <= on_date,
-               or_(Programme.valid_to.is_(None), Programme.valid_to >= on_date))
+        .where(Acceptance.lieu_id == venue_id, rules.acceptance_valid_sql(on_date),
+               rules.programme_valid_sql(on_date))
         .order_by(Programme.name))
     result = []
     for acceptance, programme in rows:

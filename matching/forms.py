@@ -6,7 +6,7 @@ Two forms share the same machinery:
 - the prescriber's form (``/orienter``): every filter of the API.
 
 Each form is read into ``SearchForm``: the values to show again, the fields of the match API
-(``matching.question.parse_question`` validates them), and French error messages keyed by
+(``matching.schemas.parse_question`` validates them), and French error messages keyed by
 the form's own field names, so that a page can show each error next to its field and in a
 summary. No SQL here: the matcher does the search.
 """

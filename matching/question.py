@@ -161,25 +161,3 @@ def question_from_loaded(data: Mapping[str, Any]) -> Question:
         travel_mode=data.get("travel_mode"),
         max_minutes=data.get("max_minutes"),
     )
-
-
-def parse_question(data: Mapping[str, Any]) -> Question:
-    """Validate API fields (a dict, or a MultiDict from a query string or a form) into a
-    Question; ``InvalidInput`` with French messages per field otherwise."""
-    from marshmallow import ValidationError
-
-    from .schemas import QuestionSchema
-
-    if hasattr(data, "getlist"):  # a query string / form: lists from repeated keys
-        from .schemas import ListOrCsv
-
-        schema_fields = QuestionSchema().fields
-        data = {key: (data.getlist(key) if isinstance(schema_fields.get(key), ListOrCsv)
-                      else data.get(key)) for key in data}
-    try:
-        loaded = QuestionSchema().load(dict(data))
-    except ValidationError as exc:
-        raise InvalidInput(errors=exc.normalized_messages()) from None
-    loaded.pop("limit", None)
-    loaded.pop("output", None)
-    return question_from_loaded(loaded)

@@ -8,11 +8,13 @@ comma-separated strings.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from core import schemas as fr
+from core.errors import InvalidInput
 from core.schemas import StrictSchema
 from directory.vocabulary import (
     LEVELS,
@@ -22,7 +24,7 @@ from directory.vocabulary import (
     SERVICES,
 )
 
-from .question import DAY_CODES, TRAVEL_MODES, slug
+from .question import DAY_CODES, TRAVEL_MODES, Question, question_from_loaded, slug
 
 # --- Fields (French messages: core.schemas) ----------------------------------------------
 
@@ -282,3 +284,19 @@ class MatchResponseSchema(StrictSchema):
     remote = fields.List(fields.Nested(MatchOfferSchema), required=True)
     hints = fields.List(fields.String(), required=True, metadata={
         "example": ["3 lieux acceptent ce pass à moins de 20 km, mais aucun le samedi."]})
+
+
+def parse_question(data: Mapping[str, Any]) -> Question:
+    """Validate API fields (a dict, or a MultiDict from a query string or a form) into a
+    Question; ``InvalidInput`` with French messages per field otherwise."""
+    if hasattr(data, "getlist"):  # a query string / form: lists from repeated keys
+        schema_fields = QuestionSchema().fields
+        data = {key: (data.getlist(key) if isinstance(schema_fields.get(key), ListOrCsv)
+                      else data.get(key)) for key in data}
+    try:
+        loaded = QuestionSchema().load(dict(data))
+    except ValidationError as exc:
+        raise InvalidInput(errors=exc.normalized_messages()) from None
+    loaded.pop("limit", None)
+    loaded.pop("output", None)
+    return question_from_loaded(loaded)

@@ -2,9 +2,12 @@
 
 1. Resolve where the person is: a point, or a polygon (commune, postal code): venues inside a
    polygon are at distance 0.
-2. Hard constraints in SQL: programme accepted and valid on the date, venue (or stop) in the
+2. Hard constraints in SQL (SQLAlchemy Core, composed by the public builders
+   :func:`venue_conditions`, :func:`perimeter_condition`, :func:`availability_condition`,
+   :func:`eligible_places`, :func:`candidate_query`; the catalogue's rules from
+   ``directory.rules``): programme accepted and valid on the date, venue (or stop) in the
    programme's perimeter, one requested service offered and covered by the acceptance and the
-   programme, every required support, not closed on the date, within the reach; a superset
+   programme, every required support, open on the date, within the reach; a superset
    pre-filter on the weekly opening for the availability.
 3. Candidates by the geography index: ``ST_DWithin(geog, :g, reach)`` ordered by the KNN
    operator ``geog <-> :g`` with a LIMIT (index scan in distance order, stops of itinerant
@@ -25,11 +28,40 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import text
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    DateTime,
+    Float,
+    Integer,
+    Select,
+    String,
+    Text,
+    and_,
+    any_,
+    bindparam,
+    cast,
+    exists,
+    extract,
+    func,
+    literal_column,
+    null,
+    or_,
+    select,
+    text,
+    true,
+    type_coerce,
+    union_all,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, INT4MULTIRANGE, aggregate_order_by
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import NullType, UserDefinedType
 
 from core.errors import InvalidInput
 from directory import hours as oh
+from directory import rules
+from directory.models import Acceptance, Offer, Programme, TrainingSession, Venue, VenueStop
 from directory.vocabulary import OFFER_FORMATS
 
 from . import ranking
@@ -157,7 +189,7 @@ class MatchResult:
 
 # --------------------------------------------------------------------------- the place
 
-# The SQL texts are few: parse each once (bound-parameter scan) rather than per question.
+# The fixed SQL texts are few: parse each once (bound-parameter scan), not per question.
 _text = functools.lru_cache(maxsize=256)(text)
 
 
@@ -230,26 +262,25 @@ def _address_place(session: Session, address: str) -> Place:
 
 def load_programme(session: Session, code: str) -> ProgrammeRef:
     row = session.execute(_text(
-        "SELECT id, code, name, valid_from, valid_to, allowed_services, "
-        "'fr' = ANY(perimeter_codes) AS national FROM programme WHERE code = :code"),
-        {"code": code}).one_or_none()
+        "SELECT id, code, name, valid_from, valid_to, allowed_services, perimeter_codes "
+        "FROM programme WHERE code = :code"), {"code": code}).one_or_none()
     if row is None:
         raise InvalidInput(errors={"programme": [f"Programme inconnu : « {code} »."]})
     return ProgrammeRef(row.id, row.code, row.name, row.valid_from, row.valid_to,
-                        tuple(row.allowed_services or ()), bool(row.national))
+                        tuple(row.allowed_services or ()), rules.is_national(row))
 
 
 def programme_problem(programme: ProgrammeRef, on_date: date) -> str | None:
     """Why the pass cannot be used on that date, in French, or None."""
+    if rules.programme_valid(programme, on_date):
+        return None
     if on_date < programme.valid_from:
         return (f"Le {programme.name} n'est valable qu'à partir du "
                 f"{oh.format_date_fr(programme.valid_from, weekday=False)} "
                 f"{programme.valid_from.year}.")
-    if programme.valid_to is not None and on_date > programme.valid_to:
-        return (f"Le {programme.name} n'est plus valable depuis le "
-                f"{oh.format_date_fr(programme.valid_to, weekday=False)} "
-                f"{programme.valid_to.year}.")
-    return None
+    return (f"Le {programme.name} n'est plus valable depuis le "
+            f"{oh.format_date_fr(programme.valid_to, weekday=False)} "
+            f"{programme.valid_to.year}.")
 
 
 # --------------------------------------------------------------------------- SQL
@@ -272,76 +303,145 @@ def _multirange(ranges) -> str:
     return "{" + ",".join(f"[{a},{b})" for a, b in ranges) + "}"
 
 
-# Per-row EXISTS: PostgreSQL strips a constant ``LIMIT 1`` from an EXISTS sub-query and may
-# then pull it up into a semi join (measured: a nested loop re-reading the whole acceptance
-# table for each candidate, 40-60 ms instead of 3 ms) or hash it over the whole table;
-# ``OFFSET 0`` keeps it a sub-plan probed by index for each row.
-_PER_ROW = " LIMIT 1 OFFSET 0"
+class _Geography(UserDefinedType):
+    """``CAST(… AS geography)`` exactly as written by hand (GeoAlchemy2's own type renders
+    ``geography(GEOMETRY,-1)``, which the planner matches to no index)."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw) -> str:
+        return "geography"
 
 
-def _venue_sql(f: Filters, per_row: bool = False) -> str:
-    """Conditions on the venue ``l`` (status, programme, services, support).
+class _Geometry(UserDefinedType):
+    cache_ok = True
+
+    def get_col_spec(self, **kw) -> str:
+        return "geometry"
+
+
+# The query's parameters (values from :func:`candidate_params`).
+_D = bindparam("d", type_=Date)
+_PID = bindparam("pid", type_=BigInteger)
+_SVC = cast(bindparam("svc", type_=Text), ARRAY(Text))
+_SUPPORT = cast(bindparam("support", type_=Text), ARRAY(Text))
+_WEEK = cast(bindparam("w", type_=Text), INT4MULTIRANGE)
+_H0 = bindparam("h0", type_=DateTime(timezone=True))
+_H1 = bindparam("h1", type_=DateTime(timezone=True))
+_NOW = cast(bindparam("now", type_=DateTime(timezone=True)), DateTime(timezone=True))
+_G = bindparam("g", type_=Text)
+_GEOG = cast(_G, _Geography())
+_GEOM = cast(_G, _Geometry())
+
+_LIEU = Venue.__table__
+_STOP = VenueStop.__table__
+_OFFRE = Offer.__table__
+_SEANCE = TrainingSession.__table__
+_ACCEPTATION = Acceptance.__table__
+_PROGRAMME = Programme.__table__
+
+
+def _probe(query: Select, per_row: bool) -> Select:
+    """Per-row EXISTS: PostgreSQL strips a constant ``LIMIT 1`` from an EXISTS sub-query and
+    may then pull it up into a semi join (measured: a nested loop re-reading the whole
+    acceptance table for each candidate, 40-60 ms instead of 3 ms) or hash it over the whole
+    table; ``OFFSET 0`` keeps it a sub-plan probed by index for each row."""
+    if not per_row:
+        return query
+    return query.limit(literal_column("1")).offset(literal_column("0"))
+
+
+def venue_conditions(f: Filters, venue=_LIEU, per_row: bool = False) -> ColumnElement[bool]:
+    """Conditions on the venue rows of ``venue`` (the ``lieu`` table, an alias, or a sub-query
+    with its columns): open on the date (``directory.rules.open_on_sql``), the programme's
+    acceptance valid on the date and covering one requested service that the venue offers,
+    every required support.
 
     ``per_row``: for a few rows (the candidates), each EXISTS is an index probe per row
-    (``LIMIT 1 OFFSET 0`` keeps the planner from turning it into a join over the whole
-    acceptance or offer table, which costs a full scan per question at a million venues);
-    without it, for set-wide queries, the planner chooses."""
-    one = _PER_ROW if per_row else ""
-    parts = [
-        "l.status <> 'closed'",
-        "NOT (l.status = 'temporarily_closed' AND (l.closed_from IS NULL OR l.closed_from <= :d)"
-        " AND (l.closed_until IS NULL OR :d <= l.closed_until))",
-        "NOT (l.status = 'open' AND l.closed_from IS NOT NULL AND l.closed_from <= :d"
-        " AND (l.closed_until IS NULL OR :d <= l.closed_until))",
-    ]
-    offered = ("(sv = ANY(l.services) OR EXISTS (SELECT 1 FROM offre o WHERE o.lieu_id = l.id "
-               f"AND o.active AND o.service = sv{one}))")
+    (:func:`_probe`); without it, for set-wide queries, the planner chooses."""
+    parts = [rules.open_on_sql(_D, venue)]
+    requested = func.unnest(_SVC).table_valued("sv").render_derived(name="req")
     if f.programme_id is not None:
-        covered = ""
+        a = _ACCEPTATION.alias("a")
+        conditions = [a.c.lieu_id == venue.c.id, a.c.programme_id == _PID,
+                      rules.acceptance_valid_sql(_D, a)]
         if f.services:
-            covered = (" AND EXISTS (SELECT 1 FROM unnest(CAST(:svc AS text[])) AS s(sv) WHERE "
-                       f"(cardinality(a.services) = 0 OR sv = ANY(a.services)) AND {offered})")
-        parts.append(
-            "EXISTS (SELECT 1 FROM acceptation a WHERE a.lieu_id = l.id AND a.programme_id = :pid"
-            " AND a.valid_from <= :d AND (a.valid_to IS NULL OR :d <= a.valid_to)" + covered
-            + one + ")")
+            conditions.append(exists(select(literal_column("1")).select_from(requested).where(
+                rules.acceptance_covers_sql(requested.c.sv, a),
+                rules.offers_service_sql(requested.c.sv, venue, per_row=per_row))
+                .correlate_except(requested)))
+        parts.append(exists(_probe(select(literal_column("1")).where(*conditions)
+                                   .correlate_except(a), per_row)))
     elif f.services:
-        parts.append("EXISTS (SELECT 1 FROM unnest(CAST(:svc AS text[])) AS s(sv) "
-                     f"WHERE {offered})")
+        parts.append(exists(select(literal_column("1")).select_from(requested)
+                            .where(rules.offers_service_sql(requested.c.sv, venue, per_row=per_row))
+                            .correlate_except(requested)))
     if f.support:
-        parts.append("l.prise_en_charge_specifique @> CAST(:support AS text[])")
-    return " AND ".join(parts)
+        parts.append(venue.c.prise_en_charge_specifique.contains(_SUPPORT))
+    return and_(*parts)
 
 
-def _perimeter_sql(f: Filters, code_col: str, geom_col: str) -> str:
+def perimeter_condition(f: Filters, code_insee, geom) -> ColumnElement[bool]:
+    """The place (a venue's or a stop's commune code and point) lies in the programme's
+    perimeter (``directory.rules.in_perimeter_sql``); true without a programme or for a
+    national one."""
     if f.programme_id is None or f.national:
-        return "TRUE"
-    return (f"EXISTS (SELECT 1 FROM programme p WHERE p.id = :pid AND CASE WHEN {code_col} IS "
-            f"NOT NULL THEN {code_col} = ANY(p.perimeter_communes) ELSE "
-            f"ST_Covers(p.perimeter, {geom_col}) END)")
+        return true()
+    p = _PROGRAMME.alias("p")
+    return exists(select(literal_column("1")).where(
+        p.c.id == _PID, rules.in_perimeter_sql(p, code_insee, geom)).correlate_except(p))
 
 
-def _availability_sql(f: Filters, week_col: str, tz_col: str, per_row: bool = False) -> str:
+def availability_condition(f: Filters, week, tz, venue_id,
+                           per_row: bool = False) -> ColumnElement[bool]:
     """Superset pre-filter: unknown hours, an overlapping weekly opening, an offer's weekly
-    schedule, or a session with free seats in the horizon (``per_row``: see _venue_sql)."""
-    one = _PER_ROW if per_row else ""
+    schedule, or a session with free seats in the horizon (``per_row``: see
+    :func:`venue_conditions`)."""
     if f.now is not None:
-        local = f"(CAST(:now AS timestamptz) AT TIME ZONE {tz_col})"
-        minute = (f"((EXTRACT(ISODOW FROM {local})::int - 1) * 1440 + "
-                  f"EXTRACT(HOUR FROM {local})::int * 60 + EXTRACT(MINUTE FROM {local})::int)")
-        return f"({week_col} IS NULL OR {week_col} @> {minute})"
+        local = func.timezone(tz, _NOW)  # now AT TIME ZONE the venue's zone
+
+        def part(field_: str):
+            return cast(extract(field_, local), Integer)
+
+        minute = (part("isodow") - 1) * 1440 + part("hour") * 60 + part("minute")
+        return or_(week.is_(None), week.contains(minute))
     if f.weekly is None:
-        return "TRUE"
-    svc = " AND o.service = ANY(CAST(:svc AS text[]))" if f.services else ""
-    return (f"({week_col} IS NULL OR {week_col} && CAST(:w AS int4multirange)"
-            " OR EXISTS (SELECT 1 FROM offre o WHERE o.lieu_id = l.id AND o.active"
-            f" AND o.opening_week && CAST(:w AS int4multirange){svc}{one})"
-            " OR EXISTS (SELECT 1 FROM offre o JOIN seance se ON se.offre_id = o.id"
-            f" WHERE o.lieu_id = l.id AND o.active{svc} AND se.starts_at >= :h0"
-            f" AND se.starts_at < :h1 AND se.seats_taken < se.seats{one}))")
+        return true()
+    o = _OFFRE.alias("o")
+    by_service = [o.c.service == any_(_SVC)] if f.services else []
+    se = _SEANCE.alias("se")
+    return or_(
+        week.is_(None), week.overlaps(_WEEK),
+        exists(_probe(select(literal_column("1")).where(
+            o.c.lieu_id == venue_id, o.c.active, o.c.opening_week.overlaps(_WEEK),
+            *by_service).correlate_except(o), per_row)),
+        exists(_probe(select(literal_column("1")).select_from(
+            o.join(se, se.c.offre_id == o.c.id)).where(
+            o.c.lieu_id == venue_id, o.c.active, *by_service, se.c.starts_at >= _H0,
+            se.c.starts_at < _H1, se.c.seats_taken < se.c.seats).correlate_except(o, se),
+            per_row)))
 
 
-def candidate_sql(f: Filters) -> str:
+def eligible_places(f: Filters) -> Select:
+    """Venues, and stops of itinerant venues (``lieu_id``, ``stop_id``, ``geog``), that pass
+    the venue-level hard constraints for ``f`` wherever they are: the cohort's candidates."""
+    lv = _LIEU.alias("l")
+    st = _STOP.alias("st")
+    s = _STOP.alias("s")
+    ls = _LIEU.alias("l")
+    return union_all(
+        select(lv.c.id.label("lieu_id"), cast(null(), BigInteger).label("stop_id"), lv.c.geog)
+        .where(venue_conditions(f, lv),
+               ~exists(select(literal_column("1")).where(st.c.lieu_id == lv.c.id)
+                       .correlate_except(st)),
+               perimeter_condition(f, lv.c.code_insee, lv.c.geom)),
+        select(s.c.lieu_id, s.c.id, s.c.geog)
+        .select_from(s.join(ls, ls.c.id == s.c.lieu_id))
+        .where(venue_conditions(f, ls), perimeter_condition(f, s.c.code_insee, s.c.geom)),
+    )
+
+
+def candidate_query(f: Filters) -> Select:
     """The candidate query: venues and stops of itinerant venues, nearest first.
 
     ``near``: the ``:m`` nearest venues and stops by the GiST index of ``geom`` alone (an index
@@ -355,75 +455,130 @@ def candidate_sql(f: Filters) -> str:
     when a branch was cut by ``:m`` (NULL otherwise); :func:`metres_below` turns it into a
     distance below which every venue was looked at, and the caller asks for more rows when
     the answer could lie beyond.
-    """
-    g = "CAST(:g AS geography)"
-    gm = "CAST(:g AS geometry)"
-    # A lon/lat box around the place that holds the whole reach: the index scans stop at
-    # its edge (a branch that ends before :m rows has seen everything within the reach).
-    box = f"ST_Expand({gm}, :dx, :dy)"
-    venue = _venue_sql(f, per_row=True)
-    acceptance = ("(SELECT a.services FROM acceptation a WHERE a.lieu_id = c.lieu_id "
-                  "AND a.programme_id = :pid)" if f.programme_id is not None
-                  else "CAST('{}' AS text[])")
-    return f"""
-WITH near AS MATERIALIZED (
-  (SELECT l.id, NULL::bigint AS stop_id, l.geog, l.geom <-> {gm} AS knn, l.status,
-          l.closed_from, l.closed_until, l.services, l.prise_en_charge_specifique,
-          l.code_insee, l.geom, l.opening_week, l.timezone, NULL::varchar AS stop_code_insee,
-          NULL::geometry AS stop_geom, NULL::int4multirange AS stop_week
-     FROM lieu l
-    WHERE l.geom && {box}
-    ORDER BY l.geom <-> {gm}
-    LIMIT :m)
-  UNION ALL
-  (SELECT l.id, s.id, s.geog, s.knn, l.status, l.closed_from, l.closed_until, l.services,
-          l.prise_en_charge_specifique, l.code_insee, l.geom, l.opening_week, l.timezone,
-          s.code_insee, s.geom, s.opening_week
-     FROM (SELECT s.id, s.lieu_id, s.geog, s.geom <-> {gm} AS knn, s.code_insee, s.geom,
-                  s.opening_week
-             FROM lieu_stop s WHERE s.geom && {box}
-            ORDER BY s.geom <-> {gm} LIMIT :m) AS s
-     -- OFFSET 0: one primary-key lookup per stop, never a scan of every venue.
-     CROSS JOIN LATERAL (SELECT * FROM lieu l WHERE l.id = s.lieu_id OFFSET 0) AS l)
-), scanned AS (
-  SELECT min(last_knn) AS scan_bound
-    FROM (SELECT max(knn) AS last_knn, count(*) AS rows_seen FROM near AS l
-           GROUP BY stop_id IS NULL) AS branch
-   WHERE rows_seen >= :m
-), c AS (
-  SELECT l.id AS lieu_id, l.stop_id, l.geog, l.knn FROM near AS l
-   WHERE ST_DWithin(l.geog, {g}, :reach)
-     AND {venue}
-     AND ((l.stop_id IS NULL
-           AND NOT EXISTS (SELECT 1 FROM lieu_stop st WHERE st.lieu_id = l.id{_PER_ROW})
-           AND {_perimeter_sql(f, "l.code_insee", "l.geom")}
-           AND {_availability_sql(f, "l.opening_week", "l.timezone", per_row=True)})
-       OR (l.stop_id IS NOT NULL
-           AND {_perimeter_sql(f, "l.stop_code_insee", "l.stop_geom")}
-           AND {_availability_sql(f, "l.stop_week", "l.timezone", per_row=True)}))
-   ORDER BY l.knn, l.id, l.stop_id
-   LIMIT :n
-)
-SELECT sc.scan_bound, c.lieu_id, c.stop_id, c.knn,
-       ST_Distance(c.geog, {g}, true) AS distance_m,
-       l.nom, l.adresse, l.code_postal, l.commune, ST_Y(l.geom) AS lat, ST_X(l.geom) AS lon,
-       l.horaires_osm, l.timezone, l.services, l.publics_specifiquement_adresses AS publics,
-       l.prise_en_charge_specifique AS support, l.modalites_accompagnement AS modalites,
-       l.telephone, l.site_web, l.prise_rdv, l.weekly_capacity,
-       st.label AS stop_label, st.adresse AS stop_adresse, ST_Y(st.geom) AS stop_lat,
-       ST_X(st.geom) AS stop_lon, st.horaires_osm AS stop_horaires,
-       {acceptance} AS acc_services,
-       (SELECT json_agg(json_build_object(
-                 'id', o.id, 'title', o.title, 'service', o.service, 'level', o.level,
-                 'format', o.format, 'cheques_required', o.cheques_required,
-                 'duration_minutes', o.duration_minutes, 'languages', o.languages,
-                 'publics', o.publics) ORDER BY o.id)
-          FROM offre o WHERE o.lieu_id = c.lieu_id AND o.active) AS offers
-  FROM scanned sc
-  LEFT JOIN c ON TRUE
-  LEFT JOIN lieu l ON l.id = c.lieu_id
-  LEFT JOIN lieu_stop st ON st.id = c.stop_id
- ORDER BY c.knn, c.lieu_id, c.stop_id"""
+
+    Every value is a bound parameter: the statement depends only on which constraints are
+    given (cached by ``f``'s shape through :func:`_shape`)."""
+    return _candidate_query(_shape(f))
+
+
+def _shape(f: Filters) -> Filters:
+    """``f`` with its values replaced by placeholders: the statement's cache key."""
+    return Filters(on_date=date.min, programme_id=None if f.programme_id is None else 0,
+                   national=f.national, services=("",) if f.services else (),
+                   support=("",) if f.support else (),
+                   weekly=None if f.weekly is None else (),
+                   now=None if f.now is None else datetime.min.replace(tzinfo=UTC),
+                   horizon=None)
+
+
+# Columns of a venue the hard constraints read (the ``near`` rows of the candidate query).
+_NEAR_VENUE_COLUMNS = ("id", "status", "closed_from", "closed_until", "services",
+                       "prise_en_charge_specifique", "code_insee", "geom", "opening_week",
+                       "timezone")
+
+
+def _raw(column):
+    """The column as the driver gives it: psycopg already returns lists for arrays, and
+    SQLAlchemy's per-item array processing costs ~0.5 ms a question at 20,000 venues."""
+    return type_coerce(column, NullType()).label(column.key)
+
+
+@functools.lru_cache(maxsize=64)
+def _candidate_query(f: Filters) -> Select:
+    m = bindparam("m", type_=Integer)
+    box = func.ST_Expand(_GEOM, bindparam("dx", type_=Float), bindparam("dy", type_=Float))
+    lv = _LIEU.alias("l")
+    knn = lv.c.geom.op("<->", return_type=Float)(_GEOM)
+    venues = (select(lv.c.id, cast(null(), BigInteger).label("stop_id"), lv.c.geog,
+                     knn.label("knn"), lv.c.status, lv.c.closed_from, lv.c.closed_until,
+                     lv.c.services, lv.c.prise_en_charge_specifique, lv.c.code_insee, lv.c.geom,
+                     lv.c.opening_week, lv.c.timezone,
+                     cast(null(), String).label("stop_code_insee"),
+                     cast(null(), _Geometry()).label("stop_geom"),
+                     cast(null(), INT4MULTIRANGE).label("stop_week"))
+              .where(lv.c.geom.op("&&")(box)).order_by(knn).limit(m))
+    s0 = _STOP.alias("s")
+    stop_knn = s0.c.geom.op("<->", return_type=Float)(_GEOM)
+    nearest_stops = (select(s0.c.id, s0.c.lieu_id, s0.c.geog, stop_knn.label("knn"),
+                            s0.c.code_insee, s0.c.geom, s0.c.opening_week)
+                     .where(s0.c.geom.op("&&")(box)).order_by(stop_knn).limit(m)
+                     .subquery("s"))
+    # OFFSET 0: one primary-key lookup per stop, never a scan of every venue.
+    l2 = _LIEU.alias("l2")
+    stop_venue = (select(*(l2.c[name] for name in _NEAR_VENUE_COLUMNS))
+                  .where(l2.c.id == nearest_stops.c.lieu_id)
+                  .offset(literal_column("0")).lateral("l"))
+    stops = (select(stop_venue.c.id, nearest_stops.c.id, nearest_stops.c.geog,
+                    nearest_stops.c.knn, stop_venue.c.status, stop_venue.c.closed_from,
+                    stop_venue.c.closed_until, stop_venue.c.services,
+                    stop_venue.c.prise_en_charge_specifique, stop_venue.c.code_insee,
+                    stop_venue.c.geom, stop_venue.c.opening_week, stop_venue.c.timezone,
+                    nearest_stops.c.code_insee, nearest_stops.c.geom,
+                    nearest_stops.c.opening_week)
+             .select_from(nearest_stops.join(stop_venue, true())))
+    near = union_all(venues, stops).cte("near").prefix_with("MATERIALIZED")
+
+    branch = (select(func.max(near.c.knn).label("last_knn"), func.count().label("rows_seen"))
+              .group_by(near.c.stop_id.is_(None)).subquery("branch"))
+    scanned = (select(func.min(branch.c.last_knn).label("scan_bound"))
+               .where(branch.c.rows_seen >= m).cte("scanned"))
+
+    n = near.alias("l")
+    st = _STOP.alias("st")
+    own_place = and_(
+        n.c.stop_id.is_(None),
+        ~exists(_probe(select(literal_column("1")).where(st.c.lieu_id == n.c.id)
+                       .correlate_except(st), True)),
+        perimeter_condition(f, n.c.code_insee, n.c.geom),
+        availability_condition(f, n.c.opening_week, n.c.timezone, n.c.id, per_row=True))
+    at_stop = and_(
+        n.c.stop_id.is_not(None),
+        perimeter_condition(f, n.c.stop_code_insee, n.c.stop_geom),
+        availability_condition(f, n.c.stop_week, n.c.timezone, n.c.id, per_row=True))
+    c = (select(n.c.id.label("lieu_id"), n.c.stop_id, n.c.geog, n.c.knn)
+         .where(func.ST_DWithin(n.c.geog, _GEOG, bindparam("reach", type_=Float)),
+                venue_conditions(f, n, per_row=True), or_(own_place, at_stop))
+         .order_by(n.c.knn, n.c.id, n.c.stop_id)
+         .limit(bindparam("n", type_=Integer))
+         .cte("c"))
+
+    lieu = _LIEU.alias("l")
+    stop = _STOP.alias("st")
+    if f.programme_id is not None:
+        a = _ACCEPTATION.alias("a")
+        acceptance = (select(a.c.services).where(a.c.lieu_id == c.c.lieu_id,
+                                                 a.c.programme_id == _PID)
+                      .scalar_subquery())
+    else:
+        acceptance = cast(literal_column("'{}'"), ARRAY(Text))
+    o = _OFFRE.alias("o")
+    offers = (select(func.json_agg(aggregate_order_by(func.json_build_object(
+        "id", o.c.id, "title", o.c.title, "service", o.c.service, "level", o.c.level,
+        "format", o.c.format, "cheques_required", o.c.cheques_required,
+        "duration_minutes", o.c.duration_minutes, "languages", o.c.languages,
+        "publics", o.c.publics), o.c.id)))
+        .where(o.c.lieu_id == c.c.lieu_id, o.c.active).scalar_subquery())
+    return (
+        select(scanned.c.scan_bound, c.c.lieu_id, c.c.stop_id, c.c.knn,
+               func.ST_Distance(c.c.geog, _GEOG, true()).label("distance_m"),
+               lieu.c.nom, lieu.c.adresse, lieu.c.code_postal, lieu.c.commune,
+               func.ST_Y(lieu.c.geom).label("lat"), func.ST_X(lieu.c.geom).label("lon"),
+               lieu.c.horaires_osm, lieu.c.timezone, _raw(lieu.c.services),
+               _raw(lieu.c.publics_specifiquement_adresses).label("publics"),
+               _raw(lieu.c.prise_en_charge_specifique).label("support"),
+               _raw(lieu.c.modalites_accompagnement).label("modalites"),
+               _raw(lieu.c.telephone), _raw(lieu.c.site_web), lieu.c.prise_rdv,
+               lieu.c.weekly_capacity,
+               stop.c.label.label("stop_label"), stop.c.adresse.label("stop_adresse"),
+               func.ST_Y(stop.c.geom).label("stop_lat"),
+               func.ST_X(stop.c.geom).label("stop_lon"),
+               stop.c.horaires_osm.label("stop_horaires"),
+               type_coerce(acceptance, NullType()).label("acc_services"),
+               offers.label("offers"))
+        .select_from(scanned.outerjoin(c, true())
+                     .outerjoin(lieu, lieu.c.id == c.c.lieu_id)
+                     .outerjoin(stop, stop.c.id == c.c.stop_id))
+        .order_by(c.c.knn, c.c.lieu_id, c.c.stop_id))
 
 
 def metres_below(degrees: float, max_abs_lat: float) -> float:
@@ -467,9 +622,10 @@ def candidate_params(f: Filters, place: Place, reach: int, n: int,
 def explain(session: Session, f: Filters, place: Place, reach: int = DEFAULT_REACH_M,
             n: int = 40) -> str:
     """EXPLAIN of the candidate query (for tests and the benchmark)."""
-    rows = session.execute(text("EXPLAIN " + candidate_sql(f)),
-                           candidate_params(f, place, reach, n)).scalars()
-    return "\n".join(rows)
+    compiled = candidate_query(f).compile(dialect=session.get_bind().dialect)
+    values = compiled.construct_params(candidate_params(f, place, reach, n))
+    rows = session.connection().exec_driver_sql("EXPLAIN " + compiled.string, values)
+    return "\n".join(r[0] for r in rows)
 
 
 # --------------------------------------------------------------------------- details
@@ -488,26 +644,23 @@ def _sessions(session: Session, offer_ids: list[int], f: Filters) -> dict[int, l
     return found
 
 
-def _service_covered(service: str, lieu_id: int, covered: dict[int, tuple[str, ...]],
-                     programme: ProgrammeRef | None) -> bool:
+def _service_covered(service: str, acc_services, programme: ProgrammeRef | None) -> bool:
+    """The pass pays for ``service`` at a venue whose acceptance covers ``acc_services``
+    (``directory.rules.covers_service``); anything goes without a pass."""
     if programme is None:
         return True
-    if programme.allowed_services and service not in programme.allowed_services:
-        return False
-    acc = covered.get(lieu_id, ())
-    return not acc or service in acc
+    return rules.covers_service(programme, {"services": acc_services or ()}, service)
 
 
 def _offers_of(row, q: Question, programme: ProgrammeRef | None) -> list[dict]:
     """The venue's active offers the pass covers, for the requested services."""
-    covered = {row.lieu_id: tuple(row.acc_services or ())}
     return [o for o in (row.offers or ())
-            if _service_covered(o["service"], row.lieu_id, covered, programme)
+            if _service_covered(o["service"], row.acc_services, programme)
             and (not q.services or o["service"] in q.services)]
 
 
 @functools.lru_cache(maxsize=4096)
-def _hours_of(osm: str | None, tz: str) -> oh.Hours | None:
+def hours_of(osm: str | None, tz: str) -> oh.Hours | None:
     if not osm:
         return None
     try:
@@ -525,7 +678,7 @@ def _free(availability: Availability, now: datetime, tz: str) -> tuple:
 
 @functools.lru_cache(maxsize=8192)
 def _opening(osm: str, tz: str, free: tuple, now: datetime, is_now: bool) -> Slot | None:
-    return first_opening(_hours_of(osm, tz), list(free), now, is_now=is_now)
+    return first_opening(hours_of(osm, tz), list(free), now, is_now=is_now)
 
 
 def _build_candidate(row, sessions: dict[int, list], q: Question,
@@ -533,12 +686,11 @@ def _build_candidate(row, sessions: dict[int, list], q: Question,
                      with_slot: bool) -> ranking.Candidate:
     """A ranking candidate from a row of the candidate query."""
     offer_rows = _offers_of(row, q, programme)
-    covered = {row.lieu_id: tuple(row.acc_services or ())}
     offered = set(row.services or ()) | {o["service"] for o in offer_rows}
     services = frozenset(s for s in q.services if s in offered
-                         and _service_covered(s, row.lieu_id, covered, programme))
+                         and _service_covered(s, row.acc_services, programme))
     osm = row.stop_horaires if row.stop_id is not None else row.horaires_osm
-    hours = _hours_of(osm, row.timezone)
+    hours = hours_of(osm, row.timezone)
     free = _free(q.availability, now, row.timezone) if with_slot else ()
     offers = []
     session_slots: list[Slot] = []
@@ -602,7 +754,7 @@ def _search(session: Session, place: Place, f: Filters, q: Question, programme,
     # k-th's ellipsoidal distance is certified by rows up to ~1.5 × farther (east-west
     # bound): 3 × k answers in one query most of the time.
     n = 3 * k
-    sql = _text(candidate_sql(f))
+    sql = candidate_query(f)
     wanted = max(k, limit)
     built: dict[tuple[int, int | None], ranking.Candidate | None] = {}
     # Each selective constraint lowers the share of scanned rows that pass: scan more at
@@ -620,13 +772,7 @@ def _search(session: Session, place: Place, f: Filters, q: Question, programme,
         truncated = bound != math.inf
         if truncated:
             bound = metres_below(bound, place.max_abs_lat)
-        nearest: dict[int, Any] = {}
-        for row in raw:
-            kept = nearest.get(row.lieu_id)
-            if kept is None or (row.distance_m, row.stop_id or 0) < (kept.distance_m,
-                                                                     kept.stop_id or 0):
-                nearest[row.lieu_id] = row
-        rows = sorted(nearest.values(), key=lambda r: (r.distance_m, r.lieu_id))
+        rows = nearest_per_venue(raw)
         sessions: dict[int, list] = {}
         if with_slot and not q.availability.now:
             sessions = _sessions(session, [o["id"] for r in rows
@@ -663,6 +809,18 @@ def _search(session: Session, place: Place, f: Filters, q: Question, programme,
         if grown == (n, m):  # nothing more can be asked for
             return _Search(pool, counts, radius, steps, len(raw), capped_at_m=bound)
         n, m = grown
+
+
+def nearest_per_venue(rows) -> list:
+    """One row per venue (``lieu_id``): its nearest (a venue with stops is found at each
+    stop), ordered by distance then venue id."""
+    nearest: dict[int, Any] = {}
+    for row in rows:
+        kept = nearest.get(row.lieu_id)
+        if kept is None or (row.distance_m, row.stop_id or 0) < (kept.distance_m,
+                                                                 kept.stop_id or 0):
+            nearest[row.lieu_id] = row
+    return sorted(nearest.values(), key=lambda r: (r.distance_m, r.lieu_id))
 
 
 def _next_fetch(n: int, m: int, k: int, raw: list, cands: list, scanned_deg: float | None,
@@ -748,8 +906,8 @@ def match(q: Question, *, now: datetime, limit: int = 10, session: Session) -> M
         problem = programme_problem(programme, on_date)
         if problem:
             return empty([problem])
-        if programme.allowed_services and services:
-            services = tuple(s for s in services if s in programme.allowed_services)
+        if services:
+            services = tuple(s for s in services if rules.programme_allows(programme, s))
             if not services:
                 return empty([f"Le {programme.name} ne couvre pas "
                               + " ni ".join(f"« {s} »" for s in q.services) + "."])
@@ -815,17 +973,9 @@ def _remote_offers(session, place, f, q, programme) -> list[OfferMatch]:
     if q.formats and "remote" not in q.formats:
         return []
     remote_f = replace(f, weekly=None, now=None)
-    svc = " AND o.service = ANY(CAST(:svc AS text[]))" if f.services else ""
-    sql = (
-        "SELECT o.id, o.lieu_id, l.nom, o.title, o.service, o.level, o.format, "
-        "o.cheques_required, o.duration_minutes, o.languages FROM offre o "
-        "JOIN lieu l ON l.id = o.lieu_id WHERE o.format = 'remote' AND o.active" + svc
-        + " AND " + _venue_sql(remote_f) + " AND "
-        + _perimeter_sql(remote_f, "l.code_insee", "l.geom")
-        + " ORDER BY o.cheques_required, l.geom <-> CAST(:g AS geometry), o.id LIMIT :n")
     params = candidate_params(remote_f, place, 0, REMOTE_LIMIT * 4)
+    rows = session.execute(_remote_query(_shape(remote_f)), params).all()
     covered: dict[int, tuple[str, ...]] = {}
-    rows = session.execute(_text(sql), params).all()
     if programme is not None and rows:
         covered = {r.lieu_id: tuple(r.services) for r in session.execute(text(
             "SELECT lieu_id, services FROM acceptation WHERE programme_id = :pid "
@@ -833,8 +983,25 @@ def _remote_offers(session, place, f, q, programme) -> list[OfferMatch]:
                                          "ids": sorted({r.lieu_id for r in rows})})}
     found = [OfferMatch(r.id, r.lieu_id, r.nom, r.title, r.service, r.level, r.format,
                         r.cheques_required, r.duration_minutes, list(r.languages or ()))
-             for r in rows if _service_covered(r.service, r.lieu_id, covered, programme)]
+             for r in rows if _service_covered(r.service, covered.get(r.lieu_id), programme)]
     return found[:REMOTE_LIMIT]
+
+
+@functools.lru_cache(maxsize=64)
+def _remote_query(f: Filters) -> Select:
+    """Remote offers of venues that pass the hard constraints ``f`` (no place, no hours)."""
+    o = _OFFRE.alias("o")
+    lieu = _LIEU.alias("l")
+    by_service = [o.c.service == any_(_SVC)] if f.services else []
+    return (select(o.c.id, o.c.lieu_id, lieu.c.nom, o.c.title, o.c.service, o.c.level,
+                   o.c.format, o.c.cheques_required, o.c.duration_minutes, o.c.languages)
+            .select_from(o.join(lieu, lieu.c.id == o.c.lieu_id))
+            .where(o.c.format == "remote", o.c.active, *by_service,
+                   venue_conditions(f, lieu),
+                   perimeter_condition(f, lieu.c.code_insee, lieu.c.geom))
+            .order_by(o.c.cheques_required, lieu.c.geom.op("<->", return_type=Float)(_GEOM),
+                      o.c.id)
+            .limit(bindparam("n", type_=Integer)))
 
 
 def _hints(session, place, f, q, programme, now, reach) -> list[str]:
@@ -888,5 +1055,7 @@ def _hints(session, place, f, q, programme, now, reach) -> list[str]:
     return hints
 
 
-__all__ = ["ASSUMPTIONS", "OFFER_FORMATS", "MatchResult", "OfferMatch", "Place",
-           "ProgrammeRef", "VenueMatch", "explain", "filters_for", "match", "resolve_place"]
+__all__ = ["ASSUMPTIONS", "OFFER_FORMATS", "Filters", "MatchResult", "OfferMatch", "Place",
+           "ProgrammeRef", "VenueMatch", "availability_condition", "candidate_params",
+           "candidate_query", "eligible_places", "explain", "filters_for", "hours_of", "match",
+           "nearest_per_venue", "perimeter_condition", "resolve_place", "venue_conditions"]

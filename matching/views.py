@@ -43,7 +43,7 @@ def _answer(form: forms.SearchForm):
     """Run the matcher on a valid form; errors are attached to the form's fields."""
     if not form.valid:
         return None
-    from .question import parse_question
+    from .schemas import parse_question
     from .services import match
 
     try:

@@ -10,12 +10,13 @@ from core import clock, jobs, limits
 from core.errors import PayloadTooLarge
 from extensions import db
 
-from .assignment import MAX_PEOPLE, result_payload, run_cohort
+from .assignment import result_payload, run_cohort
 from .schemas import (
     MAX_BODY_BYTES,
     CohortRequestSchema,
     CohortResponseSchema,
 )
+from .solver import MAX_PEOPLE
 
 blp = Blueprint(
     "match_cohort", __name__, url_prefix="/api/v1/match",

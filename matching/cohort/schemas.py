@@ -27,7 +27,9 @@ from core.text import number_fr
 
 from ..question import slug
 from ..schemas import QuestionSchema
-from .assignment import DEFAULT_CANDIDATES, DEFAULT_UNKNOWN_CAPACITY, MAX_PEOPLE, MAX_WEEKS
+from .assignment import DEFAULT_UNKNOWN_CAPACITY, MAX_WEEKS
+from .candidates import DEFAULT_CANDIDATES
+from .solver import MAX_PEOPLE
 
 # Request bodies above this are refused before being read (413).
 MAX_BODY_BYTES = 8 * 1024 * 1024

@@ -17,7 +17,7 @@ from pyproj import Geod
 from scipy.optimize import linear_sum_assignment
 
 from matching.cohort.assignment import PersonNeed, assign_cohort
-from matching.question import parse_question
+from matching.schemas import parse_question
 from tests import conftest as cat
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -325,11 +325,12 @@ def test_without_capacity_limits_everyone_gets_the_engines_nearest(db_session, s
 def test_a_failing_query_does_not_carry_positions(db_session, monkeypatch):
     import traceback
 
-    from matching.cohort import assignment as cohort
+    from matching.cohort import candidates
 
     prog = cat.programme(db_session)
     cat.accept(db_session, cat.venue(db_session, *at(0), services=[DEMARCHES]), prog)
-    monkeypatch.setattr(cohort, "_NEAREST_SQL", cohort._NEAREST_SQL.replace("LIMIT", "LIMT"))
+    monkeypatch.setattr(candidates, "_NEAREST_SQL",
+                        candidates._NEAREST_SQL.replace("LIMIT", "LIMT"))
     canary = (-0.5712345, 44.8412345)
     with pytest.raises(RuntimeError) as info:
         assign(db_session, [person("P", canary, programme="pass-test")])
@@ -341,7 +342,7 @@ def test_a_failing_query_does_not_carry_positions(db_session, monkeypatch):
 def test_places_resolved_in_bulk_equal_the_engines(db_session, geography):
     from sqlalchemy import text
 
-    from matching.cohort.assignment import resolve_places
+    from matching.cohort.candidates import resolve_places
     from matching.question import Where
     from matching.services import resolve_place
 

@@ -9,15 +9,8 @@ import random
 import pytest
 
 from matching.availability import availability_fr
-from matching.cohort.assignment import (
-    Option,
-    Problem,
-    greedy,
-    solve,
-    total_distance,
-    unassigned_reason,
-    violations,
-)
+from matching.cohort.assignment import unassigned_reason
+from matching.cohort.solver import Option, Problem, greedy, solve, total_distance, violations
 from matching.question import Availability
 
 

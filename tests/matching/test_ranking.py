@@ -12,7 +12,8 @@ from core.errors import InvalidInput
 from directory import hours as oh
 from matching import availability as av
 from matching import ranking
-from matching.question import Availability, Question, Where, parse_question
+from matching.question import Availability, Question, Where
+from matching.schemas import parse_question
 
 PARIS = ZoneInfo("Europe/Paris")
 # Tuesday 1 December 2026, 10:00 in Paris.

@@ -245,3 +245,35 @@ def test_the_scan_cap_is_said(db_session, town, monkeypatch):
     monkeypatch.setattr(services, "MAX_SCAN", 50_000)
     full = match(question, now=NOW, limit=1, session=db_session)
     assert [r.nom for r in full.results] == ["A"] and full.search_message is None
+
+
+def test_an_open_venue_in_a_closure_period_is_not_recommended(db_session, town):
+    """``open`` with ``closed_until`` next month (either bound missing) is closed today, as its
+    page says (``directory.rules.open_on``): neither the matcher, nor its remote offers, nor
+    the cohort propose it (the matcher did before the rule was written once)."""
+    from matching.cohort.assignment import PersonNeed, assign_cohort
+
+    prog, v = town
+    until_next_month = cat.venue(db_session, *at(0.2), nom="H (fermé jusqu'au mois prochain)",
+                                 horaires="Mo-Su 00:00-24:00", services=[DEMARCHES],
+                                 status="open", closed_until=dt.date(2027, 1, 10))
+    cat.accept(db_session, until_next_month, prog)
+    cat.offer(db_session, until_next_month, DEMARCHES, format="remote")
+    reopened = cat.venue(db_session, *at(0.3), nom="I (rouvert)", services=[DEMARCHES],
+                         horaires="Mo-Su 00:00-24:00", status="open",
+                         closed_until=dt.date(2026, 11, 30))
+    cat.accept(db_session, reopened, prog)
+    q = here(programme="pass-test", services=(DEMARCHES,))
+    r = match(q, now=NOW, session=db_session)
+    ids = [x.venue_id for x in r.results]
+    assert until_next_month.id not in ids
+    assert reopened.id in ids and v["a"].id in ids
+    assert until_next_month.id not in [o.venue_id for o in r.remote]
+    on_reopening = match(here(programme="pass-test", services=(DEMARCHES,),
+                              availability=Availability(on_date=dt.date(2027, 1, 11))),
+                         now=NOW, session=db_session)
+    assert until_next_month.id in [x.venue_id for x in on_reopening.results]
+
+    result = assign_cohort([PersonNeed("P", q)], now=NOW, session=db_session)
+    assert result.assignments and result.assignments[0].venue_id != until_next_month.id
+    assert result.assignments[0].venue_id == reopened.id

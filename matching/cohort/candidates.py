@@ -1,0 +1,361 @@
+"""Candidate venues of each person of a cohort (SQL, then the exact availability).
+
+The matching engine's own hard-constraint query (``matching.services.eligible_places``:
+programme accepted and valid on the date, perimeter, service offered and covered, required
+support, open on the date — ``directory.rules``) is evaluated once per group of people
+sharing those constraints, into a temporary table with a GiST index; then the ``k`` nearest
+of each distinct place within the person's reach (KNN, exact ellipsoidal distance, 0 inside a
+commune or postal-code polygon), all places in one ``LATERAL`` query; then the exact
+availability per person (opening hours through the OSM parser, sessions with free seats), as
+``matching.services`` does for one person. Running the engine's one-place query 2,000 times
+would take about 15 ms each: the shared table makes a cohort of 2,000 a matter of seconds.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import column, insert, table, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from directory import rules
+
+from ..availability import first_opening, free_intervals
+from ..question import Availability, Question
+from ..services import Place, candidate_params, eligible_places, hours_of, nearest_per_venue
+from .solver import Option
+
+DEFAULT_CANDIDATES = 20  # nearest venues per person that pass the hard constraints
+SESSIONS_PER_VENUE = 3  # dated sessions offered to one person at one venue (earliest first)
+
+
+@dataclass(frozen=True)
+class PersonNeed:
+    """One person of the cohort: a pseudonymous identifier and their question."""
+
+    key: str
+    question: Question
+
+
+@dataclass
+class Prepared:
+    """A person ready for the search: place, programme, filters, and what was found."""
+
+    index: int
+    need: PersonNeed
+    place: Any
+    programme: Any
+    filters: Any
+    reach: int
+    services: tuple[str, ...]
+    k: int = DEFAULT_CANDIDATES
+    rows: list[Any] = field(default_factory=list)  # nearest row per venue, by distance
+    truncated: bool = False
+    options: list[Option] = field(default_factory=list)
+
+
+# --- the engine's hard constraints, for many people at once -------------------------------
+
+# Parameters of the engine's venue-level conditions (``matching.services.eligible_places``).
+_GROUP_PARAMS = ("d", "pid", "svc", "support")
+# The temporary table of one group's eligible venues and stops (one group at a time).
+_ELIGIBLE = table("cohort_eligible", column("lieu_id"), column("stop_id"), column("geog"))
+
+
+def _group_key(f) -> tuple:
+    """People who share the venue-level constraints (programme, date, services, support)."""
+    return (f.programme_id, f.national, f.on_date, f.services, f.support)
+
+
+def _group_params(f, place) -> dict[str, Any]:
+    """The engine's own parameters of the venue-level conditions."""
+    params = candidate_params(f, place, 0, 1)
+    return {k: v for k, v in params.items() if k in _GROUP_PARAMS}
+
+
+# Nearest eligible venues of each place, by the temporary table's GiST index (KNN on the
+# sphere), with the exact ellipsoidal distance. A polygon place (commune, postal code) is
+# searched from its point on surface, within its reach plus the polygon's radius around that
+# point and with twice the rows (KNN against the polygon itself costs ~2 ms a place); the
+# distances kept are exact, to the polygon (0 inside), and filtered by the reach.
+_NEAREST_SQL = """
+WITH places AS MATERIALIZED (
+  SELECT j, g, reach, n, c,
+         CASE WHEN polygon THEN ST_Length(ST_LongestLine(CAST(c AS geometry),
+                                                         CAST(g AS geometry))::geography)
+              ELSE 0 END AS radius
+    FROM (SELECT j, CAST(g AS geography) AS g, reach, n, polygon,
+                 CASE WHEN polygon THEN ST_PointOnSurface(CAST(g AS geometry))::geography
+                      ELSE CAST(g AS geography) END AS c
+            FROM json_to_recordset(CAST(:places AS json))
+                 AS x(j int, g text, reach float8, n int, polygon boolean)) AS y
+)
+SELECT pl.j AS place, e.lieu_id, e.stop_id, e.knn, e.distance_m, e.fetched
+  FROM places pl
+ CROSS JOIN LATERAL (
+   SELECT f.*, ST_Distance(f.geog, pl.g, true) AS distance_m, count(*) OVER () AS fetched
+     FROM (SELECT lieu_id, stop_id, geog, geog <-> pl.c AS knn FROM cohort_eligible
+            WHERE ST_DWithin(geog, pl.c, pl.reach + pl.radius)
+            ORDER BY geog <-> pl.c
+            LIMIT pl.n) AS f) AS e
+ WHERE e.distance_m <= pl.reach
+ ORDER BY pl.j, e.distance_m, e.lieu_id, e.stop_id"""
+
+
+def _place_key(p: Prepared) -> tuple[str, int, int, bool]:
+    polygon = bool(p.place.is_polygon)
+    return (p.place.geography, p.reach, (p.k + 10) * (2 if polygon else 1), polygon)
+
+
+def fetch_candidates(session: Session, people: list[Prepared]) -> None:
+    """Fill ``rows`` (nearest row per venue, by distance, at most ``k``) and ``truncated`` of
+    each person: the venue-level hard constraints (the engine's own query builder,
+    ``matching.services.eligible_places``) once per group of people, into a temporary table
+    indexed on the position, then the ``k`` nearest within reach of each distinct place.
+    Availability is checked afterwards, exactly, per person (:func:`options_for`)."""
+    groups: dict[tuple, list[Prepared]] = {}
+    for p in people:
+        groups.setdefault(_group_key(p.filters), []).append(p)
+    # JIT compilation of these plans costs seconds and saves nothing here.
+    session.execute(text("SET LOCAL jit = off"))
+    for members in groups.values():
+        f = members[0].filters
+        session.execute(text("DROP TABLE IF EXISTS cohort_eligible"))
+        session.execute(text("CREATE TEMPORARY TABLE cohort_eligible (lieu_id bigint, "
+                             "stop_id bigint, geog geography) ON COMMIT DROP"))
+        session.execute(insert(_ELIGIBLE).from_select(["lieu_id", "stop_id", "geog"],
+                                                      eligible_places(f)),
+                        _group_params(f, members[0].place))
+        session.execute(text("CREATE INDEX ON cohort_eligible USING gist (geog)"))
+        session.execute(text("ANALYZE cohort_eligible"))
+        places: dict[tuple[str, int, int, bool], int] = {}
+        for p in members:
+            places.setdefault(_place_key(p), len(places))
+        try:
+            rows = session.execute(text(_NEAREST_SQL), {
+                "places": json.dumps([{"j": j, "g": g, "reach": reach, "n": n,
+                                       "polygon": polygon}
+                                      for (g, reach, n, polygon), j in places.items()])}).all()
+        except DBAPIError as exc:
+            # Its parameters hold where people are: keep them out of tracebacks and logs.
+            raise RuntimeError("requête des lieux les plus proches de la cohorte : "
+                               f"{type(exc.orig).__name__}") from None
+        session.execute(text("DROP TABLE cohort_eligible"))
+        by_place: dict[int, list] = {}
+        for r in rows:
+            by_place.setdefault(r.place, []).append(r)
+        for p in members:
+            key = _place_key(p)
+            raw = by_place.get(places[key], [])
+            ordered = nearest_per_venue(raw)
+            p.truncated = bool(raw) and raw[0].fetched >= key[2] or len(ordered) > p.k
+            p.rows = ordered[:p.k]
+
+
+# --- details of the candidate venues ------------------------------------------------------
+
+@dataclass
+class Details:
+    venues: dict[int, Any] = field(default_factory=dict)
+    stops: dict[int, Any] = field(default_factory=dict)
+    covered: dict[tuple[int, int], tuple[str, ...]] = field(default_factory=dict)
+    offers: dict[int, list] = field(default_factory=dict)
+    sessions: dict[int, list] = field(default_factory=dict)
+    offer_by_id: dict[int, Any] = field(default_factory=dict)
+    session_by_id: dict[int, Any] = field(default_factory=dict)
+
+
+def load_details(session: Session, det: Details, people: list[Prepared],
+                  horizon: tuple[datetime, datetime]) -> None:
+    venue_ids = sorted({r.lieu_id for p in people for r in p.rows} - set(det.venues))
+    stop_ids = sorted({r.stop_id for p in people for r in p.rows if r.stop_id is not None}
+                      - set(det.stops))
+    programme_ids = sorted({p.programme.id for p in people if p.programme is not None})
+    if venue_ids:
+        for r in session.execute(text(
+                "SELECT id, nom, adresse, code_postal, commune, ST_Y(geom) AS lat, "
+                "ST_X(geom) AS lon, horaires_osm, timezone, weekly_capacity FROM lieu "
+                "WHERE id = ANY(:ids)"), {"ids": venue_ids}):
+            det.venues[r.id] = r
+        if programme_ids:
+            for r in session.execute(text(
+                    "SELECT lieu_id, programme_id, services FROM acceptation "
+                    "WHERE lieu_id = ANY(:ids) AND programme_id = ANY(:pids)"),
+                    {"ids": venue_ids, "pids": programme_ids}):
+                det.covered[(r.lieu_id, r.programme_id)] = tuple(r.services or ())
+        new_offers: list[int] = []
+        for r in session.execute(text(
+                "SELECT id, lieu_id, title, service FROM offre WHERE lieu_id = ANY(:ids) "
+                "AND active AND format <> 'remote' ORDER BY lieu_id, id"), {"ids": venue_ids}):
+            det.offers.setdefault(r.lieu_id, []).append(r)
+            det.offer_by_id[r.id] = r
+            new_offers.append(r.id)
+        if new_offers:
+            for r in session.execute(text(
+                    "SELECT id, offre_id, stop_id, starts_at, ends_at, seats - seats_taken AS free "
+                    "FROM seance WHERE offre_id = ANY(:ids) AND starts_at >= :h0 "
+                    "AND starts_at < :h1 AND seats_taken < seats ORDER BY starts_at, id"),
+                    {"ids": new_offers, "h0": horizon[0], "h1": horizon[1]}):
+                det.sessions.setdefault(r.offre_id, []).append(r)
+                det.session_by_id[r.id] = r
+    if stop_ids:
+        for r in session.execute(text(
+                "SELECT id, label, adresse, horaires_osm, ST_Y(geom) AS lat, ST_X(geom) AS lon "
+                "FROM lieu_stop WHERE id = ANY(:ids)"), {"ids": stop_ids}):
+            det.stops[r.id] = r
+
+
+class OpeningCache:
+    """Per-run caches of the free intervals and of the opening-hours checks."""
+
+    def __init__(self, now: datetime):
+        self.now = now
+        self._free: dict[tuple, list] = {}
+        self._opening: dict[tuple, str | bool | None] = {}
+        self.ways: dict[tuple, tuple[str | None, str | None, tuple[int, ...]]] = {}
+        self.sessions: dict[tuple, list[tuple[datetime, int]]] = {}
+
+    def free(self, av: Availability, tz: str) -> list[tuple[datetime, datetime]]:
+        key = (av, tz)
+        if key not in self._free:
+            self._free[key] = free_intervals(av, self.now, tz)
+        return self._free[key]
+
+    def open_during(self, osm: str, tz: str, av: Availability) -> str | bool | None:
+        """The first opening inside the availability in words ("ouvert lundi de 10 h à
+        11 h"), True when no availability is given, False when closed then; None when the
+        hours are unknown."""
+        key = (osm, tz, av)
+        if key not in self._opening:
+            hours = hours_of(osm, tz)
+            if hours is None:
+                found: str | bool | None = None
+            elif not av.given:
+                found = True
+            else:
+                slot = first_opening(hours, self.free(av, tz), self.now)
+                found = slot.text if slot is not None else False
+            self._opening[key] = found
+        return self._opening[key]
+
+
+def _venue_ways(p: Prepared, row, det: Details, avail: OpeningCache
+                ) -> tuple[str | None, str | None, tuple[int, ...]]:
+    """How a person can be received at a candidate venue (or stop): at an opening ("opening",
+    "unknown_hours" or None when closed at their times) and the dated sessions with free seats
+    that fit their availability, for an offer of a requested service the pass covers."""
+    av = p.need.question.availability
+    key = (row.lieu_id, row.stop_id, p.programme.id if p.programme else None, p.services, av)
+    cached = avail.ways.get(key)
+    if cached is not None:
+        return cached
+    venue = det.venues[row.lieu_id]
+    stop = det.stops.get(row.stop_id) if row.stop_id is not None else None
+    osm = stop.horaires_osm if stop is not None else venue.horaires_osm
+    tz = venue.timezone
+    opening = avail.open_during(osm, tz, av) if osm else None
+    kind = "unknown_hours" if opening is None else ("opening" if opening else None)
+    opening_text = opening if isinstance(opening, str) else None
+    free = avail.free(av, tz)
+    fitting = []
+    for start, sid in _venue_sessions(p, row, det, avail):  # earliest first
+        if len(fitting) >= SESSIONS_PER_VENUE:
+            break
+        for ws, we in free:
+            if ws <= start < we:
+                fitting.append((start, sid))
+                break
+    fitting.sort()
+    result = (kind, opening_text, tuple(sid for _, sid in fitting[:SESSIONS_PER_VENUE]))
+    avail.ways[key] = result
+    return result
+
+
+def _venue_sessions(p: Prepared, row, det: Details, avail: OpeningCache
+                    ) -> list[tuple[datetime, int]]:
+    """Sessions with free seats at a venue (or stop) for an offer of a requested service the
+    person's pass covers, whenever they are: (start, id), earliest first."""
+    key = (row.lieu_id, row.stop_id, p.programme.id if p.programme else None, p.services)
+    cached = avail.sessions.get(key)
+    if cached is not None:
+        return cached
+    acceptance = None
+    if p.programme is not None:
+        acceptance = {"services": det.covered.get((row.lieu_id, p.programme.id), ())}
+    found = []
+    for offer in det.offers.get(row.lieu_id, ()):
+        if p.services and offer.service not in p.services:
+            continue
+        if p.programme is not None and not rules.covers_service(p.programme, acceptance,
+                                                                 offer.service):
+            continue
+        for s in det.sessions.get(offer.id, ()):
+            if row.stop_id is None or s.stop_id in (None, row.stop_id):
+                found.append((s.starts_at, s.id))
+    found.sort()
+    avail.sessions[key] = found
+    return found
+
+
+def options_for(p: Prepared, det: Details, avail: OpeningCache) -> list[Option]:
+    options: list[Option] = []
+    for rank, row in enumerate(p.rows, start=1):
+        kind, opening_text, sessions = _venue_ways(p, row, det, avail)
+        if kind is not None:
+            options.append(Option(row.lieu_id, row.distance_m, kind, stop_id=row.stop_id,
+                                  rank=rank, text=opening_text))
+        for sid in sessions:
+            options.append(Option(row.lieu_id, row.distance_m, "session", session_id=sid,
+                                  stop_id=row.stop_id, rank=rank))
+    return options
+
+
+def resolve_places(session: Session, wheres: Sequence[Any]) -> dict[Any, Any]:
+    """``matching.services.resolve_place`` for many communes and postal codes at once (the
+    same SQL, grouped; tested equal). Points need no query; unknown codes are left out, for
+    ``resolve_place`` to answer with its own error."""
+    found: dict[Any, Any] = {}
+    communes = sorted({w.commune for w in wheres if w.commune and w.lat is None})
+    postal_codes = sorted({w.postal_code for w in wheres
+                           if w.postal_code and w.lat is None and not w.commune})
+    by_commune: dict[str, Any] = {}
+    if communes:
+        by_commune = {r.code: r for r in session.execute(text(
+            "SELECT code, name, ST_Y(COALESCE(point, ST_PointOnSurface(geom))) AS lat, "
+            "ST_X(COALESCE(point, ST_PointOnSurface(geom))) AS lon, "
+            "encode(ST_AsEWKB(COALESCE(geom, point)), 'hex') AS g, geom IS NOT NULL AS poly, "
+            "greatest(abs(ST_YMin(COALESCE(geom, point))), abs(ST_YMax(COALESCE(geom, point))))"
+            " AS max_abs_lat FROM commune WHERE code = ANY(:codes)"), {"codes": communes})}
+    by_postal_code: dict[str, Any] = {}
+    if postal_codes:
+        by_postal_code = {r.pc: r for r in session.execute(text(
+            "SELECT pc, names, code, n, g, ST_Y(centre) AS lat, ST_X(centre) AS lon,"
+            " greatest(abs(ST_YMin(CAST(g AS geometry))), abs(ST_YMax(CAST(g AS geometry))))"
+            " AS max_abs_lat FROM ("
+            " SELECT pc, names, code, n, g, ST_PointOnSurface(CAST(g AS geometry)) AS centre"
+            " FROM (SELECT p.code AS pc, string_agg(c.name, ', ' ORDER BY c.name) AS names,"
+            "  min(c.code) AS code, count(*) AS n,"
+            "  encode(ST_AsEWKB(ST_Multi(ST_Union(c.geom))), 'hex') AS g"
+            "  FROM postal_code p JOIN commune c ON c.code = p.commune_code"
+            "  WHERE p.code = ANY(:pcs) AND c.geom IS NOT NULL GROUP BY p.code) AS u) AS v"),
+            {"pcs": postal_codes})}
+    for w in wheres:
+        if w in found or w.lat is not None:
+            continue
+        if w.commune:
+            r = by_commune.get(w.commune)
+            if r is not None and r.g is not None:
+                found[w] = Place(f"{r.name} ({r.code})", r.lat, r.lon, r.code, "commune",
+                                 bool(r.poly), r.g, max_abs_lat=r.max_abs_lat)
+        elif w.postal_code:
+            r = by_postal_code.get(w.postal_code)
+            if r is not None and r.n and r.g is not None:
+                found[w] = Place(f"{w.postal_code} ({r.names})", r.lat, r.lon,
+                                 r.code if r.n == 1 else None, "postal_code", True, r.g,
+                                 max_abs_lat=r.max_abs_lat)
+    return found
