@@ -37,8 +37,9 @@ from core.geojson import MEDIA_TYPE, FeatureCollectionSchema, collection_text
 from core.schemas import BBOX_PATTERN, other_content
 from extensions import db
 
-from . import services as coverage
+from .readouts import COORDINATE_DIGITS, SIMPLIFY, coverage_view
 from .schemas import TERRITORY_PATTERN, BBox, SelectionArgs
+from .selection import Selection
 
 # What the map draws: the five measures, the uncovered-people circles, names for labels.
 MAP_FIELDS: tuple[str, ...] = (
@@ -63,12 +64,12 @@ def degrees_per_pixel(zoom: int) -> float:
 
 
 def tolerance_for(level: str, zoom: int) -> float:
-    return max(coverage.SIMPLIFY[level], PIXEL_FRACTION * degrees_per_pixel(zoom))
+    return max(SIMPLIFY[level], PIXEL_FRACTION * degrees_per_pixel(zoom))
 
 
 def digits_for(tolerance: float) -> int:
     """Decimals such that rounding moves a vertex by at most half the tolerance."""
-    return max(2, min(coverage.COORDINATE_DIGITS, math.ceil(-math.log10(tolerance / 2))))
+    return max(2, min(COORDINATE_DIGITS, math.ceil(-math.log10(tolerance / 2))))
 
 
 class ShapeCache:
@@ -122,10 +123,10 @@ def simplified_shapes(session: Session, cache: ShapeCache, run_id: int, level: s
 
 
 def map_view(session: Session, cache: ShapeCache, level: str,
-             selection: coverage.Selection, *, zoom: int,
+             selection: Selection, *, zoom: int,
              bbox: Sequence[float] | None = None, run_id: int | None = None) -> tuple[dict, str]:
     """(run, GeoJSON text) of ``level`` within the selection's territory and ``bbox``."""
-    view = coverage.coverage_view(session, level, selection, bbox=bbox, run_id=run_id,
+    view = coverage_view(session, level, selection, bbox=bbox, run_id=run_id,
                                   fmt="csv")
     rows = view.rows or []
     shapes = simplified_shapes(session, cache, view.run["id"], level,
@@ -194,7 +195,7 @@ def map_level(args, level):
     sélection, filtres `within` et `bbox`), limités aux propriétés dessinées ; polygones
     simplifiés à environ un pixel au `zoom` demandé.
     """
-    selection = coverage.Selection(args.get("programme"), args.get("service"),
+    selection = Selection(args.get("programme"), args.get("service"),
                                    args.get("within") or "fr", args.get("need") or "population")
     run, body = map_view(db.session, current_app.extensions["coverage_map_shapes"], level,
                          selection, zoom=args["zoom"], bbox=args.get("bbox"),

@@ -10,7 +10,7 @@ from flask import Blueprint, Flask, current_app, render_template, url_for
 
 from directory.vocabulary import SERVICES
 
-from .services import NEEDS
+from .selection import NEEDS
 
 bp = Blueprint("coverage_pages", __name__)
 

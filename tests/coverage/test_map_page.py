@@ -13,7 +13,6 @@ import folium
 import pytest
 from flask import url_for
 
-from coverage import services as coverage
 from coverage.map_api import (
     MAP_FIELDS,
     ShapeCache,
@@ -22,6 +21,9 @@ from coverage.map_api import (
     tolerance_for,
 )
 from coverage.maps import PasserelleMap, build_skeleton
+from coverage.readouts import COORDINATE_DIGITS, SIMPLIFY
+from coverage.refresh import refresh
+from coverage.selection import Selection
 from tests.conftest import external_assets
 from tests.coverage.coverage_world import make_world
 
@@ -138,7 +140,7 @@ def test_skeleton_with_basemap_keeps_folium_tile_options():
 @pytest.fixture
 def world(db_session):
     venues = make_world(db_session)
-    report = coverage.refresh(db_session, coverage.Selection(within="reg:991"), detour=1.3,
+    report = refresh(db_session, Selection(within="reg:991"), detour=1.3,
                               today=dt.date(2026, 6, 1))
     return {"venues": venues, "run_id": report.run_id}
 
@@ -202,10 +204,10 @@ def test_tolerance_follows_the_pixel_never_finer_than_the_api():
     assert degrees_per_pixel(0) == pytest.approx(360 / 256)
     assert tolerance_for("departement", 6) == pytest.approx(360 / 256 / 64)
     # At high zoom the coverage API's own tolerance is the floor.
-    assert tolerance_for("commune", 16) == coverage.SIMPLIFY["commune"]
+    assert tolerance_for("commune", 16) == SIMPLIFY["commune"]
     assert digits_for(tolerance_for("departement", 6)) == 2
     assert digits_for(tolerance_for("commune", 9)) == 3
-    assert digits_for(coverage.SIMPLIFY["commune"]) <= coverage.COORDINATE_DIGITS
+    assert digits_for(SIMPLIFY["commune"]) <= COORDINATE_DIGITS
 
 
 def test_shape_cache_evicts_the_least_recently_used_key():
@@ -221,7 +223,7 @@ def test_shape_cache_evicts_the_least_recently_used_key():
 def test_real_communes_are_lighter_on_the_map(app, client, geography, db_session):
     """On the real Gironde (≈ 535 communes): the map's view weighs a fraction of the full
     one, and its polygons are coarser at a low zoom than at a high one."""
-    coverage.refresh(db_session, coverage.Selection(within="dep:33"), detour=1.3,
+    refresh(db_session, Selection(within="dep:33"), detour=1.3,
                      today=dt.date(2026, 6, 1))
     full = client.get("/api/v1/coverage/commune?within=dep:33")
     low = client.get("/api/v1/coverage/map/commune?within=dep:33&zoom=8")
