@@ -9,10 +9,10 @@ import gzip
 import json
 import re
 
-import folium
 import pytest
 from flask import url_for
 
+from core.security import tile_origin
 from coverage.map_api import (
     MAP_FIELDS,
     ShapeCache,
@@ -20,11 +20,10 @@ from coverage.map_api import (
     digits_for,
     tolerance_for,
 )
-from coverage.maps import PasserelleMap, build_skeleton
 from coverage.readouts import COORDINATE_DIGITS, SIMPLIFY
 from coverage.refresh import refresh
 from coverage.selection import Selection
-from tests.conftest import external_assets
+from coverage.views import map_settings
 from tests.coverage.coverage_world import make_world
 
 EXAMPLE_TILES = "https://{s}.tile.example.org/{z}/{x}/{y}.png"
@@ -112,27 +111,29 @@ def test_nav_and_home_link_to_the_map(client):
     assert html.count('href="/carte"') >= 2  # navigation and the planners' card
 
 
-def test_skeleton_uses_our_copies_without_touching_folium_globals():
-    skeleton = build_skeleton()
-    assert skeleton.js == ["/static/vendor/leaflet/leaflet.js",
-                           "/static/vendor/markercluster/leaflet.markercluster.js"]
-    assert all(href.startswith("/static/vendor/") for href in skeleton.css)
-    assert skeleton.basemap is None and skeleton.tile_origin is None
-    # folium's own lists still point at its CDN: the subclass replaced, not mutated, them.
-    assert any("cdn.jsdelivr.net" in url for _name, url in folium.Map.default_js)
-    # Even folium's full rendering of our map would load nothing from another host.
-    fmap = PasserelleMap(location=(46.6, 2.4), zoom_start=6, tiles=None)
-    assert external_assets(fmap.get_root().render()) == []
+def test_map_settings_use_our_copies_and_no_basemap_by_default():
+    settings = map_settings()
+    assert settings.js == ("/static/vendor/leaflet/leaflet.js",
+                           "/static/vendor/markercluster/leaflet.markercluster.js")
+    assert all(href.startswith("/static/vendor/") for href in settings.css)
+    assert settings.basemap is None and settings.basemap_json == ""
+    options = json.loads(settings.options_json)
+    assert options["center"] == [46.6, 2.4] and options["zoom"] == 6
+    assert options["minZoom"] < options["zoom"] < options["maxZoom"]
 
 
-def test_skeleton_with_basemap_keeps_folium_tile_options():
-    skeleton = build_skeleton("https://tiles.example.net/{z}/{x}/{y}.png", "")
-    assert skeleton.basemap["url"] == "https://tiles.example.net/{z}/{x}/{y}.png"
-    # Without a configured attribution, the host stands for it (folium requires one).
-    assert skeleton.basemap["options"]["attribution"] == "tiles.example.net"
-    assert skeleton.basemap["options"]["maxZoom"] >= 16
-    assert skeleton.tile_origin == "https://tiles.example.net"
-    assert build_skeleton("/tuiles/{z}/{x}/{y}.png", "Nous").tile_origin is None
+def test_map_settings_with_basemap():
+    settings = map_settings("https://tiles.example.net/{z}/{x}/{y}.png", "")
+    basemap = json.loads(settings.basemap_json)
+    assert basemap["url"] == "https://tiles.example.net/{z}/{x}/{y}.png"
+    # Without a configured attribution, the host stands for it.
+    assert basemap["options"]["attribution"] == "tiles.example.net"
+    assert basemap["options"]["maxZoom"] >= 16
+    assert map_settings("/tuiles/{z}/{x}/{y}.png", "Nous").basemap["options"][
+        "attribution"] == "Nous"
+    assert tile_origin("https://tiles.example.net/{z}/{x}/{y}.png") == \
+        "https://tiles.example.net"
+    assert tile_origin("/tuiles/{z}/{x}/{y}.png") is None
 
 
 # --------------------------------------------------------------------------- the map's API
