@@ -29,17 +29,18 @@ from collections.abc import Sequence
 from flask import Flask, Response, current_app, request
 from flask_smorest import Blueprint
 from marshmallow import RAISE, fields, validate
-from sqlalchemy import text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core import schemas as fr
 from core.geojson import MEDIA_TYPE, FeatureCollectionSchema, collection_text
 from core.schemas import BBOX_PATTERN, other_content
 from extensions import db
+from geodata.models import Commune
 
 from .readouts import COORDINATE_DIGITS, SIMPLIFY, coverage_view
 from .schemas import TERRITORY_PATTERN, BBox, SelectionArgs
-from .selection import Selection
+from .selection import LEVEL_MODELS, Selection
 
 # What the map draws: the five measures, the uncovered-people circles, names for labels.
 MAP_FIELDS: tuple[str, ...] = (
@@ -49,8 +50,7 @@ MAP_FIELDS: tuple[str, ...] = (
     "uncovered_population_20km", "uncovered_population_30km",
     "mean_nearest_km", "accessibility_index", "capacity_gap",
 )
-_TABLES = {"commune": "commune", "epci": "epci", "departement": "departement",
-           "region": "region"}
+_MODELS = {"commune": Commune, **LEVEL_MODELS}
 PIXEL_FRACTION = 1.0          # simplify to one pixel (Leaflet's own smoothing threshold)
 GZIP_MIN_BYTES = 1024
 GZIP_LEVEL = 5
@@ -111,10 +111,10 @@ def simplified_shapes(session: Session, cache: ShapeCache, run_id: int, level: s
     found, missing = cache.get(key, codes)
     if missing:
         # preserveCollapsed: a commune smaller than a pixel stays a dot, not a hole.
-        rows = session.execute(text(
-            f"SELECT code, ST_AsGeoJSON(ST_Simplify(geom, :tolerance, true), :digits) "
-            f"FROM {_TABLES[level]} WHERE code = ANY(:codes)"),
-            {"tolerance": tolerance, "digits": digits, "codes": missing}).all()
+        model = _MODELS[level]
+        rows = session.execute(select(
+            model.code, func.ST_AsGeoJSON(func.ST_Simplify(model.geom, tolerance, True), digits))
+            .where(model.code.in_(missing))).all()
         computed: dict[str, str | None] = dict.fromkeys(missing)
         computed.update({code: geometry for code, geometry in rows})
         cache.put(key, computed)

@@ -2,10 +2,8 @@
 at refresh), the views per level (GeoJSON assembled by PostgreSQL, or rows for CSV), and
 their CSV text.
 
-The SQL of the properties is assembled from fixed pieces: the column names come from
-:data:`PROPERTY_COLUMNS`, :data:`COMMUNE_COLUMNS`, the methods of
-:data:`coverage.accessibility.METHODS` and the levels of :data:`VIEW_LEVELS` (closed sets,
-checked against the models by tests/coverage/test_queries.py); every value is bound.
+Everything is SQLAlchemy Core over the models (columns looked up by name in the tables, so
+a name outside them fails); every value is bound.
 """
 
 from __future__ import annotations
@@ -17,18 +15,35 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Integer,
+    Text,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput, NotFound
 from core.geojson import collection_text
 from core.spreadsheet import neutralise_cell
+from geodata.models import Commune
 
 from . import accessibility
+from .models import CoverageAggregate, CoverageResult, CoverageShape
 from .runs import find_run
 from .selection import (
     LEVEL_COLUMNS,
-    TERRITORY_TABLES,
+    LEVEL_MODELS,
     Selection,
     check_selection,
     resolve_territory,
@@ -74,30 +89,41 @@ class View:
 
 # Figures are rounded in SQL, for reading and for the payload's size: shares to 0.01 %,
 # indices to 6 significant digits, people, need, capacities and km to 2 decimals.
-def _r2(expression: str) -> str:
+def _float(expression) -> ColumnElement[float]:
+    return cast(expression, Float)
+
+
+def _r2(expression) -> ColumnElement[float]:
     # float8 arithmetic (numeric rounding costs 10 × more); PostgreSQL prints the shortest
     # text that reads back exactly, so 1234.57 stays 1234.57.
-    return f"(round(({expression})::float8 * 100) / 100)"
+    return func.round(_float(expression) * 100.0, type_=Float) / 100.0
 
 
-def _sig(expression: str) -> str:
-    x = f"({expression})::float8"
-    scale = f"power(10::float8, 5 - floor(log(abs({x}))))"
-    return (f"(CASE WHEN ({expression}) IS NULL OR ({expression}) = 0 THEN {x} "
-            f"ELSE round({x} * {scale}) / {scale} END)")
+def _sig(expression) -> ColumnElement[float]:
+    x = _float(expression)
+    scale = func.power(10.0, 5.0 - func.floor(func.log(func.abs(x))), type_=Float)
+    return case((or_(expression.is_(None), expression == 0), x),
+                else_=func.round(x * scale, type_=Float) / scale)
 
 
-def _share(part: str, whole: str) -> str:
-    return f"(CASE WHEN {whole} > 0 THEN round(({part}) / ({whole}) * 10000) / 10000 END)"
+def _share(part, whole) -> ColumnElement[float]:
+    return case((whole > 0, func.round(part / whole * 10000.0, type_=Float) / 10000.0))
 
 
-_REFERENCE = "CAST(:reference AS float8)"
+def _string(value: str) -> ColumnElement[str]:
+    return cast(literal(value), Text)
 
 
-def _properties_sql(f: dict[str, str]) -> str:
+def _object(pairs: list[tuple[str, Any]]) -> ColumnElement[dict]:
+    return func.jsonb_build_object(*(item for key, value in pairs
+                                     for item in (_string(key), value)), type_=JSONB)
+
+
+def _properties(f: dict[str, Any], level: str, reference: float) -> ColumnElement[dict]:
     """``jsonb_build_object`` of the common properties from SQL expressions ``f``."""
-    pairs: list[tuple[str, str]] = [
-        ("code", f["code"]), ("name", f["name"]), ("level", "CAST(:level AS text)"),
+    mean = _float(literal(reference))
+    pairs: list[tuple[str, Any]] = [
+        ("code", f["code"]), ("name", f["name"]), ("level", _string(level)),
         ("population", _r2(f["population"])), ("need", _r2(f["need"])),
         ("communes", f["communes"]),
     ]
@@ -109,83 +135,89 @@ def _properties_sql(f: dict[str, str]) -> str:
     pairs += [(f"share_need_covered_{t}km", _share(f[f"need_covered_{t}km"], f["need"]))
               for t in _SHARE_RADII]
     pairs += [(f"uncovered_population_{t}km",
-               _r2(f"{f['population']} - {f[f'population_covered_{t}km']}"))
+               _r2(f["population"] - f[f"population_covered_{t}km"]))
               for t in _SHARE_RADII]
     pairs += [
         ("communes_uncovered_30km", f["communes_uncovered_30km"]),
         ("mean_accessibility", _sig(f["mean_accessibility"])),
-        ("accessibility_index",
-         f"(CASE WHEN {_REFERENCE} > 0 THEN "
-         f"{_sig(f['mean_accessibility'] + ' / ' + _REFERENCE)} "
-         "END)"),
+        ("accessibility_index", case((mean > 0, _sig(f["mean_accessibility"] / mean)))),
         ("capacity_gap", _r2(f["capacity_gap"])), ("mean_nearest_km", _r2(f["mean_nearest_km"])),
         ("region_code", f["region_code"]), ("departement_code", f["departement_code"]),
         ("epci_code", f["epci_code"]),
     ]
-    return "jsonb_build_object(" + ", ".join(f"'{k}', {v}" for k, v in pairs) + ")"
+    return _object(pairs)
 
 
-_AGGREGATE_FIELDS = {
-    "code": "a.code", "name": "g.name", "population": "a.population", "need": "a.need",
-    "communes": "a.communes",
-    **{f"population_covered_{t}km": f"a.population_covered_{t}km" for t in _SHARE_RADII},
-    **{f"need_covered_{t}km": f"a.need_covered_{t}km" for t in _SHARE_RADII},
-    "communes_uncovered_30km": "a.communes_uncovered_30km",
-    "mean_accessibility": "a.mean_accessibility", "capacity_gap": "a.capacity_gap",
-    "mean_nearest_km": "a.mean_nearest_km", "region_code": "CAST(NULL AS text)",
-    "departement_code": "CAST(NULL AS text)", "epci_code": "CAST(NULL AS text)",
-}
-
-
-def _commune_fields(method: str) -> dict[str, str]:
+def _aggregate_fields(a, g, level: str) -> dict[str, Any]:
+    """Properties of a territory above the commune: ``a`` its coverage_aggregate row,
+    ``g`` its row of the level's table."""
+    no_code = null().cast(Text)
     return {
-        "code": "r.commune_code", "name": "g.name", "population": "r.population",
-        "need": "r.need", "communes": "1",
-        **{f"population_covered_{t}km": f"(CASE WHEN r.covered_{t}km THEN r.population "
-                                        "ELSE 0 END)" for t in _SHARE_RADII},
-        **{f"need_covered_{t}km": f"(CASE WHEN r.covered_{t}km THEN r.need ELSE 0 END)"
+        "code": a.c.code, "name": g.c.name, "population": a.c.population, "need": a.c.need,
+        "communes": a.c.communes,
+        **{f"population_covered_{t}km": a.c[f"population_covered_{t}km"]
            for t in _SHARE_RADII},
-        "communes_uncovered_30km": "(CASE WHEN r.covered_30km THEN 0 ELSE 1 END)",
-        "mean_accessibility": f"r.a_{method}", "capacity_gap": "r.capacity_gap",
-        "mean_nearest_km": "r.nearest_cost_km", "region_code": "g.region_code",
-        "departement_code": "g.departement_code", "epci_code": "g.epci_code",
+        **{f"need_covered_{t}km": a.c[f"need_covered_{t}km"] for t in _SHARE_RADII},
+        "communes_uncovered_30km": a.c.communes_uncovered_30km,
+        "mean_accessibility": a.c.mean_accessibility, "capacity_gap": a.c.capacity_gap,
+        "mean_nearest_km": a.c.mean_nearest_km,
+        "region_code": g.c.region_code if level == "departement" else no_code,
+        "departement_code": no_code, "epci_code": no_code,
     }
 
 
-def _commune_extra_sql() -> str:
-    pairs = [(f"a_{m}", _sig(f"r.a_{m}")) for m in accessibility.METHODS]
-    pairs += [("nearest_lieu_id", "r.nearest_lieu_id"),
-              ("nearest_cost_km", _r2("r.nearest_cost_km"))]
-    pairs += [(f"venues_{t}km", f"r.venues_{t}km") for t in _SHARE_RADII]
-    pairs += [(f"capacity_{t}km", _r2(f"r.capacity_{t}km")) for t in _SHARE_RADII]
-    pairs += [(f"covered_{t}km", f"r.covered_{t}km") for t in _SHARE_RADII]
-    return "jsonb_build_object(" + ", ".join(f"'{k}', {v}" for k, v in pairs) + ")"
+def _commune_fields(r, g, method: str) -> dict[str, Any]:
+    """Properties of a commune: ``r`` its coverage_result row (or the staged one), ``g``
+    its commune row."""
+    return {
+        "code": r.c.commune_code, "name": g.c.name, "population": r.c.population,
+        "need": r.c.need, "communes": cast(literal(1), Integer),
+        **{f"population_covered_{t}km": case((r.c[f"covered_{t}km"], r.c.population),
+                                             else_=0.0) for t in _SHARE_RADII},
+        **{f"need_covered_{t}km": case((r.c[f"covered_{t}km"], r.c.need), else_=0.0)
+           for t in _SHARE_RADII},
+        "communes_uncovered_30km": case((r.c.covered_30km, 0), else_=1),
+        "mean_accessibility": r.c[f"a_{method}"], "capacity_gap": r.c.capacity_gap,
+        "mean_nearest_km": r.c.nearest_cost_km, "region_code": g.c.region_code,
+        "departement_code": g.c.departement_code, "epci_code": g.c.epci_code,
+    }
 
 
-def properties_sql(level: str, method: str) -> str:
-    """SQL of a territory's map properties (aliases: ``r`` coverage_result and ``g``
-    commune at the commune level; ``a`` coverage_aggregate and ``g`` the level's table
-    otherwise; binds ``:level`` and ``:reference``)."""
+def _commune_extra(r) -> ColumnElement[dict]:
+    pairs: list[tuple[str, Any]] = [(f"a_{m}", _sig(r.c[f"a_{m}"]))
+                                    for m in accessibility.METHODS]
+    pairs += [("nearest_lieu_id", r.c.nearest_lieu_id),
+              ("nearest_cost_km", _r2(r.c.nearest_cost_km))]
+    pairs += [(f"venues_{t}km", r.c[f"venues_{t}km"]) for t in _SHARE_RADII]
+    pairs += [(f"capacity_{t}km", _r2(r.c[f"capacity_{t}km"])) for t in _SHARE_RADII]
+    pairs += [(f"covered_{t}km", r.c[f"covered_{t}km"]) for t in _SHARE_RADII]
+    return _object(pairs)
+
+
+def commune_properties(r, g, method: str, reference: float) -> ColumnElement[dict]:
+    """A commune's map properties (``r``: coverage_result or its staged copy, ``g``:
+    commune), rounded; ``reference`` is the run's Ā."""
     if method not in accessibility.METHODS:
         raise InvalidInput("Méthode du calcul inconnue.")
-    if level == "commune":
-        return _properties_sql(_commune_fields(method)) + " || " + _commune_extra_sql()
-    fields = dict(_AGGREGATE_FIELDS)
-    if level == "departement":
-        fields["region_code"] = "g.region_code"
-    return _properties_sql(fields)
+    return _properties(_commune_fields(r, g, method), "commune", reference).op("||")(
+        _commune_extra(r))
 
 
-def store_properties(session: Session, run_id: int, method: str,
-                     reference_mean: float) -> None:
+def aggregate_properties(a, g, level: str, reference: float) -> ColumnElement[dict]:
+    """The map properties of a territory of ``level`` above the commune (``a``:
+    coverage_aggregate, ``g``: the level's table)."""
+    return _properties(_aggregate_fields(a, g, level), level, reference)
+
+
+def store_properties(session: Session, run_id: int, reference_mean: float) -> None:
     """Build once, at refresh, the properties every view of the run shows (the
     communes' are built as they are stored)."""
-    params = {"run": run_id, "reference": reference_mean}
-    for level, table in TERRITORY_TABLES.items():
-        session.execute(text(
-            f"UPDATE coverage_aggregate a SET properties = {properties_sql(level, method)} "
-            f"FROM {table} g WHERE g.code = a.code AND a.run_id = :run AND a.level = :level"),
-            {**params, "level": level})
+    a = CoverageAggregate.__table__
+    for level, model in LEVEL_MODELS.items():
+        g = model.__table__
+        session.execute(
+            update(a).values(properties=aggregate_properties(a, g, level, reference_mean))
+            .where(g.c.code == a.c.code, a.c.run_id == run_id, a.c.level == level))
 
 
 def coverage_view(session: Session, level: str, selection: Selection, *,
@@ -210,47 +242,50 @@ def coverage_view(session: Session, level: str, selection: Selection, *,
     run = find_run(session, selection.with_within(territory.code), run_id)
     if run["method"] not in accessibility.METHODS:
         raise InvalidInput("Méthode du calcul inconnue.")
-    params: dict[str, Any] = {"run": run["id"], **territory.params, "level": level,
-                              "tolerance": SIMPLIFY[level], "digits": COORDINATE_DIGITS,
-                              "reference": run["reference_mean"]}
-    bbox_sql = "TRUE"
-    if bbox is not None:
-        params.update(x0=bbox[0], y0=bbox[1], x1=bbox[2], y1=bbox[3])
-        bbox_sql = "g.geom && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326)"
-    geometry = ("COALESCE(s.geojson, ST_AsGeoJSON(ST_SimplifyPreserveTopology(g.geom, "
-                ":tolerance), :digits))" if fmt == "geojson" else "NULL")
-    shapes = ("LEFT JOIN coverage_shape s ON s.level = :level AND s.code = g.code "
-              "AND s.tolerance = :tolerance AND s.digits = :digits" if fmt == "geojson"
-              else "")
-    properties = f"COALESCE({'r' if level == 'commune' else 'a'}.properties, " \
-                 f"{properties_sql(level, run['method'])})"
+    communes = Commune.__table__
     if level == "commune":
-        inner = (
-            f"SELECT r.commune_code AS code, {properties} AS props, {geometry} AS geometry "
-            f"FROM coverage_result r JOIN commune g ON g.code = r.commune_code {shapes} "
-            f"WHERE r.run_id = :run AND ({territory.condition('g')}) AND ({bbox_sql}) "
-            f"ORDER BY r.commune_code LIMIT {MAX_COMMUNES_PER_VIEW + 1}")
+        r, g = CoverageResult.__table__, communes
+        props = func.coalesce(r.c.properties, commune_properties(
+            r, g, run["method"], run["reference_mean"]))
+        inner = (select(r.c.commune_code.label("code"), props.label("props"))
+                 .select_from(r.join(g, g.c.code == r.c.commune_code))
+                 .where(r.c.run_id == run["id"], territory.clause(g))
+                 .order_by(r.c.commune_code).limit(MAX_COMMUNES_PER_VIEW + 1))
     else:
-        column = LEVEL_COLUMNS[level]
-        table = TERRITORY_TABLES[level]
-        in_within = ("TRUE" if territory.kind == "fr" else
-                     f"a.code IN (SELECT DISTINCT c.{column} FROM commune c "
-                     f"WHERE {territory.condition()} AND c.{column} IS NOT NULL)")
-        inner = (
-            f"SELECT a.code, {properties} AS props, {geometry} AS geometry "
-            f"FROM coverage_aggregate a JOIN {table} g ON g.code = a.code {shapes} "
-            f"WHERE a.run_id = :run AND a.level = '{level}' AND ({in_within}) "
-            f"AND ({bbox_sql}) ORDER BY a.code")
+        a, g = CoverageAggregate.__table__, LEVEL_MODELS[level].__table__
+        props = func.coalesce(a.c.properties, aggregate_properties(
+            a, g, level, run["reference_mean"]))
+        inner = (select(a.c.code, props.label("props"))
+                 .select_from(a.join(g, g.c.code == a.c.code))
+                 .where(a.c.run_id == run["id"], a.c.level == level)
+                 .order_by(a.c.code))
+        if territory.kind != "fr":
+            column = communes.c[LEVEL_COLUMNS[level]]
+            inner = inner.where(a.c.code.in_(
+                select(column).distinct().where(territory.clause(communes),
+                                                column.is_not(None))))
+    if bbox is not None:
+        inner = inner.where(g.c.geom.op("&&")(func.ST_MakeEnvelope(*bbox, 4326)))
     if fmt == "geojson":
-        count, features = session.execute(text(
-            "SELECT count(*), string_agg('{\"type\":\"Feature\",\"id\":' || "
-            "to_json(v.code)::text || ',\"geometry\":' || COALESCE(v.geometry, 'null') || "
-            "',\"properties\":' || v.props::text || '}', ',' ORDER BY v.code) "
-            f"FROM ({inner}) AS v"), params).one()
+        tolerance, digits = SIMPLIFY[level], COORDINATE_DIGITS
+        s = CoverageShape.__table__
+        geometry = func.coalesce(s.c.geojson, func.ST_AsGeoJSON(
+            func.ST_SimplifyPreserveTopology(g.c.geom, tolerance), digits))
+        inner = inner.add_columns(geometry.label("geometry")).outerjoin(s, and_(
+            s.c.level == level, s.c.code == g.c.code, s.c.tolerance == tolerance,
+            s.c.digits == digits))
+        v = inner.subquery("v")
+        feature = func.concat(
+            _string('{"type":"Feature","id":'), cast(func.to_json(v.c.code), Text),
+            _string(',"geometry":'), func.coalesce(v.c.geometry, _string("null")),
+            _string(',"properties":'), cast(v.c.props, Text), _string("}"))
+        count, features = session.execute(select(
+            func.count(), func.string_agg(feature, aggregate_order_by(_string(","), v.c.code))
+        )).one()
         view = View(run, level, int(count), features=features or "")
     else:
-        rows = session.execute(text(f"SELECT v.props FROM ({inner}) AS v"), params).scalars()
-        found = list(rows)
+        v = inner.subquery("v")
+        found = list(session.execute(select(v.c.props)).scalars())
         view = View(run, level, len(found), rows=found)
     if level == "commune" and view.count > MAX_COMMUNES_PER_VIEW:
         raise InvalidInput(f"Plus de {MAX_COMMUNES_PER_VIEW} communes dans cette vue : "

@@ -19,20 +19,36 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from sqlalchemy import text
+from sqlalchemy import (
+    and_,
+    case,
+    column,
+    func,
+    insert,
+    literal,
+    not_,
+    or_,
+    select,
+    table,
+    text,
+    true,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput
+from geodata.models import Commune
 
 from . import accessibility
 from .accessibility import DEFAULT_METHOD
 from .costs import cost_pairs
 from .inputs import ILLECTRONISME_RATE, Demand, Supply, load_demand, load_supply, straight_radius_km
-from .models import CoverageRun
-from .readouts import COORDINATE_DIGITS, SIMPLIFY, properties_sql, store_properties
+from .models import CoverageAggregate, CoverageResult, CoverageRun, CoverageShape
+from .readouts import COORDINATE_DIGITS, SIMPLIFY, commune_properties, store_properties
 from .runs import prune_runs
 from .selection import (
     LEVEL_COLUMNS,
+    LEVEL_MODELS,
     Selection,
     Territory,
     check_selection,
@@ -40,9 +56,13 @@ from .selection import (
 )
 
 RADII_KM = (10.0, 20.0, 30.0)
+_RADII = (10, 20, 30)  # the same, as in the result columns' names
+_DROP_STAGE = text("DROP TABLE cov_result_stage")
 _REFRESH_LOCK = 2_026_005  # pg_advisory_xact_lock key of coverage refresh
-_ANALYZE = {table: text(f"ANALYZE {table}") for table in
-            ("coverage_aggregate", "coverage_shape", "coverage_result")}
+# ANALYZE takes no bound table name: one fixed statement per table, named by its model.
+_ANALYZE = {model.__tablename__: text(f"ANALYZE {model.__tablename__}")
+            for model in (CoverageAggregate, CoverageShape, CoverageResult)}
+
 
 @dataclass
 class RefreshReport:
@@ -156,7 +176,7 @@ def refresh(session: Session, selection: Selection, *, detour: float,
     step("agrégats")
     start = time.perf_counter()
     aggregate(session, run_id, method)
-    store_properties(session, run_id, method, reference_mean)
+    store_properties(session, run_id, reference_mean)
     prune_runs(session, selection.key, run_id)
     timings["agrégats"] = time.perf_counter() - start
 
@@ -172,8 +192,8 @@ def refresh(session: Session, selection: Selection, *, detour: float,
             "SELECT EXISTS (SELECT 1 FROM pg_stats WHERE tablename = 'coverage_result')"
     )).scalar():
         tables.append("coverage_result")
-    for table in tables:
-        session.execute(_ANALYZE[table])
+    for name in tables:
+        session.execute(_ANALYZE[name])
     timings["formes"] = time.perf_counter() - start
     stats["seconds"] = {k: round(v, 3) for k, v in timings.items()}
     run.stats = dict(stats)
@@ -222,6 +242,7 @@ def _store_results(session: Session, run_id: int, demand: Demand, supply: Supply
     capacities = [radius(result.capacity_within, t) for t in RADII_KM]
     covered = [radius(result.covered, t).astype(bool) for t in RADII_KM]
     cost = result.nearest_cost_km
+    results = CoverageResult.__table__
     connection = session.connection().connection.driver_connection
     with connection.cursor() as cursor:
         # Staged, then inserted with the map's properties: one write per row.
@@ -230,14 +251,15 @@ def _store_results(session: Session, run_id: int, demand: Demand, supply: Supply
                        "ON COMMIT DROP")
         _copy_results(cursor, run_id, demand, inside, columns, counts, capacities, covered,
                       lieu, cost)
-    columns_sql = ", ".join(_RESULT_COLUMNS)
-    staged = ", ".join(f"r.{c}" for c in _RESULT_COLUMNS)
-    session.execute(text(
-        f"INSERT INTO coverage_result ({columns_sql}, properties) "
-        f"SELECT {staged}, {properties_sql('commune', method)} "
-        "FROM cov_result_stage r JOIN commune g ON g.code = r.commune_code"),
-        {"level": "commune", "reference": reference_mean})
-    session.execute(text("DROP TABLE cov_result_stage"))
+    staged = table("cov_result_stage", *(column(c.name, c.type) for c in results.columns
+                                         if c.name in _RESULT_COLUMNS))
+    communes = Commune.__table__
+    session.execute(insert(results).from_select(
+        [*_RESULT_COLUMNS, "properties"],
+        select(*(staged.c[c] for c in _RESULT_COLUMNS),
+               commune_properties(staged, communes, method, reference_mean))
+        .select_from(staged.join(communes, communes.c.code == staged.c.commune_code))))
+    session.execute(_DROP_STAGE)
 
 
 def _copy_results(cursor, run_id, demand, inside, columns, counts, capacities, covered,
@@ -263,62 +285,65 @@ def aggregate(session: Session, run_id: int, method: str) -> None:
     """Sum the run's communes into EPCI, département, région and France rows."""
     if method not in accessibility.METHODS:
         raise InvalidInput(f"Méthode « {method} » inconnue.")
-    a = f"a_{method}"  # from the fixed list above
-    figures = (
-        "count(*), sum(r.population), sum(r.need), "
-        + ", ".join(f"COALESCE(sum(r.population) FILTER (WHERE r.covered_{t}km), 0)"
-                    for t in (10, 20, 30)) + ", "
-        + ", ".join(f"COALESCE(sum(r.need) FILTER (WHERE r.covered_{t}km), 0)"
-                    for t in (10, 20, 30)) + ", "
-        "count(*) FILTER (WHERE NOT r.covered_30km), "
-        f"CASE WHEN sum(r.need) > 0 THEN sum(r.need * r.{a}) / sum(r.need) ELSE 0 END, "
-        "sum(r.capacity_gap), "
-        "sum(r.population * r.nearest_cost_km) FILTER (WHERE r.nearest_cost_km IS NOT NULL)"
-        " / NULLIF(sum(r.population) FILTER (WHERE r.nearest_cost_km IS NOT NULL), 0)")
-    columns = ("run_id, level, code, communes, population, need, population_covered_10km, "
-               "population_covered_20km, population_covered_30km, need_covered_10km, "
-               "need_covered_20km, need_covered_30km, communes_uncovered_30km, "
-               "mean_accessibility, capacity_gap, mean_nearest_km")
-    for level, column in LEVEL_COLUMNS.items():
-        session.execute(text(
-            f"INSERT INTO coverage_aggregate ({columns}) "
-            f"SELECT :run, '{level}', c.{column}, {figures} "
-            "FROM coverage_result r JOIN commune c ON c.code = r.commune_code "
-            f"WHERE r.run_id = :run AND c.{column} IS NOT NULL GROUP BY c.{column}"),
-            {"run": run_id})
-    session.execute(text(
-        f"INSERT INTO coverage_aggregate ({columns}) "
-        f"SELECT :run, 'france', 'FR', {figures} "
-        "FROM coverage_result r WHERE r.run_id = :run HAVING count(*) > 0"), {"run": run_id})
-
+    r = CoverageResult.__table__
+    reached = r.c.nearest_cost_km.is_not(None)
+    figures = [
+        func.count(), func.sum(r.c.population), func.sum(r.c.need),
+        *(func.coalesce(func.sum(r.c.population).filter(r.c[f"covered_{t}km"]), 0.0)
+          for t in _RADII),
+        *(func.coalesce(func.sum(r.c.need).filter(r.c[f"covered_{t}km"]), 0.0)
+          for t in _RADII),
+        func.count().filter(not_(r.c.covered_30km)),
+        case((func.sum(r.c.need) > 0,
+              func.sum(r.c.need * r.c[f"a_{method}"]) / func.sum(r.c.need)), else_=0.0),
+        func.sum(r.c.capacity_gap),
+        func.sum(r.c.population * r.c.nearest_cost_km).filter(reached)
+        / func.nullif(func.sum(r.c.population).filter(reached), 0.0),
+    ]
+    aggregates = CoverageAggregate.__table__
+    columns = [c.name for c in aggregates.columns if c.name != "properties"]
+    communes = Commune.__table__
+    for level, name in LEVEL_COLUMNS.items():
+        code = communes.c[name]
+        session.execute(insert(aggregates).from_select(columns, select(
+            literal(run_id), literal(level), code, *figures)
+            .select_from(r.join(communes, communes.c.code == r.c.commune_code))
+            .where(r.c.run_id == run_id, code.is_not(None)).group_by(code)))
+    session.execute(insert(aggregates).from_select(columns, select(
+        literal(run_id), literal("france"), literal("FR"), *figures)
+        .where(r.c.run_id == run_id).having(func.count() > 0)))
 
 
 def refresh_shapes(session: Session, territory: Territory) -> int:
     """Simplify for the map, once, the polygons of the territory's communes and of the
     EPCI, départements and régions they belong to (again when a polygon changed)."""
+    shapes = CoverageShape.__table__
+    communes = Commune.__table__
     done = 0
     for level, tolerance in SIMPLIFY.items():
+        g = (Commune if level == "commune" else LEVEL_MODELS[level]).__table__
         if level == "commune":
-            scope = territory.condition("g")
+            scope = territory.clause(g)
         elif territory.kind == "fr":
-            scope = "TRUE"
+            scope = true()
         else:
-            column = LEVEL_COLUMNS[level]
-            scope = (f"g.code IN (SELECT DISTINCT c.{column} FROM commune c "
-                     f"WHERE {territory.condition()} AND c.{column} IS NOT NULL)")
-        done += session.execute(text(
-            "INSERT INTO coverage_shape (level, code, tolerance, digits, source_md5, geojson) "
-            "SELECT :level, g.code, :tolerance, :digits, q.md5, "
-            " ST_AsGeoJSON(ST_SimplifyPreserveTopology(g.geom, :tolerance), :digits) "
-            f"FROM {level} g "
-            "CROSS JOIN LATERAL (SELECT md5(ST_AsEWKB(g.geom)) AS md5) q "
-            "LEFT JOIN coverage_shape s ON s.level = :level AND s.code = g.code "
-            f"WHERE g.geom IS NOT NULL AND ({scope}) AND (s.code IS NULL "
-            " OR s.source_md5 <> q.md5 OR s.tolerance <> :tolerance OR s.digits <> :digits) "
-            "ON CONFLICT (level, code) DO UPDATE SET tolerance = EXCLUDED.tolerance, "
-            " digits = EXCLUDED.digits, source_md5 = EXCLUDED.source_md5, "
-            " geojson = EXCLUDED.geojson"),
-            {**territory.params, "level": level, "tolerance": tolerance,
-             "digits": COORDINATE_DIGITS}).rowcount
+            member = communes.c[LEVEL_COLUMNS[level]]
+            scope = g.c.code.in_(select(member).distinct().where(
+                territory.clause(communes), member.is_not(None)))
+        md5 = func.md5(func.ST_AsEWKB(g.c.geom))
+        s = shapes.alias("s")
+        fresh = (
+            select(literal(level), g.c.code, literal(tolerance), literal(COORDINATE_DIGITS),
+                   md5, func.ST_AsGeoJSON(func.ST_SimplifyPreserveTopology(
+                       g.c.geom, tolerance), COORDINATE_DIGITS))
+            .select_from(g.outerjoin(s, and_(s.c.level == level, s.c.code == g.c.code)))
+            .where(g.c.geom.is_not(None), scope,
+                   or_(s.c.code.is_(None), s.c.source_md5 != md5,
+                       s.c.tolerance != tolerance, s.c.digits != COORDINATE_DIGITS)))
+        statement = pg_insert(shapes).from_select(
+            ["level", "code", "tolerance", "digits", "source_md5", "geojson"], fresh)
+        done += session.execute(statement.on_conflict_do_update(
+            index_elements=[shapes.c.level, shapes.c.code],
+            set_={name: statement.excluded[name]
+                  for name in ("tolerance", "digits", "source_md5", "geojson")})).rowcount
     return done
-

@@ -16,12 +16,10 @@ from .models import NEED_KINDS
 
 NEEDS = NEED_KINDS
 # Territory levels above the commune: the commune column naming a commune's territory of
-# that level, and the table of that level. Closed sets: identifiers interpolated in SQL
-# come from here only (tests/coverage/test_queries.py checks them against the models).
+# that level, and the model of that level (tests/coverage/test_queries.py checks them).
 LEVEL_COLUMNS = {"epci": "epci_code", "departement": "departement_code",
                  "region": "region_code"}
 LEVEL_MODELS = {"epci": Epci, "departement": Departement, "region": Region}
-TERRITORY_TABLES = {level: model.__tablename__ for level, model in LEVEL_MODELS.items()}
 # kind of a territory code -> the commune column that designates membership.
 MEMBERSHIP = {"reg": "region_code", "dep": "departement_code", "epci": "epci_code",
               "com": "code"}
@@ -65,23 +63,12 @@ class Territory:
     value: str
     name: str
 
-    def condition(self, alias: str = "c") -> str:
-        """SQL condition on the commune table aliased ``alias`` (bind ``:territory``); the
-        column comes from :data:`MEMBERSHIP`, the alias from our own statements."""
-        if self.kind == "fr":
-            return "TRUE"
-        return f"{alias}.{MEMBERSHIP[self.kind]} = :territory"
-
     def clause(self, communes) -> ColumnElement[bool]:
-        """The same condition as a SQLAlchemy expression on ``communes`` (the commune
-        table, an alias of it, or a subquery with its membership columns)."""
+        """Membership of a commune in the territory, on ``communes`` (the commune table, an
+        alias of it, or a subquery with its membership columns)."""
         if self.kind == "fr":
             return true()
         return communes.c[MEMBERSHIP[self.kind]] == self.value
-
-    @property
-    def params(self) -> dict[str, str]:
-        return {} if self.kind == "fr" else {"territory": self.value}
 
 
 def parse_territory(code: str | None) -> tuple[str, str]:
