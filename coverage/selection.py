@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput
 from directory.models import Programme
+from directory.programmes import PERIMETER_KINDS, parse_perimeter_code
 from geodata.models import Commune, Departement, Epci, Region
 
 from .models import NEED_KINDS
@@ -20,11 +21,13 @@ NEEDS = NEED_KINDS
 LEVEL_COLUMNS = {"epci": "epci_code", "departement": "departement_code",
                  "region": "region_code"}
 LEVEL_MODELS = {"epci": Epci, "departement": Departement, "region": Region}
-# kind of a territory code -> the commune column that designates membership.
-MEMBERSHIP = {"reg": "region_code", "dep": "departement_code", "epci": "epci_code",
-              "com": "code"}
-KIND_MODELS = {"reg": Region, "dep": Departement, "epci": Epci, "com": Commune}
-_KIND_LABEL = {"reg": "région", "dep": "département", "epci": "EPCI", "com": "commune"}
+# Kind of a territory code (directory.programmes.PERIMETER_KINDS, the codes of programme
+# perimeters) -> the commune column that designates membership, the kind's model, its name.
+MEMBERSHIP = {kind: entry[1] for kind, entry in PERIMETER_KINDS.items()}
+KIND_MODELS = {kind: next(m for m in (Region, Departement, Epci, Commune)
+                          if m.__tablename__ == entry[0])
+               for kind, entry in PERIMETER_KINDS.items()}
+_KIND_LABEL = {kind: entry[3] for kind, entry in PERIMETER_KINDS.items()}
 
 
 @dataclass(frozen=True)
@@ -72,8 +75,6 @@ class Territory:
 
 
 def parse_territory(code: str | None) -> tuple[str, str]:
-    from directory.programmes import parse_perimeter_code
-
     return parse_perimeter_code(code or "fr")
 
 
