@@ -9,6 +9,7 @@ a name outside them fails); every value is bound.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import math
 from collections.abc import Sequence
@@ -18,9 +19,9 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Float,
-    Integer,
     Text,
     and_,
+    bindparam,
     case,
     cast,
     func,
@@ -46,6 +47,7 @@ from .selection import (
     LEVEL_MODELS,
     Selection,
     check_selection,
+    member_of,
     resolve_territory,
 )
 
@@ -96,22 +98,29 @@ def _float(expression) -> ColumnElement[float]:
 def _r2(expression) -> ColumnElement[float]:
     # float8 arithmetic (numeric rounding costs 10 × more); PostgreSQL prints the shortest
     # text that reads back exactly, so 1234.57 stays 1234.57.
-    return func.round(_float(expression) * 100.0, type_=Float) / 100.0
+    return func.round(_float(expression) * _n(100), type_=Float) / _n(100)
 
 
 def _sig(expression) -> ColumnElement[float]:
     x = _float(expression)
-    scale = func.power(10.0, 5.0 - func.floor(func.log(func.abs(x))), type_=Float)
-    return case((or_(expression.is_(None), expression == 0), x),
+    scale = func.power(_float(_n(10)), _n(5) - func.floor(func.log(func.abs(x))),
+                       type_=Float)
+    return case((or_(expression.is_(None), expression == _n(0)), x),
                 else_=func.round(x * scale, type_=Float) / scale)
 
 
 def _share(part, whole) -> ColumnElement[float]:
-    return case((whole > 0, func.round(part / whole * 10000.0, type_=Float) / 10000.0))
+    return case((whole > _n(0), func.round(part / whole * _n(10000), type_=Float)
+                 / _n(10000)))
+
+
+def _n(value: int) -> ColumnElement:
+    """A constant of the statement, written in it (not a parameter of every execution)."""
+    return literal(value, literal_execute=True)
 
 
 def _string(value: str) -> ColumnElement[str]:
-    return cast(literal(value), Text)
+    return cast(literal(value, literal_execute=True), Text)
 
 
 def _object(pairs: list[tuple[str, Any]]) -> ColumnElement[dict]:
@@ -119,9 +128,14 @@ def _object(pairs: list[tuple[str, Any]]) -> ColumnElement[dict]:
                                      for item in (_string(key), value)), type_=JSONB)
 
 
-def _properties(f: dict[str, Any], level: str, reference: float) -> ColumnElement[dict]:
+# The run's Ā, bound at execution: the properties' expressions are built once per level
+# and method (building them costs more than the query they serve).
+REFERENCE = bindparam("reference", type_=Float)
+
+
+def _properties(f: dict[str, Any], level: str) -> ColumnElement[dict]:
     """``jsonb_build_object`` of the common properties from SQL expressions ``f``."""
-    mean = _float(literal(reference))
+    mean = REFERENCE
     pairs: list[tuple[str, Any]] = [
         ("code", f["code"]), ("name", f["name"]), ("level", _string(level)),
         ("population", _r2(f["population"])), ("need", _r2(f["need"])),
@@ -171,12 +185,12 @@ def _commune_fields(r, g, method: str) -> dict[str, Any]:
     its commune row."""
     return {
         "code": r.c.commune_code, "name": g.c.name, "population": r.c.population,
-        "need": r.c.need, "communes": cast(literal(1), Integer),
+        "need": r.c.need, "communes": _n(1),
         **{f"population_covered_{t}km": case((r.c[f"covered_{t}km"], r.c.population),
-                                             else_=0.0) for t in _SHARE_RADII},
-        **{f"need_covered_{t}km": case((r.c[f"covered_{t}km"], r.c.need), else_=0.0)
+                                             else_=_n(0)) for t in _SHARE_RADII},
+        **{f"need_covered_{t}km": case((r.c[f"covered_{t}km"], r.c.need), else_=_n(0))
            for t in _SHARE_RADII},
-        "communes_uncovered_30km": case((r.c.covered_30km, 0), else_=1),
+        "communes_uncovered_30km": case((r.c.covered_30km, _n(0)), else_=_n(1)),
         "mean_accessibility": r.c[f"a_{method}"], "capacity_gap": r.c.capacity_gap,
         "mean_nearest_km": r.c.nearest_cost_km, "region_code": g.c.region_code,
         "departement_code": g.c.departement_code, "epci_code": g.c.epci_code,
@@ -194,19 +208,20 @@ def _commune_extra(r) -> ColumnElement[dict]:
     return _object(pairs)
 
 
-def commune_properties(r, g, method: str, reference: float) -> ColumnElement[dict]:
+@functools.cache
+def commune_properties(r, g, method: str) -> ColumnElement[dict]:
     """A commune's map properties (``r``: coverage_result or its staged copy, ``g``:
-    commune), rounded; ``reference`` is the run's Ā."""
+    commune), rounded; binds :data:`REFERENCE`, the run's Ā."""
     if method not in accessibility.METHODS:
         raise InvalidInput("Méthode du calcul inconnue.")
-    return _properties(_commune_fields(r, g, method), "commune", reference).op("||")(
-        _commune_extra(r))
+    return _properties(_commune_fields(r, g, method), "commune").op("||")(_commune_extra(r))
 
 
-def aggregate_properties(a, g, level: str, reference: float) -> ColumnElement[dict]:
+@functools.cache
+def aggregate_properties(a, g, level: str) -> ColumnElement[dict]:
     """The map properties of a territory of ``level`` above the commune (``a``:
-    coverage_aggregate, ``g``: the level's table)."""
-    return _properties(_aggregate_fields(a, g, level), level, reference)
+    coverage_aggregate, ``g``: the level's table); binds :data:`REFERENCE`."""
+    return _properties(_aggregate_fields(a, g, level), level)
 
 
 def store_properties(session: Session, run_id: int, reference_mean: float) -> None:
@@ -216,8 +231,56 @@ def store_properties(session: Session, run_id: int, reference_mean: float) -> No
     for level, model in LEVEL_MODELS.items():
         g = model.__table__
         session.execute(
-            update(a).values(properties=aggregate_properties(a, g, level, reference_mean))
-            .where(g.c.code == a.c.code, a.c.run_id == run_id, a.c.level == level))
+            update(a).values(properties=aggregate_properties(a, g, level))
+            .where(g.c.code == a.c.code, a.c.run_id == run_id, a.c.level == level),
+            {"reference": reference_mean})
+
+
+@functools.cache
+def _view_statement(level: str, method: str, kind: str, in_bbox: bool, fmt: str):
+    """The statement of a view, built once per shape of request (binds ``run``,
+    ``territory``, ``reference`` and with ``in_bbox`` ``x0``, ``y0``, ``x1``, ``y1``)."""
+    communes = Commune.__table__
+    within = bindparam("territory", type_=Text)
+    if level == "commune":
+        r, g = CoverageResult.__table__, communes
+        props = func.coalesce(r.c.properties, commune_properties(r, g, method))
+        inner = (select(r.c.commune_code.label("code"), props.label("props"))
+                 .select_from(r.join(g, g.c.code == r.c.commune_code))
+                 .where(r.c.run_id == bindparam("run"), member_of(g, kind, within))
+                 .order_by(r.c.commune_code).limit(MAX_COMMUNES_PER_VIEW + 1))
+    else:
+        a, g = CoverageAggregate.__table__, LEVEL_MODELS[level].__table__
+        props = func.coalesce(a.c.properties, aggregate_properties(a, g, level))
+        inner = (select(a.c.code, props.label("props"))
+                 .select_from(a.join(g, g.c.code == a.c.code))
+                 .where(a.c.run_id == bindparam("run"), a.c.level == level)
+                 .order_by(a.c.code))
+        if kind != "fr":
+            column = communes.c[LEVEL_COLUMNS[level]]
+            inner = inner.where(a.c.code.in_(
+                select(column).distinct().where(member_of(communes, kind, within),
+                                                column.is_not(None))))
+    if in_bbox:
+        box = func.ST_MakeEnvelope(*(bindparam(name, type_=Float)
+                                     for name in ("x0", "y0", "x1", "y1")), 4326)
+        inner = inner.where(g.c.geom.op("&&")(box))
+    if fmt != "geojson":
+        return select(inner.subquery("v").c.props)
+    tolerance, digits = SIMPLIFY[level], COORDINATE_DIGITS
+    s = CoverageShape.__table__
+    geometry = func.coalesce(s.c.geojson, func.ST_AsGeoJSON(
+        func.ST_SimplifyPreserveTopology(g.c.geom, tolerance), digits))
+    inner = inner.add_columns(geometry.label("geometry")).outerjoin(s, and_(
+        s.c.level == level, s.c.code == g.c.code, s.c.tolerance == tolerance,
+        s.c.digits == digits))
+    v = inner.subquery("v")
+    feature = func.concat(
+        _string('{"type":"Feature","id":'), cast(func.to_json(v.c.code), Text),
+        _string(',"geometry":'), func.coalesce(v.c.geometry, _string("null")),
+        _string(',"properties":'), cast(v.c.props, Text), _string("}"))
+    return select(func.count(),
+                  func.string_agg(feature, aggregate_order_by(_string(","), v.c.code)))
 
 
 def coverage_view(session: Session, level: str, selection: Selection, *,
@@ -242,50 +305,16 @@ def coverage_view(session: Session, level: str, selection: Selection, *,
     run = find_run(session, selection.with_within(territory.code), run_id)
     if run["method"] not in accessibility.METHODS:
         raise InvalidInput("Méthode du calcul inconnue.")
-    communes = Commune.__table__
-    if level == "commune":
-        r, g = CoverageResult.__table__, communes
-        props = func.coalesce(r.c.properties, commune_properties(
-            r, g, run["method"], run["reference_mean"]))
-        inner = (select(r.c.commune_code.label("code"), props.label("props"))
-                 .select_from(r.join(g, g.c.code == r.c.commune_code))
-                 .where(r.c.run_id == run["id"], territory.clause(g))
-                 .order_by(r.c.commune_code).limit(MAX_COMMUNES_PER_VIEW + 1))
-    else:
-        a, g = CoverageAggregate.__table__, LEVEL_MODELS[level].__table__
-        props = func.coalesce(a.c.properties, aggregate_properties(
-            a, g, level, run["reference_mean"]))
-        inner = (select(a.c.code, props.label("props"))
-                 .select_from(a.join(g, g.c.code == a.c.code))
-                 .where(a.c.run_id == run["id"], a.c.level == level)
-                 .order_by(a.c.code))
-        if territory.kind != "fr":
-            column = communes.c[LEVEL_COLUMNS[level]]
-            inner = inner.where(a.c.code.in_(
-                select(column).distinct().where(territory.clause(communes),
-                                                column.is_not(None))))
+    params: dict[str, Any] = {"run": run["id"], "territory": territory.value,
+                              "reference": run["reference_mean"]}
     if bbox is not None:
-        inner = inner.where(g.c.geom.op("&&")(func.ST_MakeEnvelope(*bbox, 4326)))
+        params.update(zip(("x0", "y0", "x1", "y1"), bbox, strict=True))
+    statement = _view_statement(level, run["method"], territory.kind, bbox is not None, fmt)
     if fmt == "geojson":
-        tolerance, digits = SIMPLIFY[level], COORDINATE_DIGITS
-        s = CoverageShape.__table__
-        geometry = func.coalesce(s.c.geojson, func.ST_AsGeoJSON(
-            func.ST_SimplifyPreserveTopology(g.c.geom, tolerance), digits))
-        inner = inner.add_columns(geometry.label("geometry")).outerjoin(s, and_(
-            s.c.level == level, s.c.code == g.c.code, s.c.tolerance == tolerance,
-            s.c.digits == digits))
-        v = inner.subquery("v")
-        feature = func.concat(
-            _string('{"type":"Feature","id":'), cast(func.to_json(v.c.code), Text),
-            _string(',"geometry":'), func.coalesce(v.c.geometry, _string("null")),
-            _string(',"properties":'), cast(v.c.props, Text), _string("}"))
-        count, features = session.execute(select(
-            func.count(), func.string_agg(feature, aggregate_order_by(_string(","), v.c.code))
-        )).one()
+        count, features = session.execute(statement, params).one()
         view = View(run, level, int(count), features=features or "")
     else:
-        v = inner.subquery("v")
-        found = list(session.execute(select(v.c.props)).scalars())
+        found = list(session.execute(statement, params).scalars())
         view = View(run, level, len(found), rows=found)
     if level == "commune" and view.count > MAX_COMMUNES_PER_VIEW:
         raise InvalidInput(f"Plus de {MAX_COMMUNES_PER_VIEW} communes dans cette vue : "

@@ -221,6 +221,10 @@ _RESULT_COLUMNS = ("run_id", "commune_code", "population", "need", "a_2sfca",
                    "nearest_lieu_id", "nearest_cost_km", "venues_10km", "venues_20km",
                    "venues_30km", "capacity_10km", "capacity_20km", "capacity_30km",
                    "covered_10km", "covered_20km", "covered_30km")
+# The staging table of a refresh's results (a temporary copy of coverage_result).
+_STAGE = table("cov_result_stage", *(column(c.name, c.type)
+                                     for c in CoverageResult.__table__.columns
+                                     if c.name in _RESULT_COLUMNS))
 
 
 def _store_results(session: Session, run_id: int, demand: Demand, supply: Supply,
@@ -251,14 +255,13 @@ def _store_results(session: Session, run_id: int, demand: Demand, supply: Supply
                        "ON COMMIT DROP")
         _copy_results(cursor, run_id, demand, inside, columns, counts, capacities, covered,
                       lieu, cost)
-    staged = table("cov_result_stage", *(column(c.name, c.type) for c in results.columns
-                                         if c.name in _RESULT_COLUMNS))
     communes = Commune.__table__
     session.execute(insert(results).from_select(
         [*_RESULT_COLUMNS, "properties"],
-        select(*(staged.c[c] for c in _RESULT_COLUMNS),
-               commune_properties(staged, communes, method, reference_mean))
-        .select_from(staged.join(communes, communes.c.code == staged.c.commune_code))))
+        select(*(_STAGE.c[c] for c in _RESULT_COLUMNS),
+               commune_properties(_STAGE, communes, method))
+        .select_from(_STAGE.join(communes, communes.c.code == _STAGE.c.commune_code))),
+        {"reference": reference_mean})
     session.execute(_DROP_STAGE)
 
 

@@ -69,9 +69,15 @@ class Territory:
     def clause(self, communes) -> ColumnElement[bool]:
         """Membership of a commune in the territory, on ``communes`` (the commune table, an
         alias of it, or a subquery with its membership columns)."""
-        if self.kind == "fr":
-            return true()
-        return communes.c[MEMBERSHIP[self.kind]] == self.value
+        return member_of(communes, self.kind, self.value)
+
+
+def member_of(communes, kind: str, value) -> ColumnElement[bool]:
+    """A commune of ``communes`` lies in the territory of ``kind`` and code ``value`` (a
+    value or a bound parameter)."""
+    if kind == "fr":
+        return true()
+    return communes.c[MEMBERSHIP[kind]] == value
 
 
 def parse_territory(code: str | None) -> tuple[str, str]:
@@ -81,8 +87,8 @@ def parse_territory(code: str | None) -> tuple[str, str]:
 def territory_name(session: Session, kind: str, value: str) -> str | None:
     if kind == "fr":
         return "France entière"
-    model = KIND_MODELS[kind]
-    return session.execute(select(model.name).where(model.code == value)).scalar()
+    table = KIND_MODELS[kind].__table__
+    return session.execute(select(table.c.name).where(table.c.code == value)).scalar()
 
 
 def resolve_territory(session: Session, code: str | None) -> Territory:
@@ -106,8 +112,9 @@ def check_selection(session: Session, selection: Selection) -> None:
         raise InvalidInput(f"Service « {selection.service} » inconnu. Valeurs admises : "
                            + " ; ".join(SERVICES) + ".")
     if selection.programme is not None:
-        found = session.execute(select(Programme.id).where(
-            Programme.code == selection.programme)).scalar()
+        programmes = Programme.__table__
+        found = session.execute(select(programmes.c.id).where(
+            programmes.c.code == selection.programme)).scalar()
         if found is None:
             raise InvalidInput(f"Programme « {selection.programme} » inconnu "
                                "(flask --app app directory programme list).")

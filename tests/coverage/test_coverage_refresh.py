@@ -36,9 +36,9 @@ def _aggregates(session, run_id: int) -> dict[tuple[str, str], dict]:
 
 def _refresh(session, within="dep:991", **kwargs):
     selection = Selection(kwargs.pop("programme", None), kwargs.pop("service", None),
-                                   within, kwargs.pop("need", "population"))
+                          within, kwargs.pop("need", "population"))
     return refresh(session, selection, detour=kwargs.pop("detour", 1.3),
-                            today=TODAY, **kwargs)
+                   today=TODAY, **kwargs)
 
 
 def test_coverage_shares_by_hand(db_session):

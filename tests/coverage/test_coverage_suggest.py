@@ -20,7 +20,7 @@ TODAY = dt.date(2026, 6, 1)
 
 def _suggest(session, **kwargs):
     selection = Selection(kwargs.pop("programme", None), None,
-                                   kwargs.pop("within", "dep:991"), "population")
+                          kwargs.pop("within", "dep:991"), "population")
     return suggest(session, selection, detour=1.3, today=TODAY, **kwargs)
 
 

@@ -24,7 +24,6 @@ from coverage.readouts import COORDINATE_DIGITS, SIMPLIFY
 from coverage.refresh import refresh
 from coverage.selection import Selection
 from coverage.views import map_settings
-from tests.coverage.coverage_world import make_world
 
 EXAMPLE_TILES = "https://{s}.tile.example.org/{z}/{x}/{y}.png"
 
@@ -138,14 +137,6 @@ def test_map_settings_with_basemap():
 
 # --------------------------------------------------------------------------- the map's API
 
-@pytest.fixture
-def world(db_session):
-    venues = make_world(db_session)
-    report = refresh(db_session, Selection(within="reg:991"), detour=1.3,
-                              today=dt.date(2026, 6, 1))
-    return {"venues": venues, "run_id": report.run_id}
-
-
 def test_map_view_has_the_coverage_figures_it_draws(client, world):
     response = client.get("/api/v1/coverage/map/departement?within=reg:991&zoom=8")
     assert response.status_code == 200
@@ -225,7 +216,7 @@ def test_real_communes_are_lighter_on_the_map(app, client, geography, db_session
     """On the real Gironde (≈ 535 communes): the map's view weighs a fraction of the full
     one, and its polygons are coarser at a low zoom than at a high one."""
     refresh(db_session, Selection(within="dep:33"), detour=1.3,
-                     today=dt.date(2026, 6, 1))
+            today=dt.date(2026, 6, 1))
     full = client.get("/api/v1/coverage/commune?within=dep:33")
     low = client.get("/api/v1/coverage/map/commune?within=dep:33&zoom=8")
     high = client.get("/api/v1/coverage/map/commune?within=dep:33&zoom=13")
