@@ -216,6 +216,23 @@ def test_temporarily_closed_and_itinerant_venues(db_session):
     assert results["99103"]["capacity_10km"] == pytest.approx(3.0)
 
 
+@pytest.mark.parametrize("closed_from, closed_until, counted", [
+    (None, TODAY + dt.timedelta(days=30), False),   # open, closed until next month
+    (TODAY - dt.timedelta(days=1), None, False),    # open, closed since yesterday, no end
+    (None, TODAY - dt.timedelta(days=1), True),     # the closure ended yesterday
+    (TODAY + dt.timedelta(days=1), None, True),     # closes tomorrow
+])
+def test_a_closure_period_with_one_bound_counts_whatever_the_status(
+        db_session, closed_from, closed_until, counted):
+    venues = make_world(db_session)
+    venues["V1"].status = "open"
+    venues["V1"].closed_from, venues["V1"].closed_until = closed_from, closed_until
+    db_session.flush()
+    report = _refresh(db_session)
+    assert report.venues == (2 if counted else 1)
+    assert report.covered_population[10.0] == (5000 if counted else 4000)
+
+
 def test_need_weights_fragility_and_illectronisme(db_session):
     make_world(db_session)
     with pytest.raises(InvalidInput, match="fragilité"):
