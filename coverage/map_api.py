@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from flask import Flask, Response, current_app, request
 from flask_smorest import Blueprint
 from marshmallow import RAISE, fields, validate
-from sqlalchemy import func, select
+from sqlalchemy import ARRAY, Text, any_, func, literal, select
 from sqlalchemy.orm import Session
 
 from core import schemas as fr
@@ -111,10 +111,11 @@ def simplified_shapes(session: Session, cache: ShapeCache, run_id: int, level: s
     found, missing = cache.get(key, codes)
     if missing:
         # preserveCollapsed: a commune smaller than a pixel stays a dot, not a hole.
-        model = _MODELS[level]
+        shapes = _MODELS[level].__table__
         rows = session.execute(select(
-            model.code, func.ST_AsGeoJSON(func.ST_Simplify(model.geom, tolerance, True), digits))
-            .where(model.code.in_(missing))).all()
+            shapes.c.code,
+            func.ST_AsGeoJSON(func.ST_Simplify(shapes.c.geom, tolerance, True), digits))
+            .where(shapes.c.code == any_(literal(list(missing), ARRAY(Text))))).all()
         computed: dict[str, str | None] = dict.fromkeys(missing)
         computed.update({code: geometry for code, geometry in rows})
         cache.put(key, computed)
