@@ -1,5 +1,5 @@
 """Coverage and investment planning: accessibility (FCA), refreshes, read-outs, suggested
-sites, the fragility index, and the planner's map (see docs/coverage.md)."""
+sites, the fragility index, and the planner's map (see docs/COVERAGE.md)."""
 
 from flask import Flask
 

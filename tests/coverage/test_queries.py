@@ -67,30 +67,3 @@ def test_territory_columns_and_models_exist():
         assert model.__tablename__ == level
         assert {"code", "name", "geom"} <= set(model.__table__.columns.keys())
     assert set(selection.KIND_MODELS) == set(selection.MEMBERSHIP)
-
-
-def _imported_packages(package: str) -> dict[str, set[str]]:
-    """Top-level packages each module of ``package`` imports (at any depth of the code)."""
-    root = PACKAGE.parent / package
-    found = {}
-    for path in sorted(root.rglob("*.py")):
-        names = set()
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Import):
-                names |= {alias.name.split(".")[0] for alias in node.names}
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names.add(node.module.split(".")[0])
-        found[str(path.relative_to(PACKAGE.parent))] = names
-    return found
-
-
-def test_imports_run_one_way_around_coverage():
-    """core ← geodata ← directory ← coverage: coverage may use the catalogue and the
-    territories, never the reverse."""
-    for package, forbidden in (("core", {"geodata", "directory", "coverage"}),
-                               ("geodata", {"directory", "coverage"}),
-                               ("directory", {"coverage"}), ("matching", {"coverage"})):
-        for module, names in _imported_packages(package).items():
-            assert not names & forbidden, f"{module} importe {names & forbidden}"
-    used = set().union(*_imported_packages("coverage").values())
-    assert {"core", "geodata", "directory"} & used and "matching" not in used
