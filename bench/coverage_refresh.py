@@ -82,18 +82,20 @@ def ensure_programme(db) -> None:
 def compare_engines(db, detour: float) -> None:
     import numpy as np
 
-    from coverage import services as coverage
+    from coverage.costs import COST_ENGINES, cost_pairs
+    from coverage.inputs import load_demand, load_supply, straight_radius_km
+    from coverage.selection import Selection, resolve_territory
 
     session = db.session
-    selection = coverage.Selection(PROGRAMME, None, "fr", "population")
-    territory = coverage.resolve_territory(session, "fr")
-    radius = coverage.straight_radius_km(30.0, detour)
-    demand = coverage.load_demand(session, territory, "population", 2 * radius)
-    supply = coverage.load_supply(session, selection, territory, radius, dt.date.today())
+    selection = Selection(PROGRAMME, None, "fr", "population")
+    territory = resolve_territory(session, "fr")
+    radius = straight_radius_km(30.0, detour)
+    demand = load_demand(session, territory, "population", 2 * radius)
+    supply = load_supply(session, selection, territory, radius, dt.date.today())
     timings, results = {}, {}
-    for engine in coverage.COST_ENGINES:
+    for engine in COST_ENGINES:
         started = time.perf_counter()
-        results[engine] = coverage.cost_pairs(session, demand, supply, 30.0, detour, engine)
+        results[engine] = cost_pairs(session, demand, supply, 30.0, detour, engine)
         timings[engine] = time.perf_counter() - started
     session.rollback()
     a, b = results["python"], results["sql"]
@@ -163,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from app import create_app
     from core import clock
-    from coverage import services as coverage
+    from coverage.refresh import refresh
+    from coverage.selection import Selection
     from extensions import db
 
     app = create_app()
@@ -179,9 +182,8 @@ def main(argv: list[str] | None = None) -> int:
             compare_engines(db, args.detour)
 
         started = time.perf_counter()
-        report = coverage.refresh(db.session, coverage.Selection(PROGRAMME, None, "fr"),
-                                  detour=args.detour, engine=args.engine,
-                                  today=clock.today())
+        report = refresh(db.session, Selection(PROGRAMME, None, "fr"),
+                         detour=args.detour, engine=args.engine, today=clock.today())
         db.session.commit()
         total = time.perf_counter() - started
         split = " ; ".join(f"{k} {v:.2f} s" for k, v in report.timings.items())

@@ -1,17 +1,14 @@
 """Coverage and investment planning: accessibility (FCA), refreshes, read-outs, suggested
-sites, the fragility index, and the planner's map (see docs/coverage.md)."""
+sites, the fragility index, and the planner's map (see docs/COVERAGE.md)."""
 
 from flask import Flask
 
 
 def init_app(app: Flask) -> None:
     """Register this package's models, blueprints and commands."""
-    from . import (
-        catalogue_commands,  # noqa: F401  (adds refresh, suggest, fragility to coverage_cli)
-        models,  # noqa: F401  (coverage tables, for migrations)
-    )
+    from . import models  # noqa: F401  (coverage tables, for migrations)
     from .api import init_app as init_coverage_api
-    from .fca_commands import coverage_cli
+    from .commands import coverage_cli
     from .jobs import init_app as init_jobs
     from .map_api import init_app as init_map_api
     from .views import init_app as init_views

@@ -39,6 +39,7 @@ GAUSSIAN_D0_KM = 30.0
 COVERAGE_RADII_KM: tuple[float, ...] = (10.0, 20.0, 30.0)
 
 METHODS = ("2sfca", "e2sfca_step", "e2sfca_gauss", "3sfca")
+DEFAULT_METHOD = "e2sfca_step"  # the index of capacity gaps unless asked otherwise
 
 
 @dataclass(frozen=True)

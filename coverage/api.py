@@ -1,6 +1,6 @@
 """Coverage API under /api/v1/coverage: stored runs per territory level (GeoJSON or CSV),
 the list of runs, and where to invest (new sites, capacity gaps). Thin views over
-:mod:`coverage.services`."""
+:mod:`coverage.runs`, :mod:`coverage.readouts` and :mod:`coverage.suggestions`."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ from core.schemas import other_content
 from extensions import db
 
 from . import jobs as coverage_jobs
-from . import services as coverage
+from .readouts import coverage_view, view_csv, view_geojson
+from .runs import list_runs as stored_runs
 from .schemas import (
     LevelArgs,
     RefreshArgs,
@@ -33,6 +34,8 @@ from .schemas import (
     SuggestionArgs,
     SuggestionsSchema,
 )
+from .selection import Selection, resolve_territory
+from .suggestions import suggest
 
 blp = Blueprint(
     "coverage", __name__, url_prefix="/api/v1/coverage",
@@ -44,8 +47,8 @@ blp = Blueprint(
 CACHE_CONTROL = "public, max-age=300"
 
 
-def _selection(args: dict, within: str | None = None) -> coverage.Selection:
-    return coverage.Selection(args.get("programme"), args.get("service"),
+def _selection(args: dict, within: str | None = None) -> Selection:
+    return Selection(args.get("programme"), args.get("service"),
                               within or args.get("within") or "fr", args.get("need")
                               or "population")
 
@@ -58,9 +61,9 @@ def list_runs(args):
 
     Les plus récents d'abord (50 au plus), filtrés par programme, service et besoin.
     """
-    selection = coverage.Selection(args.get("programme"), args.get("service"), "fr",
+    selection = Selection(args.get("programme"), args.get("service"), "fr",
                                    args.get("need"))  # type: ignore[arg-type]
-    return {"runs": coverage.list_runs(db.session, selection)}
+    return {"runs": stored_runs(db.session, selection)}
 
 
 class RefreshForbidden(PasserelleError):
@@ -105,7 +108,7 @@ def suggestions(args):
             return jobs.accepted(job)
         return _geojson(result) if args["format"] == "geojson" else jsonify(result)
     detour = args.get("detour") or current_app.config["PASSERELLE_DETOUR_FACTOR"]
-    result = coverage.suggest(db.session, _selection(args), k=args["k"],
+    result = suggest(db.session, _selection(args), k=args["k"],
                               radius_km=args["radius_km"], candidates=args["candidates"],
                               detour=detour, gap_limit=args["gap_limit"],
                               today=clock.today())
@@ -144,7 +147,7 @@ def refresh(args):
     """
     if not current_app.config["PASSERELLE_WEB_REFRESH"]:
         raise RefreshForbidden()
-    coverage.resolve_territory(db.session, args["within"])  # a French 422 when unknown
+    resolve_territory(db.session, args["within"])  # a French 422 when unknown
     return jobs.accepted(jobs.enqueue("coverage.refresh", dict(args)))
 
 
@@ -172,7 +175,7 @@ def coverage_level(args, level):
     """
     selection = _selection(args)
     bbox = args.get("bbox")
-    view = coverage.coverage_view(db.session, level, selection, bbox=bbox,
+    view = coverage_view(db.session, level, selection, bbox=bbox,
                                   run_id=args.get("run"), fmt=args["format"])
     query = json.dumps({k: v for k, v in sorted(args.items()) if k != "run"},
                        sort_keys=True, default=str)
@@ -184,8 +187,8 @@ def coverage_level(args, level):
     if args["format"] == "csv":
         filename = f"couverture-{level}-{selection.within.replace(':', '-')}.csv"
         headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-        return Response(coverage.view_csv(view), mimetype="text/csv", headers=headers)
-    return Response(coverage.view_geojson(view), mimetype="application/geo+json",
+        return Response(view_csv(view), mimetype="text/csv", headers=headers)
+    return Response(view_geojson(view), mimetype="application/geo+json",
                     headers=headers)
 
 

@@ -1,20 +1,24 @@
 """Coverage work run by the background worker (core/jobs.py): national or regional
 suggestions, and refreshes asked from the web. The computations are those of
-:mod:`coverage.services`, called unchanged."""
+:mod:`coverage.suggestions` and :mod:`coverage.refresh`, called unchanged."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core import clock, jobs
 from extensions import db
+from geodata.models import Commune
 
-from . import services as coverage
+from .accessibility import DEFAULT_METHOD
+from .refresh import refresh as refresh_run
 from .schemas import SuggestionsSchema
+from .selection import Selection, resolve_territory
+from .suggestions import suggest
 
 REFRESH_STEPS = ("lecture des communes et des lieux", "distances", "calcul", "enregistrement",
                  "agrégats", "formes simplifiées")
@@ -22,13 +26,13 @@ REFRESH_STEPS = ("lecture des communes et des lieux", "distances", "calcul", "en
 
 def communes_within(session: Session, within: str | None) -> int:
     """How many communes the territory ``within`` holds (what suggestions cost grows with)."""
-    territory = coverage.resolve_territory(session, within)
-    return session.execute(text(f"SELECT count(*) FROM commune c WHERE {territory.condition()}"),
-                           territory.params).scalar_one()
+    territory = resolve_territory(session, within)
+    return session.execute(select(func.count()).select_from(Commune).where(
+        territory.clause(Commune.__table__))).scalar_one()
 
 
-def selection_of(params: dict[str, Any]) -> coverage.Selection:
-    return coverage.Selection(params.get("programme"), params.get("service"),
+def selection_of(params: dict[str, Any]) -> Selection:
+    return Selection(params.get("programme"), params.get("service"),
                               params.get("within") or "fr", params.get("need") or "population")
 
 
@@ -36,10 +40,9 @@ def suggestions(params: dict[str, Any]) -> dict[str, Any]:
     """The suggestions of ``params`` (SuggestionArgs, loaded), as the API's JSON."""
     jobs.progress(0, 1, "calcul des sites suggérés")
     detour = params.get("detour") or current_app.config["PASSERELLE_DETOUR_FACTOR"]
-    result = coverage.suggest(db.session, selection_of(params), k=params["k"],
-                              radius_km=params["radius_km"], candidates=params["candidates"],
-                              detour=detour, gap_limit=params["gap_limit"],
-                              today=clock.today())
+    result = suggest(db.session, selection_of(params), k=params["k"],
+                     radius_km=params["radius_km"], candidates=params["candidates"],
+                     detour=detour, gap_limit=params["gap_limit"], today=clock.today())
     db.session.rollback()  # read only
     jobs.progress(1, 1, "terminé")
     return SuggestionsSchema().dump(result)
@@ -57,9 +60,9 @@ def refresh(params: dict[str, Any]) -> dict[str, Any]:
 
     detour = params.get("detour") or current_app.config["PASSERELLE_DETOUR_FACTOR"]
     try:
-        report = coverage.refresh(db.session, selection_of(params), detour=detour,
-                                  method=params.get("method") or coverage.DEFAULT_METHOD,
-                                  today=clock.today(), progress=step)
+        report = refresh_run(db.session, selection_of(params), detour=detour,
+                             method=params.get("method") or DEFAULT_METHOD,
+                             today=clock.today(), progress=step)
         db.session.commit()
     except Exception:
         db.session.rollback()

@@ -29,16 +29,18 @@ from collections.abc import Sequence
 from flask import Flask, Response, current_app, request
 from flask_smorest import Blueprint
 from marshmallow import RAISE, fields, validate
-from sqlalchemy import text
+from sqlalchemy import ARRAY, Text, any_, func, literal, select
 from sqlalchemy.orm import Session
 
 from core import schemas as fr
 from core.geojson import MEDIA_TYPE, FeatureCollectionSchema, collection_text
 from core.schemas import BBOX_PATTERN, other_content
 from extensions import db
+from geodata.models import Commune
 
-from . import services as coverage
+from .readouts import COORDINATE_DIGITS, SIMPLIFY, coverage_view
 from .schemas import TERRITORY_PATTERN, BBox, SelectionArgs
+from .selection import LEVEL_MODELS, Selection
 
 # What the map draws: the five measures, the uncovered-people circles, names for labels.
 MAP_FIELDS: tuple[str, ...] = (
@@ -48,8 +50,7 @@ MAP_FIELDS: tuple[str, ...] = (
     "uncovered_population_20km", "uncovered_population_30km",
     "mean_nearest_km", "accessibility_index", "capacity_gap",
 )
-_TABLES = {"commune": "commune", "epci": "epci", "departement": "departement",
-           "region": "region"}
+_MODELS = {"commune": Commune, **LEVEL_MODELS}
 PIXEL_FRACTION = 1.0          # simplify to one pixel (Leaflet's own smoothing threshold)
 GZIP_MIN_BYTES = 1024
 GZIP_LEVEL = 5
@@ -63,12 +64,12 @@ def degrees_per_pixel(zoom: int) -> float:
 
 
 def tolerance_for(level: str, zoom: int) -> float:
-    return max(coverage.SIMPLIFY[level], PIXEL_FRACTION * degrees_per_pixel(zoom))
+    return max(SIMPLIFY[level], PIXEL_FRACTION * degrees_per_pixel(zoom))
 
 
 def digits_for(tolerance: float) -> int:
     """Decimals such that rounding moves a vertex by at most half the tolerance."""
-    return max(2, min(coverage.COORDINATE_DIGITS, math.ceil(-math.log10(tolerance / 2))))
+    return max(2, min(COORDINATE_DIGITS, math.ceil(-math.log10(tolerance / 2))))
 
 
 class ShapeCache:
@@ -110,10 +111,11 @@ def simplified_shapes(session: Session, cache: ShapeCache, run_id: int, level: s
     found, missing = cache.get(key, codes)
     if missing:
         # preserveCollapsed: a commune smaller than a pixel stays a dot, not a hole.
-        rows = session.execute(text(
-            f"SELECT code, ST_AsGeoJSON(ST_Simplify(geom, :tolerance, true), :digits) "
-            f"FROM {_TABLES[level]} WHERE code = ANY(:codes)"),
-            {"tolerance": tolerance, "digits": digits, "codes": missing}).all()
+        shapes = _MODELS[level].__table__
+        rows = session.execute(select(
+            shapes.c.code,
+            func.ST_AsGeoJSON(func.ST_Simplify(shapes.c.geom, tolerance, True), digits))
+            .where(shapes.c.code == any_(literal(list(missing), ARRAY(Text))))).all()
         computed: dict[str, str | None] = dict.fromkeys(missing)
         computed.update({code: geometry for code, geometry in rows})
         cache.put(key, computed)
@@ -122,10 +124,10 @@ def simplified_shapes(session: Session, cache: ShapeCache, run_id: int, level: s
 
 
 def map_view(session: Session, cache: ShapeCache, level: str,
-             selection: coverage.Selection, *, zoom: int,
+             selection: Selection, *, zoom: int,
              bbox: Sequence[float] | None = None, run_id: int | None = None) -> tuple[dict, str]:
     """(run, GeoJSON text) of ``level`` within the selection's territory and ``bbox``."""
-    view = coverage.coverage_view(session, level, selection, bbox=bbox, run_id=run_id,
+    view = coverage_view(session, level, selection, bbox=bbox, run_id=run_id,
                                   fmt="csv")
     rows = view.rows or []
     shapes = simplified_shapes(session, cache, view.run["id"], level,
@@ -194,7 +196,7 @@ def map_level(args, level):
     sélection, filtres `within` et `bbox`), limités aux propriétés dessinées ; polygones
     simplifiés à environ un pixel au `zoom` demandé.
     """
-    selection = coverage.Selection(args.get("programme"), args.get("service"),
+    selection = Selection(args.get("programme"), args.get("service"),
                                    args.get("within") or "fr", args.get("need") or "population")
     run, body = map_view(db.session, current_app.extensions["coverage_map_shapes"], level,
                          selection, zoom=args["zoom"], bbox=args.get("bbox"),

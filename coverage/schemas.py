@@ -11,7 +11,8 @@ from core import schemas as fr
 from core.schemas import BBOX_PATTERN, ParameterSchema
 from directory.vocabulary import SERVICES
 
-from .services import CANDIDATE_KINDS, NEEDS
+from .selection import NEEDS
+from .suggestions import CANDIDATE_KINDS
 
 # The codes directory.programmes.parse_perimeter_code accepts (its value upper-cased).
 TERRITORY_PATTERN = (r"^(fr|reg:\d{2,3}|dep:(\d{2,3}|2[ABab])|epci:\d{9}"

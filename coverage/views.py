@@ -1,16 +1,23 @@
 """HTML pages of the coverage package: the planner's coverage map at /carte.
 
-The page is a skeleton (folium's asset lists and options, see :mod:`coverage.maps`); its
-script fetches every figure from the coverage, venues and programmes APIs as the view moves.
+The page is a skeleton: Leaflet and markercluster from our own static copies, and the map's
+options handed to static/js/coverage-map.js through ``data-*`` attributes (the page's
+Content-Security-Policy forbids inline scripts). The script fetches every figure from the
+coverage, venues and programmes APIs as the view moves.
 """
 
 from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, current_app, render_template, url_for
 
 from directory.vocabulary import SERVICES
 
-from .services import NEEDS
+from .selection import NEEDS
 
 bp = Blueprint("coverage_pages", __name__)
 
@@ -20,15 +27,61 @@ NEED_LABELS = {
     "fragility": "Population × indice de fragilité numérique",
 }
 
+VENDOR = "/static/vendor"
+SCRIPTS = (f"{VENDOR}/leaflet/leaflet.js", f"{VENDOR}/markercluster/leaflet.markercluster.js")
+STYLESHEETS = (f"{VENDOR}/leaflet/leaflet.css", f"{VENDOR}/markercluster/MarkerCluster.css",
+               f"{VENDOR}/markercluster/MarkerCluster.Default.css")
+# Metropolitan France, framed for the first view (lat, lon).
+FRANCE_CENTER = (46.6, 2.4)
+FRANCE_ZOOM = 6
+MIN_ZOOM = 3
+MAX_ZOOM = 16
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class MapSettings:
+    """What the template needs: assets to link, Leaflet options for the script."""
+
+    options: dict[str, Any]
+    basemap: dict[str, Any] | None
+    js: tuple[str, ...] = SCRIPTS
+    css: tuple[str, ...] = STYLESHEETS
+
+    @property
+    def options_json(self) -> str:
+        return _json(self.options)
+
+    @property
+    def basemap_json(self) -> str:
+        return _json(self.basemap) if self.basemap else ""
+
+
+def map_settings(basemap_url: str = "", basemap_attribution: str = "") -> MapSettings:
+    """Leaflet options of the coverage map (``L.map`` and ``L.tileLayer``); without a
+    basemap URL the map has a plain background (nothing is requested from another host)
+    and the choropleth alone is read."""
+    options = {"zoom": FRANCE_ZOOM, "zoomControl": True, "preferCanvas": False,
+               "center": list(FRANCE_CENTER), "minZoom": MIN_ZOOM, "maxZoom": MAX_ZOOM}
+    basemap = None
+    if basemap_url:
+        # A basemap is always credited: the host stands for a missing attribution.
+        attribution = basemap_attribution or urlsplit(basemap_url).netloc or "Fond de carte"
+        basemap = {"url": basemap_url, "options": {
+            "minZoom": MIN_ZOOM, "maxZoom": MAX_ZOOM, "maxNativeZoom": MAX_ZOOM,
+            "noWrap": False, "attribution": attribution, "subdomains": "abc",
+            "detectRetina": False, "tms": False, "opacity": 1}}
+    return MapSettings(options=options, basemap=basemap)
+
 
 @bp.get("/carte")
 def coverage_map():
     config = current_app.config
-    # folium (and pandas behind it) is loaded by this page only, not at start-up.
-    from .maps import build_skeleton
-
-    skeleton = build_skeleton(config.get("PASSERELLE_BASEMAP_URL", ""),
-                              config.get("PASSERELLE_BASEMAP_ATTRIBUTION", ""))
+    settings = map_settings(config.get("PASSERELLE_BASEMAP_URL", ""),
+                            config.get("PASSERELLE_BASEMAP_ATTRIBUTION", ""))
     endpoints = {
         "runs": url_for("coverage.list_runs"),
         "coverage": url_for("coverage.coverage_level", level="departement").rsplit("/", 1)[0],
@@ -42,7 +95,7 @@ def coverage_map():
     }
     # core.security sets the page's Content-Security-Policy (our host, the basemap's tiles).
     return render_template(
-        "coverage/map.html", skeleton=skeleton, endpoints=endpoints, services=SERVICES,
+        "coverage/map.html", settings=settings, endpoints=endpoints, services=SERVICES,
         needs=[(need, NEED_LABELS.get(need, need)) for need in NEEDS])
 
 

@@ -7,7 +7,7 @@
  *   the new tiles and every tile URL is shared (and cached) by every user. At zoom 8 a
  *   1400-pixel-wide view holds ≈ 4 800 communes, at 9 ≈ 1 200.
  * Configuration comes from data-* attributes of #carte-couverture (no inline script):
- *   data-options   Leaflet map options (from folium, coverage/maps.py)
+ *   data-options   Leaflet map options (coverage/views.py, map_settings)
  *   data-basemap   {"url", "options"} of the configured basemap, or empty: plain background
  *   data-*-url     API endpoints (runs, coverage, suggestions, venues, programmes, venue page)
  * Names and figures are inserted as text, never as HTML.

@@ -8,19 +8,12 @@ import io
 
 import pytest
 
-from coverage import services as coverage
+from coverage.refresh import refresh
+from coverage.selection import Selection
 
-from .coverage_world import TERRITORY, make_world
+from .coverage_world import TERRITORY
 
 TODAY = dt.date(2026, 6, 1)
-
-
-@pytest.fixture
-def world(db_session):
-    venues = make_world(db_session)
-    report = coverage.refresh(db_session, coverage.Selection(within="reg:991"), detour=1.3,
-                              today=TODAY)
-    return {"venues": venues, "run_id": report.run_id}
 
 
 def test_departement_level_geojson(client, world):
@@ -110,8 +103,8 @@ def test_run_lookup_uses_a_containing_territory(client, world, db_session):
     assert response.status_code == 200
     assert response.get_json()["run"]["within"] == "reg:991"
     # A run of the département itself then takes precedence.
-    own = coverage.refresh(db_session, coverage.Selection(within="dep:991"), detour=1.3,
-                           today=TODAY)
+    own = refresh(db_session, Selection(within="dep:991"), detour=1.3,
+                  today=TODAY)
     again = client.get("/api/v1/coverage/epci?within=dep:991").get_json()
     assert again["run"]["id"] == own.run_id
 
@@ -168,8 +161,8 @@ def test_views_use_the_shapes_simplified_at_refresh(client, world, db_session):
     # A changed polygon is simplified again at the next refresh.
     db_session.execute(text("UPDATE region SET geom = ST_Multi(ST_MakeEnvelope("
                             "6.8, 47.8, 7.2, 48.8, 4326)) WHERE code = '991'"))
-    coverage.refresh(db_session, coverage.Selection(within="reg:991"), detour=1.3,
-                     today=TODAY)
+    refresh(db_session, Selection(within="reg:991"), detour=1.3,
+            today=TODAY)
     body = client.get("/api/v1/coverage/region?within=reg:991").get_json()
     assert body["features"][0]["geometry"]["type"] in ("Polygon", "MultiPolygon")
 

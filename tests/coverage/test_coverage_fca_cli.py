@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from coverage import accessibility as acc
-from coverage.fca_commands import RESULT_COLUMNS
+from coverage.fca_cli import RESULT_COLUMNS
 
 ABOVE_20 = math.nextafter(20.0, math.inf)
 

@@ -10,7 +10,10 @@ from geopy.distance import geodesic
 from sqlalchemy import text
 
 from core.errors import InvalidInput
-from coverage import services as coverage
+from coverage.costs import pairs_within_python
+from coverage.refresh import refresh
+from coverage.runs import KEEP_RUNS_PER_SELECTION
+from coverage.selection import Selection
 from directory.models import Acceptance, Offer, Programme, VenueStop
 from tests.conftest import make_venue, point
 
@@ -32,10 +35,10 @@ def _aggregates(session, run_id: int) -> dict[tuple[str, str], dict]:
 
 
 def _refresh(session, within="dep:991", **kwargs):
-    selection = coverage.Selection(kwargs.pop("programme", None), kwargs.pop("service", None),
-                                   within, kwargs.pop("need", "population"))
-    return coverage.refresh(session, selection, detour=kwargs.pop("detour", 1.3),
-                            today=TODAY, **kwargs)
+    selection = Selection(kwargs.pop("programme", None), kwargs.pop("service", None),
+                          within, kwargs.pop("need", "population"))
+    return refresh(session, selection, detour=kwargs.pop("detour", 1.3),
+                   today=TODAY, **kwargs)
 
 
 def test_coverage_shares_by_hand(db_session):
@@ -213,6 +216,23 @@ def test_temporarily_closed_and_itinerant_venues(db_session):
     assert results["99103"]["capacity_10km"] == pytest.approx(3.0)
 
 
+@pytest.mark.parametrize("closed_from, closed_until, counted", [
+    (None, TODAY + dt.timedelta(days=30), False),   # open, closed until next month
+    (TODAY - dt.timedelta(days=1), None, False),    # open, closed since yesterday, no end
+    (None, TODAY - dt.timedelta(days=1), True),     # the closure ended yesterday
+    (TODAY + dt.timedelta(days=1), None, True),     # closes tomorrow
+])
+def test_a_closure_period_with_one_bound_counts_whatever_the_status(
+        db_session, closed_from, closed_until, counted):
+    venues = make_world(db_session)
+    venues["V1"].status = "open"
+    venues["V1"].closed_from, venues["V1"].closed_until = closed_from, closed_until
+    db_session.flush()
+    report = _refresh(db_session)
+    assert report.venues == (2 if counted else 1)
+    assert report.covered_population[10.0] == (5000 if counted else 4000)
+
+
 def test_need_weights_fragility_and_illectronisme(db_session):
     make_world(db_session)
     with pytest.raises(InvalidInput, match="fragilité"):
@@ -234,10 +254,10 @@ def test_need_weights_fragility_and_illectronisme(db_session):
 
 def test_runs_are_pruned_per_selection(db_session):
     make_world(db_session)
-    ids = [_refresh(db_session).run_id for _ in range(coverage.KEEP_RUNS_PER_SELECTION + 2)]
+    ids = [_refresh(db_session).run_id for _ in range(KEEP_RUNS_PER_SELECTION + 2)]
     other = _refresh(db_session, within="reg:991").run_id
     kept = db_session.execute(text("SELECT id FROM coverage_run ORDER BY id")).scalars().all()
-    assert kept == ids[-coverage.KEEP_RUNS_PER_SELECTION:] + [other]
+    assert kept == ids[-KEEP_RUNS_PER_SELECTION:] + [other]
 
 
 def test_bad_selection_is_refused(db_session):
@@ -255,7 +275,7 @@ def test_python_pairs_match_a_brute_force_geodesic():
     rng = np.random.default_rng(5)
     d_lon, d_lat = rng.uniform(-1, 1, 300), rng.uniform(44, 46, 300)
     s_lon, s_lat = rng.uniform(-1, 1, 200), rng.uniform(44, 46, 200)
-    di, sj, km = coverage.pairs_within_python(d_lon, d_lat, s_lon, s_lat, 23.0)
+    di, sj, km = pairs_within_python(d_lon, d_lat, s_lon, s_lat, 23.0)
     found = {(int(i), int(j)): k for i, j, k in zip(di, sj, km, strict=True)}
     expected = {}
     for i in range(300):

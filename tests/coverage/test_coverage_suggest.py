@@ -8,7 +8,8 @@ import json
 import pytest
 from sqlalchemy import text
 
-from coverage import services as coverage
+from coverage.selection import Selection
+from coverage.suggestions import suggest, town_hall_name
 from directory.models import Acceptance, Programme
 from tests.conftest import make_venue, point, shared_data
 
@@ -18,9 +19,9 @@ TODAY = dt.date(2026, 6, 1)
 
 
 def _suggest(session, **kwargs):
-    selection = coverage.Selection(kwargs.pop("programme", None), None,
-                                   kwargs.pop("within", "dep:991"), "population")
-    return coverage.suggest(session, selection, detour=1.3, today=TODAY, **kwargs)
+    selection = Selection(kwargs.pop("programme", None), None,
+                          kwargs.pop("within", "dep:991"), "population")
+    return suggest(session, selection, detour=1.3, today=TODAY, **kwargs)
 
 
 def test_greedy_town_hall_covers_the_most_need(db_session):
@@ -184,4 +185,4 @@ def test_fragility_import_of_the_shared_file(runner, db_session):
     ("La Rochelle", "Mairie de La Rochelle"), ("Écouen", "Mairie d'Écouen"),
 ])
 def test_town_hall_names(commune, expected):
-    assert coverage.town_hall_name(commune) == expected
+    assert town_hall_name(commune) == expected

@@ -9,11 +9,10 @@ import gzip
 import json
 import re
 
-import folium
 import pytest
 from flask import url_for
 
-from coverage import services as coverage
+from core.security import tile_origin
 from coverage.map_api import (
     MAP_FIELDS,
     ShapeCache,
@@ -21,9 +20,10 @@ from coverage.map_api import (
     digits_for,
     tolerance_for,
 )
-from coverage.maps import PasserelleMap, build_skeleton
-from tests.conftest import external_assets
-from tests.coverage.coverage_world import make_world
+from coverage.readouts import COORDINATE_DIGITS, SIMPLIFY
+from coverage.refresh import refresh
+from coverage.selection import Selection
+from coverage.views import map_settings
 
 EXAMPLE_TILES = "https://{s}.tile.example.org/{z}/{x}/{y}.png"
 
@@ -110,38 +110,32 @@ def test_nav_and_home_link_to_the_map(client):
     assert html.count('href="/carte"') >= 2  # navigation and the planners' card
 
 
-def test_skeleton_uses_our_copies_without_touching_folium_globals():
-    skeleton = build_skeleton()
-    assert skeleton.js == ["/static/vendor/leaflet/leaflet.js",
-                           "/static/vendor/markercluster/leaflet.markercluster.js"]
-    assert all(href.startswith("/static/vendor/") for href in skeleton.css)
-    assert skeleton.basemap is None and skeleton.tile_origin is None
-    # folium's own lists still point at its CDN: the subclass replaced, not mutated, them.
-    assert any("cdn.jsdelivr.net" in url for _name, url in folium.Map.default_js)
-    # Even folium's full rendering of our map would load nothing from another host.
-    fmap = PasserelleMap(location=(46.6, 2.4), zoom_start=6, tiles=None)
-    assert external_assets(fmap.get_root().render()) == []
+def test_map_settings_use_our_copies_and_no_basemap_by_default():
+    settings = map_settings()
+    assert settings.js == ("/static/vendor/leaflet/leaflet.js",
+                           "/static/vendor/markercluster/leaflet.markercluster.js")
+    assert all(href.startswith("/static/vendor/") for href in settings.css)
+    assert settings.basemap is None and settings.basemap_json == ""
+    options = json.loads(settings.options_json)
+    assert options["center"] == [46.6, 2.4] and options["zoom"] == 6
+    assert options["minZoom"] < options["zoom"] < options["maxZoom"]
 
 
-def test_skeleton_with_basemap_keeps_folium_tile_options():
-    skeleton = build_skeleton("https://tiles.example.net/{z}/{x}/{y}.png", "")
-    assert skeleton.basemap["url"] == "https://tiles.example.net/{z}/{x}/{y}.png"
-    # Without a configured attribution, the host stands for it (folium requires one).
-    assert skeleton.basemap["options"]["attribution"] == "tiles.example.net"
-    assert skeleton.basemap["options"]["maxZoom"] >= 16
-    assert skeleton.tile_origin == "https://tiles.example.net"
-    assert build_skeleton("/tuiles/{z}/{x}/{y}.png", "Nous").tile_origin is None
+def test_map_settings_with_basemap():
+    settings = map_settings("https://tiles.example.net/{z}/{x}/{y}.png", "")
+    basemap = json.loads(settings.basemap_json)
+    assert basemap["url"] == "https://tiles.example.net/{z}/{x}/{y}.png"
+    # Without a configured attribution, the host stands for it.
+    assert basemap["options"]["attribution"] == "tiles.example.net"
+    assert basemap["options"]["maxZoom"] >= 16
+    assert map_settings("/tuiles/{z}/{x}/{y}.png", "Nous").basemap["options"][
+        "attribution"] == "Nous"
+    assert tile_origin("https://tiles.example.net/{z}/{x}/{y}.png") == \
+        "https://tiles.example.net"
+    assert tile_origin("/tuiles/{z}/{x}/{y}.png") is None
 
 
 # --------------------------------------------------------------------------- the map's API
-
-@pytest.fixture
-def world(db_session):
-    venues = make_world(db_session)
-    report = coverage.refresh(db_session, coverage.Selection(within="reg:991"), detour=1.3,
-                              today=dt.date(2026, 6, 1))
-    return {"venues": venues, "run_id": report.run_id}
-
 
 def test_map_view_has_the_coverage_figures_it_draws(client, world):
     response = client.get("/api/v1/coverage/map/departement?within=reg:991&zoom=8")
@@ -202,10 +196,10 @@ def test_tolerance_follows_the_pixel_never_finer_than_the_api():
     assert degrees_per_pixel(0) == pytest.approx(360 / 256)
     assert tolerance_for("departement", 6) == pytest.approx(360 / 256 / 64)
     # At high zoom the coverage API's own tolerance is the floor.
-    assert tolerance_for("commune", 16) == coverage.SIMPLIFY["commune"]
+    assert tolerance_for("commune", 16) == SIMPLIFY["commune"]
     assert digits_for(tolerance_for("departement", 6)) == 2
     assert digits_for(tolerance_for("commune", 9)) == 3
-    assert digits_for(coverage.SIMPLIFY["commune"]) <= coverage.COORDINATE_DIGITS
+    assert digits_for(SIMPLIFY["commune"]) <= COORDINATE_DIGITS
 
 
 def test_shape_cache_evicts_the_least_recently_used_key():
@@ -221,8 +215,8 @@ def test_shape_cache_evicts_the_least_recently_used_key():
 def test_real_communes_are_lighter_on_the_map(app, client, geography, db_session):
     """On the real Gironde (≈ 535 communes): the map's view weighs a fraction of the full
     one, and its polygons are coarser at a low zoom than at a high one."""
-    coverage.refresh(db_session, coverage.Selection(within="dep:33"), detour=1.3,
-                     today=dt.date(2026, 6, 1))
+    refresh(db_session, Selection(within="dep:33"), detour=1.3,
+            today=dt.date(2026, 6, 1))
     full = client.get("/api/v1/coverage/commune?within=dep:33")
     low = client.get("/api/v1/coverage/map/commune?within=dep:33&zoom=8")
     high = client.get("/api/v1/coverage/map/commune?within=dep:33&zoom=13")

@@ -24,7 +24,8 @@ from playwright.sync_api import expect
 from sqlalchemy import delete, text
 from sqlalchemy.orm import Session
 
-from coverage import services as coverage
+from coverage.refresh import refresh
+from coverage.selection import Selection
 from directory.models import Acceptance, Programme, Venue
 from extensions import db
 from geodata.models import Commune, Departement, Epci, Region
@@ -99,8 +100,8 @@ def world(app):
             session.flush()
             session.add(Acceptance(lieu_id=venue.id, programme_id=programme.id,
                                    valid_from=dt.date(2020, 1, 1)))
-            report = coverage.refresh(session, coverage.Selection(within="reg:96"),
-                                      detour=1.3, today=dt.date(2026, 12, 1))
+            report = refresh(session, Selection(within="reg:96"),
+                             detour=1.3, today=dt.date(2026, 12, 1))
             session.commit()
             yield {"run_id": report.run_id, "venue_id": venue.id}
         finally:

@@ -1,20 +1,31 @@
-"""``flask coverage refresh | suggest | fragility import``: coverage from the catalogue.
-
-Added to the ``coverage`` group of :mod:`coverage.fca_commands` (which holds
-``coverage fca``, the same computation from files).
-"""
+"""``flask coverage …``: coverage from the catalogue (``refresh``, ``suggest``,
+``fragility import``) and from files (``fca``, see :mod:`coverage.fca_cli`)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import click
 from flask import current_app
+from flask.cli import AppGroup
 
 from core import clock
 from core.errors import PasserelleError
 
-from .fca_commands import coverage_cli
+from .accessibility import DEFAULT_METHOD, METHODS
+from .fca_cli import fca_command
+from .fragility import FRAGILITY_DEFAULT_COLUMN
+from .selection import NEEDS
+
+coverage_cli = AppGroup("coverage", help="Couverture et accessibilité des lieux.")
+coverage_cli.add_command(fca_command)
+
+
+def summarise(values: Iterable[str], limit: int = 8) -> str:
+    items = list(values)
+    shown = ", ".join(items[:limit])
+    return shown + (f"… (+{len(items) - limit})" if len(items) > limit else "")
 
 
 def _fail(exc: Exception) -> click.ClickException:
@@ -32,8 +43,7 @@ def _selection_options(function):
         click.option("--within", default="fr", show_default=True, metavar="TERRITOIRE",
                      help="Territoire étudié : fr, reg:75, dep:33, epci:<SIREN>, "
                           "com:<code INSEE>."),
-        click.option("--need", type=click.Choice(["population", "illectronisme",
-                                                  "fragility"]),
+        click.option("--need", type=click.Choice(NEEDS),
                      default="population", show_default=True,
                      help="Poids de la demande : population, population × taux "
                           "d'illectronisme (15,4 %, × indice de fragilité s'il est importé), "
@@ -53,9 +63,8 @@ def _detour(value: float | None) -> float:
 
 @coverage_cli.command("refresh")
 @_selection_options
-@click.option("--method", type=click.Choice(["2sfca", "e2sfca_step", "e2sfca_gauss",
-                                             "3sfca"]),
-              default="e2sfca_step", show_default=True,
+@click.option("--method", type=click.Choice(METHODS), default=DEFAULT_METHOD,
+              show_default=True,
               help="Indice d'accessibilité utilisé pour l'écart de capacité.")
 @click.option("--costs-engine", "engine", type=click.Choice(["python", "sql"]),
               default="python", show_default=True,
@@ -68,11 +77,12 @@ def refresh_command(programme, service, within, need, detour, method, engine) ->
     from core.text import share_fr as share
     from extensions import db
 
-    from . import services as coverage
+    from .refresh import refresh
+    from .selection import Selection
 
-    selection = coverage.Selection(programme, service, within, need)
+    selection = Selection(programme, service, within, need)
     try:
-        report = coverage.refresh(
+        report = refresh(
             db.session, selection, detour=_detour(detour), method=method, engine=engine,
             today=clock.today(), progress=lambda name: click.echo(f"… {name}", err=True))
         db.session.commit()
@@ -129,16 +139,15 @@ def suggest_command(programme, service, within, need, detour, k, radius_km, cand
     from core.text import share_fr as share
     from extensions import db
 
-    from . import services as coverage
+    from .selection import Selection
+    from .suggestions import suggest
 
     if within == "fr" and candidates == "townhalls":
         click.echo("Toute la France : ce calcul prend quelques secondes.")
     try:
-        result = coverage.suggest(db.session, coverage.Selection(programme, service, within,
-                                                                 need),
-                                  k=k, radius_km=radius_km, candidates=candidates,
-                                  detour=_detour(detour), gap_limit=gap_limit,
-                                  today=clock.today())
+        result = suggest(db.session, Selection(programme, service, within, need),
+                         k=k, radius_km=radius_km, candidates=candidates,
+                         detour=_detour(detour), gap_limit=gap_limit, today=clock.today())
     except (PasserelleError, ValueError) as exc:
         raise _fail(exc) from exc
     base = result["baseline"]
@@ -172,7 +181,7 @@ def fragility_cli() -> None:
 
 @fragility_cli.command("import")
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("--column", default="SCORE GLOBAL region 1", show_default=True,
+@click.option("--column", default=FRAGILITY_DEFAULT_COLUMN, show_default=True,
               help="Colonne du score (100 = moyenne de la zone de référence).")
 @click.option("--decoupage-dir", type=click.Path(file_okay=False, path_type=Path),
               envvar="PASSERELLE_DECOUPAGE_DIR",
@@ -188,17 +197,17 @@ def fragility_import_command(file: Path, column: str, decoupage_dir: Path | None
     from core.text import number_fr as n
     from extensions import db
 
-    from . import services as coverage
+    from . import fragility
 
-    directory = decoupage_dir or Path(current_app.root_path) / coverage.DECOUPAGE_COMMUNES.parent
+    directory = decoupage_dir or Path(current_app.root_path) / fragility.DECOUPAGE_COMMUNES.parent
     if not file.is_file():
         raise click.ClickException(f"{file} : fichier introuvable.")
     try:
-        current, parent = coverage.current_codes(directory / "communes.json")
-        report = coverage.read_fragility(file, column, current, parent)
-        stored = coverage.store_fragility(db.session, report, column)
+        current, parent = fragility.current_codes(directory / "communes.json")
+        report = fragility.read_fragility(file, column, current, parent)
+        stored = fragility.store_fragility(db.session, report, column)
         db.session.commit()
-    except coverage.FragilityFileError as exc:
+    except fragility.FragilityFileError as exc:
         db.session.rollback()
         raise click.ClickException(str(exc)) from exc
     kinds = ", ".join(f"{label} : {n(count)}" for label, count in sorted(report.by_kind.items()))
@@ -206,11 +215,11 @@ def fragility_import_command(file: Path, column: str, decoupage_dir: Path | None
                f"(colonne « {column} ») ; rattachées : {kinds or 'aucune'}.")
     if report.absent:
         click.echo(f"{n(len(report.absent))} codes absents du COG 2026 ignorés : "
-                   f"{coverage.summarise(report.absent)}.")
+                   f"{summarise(report.absent)}.")
     if report.unmapped:
         click.echo(f"{n(len(report.unmapped))} codes sans commune 2026 connue ignorés : "
-                   f"{coverage.summarise(report.unmapped)}.")
+                   f"{summarise(report.unmapped)}.")
     if report.without_score:
         click.echo(f"{n(len(report.without_score))} lignes sans score ignorées : "
-                   f"{coverage.summarise(report.without_score)}.")
+                   f"{summarise(report.without_score)}.")
     click.echo(f"{n(stored)} communes 2026 enregistrées.")

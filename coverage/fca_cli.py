@@ -1,4 +1,4 @@
-"""``flask coverage …``: accessibility and coverage, computed from files or the catalogue.
+"""``flask coverage fca``: accessibility and coverage computed from files.
 
 ``coverage fca`` runs :mod:`coverage.accessibility` on three CSV files so that anyone can check
 the figures on any input. Rules for the input files:
@@ -33,7 +33,6 @@ from typing import IO
 
 import click
 import numpy as np
-from flask.cli import AppGroup
 
 from . import accessibility
 
@@ -43,8 +42,6 @@ RESULT_COLUMNS = ("demand_id", "2sfca", "e2sfca_step", "e2sfca_gauss", "3sfca",
 _DELIMITERS = (",", ";", "\t")
 # ASCII digits only: float() alone would also take "nan", "inf", "1_000" or Arabic digits.
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-
-coverage_cli = AppGroup("coverage", help="Couverture et accessibilité des lieux.")
 
 
 class InputError(click.ClickException):
@@ -268,7 +265,7 @@ def _write_result(path: Path, demand_ids: list[str], supply_ids: list[str],
         raise InputError(f"{path} : écriture impossible ({exc.strerror}).") from exc
 
 
-@coverage_cli.command("fca")
+@click.command("fca")
 @click.option("--demand", "demand_path", required=True, type=click.Path(path_type=Path),
               help="CSV des points de demande : demand_id et la colonne de poids.")
 @click.option("--supply", "supply_path", required=True, type=click.Path(path_type=Path),

@@ -1,0 +1,226 @@
+"""Where to invest: k new sites chosen greedily (maximal covering location) among town
+halls or venues not yet accepting the programme, and the territories whose capacity gap
+``Σ P_i · max(0, Ā − A_i)`` is largest."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+from sqlalchemy import func, literal, select, union_all
+from sqlalchemy.orm import Session, aliased
+
+from core.errors import InvalidInput
+from directory.models import Venue
+from geodata.models import Commune
+
+from . import accessibility
+from .accessibility import DEFAULT_METHOD
+from .costs import cost_pairs, pairs_within_python
+from .inputs import Demand, counted_venues, load_demand, load_supply, straight_radius_km
+from .selection import LEVEL_MODELS, Selection, Territory, check_selection, resolve_territory
+
+CANDIDATE_KINDS = ("townhalls", "venues")
+
+
+def ratio(part: float | None, whole: float | None) -> float | None:
+    if part is None or not whole:
+        return None
+    return part / whole
+
+
+@dataclass
+class Candidates:
+    kind: str
+    lon: np.ndarray
+    lat: np.ndarray
+    commune_codes: list[str]
+    commune_names: list[str]
+    lieu_ids: list[int | None]
+    names: list[str]
+
+    def __len__(self) -> int:
+        return int(self.lon.size)
+
+
+def town_hall_name(commune: str) -> str:
+    """« Mairie de Balizac », « Mairie d'Aureilhan », « Mairie du Havre », « Mairie des
+    Lilas »."""
+    if commune.startswith("Le "):
+        return f"Mairie du {commune[3:]}"
+    if commune.startswith("Les "):
+        return f"Mairie des {commune[4:]}"
+    if commune[:1].upper() in "AEIOUYÂÊÎÔÛÉÈËÏÜŸ":
+        return f"Mairie d'{commune}"
+    return f"Mairie de {commune}"
+
+
+def load_candidates(session: Session, selection: Selection, territory: Territory, kind: str,
+                    today: dt.date) -> Candidates:
+    if kind == "townhalls":
+        point = func.coalesce(Commune.town_hall_point, Commune.point,
+                              func.ST_PointOnSurface(Commune.geom))
+        rows = session.execute(
+            select(Commune.code, Commune.name, func.ST_X(point), func.ST_Y(point))
+            .where(territory.clause(Commune.__table__), point.is_not(None))
+            .order_by(Commune.code)).all()
+        return Candidates(kind, np.array([r[2] for r in rows], dtype=np.float64),
+                          np.array([r[3] for r in rows], dtype=np.float64),
+                          [r[0] for r in rows], [r[1] for r in rows], [None] * len(rows),
+                          [town_hall_name(r[1]) for r in rows])
+    if selection.programme is None:
+        raise InvalidInput("Les candidats « venues » sont les lieux qui n'acceptent pas "
+                           "encore le programme : précisez programme.",
+                           errors={"programme": ["Obligatoire avec candidates=venues."]})
+    # The venue's commune: its code_insee, else the polygon that covers its point (two
+    # branches, each with its index, rather than one OR that no index serves).
+    by_code, by_polygon = aliased(Commune), aliased(Commune)
+    columns = ("code", "name", "region_code", "departement_code", "epci_code")
+    commune = union_all(
+        select(*(getattr(by_code, c) for c in columns))
+        .where(by_code.code == Venue.code_insee).correlate(Venue),
+        select(*(getattr(by_polygon, c) for c in columns))
+        .where(Venue.code_insee.is_(None), func.ST_Covers(by_polygon.geom, Venue.geom))
+        .correlate(Venue),
+    ).limit(1).lateral("c")
+    rows = session.execute(
+        select(Venue.id, Venue.nom, func.ST_X(Venue.geom), func.ST_Y(Venue.geom),
+               commune.c.code, commune.c.name)
+        .join(commune, literal(True))
+        .where(Venue.geom.is_not(None), territory.clause(commune),
+               counted_venues(selection, today, accepting=False))
+        .order_by(Venue.id)).all()
+    return Candidates(kind, np.array([r[2] for r in rows], dtype=np.float64),
+                      np.array([r[3] for r in rows], dtype=np.float64),
+                      [r[4] for r in rows], [r[5] for r in rows], [r[0] for r in rows],
+                      [r[1] for r in rows])
+
+
+def suggest(session: Session, selection: Selection, *, k: int, radius_km: float,
+            candidates: str, detour: float, gap_limit: int = 10,
+            method: str = DEFAULT_METHOD, today: dt.date) -> dict:
+    """k new sites chosen greedily to cover the most need within ``radius_km`` of cost,
+    and the territories whose capacity gap is largest."""
+    if candidates not in CANDIDATE_KINDS:
+        raise InvalidInput("candidates : townhalls ou venues.")
+    if not detour >= 1.0:
+        raise InvalidInput("Le facteur de détour doit être ≥ 1.")
+    check_selection(session, selection)
+    territory = resolve_territory(session, selection.within)
+    selection = selection.with_within(territory.code)
+    params = accessibility.FcaParameters()
+    max_cost = max(30.0, radius_km)
+    radius = straight_radius_km(max_cost, detour)
+    demand = load_demand(session, territory, selection.need, 2.0 * radius)
+    supply = load_supply(session, selection, territory, radius, today)
+    pairs = cost_pairs(session, demand, supply, max_cost, detour)
+    inside = demand.inside
+    if not inside.any():
+        raise InvalidInput(f"Aucune commune localisée dans {territory.name}.")
+
+    # Coverage today within radius_km.
+    near = pairs.cost_km <= radius_km
+    covered_now = np.zeros(len(demand), dtype=bool)
+    covered_now[pairs.demand[near]] = True
+    index_in = np.flatnonzero(inside)
+    need_in, population_in = demand.need[index_in], demand.population[index_in]
+    covered_in = covered_now[index_in]
+
+    found = load_candidates(session, selection, territory, candidates, today)
+    ci, di, km = pairs_within_python(found.lon, found.lat, demand.lon[index_in],
+                                     demand.lat[index_in], radius_km / detour)
+    keep = km * detour <= radius_km
+    incidence = sparse.csr_array((np.ones(int(keep.sum())), (ci[keep], di[keep])),
+                                 shape=(len(found), index_in.size))
+    chosen = accessibility.greedy_new_sites(need_in, incidence, covered_in, k)
+
+    total_population, total_need = float(population_in.sum()), float(need_in.sum())
+    population_covered = float(population_in[covered_in].sum())
+    need_covered = float(need_in[covered_in].sum())
+    sites = []
+    for rank, (site, fresh) in enumerate(zip(chosen.sites.tolist(), chosen.newly_covered,
+                                             strict=True), start=1):
+        new_population = float(population_in[fresh].sum())
+        new_need = float(need_in[fresh].sum())
+        population_covered += new_population
+        need_covered += new_need
+        sites.append({
+            "rank": rank, "kind": "townhall" if candidates == "townhalls" else "venue",
+            "commune_code": found.commune_codes[site],
+            "commune_name": found.commune_names[site], "lieu_id": found.lieu_ids[site],
+            "name": found.names[site], "lon": float(found.lon[site]),
+            "lat": float(found.lat[site]),
+            "newly_covered_population": new_population, "newly_covered_need": new_need,
+            "newly_covered_communes": int(fresh.size),
+            "share_population_covered_after": ratio(population_covered, total_population),
+            "share_need_covered_after": ratio(need_covered, total_need),
+        })
+
+    # Capacity gaps, with the FCA on the pairs of the usual catchments.
+    fca_keep = pairs.cost_km <= 30.0
+    fca_pairs = accessibility.make_pairs(pairs.demand[fca_keep], pairs.supply[fca_keep],
+                                         pairs.cost_km[fca_keep], len(demand), len(supply),
+                                         check_duplicates=False)
+    a = accessibility.compute_all(demand.need, supply.capacity, fca_pairs,
+                                  params).accessibility[method]
+    reference_mean = accessibility.mean_accessibility(need_in, a[index_in])
+    gap_level = {"fr": "departement", "reg": "departement", "dep": "epci",
+                 "epci": "commune", "com": "commune"}[territory.kind]
+    gaps = _rank_gaps(session, demand, index_in, a, reference_mean, gap_level, gap_limit)
+    return {
+        "within": territory.code, "within_name": territory.name, "radius_km": radius_km,
+        "k": k, "candidates": candidates, "programme": selection.programme,
+        "service": selection.service, "need": selection.need, "detour_factor": detour,
+        "baseline": {
+            "population": total_population, "need": total_need,
+            "population_covered": float(population_in[covered_in].sum()),
+            "need_covered": float(need_in[covered_in].sum()),
+            "share_population_covered": ratio(float(population_in[covered_in].sum()),
+                                               total_population),
+            "share_need_covered": ratio(float(need_in[covered_in].sum()), total_need),
+        },
+        "sites": sites,
+        "capacity_gaps": {
+            "level": gap_level, "reference_mean": reference_mean,
+            "reference": "nation" if territory.kind == "fr" else "territoire",
+            "method": method, "territories": gaps},
+    }
+
+
+def _rank_gaps(session: Session, demand: Demand, index_in: np.ndarray, a: np.ndarray,
+               reference_mean: float, level: str, limit: int) -> list[dict]:
+    need = demand.need[index_in]
+    population = demand.population[index_in]
+    values = a[index_in]
+    gap = need * np.maximum(0.0, reference_mean - values)
+    if level == "commune":
+        keys = [demand.codes[i] for i in index_in.tolist()]
+        names = {demand.codes[i]: demand.names[i] for i in index_in.tolist()}
+    else:
+        keys = [demand.parents[level][i] for i in index_in.tolist()]
+        codes = sorted({k for k in keys if k})
+        model = LEVEL_MODELS[level]
+        names = dict(session.execute(select(model.code, model.name).where(
+            model.code.in_(codes))).all()) if codes else {}
+    groups: dict[str, list[int]] = {}
+    for position, key in enumerate(keys):
+        if key:
+            groups.setdefault(key, []).append(position)
+    ranked = []
+    for key, members in groups.items():
+        m = np.array(members)
+        weight = float(need[m].sum())
+        ranked.append({
+            "code": key, "name": names.get(key, key),
+            "population": float(population[m].sum()), "need": weight,
+            "mean_accessibility": float(need[m] @ values[m] / weight) if weight > 0 else 0.0,
+            "capacity_gap": float(gap[m].sum()),
+        })
+    ranked.sort(key=lambda item: (-item["capacity_gap"], item["code"]))
+    ranked = [item for item in ranked if item["capacity_gap"] > 0][:limit]
+    for rank, item in enumerate(ranked, start=1):
+        item["rank"] = rank
+    return ranked
+
