@@ -27,7 +27,6 @@ import numpy as np
 from sqlalchemy import (
     ColumnElement,
     and_,
-    any_,
     exists,
     false,
     func,
@@ -41,7 +40,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput
-from directory.models import Acceptance, Offer, Programme, Venue, VenueStop
+from directory import rules
+from directory.models import Acceptance, Programme, Venue, VenueStop
 from geodata.models import Commune
 
 from .models import FragilityIndex
@@ -163,34 +163,20 @@ def load_demand(session: Session, territory: Territory, need: str,
 def counted_venues(selection: Selection, day: dt.date, *,
                    accepting: bool = True) -> ColumnElement[bool]:
     """Which venues count for ``selection`` on ``day`` (a condition on ``lieu``): open
-    that day, offering the selection's service (in ``services`` or an active offer), and
-    accepting its programme that day (with ``accepting=False``: not accepting it, the
-    candidates of new sites). The one place coverage says which venues count."""
-    open_that_day = and_(
-        Venue.status != "closed",
-        not_(and_(Venue.status == "temporarily_closed", Venue.closed_from.is_(None),
-                  Venue.closed_until.is_(None))),
-        not_(and_(or_(Venue.closed_from.is_not(None), Venue.closed_until.is_not(None)),
-                  or_(Venue.closed_from.is_(None), Venue.closed_from <= day),
-                  or_(Venue.closed_until.is_(None), Venue.closed_until >= day))))
-    parts: list[ColumnElement[bool]] = [open_that_day]
+    that day (:func:`directory.rules.open_on_sql`), offering the selection's service
+    (:func:`directory.rules.offers_service_sql`), and accepting its programme that day
+    (:func:`directory.rules.accepts_sql`, the service covered by
+    :func:`directory.rules.covers_service_sql`); with ``accepting=False``, not accepting
+    it (the candidates of new sites). The one place coverage says which venues count."""
+    parts: list[ColumnElement[bool]] = [rules.open_on_sql(day)]
     service = selection.service
     if service is not None:
-        parts.append(or_(literal(service) == any_(Venue.services), exists().where(
-            Offer.lieu_id == Venue.id, Offer.active, Offer.service == service)))
+        parts.append(rules.offers_service_sql(literal(service)))
     if selection.programme is not None:
         accepted = exists().where(
             Acceptance.lieu_id == Venue.id, Acceptance.programme_id == Programme.id,
-            Programme.code == selection.programme,
-            Acceptance.valid_from <= day,
-            or_(Acceptance.valid_to.is_(None), Acceptance.valid_to >= day),
-            Programme.valid_from <= day,
-            or_(Programme.valid_to.is_(None), Programme.valid_to >= day),
-            true() if service is None else and_(
-                or_(func.cardinality(Acceptance.services) == 0,
-                    literal(service) == any_(Acceptance.services)),
-                or_(func.cardinality(Programme.allowed_services) == 0,
-                    literal(service) == any_(Programme.allowed_services))))
+            Programme.code == selection.programme, rules.accepts_sql(day),
+            true() if service is None else rules.covers_service_sql(literal(service)))
         parts.append(accepted if accepting else not_(accepted))
     return and_(*parts)
 

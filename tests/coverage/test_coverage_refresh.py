@@ -233,6 +233,23 @@ def test_a_closure_period_with_one_bound_counts_whatever_the_status(
     assert report.covered_population[10.0] == (5000 if counted else 4000)
 
 
+def test_a_revoked_acceptance_without_end_date_accepts_nothing(db_session):
+    """directory.rules: a revocation written by hand (revoked_at, no valid_to) ends it."""
+    venues = make_world(db_session)
+    programme = Programme(code="pass-essai", name="Pass d'essai", perimeter_codes=["fr"],
+                          valid_from=dt.date(2026, 1, 1))
+    db_session.add(programme)
+    db_session.flush()
+    acceptance = Acceptance(lieu_id=venues["V1"].id, programme_id=programme.id,
+                            valid_from=dt.date(2026, 1, 1))
+    db_session.add(acceptance)
+    db_session.flush()
+    assert _refresh(db_session, programme="pass-essai").venues == 1
+    acceptance.revoked_at = dt.datetime(2026, 5, 1, tzinfo=dt.UTC)
+    db_session.flush()
+    assert _refresh(db_session, programme="pass-essai").venues == 0
+
+
 def test_need_weights_fragility_and_illectronisme(db_session):
     make_world(db_session)
     with pytest.raises(InvalidInput, match="fragilité"):
