@@ -52,6 +52,7 @@ def create_app(config: Mapping[str, Any] | None = None, *,
     openapi.init_app(app)
     jobs_api.init_app(app)
 
+    import accounts
     import core.views
     import coverage
     import directory
@@ -63,6 +64,8 @@ def create_app(config: Mapping[str, Any] | None = None, *,
     directory.init_app(app)
     matching.init_app(app)
     coverage.init_app(app)
+    # After every package: it checks the access rule each of their routes declares.
+    accounts.init_app(app)
     # Registered last so that it replaces flask-smorest's JSON-only HTTP error handler.
     errors.init_app(app)
     _register_commands(app)

@@ -67,6 +67,28 @@ DEFAULTS: dict[str, tuple[Any, type, str]] = {
     "PASSERELLE_RATE_LIMIT_EXPORT": ("60/minute", str, "limite des exports par client"),
     "PASSERELLE_RATE_LIMIT_LOGIN": ("5/minute;30/hour", str,
                                     "limite des connexions par client (comptes)"),
+    # --- courriel
+    "PASSERELLE_SMTP_HOST": ("127.0.0.1", str, "serveur SMTP"),
+    "PASSERELLE_SMTP_PORT": (25, int, "port SMTP"),
+    "PASSERELLE_SMTP_TLS": ("none", str, "none | starttls | ssl"),
+    "PASSERELLE_SMTP_USER": ("", str, "identifiant SMTP ; vide = sans authentification"),
+    "PASSERELLE_SMTP_PASSWORD": ("", str, "mot de passe SMTP"),
+    "PASSERELLE_SMTP_TIMEOUT_S": (10.0, float, "délai du serveur SMTP, secondes"),
+    "PASSERELLE_MAIL_SENDER": ("Passerelle <ne-pas-repondre@passerelle.invalid>", str,
+                               "expéditeur des courriels"),
+    "PASSERELLE_PUBLIC_URL": ("http://127.0.0.1:5000", str,
+                              "adresse publique, pour les liens des courriels envoyés en CLI"),
+    # --- comptes
+    "PASSERELLE_SESSION_IDLE_S": (1800, int, "session fermée après cette inactivité, secondes"),
+    "PASSERELLE_SESSION_MAX_S": (43_200, int, "durée maximale d'une session, secondes"),
+    "PASSERELLE_COOKIE_SECURE": (1, int, "1 = cookie de session Secure (HTTPS), 0 = non"),
+    "PASSERELLE_LINK_TTL_S": (900, int, "validité d'un lien de connexion ou de mot de passe, s"),
+    "PASSERELLE_INVITE_TTL_S": (604_800, int, "validité d'une invitation, secondes"),
+    "PASSERELLE_CLAIM_TTL_S": (604_800, int, "validité d'un lien de revendication, secondes"),
+    "PASSERELLE_LOGIN_ACCOUNT_PER_MIN": (5, int, "échecs de connexion admis par compte, /min"),
+    "PASSERELLE_LOGIN_ADDRESS_PER_MIN": (20, int, "tentatives admises par adresse IP, /min"),
+    "PASSERELLE_CONFIRM_AFTER_MONTHS": (6, int, "rappel de confirmation après N mois"),
+    "PASSERELLE_API_IMPORT_MAX_BYTES": (5_000_000, int, "taille maximale d'un fichier d'API"),
 }
 
 

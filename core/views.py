@@ -51,7 +51,13 @@ def health():
 
 
 def init_app(app: Flask) -> None:
+    from .access import public_blueprint
+
     app.register_blueprint(bp)
+    public_blueprint(bp)
+    # flask-smorest's blueprint serving the OpenAPI document.
+    if "api-docs" in app.blueprints:
+        public_blueprint(app.blueprints["api-docs"])
 
     @app.context_processor
     def inject_site() -> dict:

@@ -18,3 +18,13 @@ def init_app(app: Flask) -> None:
     init_views(app)
     init_map_api(app)
     init_jobs()
+
+    from core.access import public_blueprint
+
+    from .api import blp as coverage_blp
+    from .map_api import blp as map_blp
+    from .views import bp as pages_bp
+
+    # The planner's map and its read-outs are public figures.
+    for blueprint in (coverage_blp, map_blp, pages_bp):
+        public_blueprint(blueprint)

@@ -28,3 +28,9 @@ def init_app(app: Flask) -> None:
     api.register_blueprint(venues_api.blp)
     app.register_blueprint(views.bp)
     add_filters(app, views.FILTERS)
+
+    from core.access import public_blueprint
+
+    # The catalogue is read by everyone; its writes go through accounts' pages and the CLI.
+    for blueprint in (programmes_blp, venues_api.blp, views.bp):
+        public_blueprint(blueprint)

@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from core import clock
 from core.text import number_fr as _n
 from directory.commands import CommandError, directory_cli
-from directory.importer.report import CANDIDATE, WARNING, format_problem
+from directory.importer.report import CANDIDATE, CONFLICT, WARNING, format_problem
 
 MAX_PRINTED_ERRORS = 50
 MAX_PRINTED_CANDIDATES = 30
@@ -119,6 +119,12 @@ def import_command(location, source, fmt, programme, dry_run, report_path, compl
         if len(candidates) > MAX_PRINTED_CANDIDATES:
             click.echo(f"  … et {_n(len(candidates) - MAX_PRINTED_CANDIDATES)} autre(s) "
                        "(voir --report).")
+    conflicts = report.of_level(CONFLICT)
+    if conflicts:
+        click.echo(f"Conflits avec les modifications des gestionnaires (valeur importée non "
+                   f"appliquée) : {_n(len(conflicts))}")
+        for problem in conflicts[:MAX_PRINTED_CANDIDATES]:
+            click.echo("  " + format_problem(problem))
     if report_path:
         click.echo(f"Rapport : {report_path} ({_n(len(report.problems))} ligne(s)).")
     errors = report.errors

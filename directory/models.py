@@ -143,10 +143,15 @@ class Venue(db.Model):
                                         default="open")
     closed_from: Mapped[dt.date | None] = mapped_column(Date)
     closed_until: Mapped[dt.date | None] = mapped_column(Date)
+    closure_reason: Mapped[str | None] = mapped_column(Text)  # shown with the closure
     # Accompaniments per week; NULL = unknown.
     weekly_capacity: Mapped[int | None] = mapped_column(Integer)
 
     # --- Bookkeeping ----------------------------------------------------------------------
+    # When a person responsible for the venue last confirmed its data, and in which role
+    # (the role's French label, never a name): shown on the public page.
+    confirmed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    confirmed_by_role: Mapped[str | None] = mapped_column(Text)
     # Hash of the imported content, so that an unchanged row is not rewritten.
     content_hash: Mapped[str | None] = mapped_column(Text)
     search_vector = mapped_column(TSVECTOR, Computed(SEARCH_VECTOR, persisted=True),

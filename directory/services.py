@@ -350,10 +350,11 @@ def _closure(venue: Venue, today: dt.date) -> tuple[bool, str | None]:
         return True, "Ce lieu a fermé définitivement."
     if rules.open_on(venue, today):
         return False, None
+    reason = f" ({venue.closure_reason})" if venue.closure_reason else ""
     if venue.closed_until is not None:
         until = format_date_fr(venue.closed_until)
-        return True, f"Fermé temporairement jusqu'au {until} inclus."
-    return True, "Fermé temporairement."
+        return True, f"Fermé temporairement jusqu'au {until} inclus{reason}."
+    return True, f"Fermé temporairement{reason}."
 
 
 def _week_rows(parsed: hours_mod.Hours | None) -> list[dict]:
@@ -567,6 +568,9 @@ def venue_detail(session: Session, venue_id: int, now: dt.datetime) -> dict:
         "sessions": upcoming_sessions(session, venue, now),
         "stops": _stops(session, venue, now),
         "as_of": now.astimezone(ZoneInfo(block["timezone"])),
+        "confirmed_on": (venue.confirmed_at.astimezone(ZoneInfo(block["timezone"])).date()
+                         if venue.confirmed_at else None),
+        "confirmed_by_role": venue.confirmed_by_role,
     })
     return detail
 

@@ -13,3 +13,11 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(geodata_cli)
     init_api(app)
     init_geocoder(app)
+
+    from core.access import public_blueprint
+
+    from .api import geocoding, territories
+
+    # Reference data: open to everyone.
+    public_blueprint(territories)
+    public_blueprint(geocoding)

@@ -24,3 +24,9 @@ def init_app(app: Flask) -> None:
     api.register_blueprint(cohort_blp)
     app.cli.add_command(match_cli)
     init_cohort_jobs()
+
+    from core.access import public_blueprint
+
+    # The beneficiary's and the prescriber's search: open to everyone.
+    for blueprint in (match_blp, views.bp, cohort_blp):
+        public_blueprint(blueprint)

@@ -13,6 +13,7 @@ ERROR = "erreur"        # the row is rejected, so the file is not written
 WARNING = "avertissement"  # the row is written, the problem is reported (and often flagged)
 CANDIDATE = "candidat"  # a hint that needs a human decision (e.g. an acceptance candidate)
 INFO = "info"
+CONFLICT = "conflit"    # an imported value not applied: the venue's manager edited it
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ class Report:
         return sum(1 for p in self.problems if p.level == level)
 
     def sorted(self) -> list[Problem]:
-        order = {ERROR: 0, WARNING: 1, CANDIDATE: 2, INFO: 3}
+        order = {ERROR: 0, WARNING: 1, CONFLICT: 2, CANDIDATE: 3, INFO: 4}
         return sorted(self.problems,
                       key=lambda p: (p.line is not None, p.line or 0, order.get(p.level, 9)))
 

@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from directory import hours as hours_module
+from directory.edits import keep_edited_fields
 from directory.importer.report import CANDIDATE, ERROR, INFO, WARNING, Problem
 from directory.importer.validate import (
     FLAG_DUPLICATE,
@@ -174,6 +175,8 @@ def write(connection: Connection, source: str, records: list[Record], *,
         if run_id is not None:
             from directory.importer.runs import capture_staged
             capture_staged(connection, run_id, source)
+        # A field the venue's manager edited is kept; the difference is reported.
+        result.problems += keep_edited_fields(connection, source)
         _merge(connection, source, result)
     result.acceptances += _accept(connection, source, records, programme_id, today, result)
     if complete_snapshot:

@@ -1,0 +1,24 @@
+"""People, roles, sign-in, invitations, venue self-service, API tokens and the audit journal."""
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Register this package's models, access enforcement, blueprints and commands."""
+    from core import mail
+    from extensions import api
+
+    from . import access, models  # noqa: F401  (tables known to migrations)
+    from .api import blp as api_blp
+    from .commands import accounts_cli, journal_cli_commands
+    from . import views
+    from .views import bp
+
+    mail.init_app(app)
+    access.init_app(app)
+    app.register_blueprint(bp)
+    api.register_blueprint(api_blp)
+    app.cli.add_command(accounts_cli)
+    # Every command run (of every package) leaves a row in the audit journal.
+    journal_cli_commands(app.cli)
+    app.jinja_env.filters.setdefault("local_fr", views.local_fr)
