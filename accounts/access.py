@@ -115,12 +115,17 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)  # checked below, pages only
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # bound to the session instead
     secure = bool(app.config.get("PASSERELLE_COOKIE_SECURE", 1))
-    app.config.setdefault("SESSION_COOKIE_SECURE", secure)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    # Flask's own session cookie only carries the CSRF secret.
+    app.config["SESSION_COOKIE_SECURE"] = secure
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     csrf.init_app(app)
 
     @app.before_request
     def enforce_access():
+        # Per-request values; ``g`` outlives a request when an app context was already
+        # pushed (tests, CLI), and Flask-WTF caches the token there.
+        for name in ("csrf_token", "csrf_valid"):
+            g.pop(name, None)
         load_person()
         answer = check_access(rule_for(current_app, request.endpoint)) \
             if request.endpoint is not None else None

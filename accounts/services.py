@@ -117,8 +117,8 @@ def grant(session: Session, person: Person, role: str, scope: str = "") -> RoleG
 
 
 def grants_of(session: Session, person_id: int) -> frozenset[tuple[str, str]]:
-    return frozenset(session.execute(select(RoleGrant.role, RoleGrant.scope)
-                                     .where(RoleGrant.person_id == person_id)).tuples())
+    return frozenset((role, scope) for role, scope in session.execute(
+        select(RoleGrant.role, RoleGrant.scope).where(RoleGrant.person_id == person_id)))
 
 
 def parse_role(text: str) -> tuple[str, str]:
@@ -226,7 +226,7 @@ def check_throttle(session: Session, email: str, address: str, now: dt.datetime,
         select(LoginAttempt.at, LoginAttempt.success)
         .where(LoginAttempt.account_key == key,
                LoginAttempt.at > now - dt.timedelta(seconds=limits.max_delay_s + 60))
-        .order_by(LoginAttempt.at.desc()).limit(64)).tuples())
+        .order_by(LoginAttempt.at.desc()).limit(64)))
     failures_last_minute = [at for at, ok in recent if not ok and at > minute_ago]
     if len(failures_last_minute) >= limits.account_per_min:
         raise TooManyAttempts(60 - (now - min(failures_last_minute)).total_seconds())

@@ -356,7 +356,7 @@ def venue_home(venue_id: int):
     requests_ = list(db.session.execute(
         select(AcceptanceRequest, Programme).join(Programme)
         .where(AcceptanceRequest.lieu_id == venue_id)
-        .order_by(AcceptanceRequest.requested_at.desc())).tuples())
+        .order_by(AcceptanceRequest.requested_at.desc())))
     return render_template("accounts/venue_home.html", venue=venue, history=history,
                            changes=journal.changes, role_labels=ROLE_LABELS_FR,
                            requests=requests_, programmes=db.session.scalars(
@@ -539,13 +539,13 @@ def programme_home(programme_id: int):
         select(AcceptanceRequest, Venue).join(Venue)
         .where(AcceptanceRequest.programme_id == programme_id,
                AcceptanceRequest.status == "pending")
-        .order_by(AcceptanceRequest.requested_at)).tuples())
+        .order_by(AcceptanceRequest.requested_at)))
     claims = list(db.session.execute(
         select(VenueClaim, Venue).join(Venue)
         .where(VenueClaim.status == "pending",
                VenueClaim.lieu_id.in_(select(services.Acceptance.lieu_id).where(
                    services.Acceptance.programme_id == programme_id)))
-        .order_by(VenueClaim.created_at)).tuples())
+        .order_by(VenueClaim.created_at)))
     return render_template("accounts/programme_home.html", programme=programme,
                            pending=pending, claims=claims)
 

@@ -2,6 +2,7 @@ import logging
 
 import pytest
 
+from core.access import public
 from core.config import load_config
 from core.errors import ConfigurationError, NotFound
 
@@ -44,6 +45,7 @@ def test_application_errors_carry_their_status(fresh_app):
     app = fresh_app
 
     @app.get("/api/v1/_test_error")
+    @public
     def _raise():
         raise NotFound("Aucune commune ne porte ce code.")
 
@@ -57,6 +59,7 @@ def test_request_id_is_kept_when_safe_and_logged(fresh_app, caplog):
     client = app.test_client()
 
     @app.get("/_test_log")
+    @public
     def _log():
         logging.getLogger("tests").info("ligne de test")
         return "ok"
