@@ -53,9 +53,9 @@ class SmtpMailer:
         message["Date"] = formatdate(localtime=False)
         message["Message-ID"] = make_msgid(domain=self.sender.rpartition("@")[2].strip(">")
                                            or None)
-        message["Content-Language"] = "fr"
         message.set_content(mail.text)
         message.add_alternative(mail.html, subtype="html")
+        message["Content-Language"] = "fr"  # after the body: set_content clears Content-*
         return message
 
     def send(self, mail: Mail) -> None:
