@@ -8,10 +8,9 @@ def init_app(app: Flask) -> None:
     from core import mail
     from extensions import api
 
-    from . import access, models  # noqa: F401  (tables known to migrations)
+    from . import access, models, views  # noqa: F401  (tables known to migrations)
     from .api import blp as api_blp
     from .commands import accounts_cli, journal_cli_commands
-    from . import views
     from .views import bp
 
     mail.init_app(app)

@@ -28,8 +28,7 @@ from directory.vocabulary import LEVELS, OFFER_FORMAT_LABELS, SERVICES
 from extensions import db
 
 from . import journal, services, venues
-from .access import actor, clear_session_cookie, holds, now, set_session_cookie
-from .access import COOKIE
+from .access import COOKIE, actor, clear_session_cookie, holds, now, set_session_cookie
 from .models import ROLE_LABELS_FR, ROLES, AcceptanceRequest, ApiToken, VenueClaim
 
 bp = Blueprint("accounts", __name__)

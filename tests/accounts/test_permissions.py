@@ -5,7 +5,6 @@ appears in the answer; a route without a rule is refused."""
 
 from __future__ import annotations
 
-
 import pytest
 
 from accounts import services

@@ -4,7 +4,6 @@ beneficiary's search sees each change at once; every change is in the venue's hi
 
 from __future__ import annotations
 
-
 import pytest
 from sqlalchemy import select
 
