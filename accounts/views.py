@@ -130,39 +130,51 @@ def login():
     return _signed_in(person, "password", target)
 
 
-def _throttled_request(template: str):
-    """Links by e-mail are throttled like passwords (per address and per account)."""
-    email = (request.form.get("email") or "").strip().lower()
-    services.check_throttle(db.session, email, _address(), now(),
-                            services.LoginLimits.from_config(current_app.config))
-    services.record_attempt(db.session, email, _address(), False, now())
-    return services.normalise_email(email)
+# purpose -> (page title, intro, subject, mail template, link endpoint, what was sent)
+EMAIL_LINKS = {
+    "signin": ("Recevoir un lien de connexion", "Nous envoyons un lien de connexion",
+               "Votre lien de connexion à Passerelle", "signin_link", "accounts.link_signin",
+               "un lien de connexion"),
+    "reset": ("Mot de passe oublié", "Nous envoyons un lien pour choisir un nouveau mot de "
+              "passe", "Choisir un nouveau mot de passe", "password_reset",
+              "accounts.password_new", "un lien pour choisir un mot de passe"),
+}
+
+
+def _email_link_page(purpose: str):
+    """Ask for a link by e-mail; throttled like passwords (per address and per account),
+    and the same answer whether the account exists or not."""
+    title, intro, subject, mail_name, endpoint, what = EMAIL_LINKS[purpose]
+    context = {"title": title, "intro": intro}
+    if request.method == "GET":
+        return render_template("accounts/email_request.html", form={}, errors={}, **context)
+    typed = (request.form.get("email") or "").strip().lower()
+    try:
+        services.check_throttle(db.session, typed, _address(), now(),
+                                services.LoginLimits.from_config(current_app.config))
+        services.record_attempt(db.session, typed, _address(), False, now())
+        email = services.normalise_email(typed)
+    except services.TooManyAttempts as exc:
+        db.session.commit()
+        return (render_template("accounts/email_request.html", form=request.form, errors={},
+                                message=exc.message, **context), 429,
+                {"Retry-After": str(exc.retry_after_s)})
+    except InvalidInput as exc:
+        return _form_error("accounts/email_request.html", exc, **context)
+    person = services.person_by_email(db.session, email)
+    if person is not None and person.active:
+        ttl = _config("PASSERELLE_LINK_TTL_S")
+        secret = services.issue_link(db.session, person, purpose, now(), ttl)
+        send_template(email, subject, mail_name, link=_link(endpoint, token=secret),
+                      minutes=ttl // 60)
+    db.session.commit()
+    return render_template("accounts/sent.html", what=what)
 
 
 @bp.route("/connexion/lien", methods=["GET", "POST"])
 @public
 def link_request():
-    if request.method == "GET":
-        return render_template("accounts/link_request.html", form={}, errors={})
-    try:
-        email = _throttled_request("accounts/link_request.html")
-    except services.TooManyAttempts as exc:
-        db.session.commit()
-        return (render_template("accounts/link_request.html", form=request.form, errors={},
-                                message=exc.message), 429,
-                {"Retry-After": str(exc.retry_after_s)})
-    except InvalidInput as exc:
-        return _form_error("accounts/link_request.html", exc)
-    person = services.person_by_email(db.session, email)
-    if person is not None and person.active:
-        secret = services.issue_link(db.session, person, "signin", now(),
-                                     _config("PASSERELLE_LINK_TTL_S"))
-        send_template(email, "Votre lien de connexion à Passerelle", "signin_link",
-                      link=_link("accounts.link_signin", token=secret),
-                      minutes=_config("PASSERELLE_LINK_TTL_S") // 60)
-    db.session.commit()
-    # The same answer whether the account exists or not.
-    return render_template("accounts/sent.html", what="un lien de connexion")
+    return _email_link_page("signin")
 
 
 @bp.route("/connexion/lien/<token>", methods=["GET", "POST"])
@@ -206,26 +218,7 @@ def logout_everywhere():
 @bp.route("/mot-de-passe/oubli", methods=["GET", "POST"])
 @public
 def password_forgotten():
-    if request.method == "GET":
-        return render_template("accounts/password_forgotten.html", form={}, errors={})
-    try:
-        email = _throttled_request("accounts/password_forgotten.html")
-    except services.TooManyAttempts as exc:
-        db.session.commit()
-        return (render_template("accounts/password_forgotten.html", form=request.form,
-                                errors={}, message=exc.message), 429,
-                {"Retry-After": str(exc.retry_after_s)})
-    except InvalidInput as exc:
-        return _form_error("accounts/password_forgotten.html", exc)
-    person = services.person_by_email(db.session, email)
-    if person is not None and person.active:
-        secret = services.issue_link(db.session, person, "reset", now(),
-                                     _config("PASSERELLE_LINK_TTL_S"))
-        send_template(email, "Choisir un nouveau mot de passe", "password_reset",
-                      link=_link("accounts.password_new", token=secret),
-                      minutes=_config("PASSERELLE_LINK_TTL_S") // 60)
-    db.session.commit()
-    return render_template("accounts/sent.html", what="un lien pour choisir un mot de passe")
+    return _email_link_page("reset")
 
 
 def _password_page(token: str, purpose: str, title: str):
@@ -435,6 +428,13 @@ def venue_contacts(venue_id: int):
     return redirect(url_for("accounts.venue_home", venue_id=venue_id))
 
 
+def _offer_form(offer) -> dict:
+    return {"titre": offer.title, "service": offer.service, "niveau": offer.level or "",
+            "format": offer.format, "langues": ", ".join(offer.languages),
+            "cheques": offer.cheques_required, "duree_minutes": offer.duration_minutes or "",
+            "description": offer.description or "", "active": "1" if offer.active else "0"}
+
+
 def _offer_context() -> dict:
     return {"services": SERVICES, "levels": LEVELS, "formats": OFFER_FORMAT_LABELS}
 
@@ -464,10 +464,7 @@ def offer_edit(venue_id: int, offer_id: int):
     venue = venues.get_venue(db.session, venue_id)
     offer = venues.get_offer(db.session, venue, offer_id)
     if request.method == "GET":
-        form = {"titre": offer.title, "service": offer.service, "niveau": offer.level or "",
-                "format": offer.format, "langues": ", ".join(offer.languages),
-                "cheques": offer.cheques_required, "duree_minutes": offer.duration_minutes or "",
-                "description": offer.description or "", "active": "1" if offer.active else "0"}
+        form = _offer_form(offer)
         return render_template("accounts/offer.html", venue=venue, offer=offer, form=form,
                                errors={}, **_offer_context())
     try:
@@ -490,10 +487,7 @@ def session_add(venue_id: int, offer_id: int):
         venues.add_session(db.session, venue, offer, request.form, actor("venue_manager"),
                            now())
     except InvalidInput as exc:
-        form = {"titre": offer.title, "service": offer.service, "niveau": offer.level or "",
-                "format": offer.format, "langues": ", ".join(offer.languages),
-                "cheques": offer.cheques_required, "duree_minutes": offer.duration_minutes or "",
-                "description": offer.description or "", "active": "1" if offer.active else "0"}
+        form = _offer_form(offer)
         db.session.rollback()
         return render_template("accounts/offer.html", venue=venue, offer=offer, form=form,
                                errors=exc.errors, session_form=request.form,
