@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import click
 from flask import current_app, url_for
 from flask.cli import AppGroup
@@ -142,13 +144,16 @@ _SECRET_PARAMETERS = {"password", "mot_de_passe"}
 
 
 def _append_cli(name: str, parameters: dict, outcome: str) -> None:
+    """In a session of its own: the command's session is left as the command left it."""
+    from sqlalchemy.orm import Session
+
     try:
-        db.session.rollback()  # a failed command's transaction is over
-        journal.append(db.session, CLI, f"commande « {name} » {outcome}",
-                       clock_now(current_app), object_type="commande", object_id=name,
-                       after={k: (str(v) if not isinstance(v, int | bool | None) else v)
-                              for k, v in parameters.items()
-                              if k not in _SECRET_PARAMETERS})
-        db.session.commit()
+        with Session(db.engine) as session:
+            journal.append(session, CLI, f"commande « {name} » {outcome}",
+                           clock_now(current_app), object_type="commande", object_id=name,
+                           after={k: (v if isinstance(v, int | bool | None) else str(v))
+                                  for k, v in parameters.items()
+                                  if k not in _SECRET_PARAMETERS})
+            session.commit()
     except Exception:  # the database may be what failed; the command's own error matters
-        db.session.rollback()
+        logging.getLogger(__name__).warning("commande « %s » non journalisée", name)
