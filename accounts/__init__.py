@@ -16,6 +16,9 @@ def init_app(app: Flask) -> None:
     mail.init_app(app)
     access.init_app(app)
     app.register_blueprint(bp)
+    api.spec.components.security_scheme("jeton", {
+        "type": "http", "scheme": "bearer",
+        "description": "Jeton d'API (psl_…) créé par un administrateur, montré une seule fois."})
     api.register_blueprint(api_blp)
     app.cli.add_command(accounts_cli)
     # Every command run (of every package) leaves a row in the audit journal.

@@ -42,11 +42,11 @@ def load_person() -> None:
     g.person = None
     g.grants = frozenset()
     g.api_token = None
-    if is_api() or request.endpoint == "static":
+    secret = request.cookies.get(COOKIE)
+    if is_api() or request.endpoint == "static" or not secret:
         return
     person = services.resolve_session(
-        db.session, request.cookies.get(COOKIE), now(),
-        services.SessionLimits.from_config(current_app.config))
+        db.session, secret, now(), services.SessionLimits.from_config(current_app.config))
     if person is not None:
         g.person = person
         g.grants = services.grants_of(db.session, person.id)
