@@ -17,6 +17,9 @@ from tests.matching import catalogue as cat
 PERSONAS = ("anonymous", "nobody", "administrator", "programme_manager", "venue_manager",
             "prescriber", "planner")
 DENIED = (401, 403, 404)
+# URL arguments that designate an object belonging to someone: a route with a role rule
+# and one of these must refuse another's object, whatever its declaration says.
+OWNED = {"venue_id", "offer_id", "programme_id", "request_id", "claim_id", "source"}
 
 
 @pytest.fixture
@@ -76,15 +79,16 @@ def _url(rule, objects: dict) -> str:
     return rule.build(values, append_unknown=False)[1]
 
 
-def _expected(rule_kind, roles, has_scope, persona, owner) -> bool:
-    """True when ``persona`` may use the route on ``owner``'s object."""
+def _expected(rule_kind, roles, owned, persona, owner) -> bool:
+    """True when ``persona`` may use the route on ``owner``'s object (``owned``: the URL
+    names an object that belongs to someone)."""
     if rule_kind == "public":
         return True
     if rule_kind == "token" or persona == "anonymous":
         return False
     if rule_kind == "signed_in" or persona == "administrator":
         return True
-    return persona in roles and (not has_scope or owner == "own")
+    return persona in roles and (not owned or owner == "own")
 
 
 def test_every_route_declares_a_rule(app):
@@ -137,8 +141,8 @@ def test_permission_matrix_of_every_route(app, world, capsys):
                     response.close()
                     to_login = status == 302 and "/connexion" in response.headers.get(
                         "Location", "")
-                    allowed = _expected(access.kind, access.roles, access.scope is not None,
-                                        persona, owner)
+                    allowed = _expected(access.kind, access.roles,
+                                        bool(rule.arguments & OWNED), persona, owner)
                     if access.kind == "token" and headers:
                         allowed = owner == "own"
                     checked += 1
