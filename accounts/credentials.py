@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 
@@ -12,9 +13,13 @@ from argon2.low_level import Type
 # argon2-cffi's RFC 9106 "low memory" profile, argon2id.
 _HASHER = PasswordHasher(time_cost=3, memory_cost=65_536, parallelism=4, type=Type.ID)
 MIN_PASSWORD_LENGTH = 12
-# A valid hash to verify against when the account does not exist, so that the answer takes
-# the same time either way (no account enumeration by timing).
-_DUMMY_HASH = _HASHER.hash(secrets.token_hex(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A valid hash to verify against when the account does not exist, so that the answer
+    takes the same time either way (no account enumeration by timing)."""
+    return _HASHER.hash(secrets.token_hex(16))
 
 
 def hash_password(password: str) -> str:
@@ -23,7 +28,7 @@ def hash_password(password: str) -> str:
 
 def verify_password(stored: str | None, password: str) -> bool:
     try:
-        return _HASHER.verify(stored or _DUMMY_HASH, password) and stored is not None
+        return _HASHER.verify(stored or _dummy_hash(), password) and stored is not None
     except (VerificationError, InvalidHashError):
         return False
 
