@@ -6,6 +6,7 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     """Register this package's models, access enforcement, blueprints and commands."""
     from core import mail
+    from core.templating import add_filters
     from extensions import api
 
     from . import access, models, views  # noqa: F401  (tables known to migrations)
@@ -23,4 +24,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(accounts_cli)
     # Every command run (of every package) leaves a row in the audit journal.
     journal_cli_commands(app.cli)
-    app.jinja_env.filters.setdefault("local_fr", views.local_fr)
+    add_filters(app, {"local_fr": views.local_fr})

@@ -13,9 +13,9 @@ from urllib.parse import urlencode
 from flask import Flask, current_app, g, redirect, request, url_for
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
+from core import clock
 from core.access import Rule, rule_for
 from core.errors import BadRequest, NotFound, PasserelleError
-from directory.services import clock_now
 from extensions import db
 
 from . import services
@@ -35,7 +35,7 @@ def is_api() -> bool:
 
 
 def now():
-    return clock_now(current_app)
+    return clock.now()
 
 
 def load_person() -> None:

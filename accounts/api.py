@@ -7,10 +7,11 @@ Runs synchronously with a size cap (PASSERELLE_API_IMPORT_MAX_BYTES) until the j
 
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import current_app, g, request
 from flask_smorest import Blueprint
 from sqlalchemy.exc import SQLAlchemyError
 
+from core import clock
 from core.access import requires_token
 from core.errors import InvalidInput, PayloadTooLarge, ServiceUnavailable, UnsupportedMediaType
 from extensions import db
@@ -50,7 +51,8 @@ def import_source(source: str):
     try:
         outcome = run_import(db.engine, f"api.{fmt}", source, fmt=fmt, data=data,
                              complete_snapshot=request.args.get("instantane") == "1",
-                             geocoder=current_app.extensions.get("geocoder"))
+                             geocoder=current_app.extensions.get("geocoder"),
+                             today=clock.today(), by_user=f"jeton d'API n° {g.api_token.id}")
     except ImportFailed as exc:
         raise InvalidInput(f"Fichier illisible : {exc}.") from exc
     except SQLAlchemyError as exc:

@@ -8,9 +8,9 @@ import click
 from flask import current_app, url_for
 from flask.cli import AppGroup
 
+from core import clock
 from core.errors import PasserelleError
 from core.mail import send_template
-from directory.services import clock_now
 from extensions import db
 
 from . import journal, services, venues
@@ -34,7 +34,7 @@ def invite_command(email, roles):
     from .views import send_invitation
 
     parsed = [services.parse_role(r) for r in roles]
-    now = clock_now(current_app)
+    now = clock.now()
     try:
         person, secret = services.invite(db.session, email, parsed, now,
                                          current_app.config["PASSERELLE_INVITE_TTL_S"], CLI)
@@ -64,7 +64,7 @@ def token_create(name, source, structure):
     kind, scope = ("source", source) if source else ("structure", structure)
     try:
         token, secret = services.create_api_token(db.session, name, kind, scope,
-                                                  clock_now(current_app), CLI)
+                                                  clock.now(), CLI)
     except PasserelleError as exc:
         db.session.rollback()
         raise _fail(exc) from None
@@ -78,7 +78,7 @@ def token_create(name, source, structure):
 def token_revoke(token_id):
     """Révoque un jeton."""
     try:
-        services.revoke_api_token(db.session, token_id, clock_now(current_app), CLI)
+        services.revoke_api_token(db.session, token_id, clock.now(), CLI)
     except PasserelleError as exc:
         raise _fail(exc) from None
     db.session.commit()
@@ -93,7 +93,7 @@ def remind_command(months):
     """Rappelle aux gestionnaires de confirmer les informations de leurs lieux (à lancer
     chaque jour : un lieu reçoit au plus un rappel par mois)."""
     months = months or current_app.config["PASSERELLE_CONFIRM_AFTER_MONTHS"]
-    now = clock_now(current_app)
+    now = clock.now()
     due = venues.venues_to_remind(db.session, now, months)
     sent = 0
     with current_app.test_request_context(base_url=current_app.config["PASSERELLE_PUBLIC_URL"]):
@@ -150,7 +150,7 @@ def _append_cli(name: str, parameters: dict, outcome: str) -> None:
     try:
         with Session(db.engine) as session:
             journal.append(session, CLI, f"commande « {name} » {outcome}",
-                           clock_now(current_app), object_type="commande", object_id=name,
+                           clock.now(), object_type="commande", object_id=name,
                            after={k: (v if isinstance(v, int | bool | None) else str(v))
                                   for k, v in parameters.items()
                                   if k not in _SECRET_PARAMETERS})

@@ -96,9 +96,9 @@ def local_fr(value: dt.datetime, tz: str = "Europe/Paris") -> str:
     """'mardi 3 mars à 14 h' in the venue's (or metropolitan) time."""
     from zoneinfo import ZoneInfo
 
-    from directory.views import fr_datetime
+    from core.text import datetime_fr
 
-    return fr_datetime(value.astimezone(ZoneInfo(tz)))
+    return datetime_fr(value.astimezone(ZoneInfo(tz)))
 
 
 def _config(name: str):

@@ -1,5 +1,5 @@
 """Accounts test harness: a real SMTP server (aiosmtpd on 127.0.0.1) whose messages the
-tests read, a settable clock, people with roles, and a client that signs in through the
+tests read, people with roles, and a client that signs in through the
 real login form (CSRF token included)."""
 
 from __future__ import annotations
@@ -65,24 +65,9 @@ def smtp(app):
         controller.stop()
 
 
-class Clock:
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, **delta) -> None:
-        self.now += dt.timedelta(**delta)
-
-
-@pytest.fixture
-def clock(app):
-    previous = app.extensions.get("clock")
-    fixed = Clock(dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC))  # a Monday, 10:00 in Paris
-    app.extensions["clock"] = fixed
-    yield fixed
-    app.extensions["clock"] = previous
+def advance(clock, **delta) -> None:
+    """Move the application's frozen clock forward."""
+    clock.set(clock.now() + dt.timedelta(**delta))
 
 
 def make_person(session, email: str, *roles: tuple[str, str], password: str = PASSWORD,

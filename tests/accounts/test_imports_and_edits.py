@@ -16,8 +16,9 @@ from accounts.models import ApiToken, JournalEntry
 from directory.models import Venue
 from extensions import db
 from tests.accounts.conftest import make_person
+from tests.directory.conftest import source  # noqa: F401  (fixture: a source of its own)
 from tests.directory.test_import_readers import v1_csv, venue
-from tests.directory.test_import_write import run, source  # noqa: F401  (fixture)
+from tests.directory.test_import_write import run
 
 
 def _edit_hours(app, source_name: str, hours: str, now) -> int:
@@ -34,7 +35,7 @@ def test_import_keeps_the_managers_edit_and_reports_the_conflict(
     path = tmp_path / "lieux.csv"
     path.write_bytes(v1_csv(venue(id="1", horaires="Mo-Fr 09:00-12:00")))
     assert run(runner, str(path), "--source", source).exit_code == 0
-    lieu_id = _edit_hours(app, source, "Mo-Sa 10:00-13:00", clock.now)
+    lieu_id = _edit_hours(app, source, "Mo-Sa 10:00-13:00", clock.now())
 
     # The source sends new hours and a new name: the name is taken, the hours are not.
     path.write_bytes(v1_csv(venue(id="1", nom="Médiathèque rénovée", date_maj="2024-06-01",
@@ -64,7 +65,7 @@ def test_import_keeps_the_managers_edit_and_reports_the_conflict(
 def test_api_token_runs_the_same_importer(app, client, db_session, source, clock):  # noqa: F811
     admin = make_person(db_session, "admin@passerelle.fr", ("administrator", ""))
     token, secret = services.create_api_token(db_session, "annuaire régional", "source",
-                                              source, clock.now, Actor("web", admin.id,
+                                              source, clock.now(), Actor("web", admin.id,
                                                                        "administrator"))
     db_session.commit()
     # Hashed at rest, shown once.
@@ -97,7 +98,7 @@ def test_api_token_runs_the_same_importer(app, client, db_session, source, clock
                            content_type="text/csv", headers={"Authorization": f"Bearer {secret}"})
     assert rejected.status_code == 422 and rejected.get_json()["ecrit"] is False
 
-    services.revoke_api_token(db_session, token.id, clock.now, Actor("cli"))
+    services.revoke_api_token(db_session, token.id, clock.now(), Actor("cli"))
     db_session.commit()
     revoked = client.post(url, data=body, content_type="text/csv",
                           headers={"Authorization": f"Bearer {secret}"})

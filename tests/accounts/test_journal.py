@@ -50,7 +50,7 @@ def test_every_cli_command_is_journaled(runner, db_session):
 def test_administrators_read_and_export_the_journal(app, client, db_session, clock):
     make_person(db_session, "admin@passerelle.fr", ("administrator", ""))
     journal.append(db_session, Actor("web", None, "venue_manager"), "=HYPERLINK(\"x\")",
-                   clock.now, object_type="lieu", object_id=1,
+                   clock.now(), object_type="lieu", object_id=1,
                    before={"horaires": None}, after={"horaires": "Mo 09:00-12:00"})
     sign_in(client, "admin@passerelle.fr")
     page = client.get("/admin/journal")

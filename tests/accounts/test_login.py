@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from accounts.access import COOKIE
 from accounts.models import LoginSession, Person
-from tests.accounts.conftest import PASSWORD, csrf_token, make_person, post_form, sign_in
+from tests.accounts.conftest import PASSWORD, advance, csrf_token, make_person, post_form, sign_in
 
 
 def session_cookie(client) -> str | None:
@@ -65,18 +65,18 @@ def test_session_rotates_on_login_and_expires_when_idle_and_at_its_absolute_limi
     client.set_cookie(COOKIE, second)
 
     idle = app.config["PASSERELLE_SESSION_IDLE_S"]
-    clock.advance(seconds=idle - 60)
+    advance(clock, seconds=idle - 60)
     assert client.get("/espace").status_code == 200  # activity renews the idle timer
-    clock.advance(seconds=idle - 60)
+    advance(clock, seconds=idle - 60)
     assert client.get("/espace").status_code == 200
-    clock.advance(seconds=idle + 1)
+    advance(clock, seconds=idle + 1)
     assert client.get("/espace").status_code == 302  # idle too long
 
     sign_in(client, "gestion@lieu.fr")
     absolute = app.config["PASSERELLE_SESSION_MAX_S"]
     steps = absolute // (idle - 60) + 1
     for _ in range(steps):
-        clock.advance(seconds=idle - 60)
+        advance(clock, seconds=idle - 60)
         client.get("/espace")
     assert client.get("/espace").status_code == 302  # past the absolute lifetime
 
@@ -117,7 +117,7 @@ def test_login_is_throttled_per_account_then_per_address(app, client, db_session
                                                    "password": "mauvais",
                                                    "csrf_token": token})
         statuses.append(response.status_code)
-        clock.advance(seconds=1)
+        advance(clock, seconds=1)
     # Three failures, then each try must wait 1 s, 2 s… (slowed), then refused (429).
     assert statuses[:3] == [422, 422, 422]
     assert 429 in statuses
@@ -127,13 +127,13 @@ def test_login_is_throttled_per_account_then_per_address(app, client, db_session
     assert int(refused.headers["Retry-After"]) >= 1
     assert "réessayez dans" in refused.get_data(as_text=True)
     # A minute later, the right password works again.
-    clock.advance(seconds=301)
+    advance(clock, seconds=301)
     assert client.post("/connexion", data={"email": "gestion@lieu.fr", "password": PASSWORD,
                                            "csrf_token": token}).status_code == 302
 
     # Per address: many accounts tried from one address.
     per_address = app.config["PASSERELLE_LOGIN_ADDRESS_PER_MIN"]
-    clock.advance(seconds=120)
+    advance(clock, seconds=120)
     codes = [client.post("/connexion", data={"email": f"x{i}@lieu.fr", "password": "x",
                                              "csrf_token": token}).status_code
              for i in range(per_address + 1)]
@@ -174,7 +174,7 @@ def test_sign_in_link_expires(app, client, db_session, clock, smtp):
     make_person(db_session, "gestion@lieu.fr")
     post_form(client, "/connexion/lien", {"email": "gestion@lieu.fr"})
     path = "/" + smtp.last_link("gestion@lieu.fr").split("/", 3)[3]
-    clock.advance(seconds=app.config["PASSERELLE_LINK_TTL_S"] + 1)
+    advance(clock, seconds=app.config["PASSERELLE_LINK_TTL_S"] + 1)
     assert client.get(path).status_code == 410
 
 

@@ -3,14 +3,16 @@ invitation page, and the reminder to confirm a venue's data after N months."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from sqlalchemy import select
 
 from accounts.models import JournalEntry
 from core.errors import ConfigurationError, ServiceUnavailable
 from core.mail import Mail, mailer_from_config
-from tests.accounts.conftest import make_person, post_form, sign_in
-from tests.matching import catalogue as cat
+from tests import conftest as cat
+from tests.accounts.conftest import advance, make_person, post_form, sign_in
 
 
 def test_smtp_mail_is_french_plain_text_and_html(app, smtp):
@@ -56,8 +58,8 @@ def test_reminder_after_n_months_then_not_again_for_a_month(app, runner, db_sess
     old = cat.venue(db_session, -0.57, 44.84, nom="Lieu oublié")
     fresh = cat.venue(db_session, -0.56, 44.84, nom="Lieu suivi")
     for lieu in (old, fresh):
-        lieu.created_at = clock.now.replace(year=2025, month=1)
-    fresh.confirmed_at = clock.now.replace(month=1)
+        lieu.created_at = clock.now() - dt.timedelta(days=400)
+    fresh.confirmed_at = clock.now() - dt.timedelta(days=30)
     make_person(db_session, "oublie@lieu.fr", ("venue_manager", str(old.id)))
     make_person(db_session, "suivi@lieu.fr", ("venue_manager", str(fresh.id)))
     db_session.flush()
@@ -71,7 +73,7 @@ def test_reminder_after_n_months_then_not_again_for_a_month(app, runner, db_sess
     assert smtp.to("suivi@lieu.fr") == []
     again = runner.invoke(args=["accounts", "remind"])
     assert "0 lieu(x) à confirmer" in again.output
-    clock.advance(days=31)
+    advance(clock, days=31)
     assert "1 lieu(x) à confirmer" in runner.invoke(args=["accounts", "remind"]).output
     assert runner.invoke(args=["accounts", "remind", "--months", "0"]).exit_code != 0
     assert db_session.scalar(select(JournalEntry).where(

@@ -11,8 +11,8 @@ from accounts import services
 from accounts.journal import CLI
 from accounts.models import AcceptanceRequest, VenueClaim
 from core.access import public, rule_for
+from tests import conftest as cat
 from tests.accounts.conftest import make_person, sign_in
-from tests.matching import catalogue as cat
 
 PERSONAS = ("anonymous", "nobody", "administrator", "programme_manager", "venue_manager",
             "prescriber", "planner")
@@ -34,13 +34,13 @@ def world(app, db_session, clock):
         offer = cat.offer(db_session, venue, "Aide aux démarches administratives")
         asking = cat.venue(db_session, lon, 44.85, nom=f"Lieu demandeur {owner}")
         request_row = AcceptanceRequest(lieu_id=asking.id, programme_id=programme.id,
-                                        requested_at=clock.now)
+                                        requested_at=clock.now())
         claimant = make_person(db_session, f"revendique-{owner}@lieu.fr")
-        claim = VenueClaim(person_id=claimant.id, lieu_id=venue.id, created_at=clock.now)
+        claim = VenueClaim(person_id=claimant.id, lieu_id=venue.id, created_at=clock.now())
         db_session.add_all([request_row, claim])
         db_session.flush()
         token, secret = services.create_api_token(db_session, f"jeton {owner}", "source",
-                                                  f"source-{owner}", clock.now, CLI)
+                                                  f"source-{owner}", clock.now(), CLI)
         objects[owner] = {"venue_id": venue.id, "offer_id": offer.id,
                           "programme_id": programme.id, "request_id": request_row.id,
                           "claim_id": claim.id, "token_id": token.id, "secret": secret,

@@ -4,14 +4,18 @@ beneficiary's search sees each change at once; every change is in the venue's hi
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from sqlalchemy import select
 
-from accounts.models import AcceptanceRequest, JournalEntry, Person
+from accounts.models import AcceptanceRequest, JournalEntry, Person, VenueClaim
+from core.clock import PARIS
+from core.text import date_fr as fr_date
 from directory.edits import VenueEditedField
 from directory.models import Acceptance, TrainingSession
+from tests import conftest as cat
 from tests.accounts.conftest import csrf_token, make_person, post_form, sign_in
-from tests.matching import catalogue as cat
 
 DEMARCHES = "Aide aux démarches administratives"
 
@@ -84,18 +88,20 @@ def test_invited_manager_edits_hours_and_adds_a_session_seen_at_once(
 
     # A session with seats on the offer; the venue's API shows it at once.
     offer_url = f"/espace/lieux/{lieu.id}/offres/{offer.id}"
+    day = clock.now().astimezone(PARIS).date() + dt.timedelta(days=8)
     added = post_form(client, f"{offer_url}/seances",
-                      {"jour": "2026-03-10", "debut": "14:00", "fin": "16:00", "places": "8"},
+                      {"jour": day.isoformat(), "debut": "14:00", "fin": "16:00", "places": "8"},
                       form_url=offer_url)
     assert added.status_code == 302
     past = post_form(client, f"{offer_url}/seances",
-                     {"jour": "2025-03-10", "debut": "14:00", "fin": "16:00", "places": "8"},
+                     {"jour": (day - dt.timedelta(days=30)).isoformat(), "debut": "14:00",
+                      "fin": "16:00", "places": "8"},
                      form_url=offer_url)
     assert past.status_code == 422 and "dans le futur" in past.get_data(as_text=True)
     detail = client.get(f"/api/v1/venues/{lieu.id}").get_json()
     [session_row] = detail["sessions"]
-    assert session_row["seats"] == 8 and session_row["starts_at"].startswith(
-        "2026-03-10T14:00:00+01:00")
+    assert session_row["seats"] == 8
+    assert session_row["starts_at"].startswith(f"{day.isoformat()}T14:00:00+0")
     assert db_session.scalar(select(TrainingSession.seats)
                              .where(TrainingSession.offre_id == offer.id)) == 8
 
@@ -173,16 +179,18 @@ def test_closure_contacts_offer_and_confirmation(app, client, db_session, clock,
     sign_in(client, "gestion@mediatheque.fr")
     base = f"/espace/lieux/{lieu.id}"
 
-    wrong = post_form(client, f"{base}/fermeture", {"debut": "2026-03-10", "fin": "2026-03-01"})
+    today = clock.now().astimezone(PARIS).date()
+    day = [(today + dt.timedelta(days=n)).isoformat() for n in range(9)]
+    wrong = post_form(client, f"{base}/fermeture", {"debut": day[8], "fin": day[1]})
     assert wrong.status_code == 422 and "doit suivre" in wrong.get_data(as_text=True)
-    closed = post_form(client, f"{base}/fermeture", {"debut": "2026-03-02", "fin": "2026-03-08",
+    closed = post_form(client, f"{base}/fermeture", {"debut": day[0], "fin": day[6],
                                                      "motif": "inventaire"})
     assert closed.status_code == 302
     public = client.get(f"/lieux/{lieu.id}").get_data(as_text=True)
     assert "inventaire" in public
     # The matcher reads the closure at once (it asks about a day within it).
-    assert "Médiathèque du Port" not in _match(client, date="2026-03-04")
-    assert "Médiathèque du Port" in _match(client, date="2026-03-09")
+    assert "Médiathèque du Port" not in _match(client, date=day[2])
+    assert "Médiathèque du Port" in _match(client, date=day[7])
 
     bad = post_form(client, f"{base}/coordonnees", {"telephone": "pas un numéro",
                                                     "courriels": "x", "site_web": ""})
@@ -209,7 +217,8 @@ def test_closure_contacts_offer_and_confirmation(app, client, db_session, clock,
     confirmed = post_form(client, f"{base}/confirmer", {}, form_url=base)
     assert confirmed.status_code == 302
     public = client.get(f"/lieux/{lieu.id}").get_data(as_text=True)
-    assert "Informations confirmées le 2 mars 2026 par gestionnaire du lieu." in public
+    assert (f"Informations confirmées le {fr_date(today)} par gestionnaire du lieu."
+            in public)
     assert "gestion@mediatheque.fr" not in public
 
 
@@ -241,8 +250,6 @@ def test_claim_confirmed_by_the_venue_public_email_or_a_programme_manager(
     sign_in(funder, "financeur@region.fr")
     page = funder.get(f"/espace/programmes/{programme.id}")
     assert "Tiers-lieu sans courriel" in page.get_data(as_text=True)
-    from accounts.models import VenueClaim
-
     claim = db_session.scalar(select(VenueClaim).where(VenueClaim.lieu_id == silent.id))
     decided = post_form(funder, f"/espace/revendications/{claim.id}",
                         {"decision": "confirmer"}, form_url=f"/espace/programmes/{programme.id}")

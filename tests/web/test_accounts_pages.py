@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session
 from accounts.models import Person
 from directory.models import Venue
 from extensions import db
+from tests import conftest as cat
 from tests.accounts.conftest import PASSWORD, make_person
-from tests.matching import catalogue as cat
+from tests.conftest import TEST_NOW
 from tests.web.conftest import serious_violations
 
 PHONE = {"width": 390, "height": 844}
@@ -79,7 +80,7 @@ def test_hours_editor_speaks_french_as_one_types(page, manager):
 
     page.goto(f"{page.base_url}/espace/lieux/{venue_id}/offres/{offer_id}")
     assert serious_violations(page) == []
-    in_a_month = (dt.date.today() + dt.timedelta(days=30)).isoformat()  # the live clock
+    in_a_month = (TEST_NOW.date() + dt.timedelta(days=30)).isoformat()  # the app's clock
     page.get_by_label("Jour").fill(in_a_month)
     page.get_by_label("Heure de début").fill("14:00")
     page.get_by_label("Heure de fin").fill("16:00")

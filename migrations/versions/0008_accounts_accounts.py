@@ -1,8 +1,8 @@
 """accounts: people, roles, sessions, links, tokens, claims, acceptance requests,
 the append-only journal (trigger), edited fields and confirmation of venues
 
-Revision ID: 0007_accounts
-Revises: 0006_offer_remote_index
+Revision ID: 0008_accounts
+Revises: 0007_importer_runs
 Create Date: 2026-12-05 16:34:52.408921
 
 """
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
-revision = '0007_accounts'
-down_revision = '0006_offer_remote_index'
+revision = '0008_accounts'
+down_revision = '0007_importer_runs'
 branch_labels = None
 depends_on = None
 
