@@ -27,8 +27,7 @@ def manager(app):
     """Committed (the live server sees committed data only): a venue, an offer, a manager;
     deleted afterwards (the journal keeps its rows: it is append-only)."""
     email = f"gestion-{uuid.uuid4().hex[:8]}@lieu.fr"
-    with app.app_context():
-        session = Session(db.engine)
+    with app.app_context(), Session(db.engine) as session:
         venue = cat.venue(session, -0.57, 44.84, nom="Médiathèque du navigateur",
                           source="navigateur", source_id=uuid.uuid4().hex)
         offer = cat.offer(session, venue, "Aide aux démarches administratives",
