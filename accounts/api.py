@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from core import clock
 from core.access import requires_token
 from core.errors import InvalidInput, PayloadTooLarge, ServiceUnavailable, UnsupportedMediaType
+from core.request_guard import accepts_upload
 from extensions import db
 
 from . import journal
@@ -35,8 +36,12 @@ def source_scope(args: dict) -> list[str]:
                      "v1.0.2). En-tête « Authorization: Bearer psl_… » d'un jeton de portée "
                      "« source » égale à la source. Paramètre « instantane=1 » : fichier "
                      "complet (les lieux absents sont fermés).")
+@blp.doc(requestBody={"required": True, "content": {
+    "text/csv": {"schema": {"type": "string", "format": "binary"}},
+    "application/json": {"schema": {"type": "array", "items": {"type": "object"}}}}})
 @blp.response(200)
 @requires_token("source", source_scope)
+@accepts_upload(*FORMATS_BY_TYPE)
 def import_source(source: str):
     from directory.importer.service import ImportFailed, run_import
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 
 from .errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 
@@ -80,6 +80,21 @@ def check_json_body(body: bytes) -> None:
 JSON_EXPECTED_MESSAGE = "Corps JSON attendu (Content-Type: application/json)."
 
 
+def accepts_upload(*mimetypes: str):
+    """Mark an API view that reads a file of one of ``mimetypes`` (e.g. ``text/csv``) as its
+    body; it checks that body itself (type, size, encoding, content), after its access
+    rule, so that a caller without the right is told so first."""
+    def mark(view):
+        view.upload_types = frozenset(mimetypes)
+        return view
+    return mark
+
+
+def _declared_upload() -> bool:
+    view = current_app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, "upload_types", ()))
+
+
 def init_app(app: Flask) -> None:
     @app.before_request
     def refuse_hostile_input() -> None:
@@ -90,7 +105,9 @@ def init_app(app: Flask) -> None:
             if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
                 raise PayloadTooLarge(SIZE_MESSAGE)
             check_json_body(request.get_data(cache=True))
-        elif request.path.startswith("/api/") and (request.content_length or 0) > 0:
-            # every body the API reads is JSON; a POST without a body (query arguments only,
-            # e.g. asking for a recalculation) has nothing to refuse
+        elif (request.path.startswith("/api/") and (request.content_length or 0) > 0
+              and not _declared_upload()):
+            # every body the API reads is JSON, except a view's declared upload; a POST
+            # without a body (query arguments only, e.g. asking for a recalculation) has
+            # nothing to refuse
             raise UnsupportedMediaType(JSON_EXPECTED_MESSAGE)
