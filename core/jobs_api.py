@@ -60,7 +60,10 @@ def init_app(app) -> None:
     """The jobs API (``/api/v1/jobs/<id>``) and the ``jobs`` commands."""
     from extensions import api
 
+    from .access import public_blueprint
     from .jobs_commands import jobs_cli
 
     api.register_blueprint(blp)
+    # Public: a job's id is an unguessable handle given only to whoever started it.
+    public_blueprint(blp)
     app.cli.add_command(jobs_cli)

@@ -149,7 +149,7 @@ def test_permission_matrix_of_every_route(app, world, capsys):
                     if access.kind == "token" and headers:
                         allowed = owner == "own"
                     checked += 1
-                    if status >= 500:
+                    if status >= 500 and status != 503:  # 503: a dependency is down (/sante)
                         failures.append((method, url, persona, owner, status, "erreur 500"))
                     elif allowed and (status in (401, 403) or to_login):
                         failures.append((method, url, persona, owner, status, "refusé à tort"))
