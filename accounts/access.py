@@ -127,8 +127,9 @@ def init_app(app: Flask) -> None:
         for name in ("csrf_token", "csrf_valid"):
             g.pop(name, None)
         load_person()
-        answer = check_access(rule_for(current_app, request.endpoint)) \
-            if request.endpoint is not None else None
+        if request.endpoint is None or request.routing_exception is not None:
+            return None  # an unknown address or method is answered 404 or 405
+        answer = check_access(rule_for(current_app, request.endpoint))
         if answer is not None:
             return answer
         if not is_api() and request.method in ("POST", "PUT", "PATCH", "DELETE"):
