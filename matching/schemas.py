@@ -43,7 +43,8 @@ class ListOrCsv(fr.List):
     def __init__(self, *, max_items: int = 20, item_schema: dict[str, Any] | None = None,
                  **kwargs):
         # item_schema: what the OpenAPI document says of each item (enum, pattern), the
-        # same values the validator accepts.
+        # same values the validator accepts; the document states the count limit too.
+        kwargs["metadata"] = {"maxItems": max_items, **kwargs.get("metadata", {})}
         super().__init__(fr.String(validate=validate.Length(min=1, max=120,
                                    error="Valeur vide ou trop longue."),
                                    metadata=item_schema or {}), **kwargs)

@@ -6,6 +6,7 @@ sessions, stops, programmes, acceptances, a small fictional geography)."""
 from __future__ import annotations
 
 import contextlib
+import secrets
 import datetime as dt
 import itertools
 import os
@@ -154,9 +155,13 @@ def app():
     forget_redis_keys(application, "")
 
 
+_NAMESPACE_TOKEN = secrets.token_hex(4)
+
+
 def jobs_namespace_for_tests() -> str:
-    """This test process's own queue, job ids and rate-limit counters in the shared Redis."""
-    return f"passerelle-test-{os.getpid()}"
+    """This test process's own queue, job ids and rate-limit counters in the shared Redis
+    (the pid alone is not unique: runs in other PID namespaces may share the server)."""
+    return f"passerelle-test-{os.getpid()}-{_NAMESPACE_TOKEN}"
 
 
 # Every application a test builds (not only the session's) keeps its keys in this process's
@@ -256,9 +261,11 @@ def fresh_rate_limits(request):
     from core import limits
 
     app = request.getfixturevalue("app")
-    forget_redis_keys(app, "/*")
-    with contextlib.suppress(Exception):
-        limits.limiter.reset()
+    forget_redis_keys(app, "/*")  # this process's counters only: others may be running
+    # The memory the limiter falls back to when Redis was unreachable (an outage test).
+    fallback = getattr(limits.limiter, "_fallback_storage", None)
+    if fallback is not None:
+        fallback.reset()
     yield
 
 
