@@ -6,11 +6,11 @@ sessions, stops, programmes, acceptances, a small fictional geography)."""
 from __future__ import annotations
 
 import contextlib
-import secrets
 import datetime as dt
 import itertools
 import os
 import re
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
