@@ -387,10 +387,12 @@ def accept(session, lieu, prog: Programme, *, valid_from=dt.date(2026, 1, 1), va
 
 
 def offer(session, lieu, service: str, *, level=None, format="individual", cheques=1,
-          languages=("fr",), publics=(), horaires=None, title=None):
+          languages=("fr",), publics=(), horaires=None, title=None, topics=(),
+          duration=None):
     n = next(_counter)
     o = Offer(lieu_id=lieu.id, code=f"offre-{n}", title=title or f"Atelier {n}", service=service,
-              level=level, format=format, cheques_required=cheques, languages=list(languages),
+              topics=list(topics), duration_minutes=duration, level=level, format=format,
+              cheques_required=cheques, languages=list(languages),
               publics=list(publics), horaires=horaires, opening_week=week(horaires))
     session.add(o)
     session.flush()
