@@ -109,6 +109,9 @@ class SearchForm:
     submitted: bool = False
     limit: int = 10
     notes: list[str] = field(default_factory=list)  # how the form was understood
+    # When the place names several communes: the question and the communes to choose from.
+    place_question: str = ""
+    place_choices: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def valid(self) -> bool:
@@ -198,7 +201,8 @@ def _where(form: SearchForm, args: Any) -> None:
         return
     postal = re.fullmatch(r"(\d{2}) ?(\d{3})", where)
     if postal:
-        form.api["postal_code"] = postal.group(1) + postal.group(2)
+        # Through the geocoder, so that a postal code shared by several communes is asked.
+        form.api["address"] = postal.group(1) + postal.group(2)
     elif re.fullmatch(r"[\d ]+", where):
         form.add_error("where", "Un code postal a 5 chiffres, par exemple 33000.")
     elif len(where) < 2:

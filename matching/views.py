@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 
 from core import clock, limits
-from core.errors import InvalidInput, NotFound
+from core.errors import AmbiguousPlace, InvalidInput, NotFound
 from core.spreadsheet import neutralise_cell
 from core.text import capfirst, date_fr, distance_fr
 from directory.views import phone_fr
@@ -49,6 +49,11 @@ def _answer(form: forms.SearchForm):
     try:
         question = parse_question(form.api)
         return match(question, now=clock.now(), limit=form.limit, session=db.session)
+    except AmbiguousPlace as exc:
+        form.place_question, form.place_choices = exc.question, exc.candidates
+        form.add_error("where", exc.question + " Plusieurs communes portent ce nom : "
+                                               "choisissez la vôtre dans la liste.")
+        return None
     except (InvalidInput, NotFound) as exc:
         form.add_api_errors(exc.errors, exc.message)
         return None
