@@ -253,8 +253,7 @@ def _address_place(session: Session, address: str) -> Place:
         place = _commune_place(session, best.commune_code, "address")
         return replace(place, label=best.label)
     if best.precision == "postal_code" and best.postal_code:
-        place = _postal_code_place(session, best.postal_code, "address")
-        return replace(place, label=best.label)
+        return _postal_code_place(session, best.postal_code, "address")  # "33000 (Bordeaux)"
     return Place(best.label, best.lat, best.lon, best.commune_code, "address", False,
                  _point_ewkt(best.lon, best.lat), abs(best.lat))
 

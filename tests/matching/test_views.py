@@ -396,7 +396,7 @@ def test_form_reading_into_the_api_fields():
                                         days=["mardi", "jeudi"],
                                         moments=["matin", "apres-midi"], reach="walk30"))
     assert form.valid
-    assert form.api == {"postal_code": "33000", "services": [slug(DEMARCHES)],
+    assert form.api == {"address": "33000", "services": [slug(DEMARCHES)],
                         "days": ["mardi", "jeudi"], "time_from": "08:00", "time_to": "18:00",
                         "travel_mode": "walk", "max_minutes": 30}
     picked = forms.read_beneficiary(query(where="Bordeaux (33000)", commune="33063"))
