@@ -40,6 +40,7 @@ class PasserelleMap(folium.Map):
 
     default_js = [
         ("leaflet", f"{STATIC}/leaflet/leaflet.js"),
+        ("leaflet_fr", "/static/js/leaflet-fr.js"),  # controls in French
         ("markercluster", f"{STATIC}/markercluster/leaflet.markercluster.js"),
     ]
     default_css = [

@@ -134,8 +134,10 @@ def app():
     url = database_url_for_tests()
     drop_stale_test_databases(url)
     create_database(url)
+    # The basemap is off: tests never reach the Géoplateforme (and fail on any other host).
     application = create_app({"DATABASE_URL": url, "TESTING": True,
-                              "PASSERELLE_LOCAL_DB": False,
+                              "PASSERELLE_LOCAL_DB": False, "PASSERELLE_BASEMAP_URL": "",
+                              "PASSERELLE_BASEMAP_ATTRIBUTION": "",
                               "PASSERELLE_JOBS_NAMESPACE": jobs_namespace_for_tests()},
                              clock=FrozenClock(TEST_NOW))
     application.test_client_class = CheckedClient

@@ -112,7 +112,7 @@ def test_nav_and_home_link_to_the_map(client):
 
 def test_skeleton_uses_our_copies_without_touching_folium_globals():
     skeleton = build_skeleton()
-    assert skeleton.js == ["/static/vendor/leaflet/leaflet.js",
+    assert skeleton.js == ["/static/vendor/leaflet/leaflet.js", "/static/js/leaflet-fr.js",
                            "/static/vendor/markercluster/leaflet.markercluster.js"]
     assert all(href.startswith("/static/vendor/") for href in skeleton.css)
     assert skeleton.basemap is None and skeleton.tile_origin is None
