@@ -241,9 +241,12 @@ def bring_list(detail: dict, found, result, advice: list[str]) -> list[str]:
         if items and line.startswith("vos chèques"):
             continue
         items.append(line)
-    if not any("identifiants" in line for line in items):
-        items.append("vos identifiants de connexion (adresse e-mail, mots de passe) si vous "
-                     "en avez")
+    if not any("pièce d'identité" in line for line in items):
+        items.append("une pièce d'identité")
+    if not any(line.startswith("votre téléphone") for line in items):
+        items.append("votre téléphone portable si vous en avez un")
+    if not any(line.startswith("vos codes") for line in items):
+        items.append("vos codes pour internet (adresse e-mail et son code) si vous les avez")
     return items
 
 

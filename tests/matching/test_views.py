@@ -260,7 +260,8 @@ def test_printable_sheet_for_a_search(client, town):
     assert "Temps de trajet environ 52 min à pied" in text
     assert "Lundi 9 h – 12 h" in text and "Samedi fermé" in text
     assert "Vos chèques du Pass Numérique Vue : 2 chèques par séance" in text
-    assert "Une pièce d'identité" in text and "identifiants de connexion" in text
+    assert "Une pièce d'identité" in text and "Vos codes pour" in text
+    assert "mots de passe" not in text
     assert "Pass Numérique Vue (chèques de 10 €) : c'est votre pass" in text
     back = re.search(r'<a href="([^"]+)">Revenir à la recherche</a>', html).group(1)
     assert back.startswith("/recherche?") and "programme=pass-vue" in unescape(back)
@@ -288,7 +289,7 @@ def test_sheet_of_a_venue_outside_the_search_still_helps(client, town):
     assert response.status_code == 200
     text = text_of(response)
     assert "Ce lieu ne fait pas partie des résultats de votre recherche" in text
-    assert "Ce lieu n'accepte aucun Pass Numérique en ce moment." in text
+    assert "Ce lieu n'accepte aucun Pass Numérique (le " in text
 
 
 def test_sheet_of_an_unknown_venue_is_a_french_404(client, town):

@@ -201,10 +201,13 @@ def test_venue_page_in_chromium(page, committed_venue, clock):
     assert call.bounding_box()["height"] >= 44
     # axe-core (our own copy) finds no serious or critical accessibility problem.
     assert serious_violations(page) == []
-    # Printed: no map, no navigation, the hours and the phone number remain.
+    # Printed: no map, no navigation, the week's hours and the phone number remain; no
+    # live "open today" but the printing date.
     page.emulate_media(media="print")
     assert not page.locator("#carte-lieu").is_visible()
-    assert page.locator("[data-hours-today]").is_visible()
+    assert not page.locator("[data-hours-today]").is_visible()
+    assert page.locator(".print-only").is_visible()
+    assert page.locator("table.week").first.is_visible()
     assert call.is_visible()
 
 
