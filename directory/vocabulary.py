@@ -150,6 +150,19 @@ OFFER_FORMAT_TO_MODALITE: dict[str, str] = {
 # APTIC's referential: three levels.
 LEVELS: dict[int, str] = {1: "Découvrir", 2: "Maîtriser", 3: "Augmenter son pouvoir d'agir"}
 
+# The same levels and access modes in the words of a beneficiary (no "niveau 3", no "RDV").
+LEVEL_PLAIN: dict[int, str] = {1: "pour débuter", 2: "pour progresser",
+                               3: "pour les personnes déjà à l'aise"}
+MODALITES_ACCES_PLAIN: dict[str, str] = {
+    "Se présenter": "venir sur place",
+    "Téléphoner": "téléphoner",
+    "Contacter par mail": "écrire un e-mail",
+    "Prendre un RDV en ligne": "prendre rendez-vous sur internet",
+    "Ce lieu n'accueille pas de public": "ce lieu ne reçoit pas de public",
+    "Envoyer un mail avec une fiche de prescription":
+        "venir envoyé par un travailleur social ou une association",
+}
+
 # Where an acceptance of a programme comes from (column acceptation.source).
 ACCEPTANCE_SOURCES: tuple[str, ...] = ("import", "manual", "label")
 

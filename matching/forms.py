@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.text import LANGUAGE_NAMES_FR, language_code
 from directory.vocabulary import (
     LEVELS,
     OFFER_FORMAT_LABELS,
@@ -82,6 +83,7 @@ LEVEL_CHOICES: dict[str, str] = {"": "Tous niveaux",
                                  **{str(k): f"{k} – {v}" for k, v in LEVELS.items()}}
 PUBLIC_CHOICES = PUBLICS_SPECIFIQUEMENT_ADRESSES
 SUPPORT_CHOICES = PRISE_EN_CHARGE_SPECIFIQUE
+LANGUAGE_CHOICES = sorted(LANGUAGE_NAMES_FR.values(), key=str.lower)  # the field's suggestions
 
 WHERE_MISSING = "Indiquez votre code postal ou le nom de votre commune."
 
@@ -301,10 +303,16 @@ def read_prescriber(args: Any) -> SearchForm:
         form.values[name] = _list(args, name)
         if form.values[name]:
             form.api[name] = form.values[name]
-    form.values["languages"] = _text(args, "languages", 60)
-    languages = [p.lower() for p in re.split(r"[\s,;]+", form.values["languages"]) if p]
-    if languages:
-        form.api["languages"] = languages
+    # Languages by their French names ("arabe, anglais"); codes are understood too.
+    form.values["languages"] = _text(args, "languages", 120)
+    names = [p.strip() for p in re.split(r"[,;/]+| et ", form.values["languages"]) if p.strip()]
+    codes = [language_code(name) for name in names]
+    unknown = [name for name, code in zip(names, codes, strict=True) if code is None]
+    if unknown:
+        form.add_error("languages", f"Langue inconnue : « {unknown[0]} ». Écrivez son nom en "
+                                    "français, par exemple : arabe, anglais, turc.")
+    elif codes:
+        form.api["languages"] = list(dict.fromkeys(codes))
     form.values["now"] = _text(args, "now", 5)
     if form.values["now"]:
         form.api["now"] = True

@@ -113,6 +113,7 @@ def _context(form: forms.SearchForm, result, page: str) -> dict:
         "level_choices": forms.LEVEL_CHOICES,
         "public_choices": forms.PUBLIC_CHOICES,
         "support_choices": forms.SUPPORT_CHOICES,
+        "language_choices": forms.LANGUAGE_CHOICES,
         "format_choices": forms.FORMAT_CHOICES,
         "limit_choices": forms.LIMIT_CHOICES,
     }

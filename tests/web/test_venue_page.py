@@ -86,7 +86,7 @@ def test_page_speaks_plain_french(client, db_session, clock):
     assert "Complet." in page  # the 3 December session
     assert "1 chèque Pass Numérique par séance." in page
     assert "Une pièce d&#39;identité" in page  # what to bring for administrative help
-    assert "Pour venir :</strong> Se présenter, téléphoner." in page
+    assert "Pour venir :</strong> Venir sur place, téléphoner." in page
     # The map is data for the script, never inline code.
     assert 'id="carte-lieu"' in page and 'data-basemap-url=""' in page
     assert '"lat": 44.8086, "lon": -0.5476' in page
