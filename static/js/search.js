@@ -96,7 +96,8 @@
       navigator.geolocation.getCurrentPosition(function (position) {
         byId("lat").value = position.coords.latitude.toFixed(5);
         byId("lon").value = position.coords.longitude.toFixed(5);
-        byId("commune").value = "";
+        var commune = byId("commune"); // absent while « Quel Saint-Paul ? » is asked
+        if (commune) { commune.value = ""; }
         var input = byId("where");
         input.value = "Ma position";
         status.textContent = "Position trouvée. Continuez, puis appuyez sur « Voir les lieux ».";
