@@ -161,6 +161,12 @@ def match_get(args):
     Exemple : `/api/v1/match?postal_code=33000&programme=pass-numerique-gironde&services=
     aide-aux-demarches-administratives&days=mardi&time_from=14:00&time_to=17:00`.
     Les listes se donnent en répétant le paramètre ou séparées par des virgules.
+
+    Un lieu jamais deviné : si `address` désigne plusieurs communes (même nom dans
+    plusieurs départements, code postal de plusieurs communes), la réponse est 422 avec
+    `reason: "lieu_ambigu"`, la `question` à poser (« Quel Saint-Paul ? ») et les
+    `candidates` (commune, code INSEE, code postal, département) ; redemandez avec
+    `commune=<code INSEE>` choisi. `postal_code` désigne toujours toutes ses communes.
     """
     return _answer(args)
 
