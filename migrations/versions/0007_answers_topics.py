@@ -1,7 +1,7 @@
 """offer topics (data·inclusion's digital thematiques)
 
 Revision ID: 0007_answers_topics
-Revises: 0006_offer_remote_index
+Revises: 0007_importer_runs
 Create Date: 2026-12-05 17:15:00
 
 Existing offers get no topic here (reference and catalogue data are never written by a
@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql
 
 
 revision = '0007_answers_topics'
-down_revision = '0006_offer_remote_index'
+down_revision = '0007_importer_runs'
 branch_labels = None
 depends_on = None
 
