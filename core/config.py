@@ -26,8 +26,13 @@ DEFAULTS: dict[str, tuple[Any, type, str]] = {
     "PASSERELLE_GEOCODER": ("offline", str, "offline | ban"),
     "PASSERELLE_BAN_DOMAIN": ("data.geopf.fr/geocodage", str, "domaine du géocodeur BAN"),
     "PASSERELLE_GEOCODER_TIMEOUT_S": (3.0, float, "délai du géocodeur en ligne, secondes"),
-    "PASSERELLE_BASEMAP_URL": ("", str, "URL de tuiles du fond de carte ; vide = sans fond"),
-    "PASSERELLE_BASEMAP_ATTRIBUTION": ("", str, "attribution du fond de carte"),
+    # Plan IGN v2 of the Géoplateforme: public, no key (WMTS, Web Mercator tiles).
+    "PASSERELLE_BASEMAP_URL": (
+        "https://data.geopf.fr/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+        "&LAYER=GEOGRAPHICALGRIDSYSTEMS.PLANIGNV2&STYLE=normal&TILEMATRIXSET=PM"
+        "&FORMAT=image/png&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}", str,
+        "URL de tuiles du fond de carte (Plan IGN) ; vide = sans fond"),
+    "PASSERELLE_BASEMAP_ATTRIBUTION": ("© IGN – Plan IGN", str, "attribution du fond de carte"),
     "PASSERELLE_STATEMENT_TIMEOUT_MS": (20_000, int,
                                         "statement_timeout des requêtes web, ms ; sous "
                                         "PASSERELLE_WEB_TIMEOUT_S"),

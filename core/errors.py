@@ -78,6 +78,22 @@ class InvalidInput(PasserelleError):
     message = STATUS_MESSAGES[422]
 
 
+class AmbiguousPlace(InvalidInput):
+    """A place names several communes: the answer lists them (``candidates``) so that the
+    person chooses; nothing is searched in the meantime."""
+
+    message = "Ce lieu désigne plusieurs communes : choisissez la vôtre."
+
+    def __init__(self, question: str, query: str, candidates: list[dict[str, Any]],
+                 field: str = "address"):
+        super().__init__(question, errors={field: [question]})
+        self.question = question
+        self.query = query
+        self.candidates = candidates
+        self.extra = {"reason": "lieu_ambigu", "question": question, "query": query,
+                      "candidates": candidates}
+
+
 class ServiceUnavailable(PasserelleError):
     status = 503
     message = STATUS_MESSAGES[503]
@@ -88,7 +104,7 @@ def _wants_json() -> bool:
 
 
 def _answer(status: int, message: str, errors: dict[str, Any] | None = None,
-            headers: dict[str, str] | None = None):
+            headers: dict[str, str] | None = None, extra: dict[str, Any] | None = None):
     request_id = getattr(g, "request_id", None)
     headers = dict(headers or {})
     if status == 503 and "Retry-After" not in headers:
@@ -97,6 +113,7 @@ def _answer(status: int, message: str, errors: dict[str, Any] | None = None,
         body: dict[str, Any] = {"code": status, "status": status, "message": message}
         if errors:
             body["errors"] = errors
+        body.update(extra or {})
         if request_id:
             body["request_id"] = request_id
         return jsonify(body), status, headers
@@ -191,7 +208,7 @@ def init_app(app: Flask) -> None:
     def handle_passerelle_error(exc: PasserelleError):
         if exc.status >= 500:
             log.error("erreur %s : %s", exc.status, exc.message)
-        return _answer(exc.status, exc.message, exc.errors)
+        return _answer(exc.status, exc.message, exc.errors, extra=getattr(exc, "extra", None))
 
     from sqlalchemy import event
     from sqlalchemy.engine import Engine

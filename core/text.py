@@ -166,3 +166,15 @@ LANGUAGE_NAMES_FR = {
 def language_fr(code: str) -> str:
     """'en' -> 'anglais'; an unknown code as given."""
     return LANGUAGE_NAMES_FR.get(code, code)
+
+
+_LANGUAGE_BY_NAME = {slug(name): code for code, name in LANGUAGE_NAMES_FR.items()}
+
+
+def language_code(name: str) -> str | None:
+    """'Arabe' -> 'ar', 'créole haïtien' -> 'ht' (a code is accepted as well); None when
+    the language is not known."""
+    key = slug(name)
+    if key in LANGUAGE_NAMES_FR:
+        return key
+    return _LANGUAGE_BY_NAME.get(key)

@@ -28,7 +28,8 @@ NEED_LABELS = {
 }
 
 VENDOR = "/static/vendor"
-SCRIPTS = (f"{VENDOR}/leaflet/leaflet.js", f"{VENDOR}/markercluster/leaflet.markercluster.js")
+SCRIPTS = (f"{VENDOR}/leaflet/leaflet.js", "/static/js/leaflet-fr.js",  # controls in French
+           f"{VENDOR}/markercluster/leaflet.markercluster.js")
 STYLESHEETS = (f"{VENDOR}/leaflet/leaflet.css", f"{VENDOR}/markercluster/MarkerCluster.css",
                f"{VENDOR}/markercluster/MarkerCluster.Default.css")
 # Metropolitan France, framed for the first view (lat, lon).

@@ -48,7 +48,7 @@ DEMO_DATA_DATE = dt.date(2026, 9, 1)
 # --------------------------------------------------------------------------- vocabulary
 
 # typology -> (name pattern, weight in towns, weight in villages, hours templates, services)
-_MAITRISE, _DEMARCHES, _INSERTION, _SECURITE, _PARENTALITE, _LOISIRS, _MONDE, _ACCES, \
+_DEMARCHES, _MAITRISE, _INSERTION, _SECURITE, _PARENTALITE, _LOISIRS, _MONDE, _ACCES, \
     _MATERIEL = SERVICES
 
 HOURS = {
@@ -119,30 +119,64 @@ PRESENTATIONS = {
     _MATERIEL: "s'équiper d'un ordinateur reconditionné à petit prix",
 }
 
-# service -> list of (code, title, format, level, duration minutes, cheques)
-OFFER_TEMPLATES: dict[str, list[tuple[str, str, str, int | None, int, int]]] = {
-    _MAITRISE: [("tablette", "Premiers pas avec une tablette", "collective", 1, 120, 1),
-                ("smartphone", "Bien utiliser son smartphone", "collective", 1, 120, 1),
-                ("ordinateur", "L'ordinateur pas à pas", "individual", 1, 60, 1),
-                ("messagerie", "Envoyer et recevoir des courriels", "collective", 2, 120, 1)],
-    _DEMARCHES: [("demarches", "Démarches en ligne : CAF, impôts, santé", "individual", 1, 60,
-                  1),
-                 ("ameli", "Créer son compte Ameli et France Connect", "individual", 2, 60, 1)],
-    _INSERTION: [("cv", "CV et candidature en ligne", "individual", 2, 90, 1),
-                 ("emploi", "Chercher un emploi sur internet", "collective", 2, 120, 1)],
-    _SECURITE: [("arnaques", "Se protéger des arnaques en ligne", "collective", 2, 120, 1),
-                ("mots-de-passe", "Gérer ses mots de passe", "collective", 2, 90, 1)],
-    _PARENTALITE: [("ecrans", "Écrans et enfants : repères pour les parents", "collective", 2,
-                    120, 1)],
-    _LOISIRS: [("photos", "Retoucher et partager ses photos", "collective", 3, 120, 1),
-               ("video", "Monter une vidéo de famille", "collective", 3, 120, 2)],
-    _MONDE: [("ia", "Comprendre l'intelligence artificielle", "collective", 3, 120, 1),
-             ("reseaux", "Les réseaux sociaux sans se faire piéger", "collective", 2, 120, 1)],
-    _ACCES: [("acces-libre", "Accès libre aux ordinateurs", "autonomous", None, 60, 0)],
-    _MATERIEL: [("reconditionne", "Choisir un ordinateur reconditionné", "individual", 1, 45,
-                 0)],
+# Topic codes of vocabulary.TOPICS under short names, for the templates below.
+_T = {
+    "smartphone": "numerique--prendre-en-main-un-smartphone-ou-une-tablette",
+    "ordinateur": "numerique--prendre-en-main-un-ordinateur",
+    "courriels": "numerique--envoyer-recevoir-gerer-ses-courriels",
+    "appel-video": "numerique--appeler-ses-proches-en-video",
+    "demarches": "numerique--realiser-des-demarches-administratives-avec-un-accompagnement",
+    "sante": "numerique--accompagner-les-demarches-de-sante",
+    "emploi": "numerique--favoriser-mon-insertion-professionnelle",
+    "arnaques": "numerique--se-proteger-en-ligne",
+    "parents": "numerique--soutenir-la-parentalite-et-l-education-avec-le-numerique",
+    "creations": "numerique--creer-avec-le-numerique",
+    "culture": "numerique--approfondir-ma-culture-numerique",
+    "materiel-sur-place": "numerique--acceder-a-du-materiel",
+    "equipement": "numerique--s-equiper-en-materiel-informatique",
 }
-REMOTE_OFFER = ("a-distance", "Aide à distance par téléphone ou visio", "remote", 1, 45, 1)
+# service -> list of (code, title, format, level, duration minutes, cheques, topic); each
+# title names its topic in words vocabulary.topics_from_text recognises (a test checks it).
+OFFER_TEMPLATES: dict[str, list[tuple[str, str, str, int | None, int, int, str]]] = {
+    _MAITRISE: [("tablette", "Premiers pas avec une tablette", "collective", 1, 120, 1,
+                 _T["smartphone"]),
+                ("smartphone", "Bien utiliser son smartphone", "collective", 1, 120, 1,
+                 _T["smartphone"]),
+                ("ordinateur", "L'ordinateur pas à pas", "individual", 1, 60, 1,
+                 _T["ordinateur"]),
+                ("messagerie", "Envoyer et recevoir des courriels", "collective", 2, 120, 1,
+                 _T["courriels"]),
+                ("appel-video", "Appeler ses proches en vidéo", "collective", 1, 90, 1,
+                 _T["appel-video"])],
+    _DEMARCHES: [("demarches", "Démarches en ligne : CAF, impôts, retraite", "individual", 1,
+                  60, 1, _T["demarches"]),
+                 ("ameli", "Créer son compte Ameli", "individual", 2, 60, 1,
+                  _T["sante"])],
+    _INSERTION: [("cv", "CV et candidature en ligne", "individual", 2, 90, 1,
+                  _T["emploi"]),
+                 ("emploi", "Chercher un emploi sur internet", "collective", 2, 120, 1,
+                  _T["emploi"])],
+    _SECURITE: [("arnaques", "Se protéger des arnaques en ligne", "collective", 2, 120, 1,
+                 _T["arnaques"]),
+                ("mots-de-passe", "Gérer ses mots de passe", "collective", 2, 90, 1,
+                 _T["arnaques"])],
+    _PARENTALITE: [("ecrans", "Écrans et enfants : repères pour les parents", "collective", 2,
+                    120, 1, _T["parents"])],
+    _LOISIRS: [("photos", "Retoucher et partager ses photos", "collective", 3, 120, 1,
+                _T["creations"]),
+               ("video", "Monter une vidéo de famille", "collective", 3, 120, 2,
+                _T["creations"])],
+    _MONDE: [("ia", "Comprendre l'intelligence artificielle", "collective", 3, 120, 1,
+              _T["culture"]),
+             ("reseaux", "Les réseaux sociaux sans se faire piéger", "collective", 2, 120, 1,
+              _T["culture"])],
+    _ACCES: [("acces-libre", "Accès libre aux ordinateurs et à l'imprimante", "autonomous",
+              None, 60, 0, _T["materiel-sur-place"])],
+    _MATERIEL: [("reconditionne", "Choisir un ordinateur reconditionné", "individual", 1, 45,
+                 0, _T["equipement"])],
+}
+REMOTE_OFFER = ("a-distance", "Aide aux démarches à distance, par téléphone", "remote", 1, 45,
+                1, _T["demarches"])
 
 
 def luhn_siret(rng: random.Random) -> str:
@@ -353,12 +387,13 @@ def _plan_offers(rng: random.Random, values: dict, reference_date: dt.date,
         for template in rng.sample(templates, k=min(len(templates), rng.choice((1, 1, 2)))):
             chosen.append((service, template))
     if rng.random() < 0.15 and not itinerant:
-        chosen.append((_DEMARCHES if _DEMARCHES in services else services[0], REMOTE_OFFER))
+        chosen.append((_DEMARCHES, REMOTE_OFFER))
     chosen = chosen[:5]
     offers = []
     zone = ZoneInfo(tz)
-    for service, (code, title, fmt, level, duration, cheques) in chosen:
-        offer = {"code": code, "title": title, "service": service, "level": level,
+    for service, (code, title, fmt, level, duration, cheques, topic) in chosen:
+        offer = {"code": code, "title": title, "service": service, "topics": [topic],
+                 "level": level,
                  "format": fmt, "duration_minutes": duration, "cheques_required": cheques,
                  "languages": ["fr"] if rng.random() < 0.9 else ["fr", "en"],
                  "publics": list(values["publics_specifiquement_adresses"][:1]),
@@ -548,6 +583,7 @@ def _plan_buses(rng: random.Random, communes: list[_Commune], reference_date: dt
         venue.offers = [{
             "code": "demarches", "title": "Démarches en ligne au bus numérique",
             "service": _DEMARCHES, "level": 1, "format": "individual",
+            "topics": [_T["demarches"]],
             "duration_minutes": 45, "cheques_required": 1, "languages": ["fr"],
             "publics": [], "horaires": None, "opening_week": None, "sessions": []}]
         buses.append(venue)

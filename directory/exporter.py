@@ -30,8 +30,8 @@ from sqlalchemy import Connection, Select, func, select
 from core.geojson import collection_head, feature, point
 from core.spreadsheet import neutralise_cell
 from directory import rules
-from directory.models import Acceptance, Programme, Venue
-from directory.vocabulary import STANDARD_FIELDS
+from directory.models import Acceptance, Offer, Programme, Venue
+from directory.vocabulary import STANDARD_FIELDS, services_of_topics
 
 FORMATS = ("standard-v1-csv", "standard-v1-json", "geojson", "data-inclusion")
 EXTENSION_FIELDS = ("x_pass_programmes", "x_location_precision", "x_flags")
@@ -58,6 +58,10 @@ def export_query(source: str | None, today: dt.date) -> Select:
         .where(a.c.lieu_id == lieu.c.id, rules.acceptance_valid_sql(today, a),
                rules.programme_valid_sql(today, p))
         .order_by(p.c.code).scalar_subquery())
+    o = Offer.__table__
+    topic = func.unnest(o.c.topics).label("topic")
+    topics = func.array(select(topic).where(o.c.lieu_id == lieu.c.id, o.c.active)
+                        .distinct().order_by(topic).scalar_subquery())
     query = (
         select(lieu.c.id.label("lieu_id"), lieu.c.source.label("import_source"),
                lieu.c.source_id.label("id"), *(lieu.c[name] for name in _SAME_NAME),
@@ -66,7 +70,8 @@ def export_query(source: str | None, today: dt.date) -> Select:
                lieu.c.source_donnees.label("source"),
                *(lieu.c[name] for name in _SAME_NAME_LAST),
                lieu.c.location_precision.label("x_location_precision"),
-               lieu.c.flags.label("x_flags"), programmes.label("x_pass_programmes"))
+               lieu.c.flags.label("x_flags"), programmes.label("x_pass_programmes"),
+               topics.label("topics"))
         .where(lieu.c.status != "closed")
         .order_by(lieu.c.source, lieu.c.source_id))
     if source is not None:
@@ -78,7 +83,12 @@ def venues(connection: Connection, source: str | None, today: dt.date) -> Iterat
     result = connection.execution_options(stream_results=True, yield_per=2000).execute(
         export_query(source, today))
     for row in result.mappings():
-        yield dict(row)
+        venue = dict(row)
+        # The standard has no topics: their services are written in `services`.
+        # (the venue's own list first, unchanged, so that export then import writes nothing)
+        venue["services"] = list(venue["services"]) + [
+            s for s in services_of_topics(venue["topics"]) if s not in venue["services"]]
+        yield venue
 
 
 def _cell(name: str, value: Any) -> str:
@@ -177,7 +187,8 @@ def _data_inclusion(venue: dict[str, Any], extensions: bool) -> dict[str, Any]:
         "accessibilite": venue["fiche_acces_libre"],
         "labels_nationaux": venue["dispositif_programmes_nationaux"],
         "labels_autres": venue["formations_labels"] + venue["autres_formations_labels"],
-        "thematiques": ["numerique"],
+        # data·inclusion's digital thematiques are our topics (same codes).
+        "thematiques": ["numerique", *venue["topics"]],
     }
     if extensions:
         for name in EXTENSION_FIELDS:

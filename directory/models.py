@@ -229,6 +229,9 @@ class Offer(db.Model):
     title: Mapped[str] = mapped_column(Text)
     description: Mapped[str | None] = mapped_column(Text)
     service: Mapped[str] = mapped_column(Text, index=True)  # a value of vocabulary.SERVICES
+    # What one learns there: codes of vocabulary.TOPICS (data·inclusion's thematiques), each
+    # under one service; a venue answers a topic only through an offer carrying it.
+    topics: Mapped[list[str]] = _text_list()
     level: Mapped[int | None] = mapped_column(SmallInteger)  # 1..3, NULL = any level
     format: Mapped[str] = mapped_column(String(12))  # vocabulary.OFFER_FORMATS
     duration_minutes: Mapped[int | None] = mapped_column(Integer)
@@ -260,6 +263,7 @@ class Offer(db.Model):
                         name="duration_positive"),
         CheckConstraint("cheques_required >= 0", name="cheques_required_positive"),
         Index("ix_offre_opening_week", "opening_week", postgresql_using="gist"),
+        Index("ix_offre_topics", "topics", postgresql_using="gin"),
         # Remote offers are listed apart from any distance: found without a table scan.
         Index("ix_offre_remote_service", "service",
               postgresql_where=text("format = 'remote' AND active")),

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from core.errors import InvalidInput
 from directory import hours as hours_module
 from directory.models import Offer, TrainingSession, Venue, VenueStop
-from directory.vocabulary import OFFER_FORMATS, SERVICES
+from directory.vocabulary import OFFER_FORMATS, SERVICES, topics_for_offer
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_OFFERS = 50_000
@@ -38,7 +38,8 @@ FORMAT_ALIASES: dict[str, str] = {
     "à_distance": "remote", "distance": "remote", "autonomie": "autonomous",
     **{value: value for value in OFFER_FORMATS},
 }
-OFFER_FIELDS = ("lieu", "code", "intitule", "description", "service", "niveau", "format",
+OFFER_FIELDS = ("lieu", "code", "intitule", "description", "service", "thematiques", "niveau",
+                "format",
                 "duree_minutes", "cheques", "langues", "publics", "horaires", "active")
 SESSION_FIELDS = ("debut", "fin", "places", "places_prises", "arret")
 CSV_SESSION_COLUMNS = {f"seance_{name}": name for name in SESSION_FIELDS}
@@ -335,6 +336,10 @@ def validate(session: Session, records: list[_Record]) -> list[_ValidOffer]:
                 problems.append(f"{where}, langues : codes ISO 639-1 attendus (fr, en…), "
                                 f"reçu {', '.join(bad)}.")
         publics = _as_list(v.get("publics"), where, "publics", problems)
+        topics, topic_problems = topics_for_offer(
+            _as_list(v.get("thematiques") or None, where, "thematiques", problems),
+            v["intitule"], service, v.get("description"))
+        problems.extend(f"{where}, thematiques : {p}." for p in topic_problems)
         active = _as_bool(v.get("active"), where, "active", problems)
         osm, weekly = None, None
         if v.get("horaires"):
@@ -391,6 +396,7 @@ def validate(session: Session, records: list[_Record]) -> list[_ValidOffer]:
             "title": v["intitule"].strip(),
             "description": (v.get("description") or "").strip() or None,
             "service": service,
+            "topics": topics,
             "level": level,
             "format": offer_format,
             "duration_minutes": duration,

@@ -593,8 +593,8 @@ def what_to_bring(detail: dict) -> list[str]:
     services.update(o["service"] for o in detail.get("offers") or [])
     if "Aide aux démarches administratives" in services:
         advice.append("une pièce d'identité et les courriers liés à votre démarche")
-        advice.append("vos identifiants de connexion (impots.gouv.fr, ameli, CAF, "
-                      "France Travail…) si vous en avez")
+        advice.append("vos codes pour vos comptes en ligne (impôts, Ameli, CAF, "
+                      "France Travail…) si vous les avez")
     if services & {"Maîtrise des outils numériques du quotidien",
                    "Utilisation sécurisée du numérique",
                    "Parentalité et éducation avec le numérique"}:

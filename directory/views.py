@@ -70,5 +70,19 @@ def site_label(url: str) -> str:
 
 
 # Filters of the venue's contacts (the French wording is core.templating's).
+def access_plain(values: list[str]) -> str:
+    """The standard's modalites_acces in everyday words: "venir sur place, téléphoner"."""
+    from .vocabulary import MODALITES_ACCES_PLAIN
+
+    return ", ".join(MODALITES_ACCES_PLAIN.get(v, v.lower()) for v in values or [])
+
+
+def level_plain(level: int | None) -> str:
+    """An offer's level for a beneficiary: "pour débuter" rather than "niveau 1"."""
+    from .vocabulary import LEVEL_PLAIN
+
+    return LEVEL_PLAIN.get(level or 0, "")
+
+
 FILTERS = {"tel_href": tel_href, "phone_fr": phone_fr, "web_url": web_url,
-           "site_label": site_label}
+           "site_label": site_label, "access_plain": access_plain, "level_plain": level_plain}

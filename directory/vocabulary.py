@@ -8,6 +8,10 @@ exporter, the offers importer, the demo, the API schemas and the matcher all use
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
+from core.text import slug
+
 # --- Standard v1.0.2 list fields (values exactly as in the standard) -----------------------
 
 SERVICES: tuple[str, ...] = (
@@ -146,6 +150,19 @@ OFFER_FORMAT_TO_MODALITE: dict[str, str] = {
 # APTIC's referential: three levels.
 LEVELS: dict[int, str] = {1: "Découvrir", 2: "Maîtriser", 3: "Augmenter son pouvoir d'agir"}
 
+# The same levels and access modes in the words of a beneficiary (no "niveau 3", no "RDV").
+LEVEL_PLAIN: dict[int, str] = {1: "pour débuter", 2: "pour progresser",
+                               3: "pour les personnes déjà à l'aise"}
+MODALITES_ACCES_PLAIN: dict[str, str] = {
+    "Se présenter": "venir sur place",
+    "Téléphoner": "téléphoner",
+    "Contacter par mail": "écrire un e-mail",
+    "Prendre un RDV en ligne": "prendre rendez-vous sur internet",
+    "Ce lieu n'accueille pas de public": "ce lieu ne reçoit pas de public",
+    "Envoyer un mail avec une fiche de prescription":
+        "venir envoyé par un travailleur social ou une association",
+}
+
 # Where an acceptance of a programme comes from (column acceptation.source).
 ACCEPTANCE_SOURCES: tuple[str, ...] = ("import", "manual", "label")
 
@@ -206,3 +223,200 @@ STANDARD_LIST_FIELDS: tuple[str, ...] = (
     "dispositif_programmes_nationaux", "formations_labels", "autres_formations_labels",
     "modalites_acces", "modalites_accompagnement",
 )
+
+
+# --- Topics: what a person wants to learn --------------------------------------------------
+# The standard's nine `services` are too broad to answer "what do you want to learn". The
+# finer vocabulary is data·inclusion's digital `thematiques` (schema v0), which are the 15
+# service labels of the standard v0.1: their codes and labels are kept exactly, so that
+# imports and exports stay one-to-one. Three topics people ask for and the list lacks are
+# added with codes in the same style. Each topic maps to exactly one v1.0.2 service.
+
+
+class Topic(NamedTuple):
+    code: str  # data·inclusion's thematique code (ours in the same style for the 3 added)
+    label: str  # the v0.1 / data·inclusion label
+    service: str  # the v1.0.2 service it belongs to
+    plain: str  # the words a beneficiary reads on the tiles
+
+
+_D, _M, _I = SERVICES[0], SERVICES[1], SERVICES[2]
+_S, _P, _L, _C, _A, _Q = SERVICES[3], SERVICES[4], SERVICES[5], SERVICES[6], SERVICES[7], \
+    SERVICES[8]
+
+TOPICS: tuple[Topic, ...] = (
+    Topic("numerique--prendre-en-main-un-smartphone-ou-une-tablette",
+          "Prendre en main un smartphone ou une tablette", _M,
+          "Me servir d'un smartphone ou d'une tablette"),
+    Topic("numerique--prendre-en-main-un-ordinateur", "Prendre en main un ordinateur", _M,
+          "Me servir d'un ordinateur"),
+    Topic("numerique--envoyer-recevoir-gerer-ses-courriels",
+          "Envoyer, recevoir, gérer ses courriels", _M, "Envoyer et recevoir des e-mails"),
+    Topic("numerique--appeler-ses-proches-en-video", "Appeler ses proches en vidéo", _M,
+          "Appeler mes proches en vidéo"),
+    Topic("numerique--utiliser-le-numerique-au-quotidien", "Utiliser le numérique au quotidien",
+          _M, "Me débrouiller au quotidien sur internet"),
+    Topic("numerique--devenir-autonome-dans-les-demarches-administratives",
+          "Devenir autonome dans les démarches administratives", _D,
+          "Apprendre à faire mes démarches seul"),
+    Topic("numerique--realiser-des-demarches-administratives-avec-un-accompagnement",
+          "Réaliser des démarches administratives avec un accompagnement", _D,
+          "Être aidé pour une démarche en ligne"),
+    Topic("numerique--accompagner-les-demarches-de-sante", "Accompagner les démarches de santé",
+          _D, "Ma santé en ligne (Ameli, rendez-vous médicaux)"),
+    Topic("numerique--se-proteger-en-ligne", "Se protéger en ligne (arnaques, données)", _S,
+          "Me protéger des arnaques"),
+    Topic("numerique--favoriser-mon-insertion-professionnelle",
+          "Favoriser mon insertion professionnelle", _I, "Chercher un emploi, faire mon CV"),
+    Topic("numerique--creer-et-developper-mon-entreprise", "Créer et développer mon entreprise",
+          _I, "Créer mon entreprise"),
+    Topic("numerique--soutenir-la-parentalite-et-l-education-avec-le-numerique",
+          "Soutenir la parentalité et l'éducation avec le numérique", _P,
+          "Suivre la scolarité de mes enfants"),
+    Topic("numerique--creer-avec-le-numerique", "Créer avec le numérique", _L,
+          "Photos, vidéos et créations"),
+    Topic("numerique--approfondir-ma-culture-numerique", "Approfondir ma culture numérique", _C,
+          "Comprendre internet et les réseaux sociaux"),
+    Topic("numerique--promouvoir-la-citoyennete-numerique", "Promouvoir la citoyenneté numérique",
+          _C, "Mes droits et la vie citoyenne en ligne"),
+    Topic("numerique--acceder-a-une-connexion-internet", "Accéder à une connexion internet", _A,
+          "Me connecter à internet sur place"),
+    Topic("numerique--acceder-a-du-materiel", "Accéder à du matériel", _A,
+          "Utiliser un ordinateur ou une imprimante sur place"),
+    Topic("numerique--s-equiper-en-materiel-informatique", "S'équiper en matériel informatique",
+          _Q, "Acheter un ordinateur à petit prix"),
+)
+TOPIC_BY_CODE: dict[str, Topic] = {t.code: t for t in TOPICS}
+TOPIC_CODES: tuple[str, ...] = tuple(TOPIC_BY_CODE)
+_TOPIC_BY_LABEL_SLUG: dict[str, Topic] = {slug(t.label): t for t in TOPICS}
+
+# Other spellings met in files: data·inclusion's later code for equipment, typographic
+# apostrophes, the v0.1 labels themselves (handled by topic_of).
+_TOPIC_ALIASES: dict[str, str] = {
+    "numerique--acquerir-un-equipement": "numerique--s-equiper-en-materiel-informatique",
+    "Acquérir un équipement numérique": "numerique--s-equiper-en-materiel-informatique",
+}
+
+# Free text → topic: words met in offer titles and local producers' descriptions. Checked
+# in order; the first topic whose words all appear (accents folded) wins.
+_TOPIC_WORDS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("smartphone",), "numerique--prendre-en-main-un-smartphone-ou-une-tablette"),
+    (("tablette",), "numerique--prendre-en-main-un-smartphone-ou-une-tablette"),
+    (("telephone", "portable"), "numerique--prendre-en-main-un-smartphone-ou-une-tablette"),
+    (("courriel",), "numerique--envoyer-recevoir-gerer-ses-courriels"),
+    (("mail",), "numerique--envoyer-recevoir-gerer-ses-courriels"),
+    (("messagerie",), "numerique--envoyer-recevoir-gerer-ses-courriels"),
+    (("video", "proches"), "numerique--appeler-ses-proches-en-video"),
+    (("visio",), "numerique--appeler-ses-proches-en-video"),
+    (("ordinateur", "reconditionne"), "numerique--s-equiper-en-materiel-informatique"),
+    (("ordinateur", "acces"), "numerique--acceder-a-du-materiel"),
+    (("ordinateur",), "numerique--prendre-en-main-un-ordinateur"),
+    (("informatique", "debutant"), "numerique--prendre-en-main-un-ordinateur"),
+    (("ameli",), "numerique--accompagner-les-demarches-de-sante"),
+    (("sante",), "numerique--accompagner-les-demarches-de-sante"),
+    (("demarche",), "numerique--realiser-des-demarches-administratives-avec-un-accompagnement"),
+    (("administratif",),
+     "numerique--realiser-des-demarches-administratives-avec-un-accompagnement"),
+    (("arnaque",), "numerique--se-proteger-en-ligne"),
+    (("mot", "passe"), "numerique--se-proteger-en-ligne"),
+    (("securite",), "numerique--se-proteger-en-ligne"),
+    (("cv",), "numerique--favoriser-mon-insertion-professionnelle"),
+    (("emploi",), "numerique--favoriser-mon-insertion-professionnelle"),
+    (("entreprise",), "numerique--creer-et-developper-mon-entreprise"),
+    (("enfant",), "numerique--soutenir-la-parentalite-et-l-education-avec-le-numerique"),
+    (("parent",), "numerique--soutenir-la-parentalite-et-l-education-avec-le-numerique"),
+    (("photo",), "numerique--creer-avec-le-numerique"),
+    (("video", "mont"), "numerique--creer-avec-le-numerique"),
+    (("reseaux", "sociaux"), "numerique--approfondir-ma-culture-numerique"),
+    (("intelligence", "artificielle"), "numerique--approfondir-ma-culture-numerique"),
+    (("citoyen",), "numerique--promouvoir-la-citoyennete-numerique"),
+    (("connexion",), "numerique--acceder-a-une-connexion-internet"),
+    (("wifi",), "numerique--acceder-a-une-connexion-internet"),
+    (("acces", "libre"), "numerique--acceder-a-du-materiel"),
+    (("imprim",), "numerique--acceder-a-du-materiel"),
+)
+
+
+def topic_of(value: str) -> Topic | None:
+    """The topic named by a code or a label (v0.1 / data·inclusion), or None."""
+    value = " ".join(str(value).replace("’", "'").split())
+    code = _TOPIC_ALIASES.get(value, value)
+    if code in TOPIC_BY_CODE:
+        return TOPIC_BY_CODE[code]
+    return _TOPIC_BY_LABEL_SLUG.get(slug(value))
+
+
+# Topics that name a place's equipment: "ordinateur" then is not a lesson on the computer.
+_EQUIPMENT_TOPICS = frozenset({"numerique--s-equiper-en-materiel-informatique",
+                               "numerique--acceder-a-du-materiel"})
+
+
+def topics_from_text(text: str | None) -> list[str]:
+    """Topic codes recognised in free text (an offer's title, a local producer's
+    description), in vocabulary order; [] when nothing is recognised."""
+    if not text:
+        return []
+    words = set(slug(text).split("-"))
+    found = {code for needed, code in _TOPIC_WORDS
+             # a needed stem matches the words that start with it ("demarches", "imprimante")
+             if all(any(w.startswith(n) for w in words) for n in needed)}
+    if found & _EQUIPMENT_TOPICS:
+        found.discard("numerique--prendre-en-main-un-ordinateur")
+    return [code for code in TOPIC_CODES if code in found]
+
+
+def map_v0_services(values: list[str]) -> tuple[list[str], list[str], list[str]]:
+    """Standard v0.1 `services` (or data·inclusion thematiques) → (topic codes, v1.0.2
+    services, values not understood). What the importer calls for a v0.1 row."""
+    topics: list[str] = []
+    unknown: list[str] = []
+    for value in values:
+        topic = topic_of(value)
+        if topic is None:
+            unknown.append(value)
+        elif topic.code not in topics:
+            topics.append(topic.code)
+    return topics, services_of_topics(topics), unknown
+
+
+def services_of_topics(codes: list[str] | tuple[str, ...]) -> list[str]:
+    """The v1.0.2 services of some topics, in the standard's order (for the export)."""
+    wanted = {TOPIC_BY_CODE[c].service for c in codes if c in TOPIC_BY_CODE}
+    return [s for s in SERVICES if s in wanted]
+
+
+def topics_of_service(service: str) -> list[str]:
+    """The topics under one v1.0.2 service (what a v1.0.2 row tells about its offers)."""
+    return [t.code for t in TOPICS if t.service == service]
+
+
+def v0_labels_of_topics(codes: list[str] | tuple[str, ...]) -> list[str]:
+    """v0.1 `services` labels of topics (for an export in the v0.1 / data·inclusion form);
+    the three topics we added have no v0.1 label and fall back to their own label."""
+    return [TOPIC_BY_CODE[c].label for c in codes if c in TOPIC_BY_CODE]
+
+
+def topics_for_offer(declared: list[str] | None, title: str, service: str,
+                     description: str | None = None) -> tuple[list[str], list[str]]:
+    """An offer's topic codes and the French problems found.
+
+    ``declared`` (codes or labels, as a file gives them) must each name a topic of the
+    offer's service. Without it, the topics are read from the title and description and
+    kept when under the service; [] when nothing is recognised (the offer then answers no
+    topic question, only its service)."""
+    if declared is None:
+        found = topics_from_text(f"{title} {description or ''}")
+        return [c for c in found if TOPIC_BY_CODE[c].service == service], []
+    codes: list[str] = []
+    problems: list[str] = []
+    for value in declared:
+        topic = topic_of(value)
+        if topic is None:
+            problems.append(f"« {value} » n'est pas une thématique connue (codes de "
+                            "data·inclusion, ex. numerique--prendre-en-main-un-ordinateur)")
+        elif topic.service != service:
+            problems.append(f"« {topic.label} » relève du service « {topic.service} », "
+                            f"pas de « {service} »")
+        elif topic.code not in codes:
+            codes.append(topic.code)
+    return codes, problems

@@ -45,6 +45,8 @@ class Candidate:
     postal_code: str | None
     source: str  # "offline" | "ban"
     score: float | None = None
+    departement_code: str | None = None
+    departement_name: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -56,6 +58,19 @@ class GeocodeAnswer:
     geocoder: str = "offline"
     # True when the configured online geocoder failed and the offline one answered.
     degraded: bool = False
+
+    def choices(self) -> list[Candidate]:
+        """The communes to choose from when the query names several (the same name in
+        several départements, a postal code shared by several communes); [] when the
+        answer is one place. Never resolved silently: the caller asks the person."""
+        if not self.candidates or self.candidates[0].precision not in ("commune",
+                                                                        "postal_code"):
+            return []
+        seen: dict[str, Candidate] = {}
+        for candidate in self.candidates:
+            if candidate.precision in ("commune", "postal_code") and candidate.commune_code:
+                seen.setdefault(candidate.commune_code, candidate)
+        return list(seen.values()) if len(seen) > 1 else []
 
 
 class Geocoder(Protocol):
@@ -124,7 +139,8 @@ class OfflineGeocoder:
                 label=f"{place.name} ({postal})" if postal else place.name,
                 precision=precision, lat=round(place.lat, 6), lon=round(place.lon, 6),
                 commune_code=place.code, commune_name=place.name, postal_code=postal,
-                source=self.name))
+                source=self.name, departement_code=place.departement_code,
+                departement_name=place.departement_name))
         return GeocodeAnswer(candidates=candidates, geocoder=self.name)
 
 
@@ -177,6 +193,28 @@ def _ban_candidate(location) -> Candidate | None:
         commune_code=parent_commune_code(citycode) if citycode else None,
         commune_name=properties.get("city"), postal_code=properties.get("postcode"),
         source="ban", score=properties.get("score"))
+
+
+def ask_if_ambiguous(answer: GeocodeAnswer, query: str, field: str = "address") -> None:
+    """Raise ``AmbiguousPlace`` (the candidates, and the question to ask in French) when the
+    answer names several communes: « Quel Saint-Martin ? », « Quelle commune du 33270 ? »."""
+    from core.errors import AmbiguousPlace
+
+    choices = answer.choices()
+    if not choices:
+        return
+    names = {c.commune_name for c in choices}
+    postal_code, _ = split_query(query)
+    if len(names) == 1:
+        name = names.pop() or query
+        article = "Quelle commune :" if name.split(" ")[0].lower() in ("la", "les") or \
+            name.lower().startswith("l'") else "Quel"
+        question = f"{article} {name} ?"
+    elif postal_code and all(c.postal_code == postal_code for c in choices):
+        question = f"Quelle commune du {postal_code} ?"
+    else:
+        question = f"Quelle commune pour « {query.strip()} » ?"
+    raise AmbiguousPlace(question, query, [c.as_dict() for c in choices], field)
 
 
 def build_geocoder(config: dict[str, Any]) -> Geocoder:

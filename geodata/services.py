@@ -215,7 +215,10 @@ def _place_select() -> Select:
     location = func.coalesce(Commune.town_hall_point, Commune.point)
     return select(Commune.code, Commune.name, Commune.search_name, Commune.population,
                   _postal_codes_of(Commune.code).label("postal_codes"),
-                  func.ST_X(location).label("lon"), func.ST_Y(location).label("lat"))
+                  func.ST_X(location).label("lon"), func.ST_Y(location).label("lat"),
+                  Commune.departement_code,
+                  select(Departement.name).where(Departement.code == Commune.departement_code)
+                  .scalar_subquery().label("departement_name"))
 
 
 def places_by_postal_code(session: Session, postal_code: str) -> list:

@@ -41,7 +41,7 @@ EXAMPLE_RESPONSE = {
         "rank": 1, "venue_id": 12, "nom": "Médiathèque du Bouscat", "adresse": "1 rue X",
         "code_postal": "33110", "commune": "Le Bouscat", "lat": 44.8651, "lon": -0.5995,
         "stop_id": None, "stop_label": None, "distance_m": 12314.2,
-        "travel_minutes": {"walk": 213, "bike": 64, "transit": 48, "car": 19},
+        "travel_minutes": {"bike": 64, "transit": 48, "car": 19},
         "next_slot": {"start": "2026-12-01T14:00:00+01:00", "end": "2026-12-01T17:00:00+01:00",
                       "kind": "opening", "text": "ouvert mardi de 14 h à 17 h",
                       "seats_free": None},
@@ -161,6 +161,12 @@ def match_get(args):
     Exemple : `/api/v1/match?postal_code=33000&programme=pass-numerique-gironde&services=
     aide-aux-demarches-administratives&days=mardi&time_from=14:00&time_to=17:00`.
     Les listes se donnent en répétant le paramètre ou séparées par des virgules.
+
+    Un lieu jamais deviné : si `address` désigne plusieurs communes (même nom dans
+    plusieurs départements, code postal de plusieurs communes), la réponse est 422 avec
+    `reason: "lieu_ambigu"`, la `question` à poser (« Quel Saint-Paul ? ») et les
+    `candidates` (commune, code INSEE, code postal, département) ; redemandez avec
+    `commune=<code INSEE>` choisi. `postal_code` désigne toujours toutes ses communes.
     """
     return _answer(args)
 

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.text import LANGUAGE_NAMES_FR, language_code
 from directory.vocabulary import (
     LEVELS,
     OFFER_FORMAT_LABELS,
@@ -82,6 +83,7 @@ LEVEL_CHOICES: dict[str, str] = {"": "Tous niveaux",
                                  **{str(k): f"{k} – {v}" for k, v in LEVELS.items()}}
 PUBLIC_CHOICES = PUBLICS_SPECIFIQUEMENT_ADRESSES
 SUPPORT_CHOICES = PRISE_EN_CHARGE_SPECIFIQUE
+LANGUAGE_CHOICES = sorted(LANGUAGE_NAMES_FR.values(), key=str.lower)  # the field's suggestions
 
 WHERE_MISSING = "Indiquez votre code postal ou le nom de votre commune."
 
@@ -109,6 +111,9 @@ class SearchForm:
     submitted: bool = False
     limit: int = 10
     notes: list[str] = field(default_factory=list)  # how the form was understood
+    # When the place names several communes: the question and the communes to choose from.
+    place_question: str = ""
+    place_choices: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def valid(self) -> bool:
@@ -198,7 +203,8 @@ def _where(form: SearchForm, args: Any) -> None:
         return
     postal = re.fullmatch(r"(\d{2}) ?(\d{3})", where)
     if postal:
-        form.api["postal_code"] = postal.group(1) + postal.group(2)
+        # Through the geocoder, so that a postal code shared by several communes is asked.
+        form.api["address"] = postal.group(1) + postal.group(2)
     elif re.fullmatch(r"[\d ]+", where):
         form.add_error("where", "Un code postal a 5 chiffres, par exemple 33000.")
     elif len(where) < 2:
@@ -297,10 +303,16 @@ def read_prescriber(args: Any) -> SearchForm:
         form.values[name] = _list(args, name)
         if form.values[name]:
             form.api[name] = form.values[name]
-    form.values["languages"] = _text(args, "languages", 60)
-    languages = [p.lower() for p in re.split(r"[\s,;]+", form.values["languages"]) if p]
-    if languages:
-        form.api["languages"] = languages
+    # Languages by their French names ("arabe, anglais"); codes are understood too.
+    form.values["languages"] = _text(args, "languages", 120)
+    names = [p.strip() for p in re.split(r"[,;/]+| et ", form.values["languages"]) if p.strip()]
+    codes = [language_code(name) for name in names]
+    unknown = [name for name, code in zip(names, codes, strict=True) if code is None]
+    if unknown:
+        form.add_error("languages", f"Langue inconnue : « {unknown[0]} ». Écrivez son nom en "
+                                    "français, par exemple : arabe, anglais, turc.")
+    elif codes:
+        form.api["languages"] = list(dict.fromkeys(codes))
     form.values["now"] = _text(args, "now", 5)
     if form.values["now"]:
         form.api["now"] = True

@@ -82,11 +82,24 @@ class Ranked:
     travel_minutes: dict[str, int]
 
 
+# Travel estimates only where they make sense: nobody is told a walk beyond this distance
+# (as shown, straight line), and a bus or tram trip never takes less than this (waiting,
+# walking to and from the stops).
+WALK_MAX_M = 5000
+TRANSIT_MIN_MINUTES = 10
+
+
 def travel_minutes(distance_m: float) -> dict[str, int]:
-    """Estimated minutes by mode: geodesic × DETOUR_FACTOR at the speeds of TRAVEL_MODES."""
+    """Estimated minutes by mode: geodesic × DETOUR_FACTOR at the speeds of TRAVEL_MODES;
+    no walking beyond WALK_MAX_M, transit at least TRANSIT_MIN_MINUTES."""
+    if distance_m <= 0:
+        return dict.fromkeys(TRAVEL_MODES, 0)
     road_km = distance_m / 1000 * DETOUR_FACTOR
-    return {mode: max(1, round(road_km / speed * 60)) if distance_m > 0 else 0
-            for mode, speed in TRAVEL_MODES.items()}
+    minutes = {mode: max(1, round(road_km / speed * 60)) for mode, speed in TRAVEL_MODES.items()
+               if not (mode == "walk" and distance_m > WALK_MAX_M)}
+    if "transit" in minutes:
+        minutes["transit"] = max(TRANSIT_MIN_MINUTES, minutes["transit"])
+    return minutes
 
 
 def _offers_language(c: Candidate, code: str) -> bool:

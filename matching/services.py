@@ -241,9 +241,10 @@ def _postal_code_place(session: Session, postal_code: str, field_name: str) -> P
 
 
 def _address_place(session: Session, address: str) -> Place:
-    from geodata.geocoding import get_geocoder
+    from geodata.geocoding import MAX_LIMIT, ask_if_ambiguous, get_geocoder
 
-    answer = get_geocoder().geocode(address, limit=1)
+    answer = get_geocoder().geocode(address, limit=MAX_LIMIT)
+    ask_if_ambiguous(answer, address)  # several communes: the person chooses, never us
     if not answer.candidates:
         raise InvalidInput(errors={"address": [
             "Adresse introuvable : précisez la commune ou le code postal."]})
@@ -252,8 +253,7 @@ def _address_place(session: Session, address: str) -> Place:
         place = _commune_place(session, best.commune_code, "address")
         return replace(place, label=best.label)
     if best.precision == "postal_code" and best.postal_code:
-        place = _postal_code_place(session, best.postal_code, "address")
-        return replace(place, label=best.label)
+        return _postal_code_place(session, best.postal_code, "address")  # "33000 (Bordeaux)"
     return Place(best.label, best.lat, best.lon, best.commune_code, "address", False,
                  _point_ewkt(best.lon, best.lat), abs(best.lat))
 

@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 
 from core import clock, limits
-from core.errors import InvalidInput, NotFound
+from core.errors import AmbiguousPlace, InvalidInput, NotFound
 from core.spreadsheet import neutralise_cell
 from core.text import capfirst, date_fr, distance_fr
 from directory.views import phone_fr
@@ -49,6 +49,11 @@ def _answer(form: forms.SearchForm):
     try:
         question = parse_question(form.api)
         return match(question, now=clock.now(), limit=form.limit, session=db.session)
+    except AmbiguousPlace as exc:
+        form.place_question, form.place_choices = exc.question, exc.candidates
+        form.add_error("where", exc.question + " Plusieurs communes portent ce nom : "
+                                               "choisissez la vôtre dans la liste.")
+        return None
     except (InvalidInput, NotFound) as exc:
         form.add_api_errors(exc.errors, exc.message)
         return None
@@ -108,6 +113,7 @@ def _context(form: forms.SearchForm, result, page: str) -> dict:
         "level_choices": forms.LEVEL_CHOICES,
         "public_choices": forms.PUBLIC_CHOICES,
         "support_choices": forms.SUPPORT_CHOICES,
+        "language_choices": forms.LANGUAGE_CHOICES,
         "format_choices": forms.FORMAT_CHOICES,
         "limit_choices": forms.LIMIT_CHOICES,
     }
@@ -236,9 +242,12 @@ def bring_list(detail: dict, found, result, advice: list[str]) -> list[str]:
         if items and line.startswith("vos chèques"):
             continue
         items.append(line)
-    if not any("identifiants" in line for line in items):
-        items.append("vos identifiants de connexion (adresse e-mail, mots de passe) si vous "
-                     "en avez")
+    if not any("pièce d'identité" in line for line in items):
+        items.append("une pièce d'identité")
+    if not any(line.startswith("votre téléphone") for line in items):
+        items.append("votre téléphone portable si vous en avez un")
+    if not any(line.startswith("vos codes") for line in items):
+        items.append("vos codes pour internet (adresse e-mail et son code) si vous les avez")
     return items
 
 

@@ -135,8 +135,10 @@ def app():
     url = database_url_for_tests()
     drop_stale_test_databases(url)
     create_database(url)
+    # The basemap is off: tests never reach the Géoplateforme (and fail on any other host).
     application = create_app({"DATABASE_URL": url, "TESTING": True,
-                              "PASSERELLE_LOCAL_DB": False,
+                              "PASSERELLE_LOCAL_DB": False, "PASSERELLE_BASEMAP_URL": "",
+                              "PASSERELLE_BASEMAP_ATTRIBUTION": "",
                               "PASSERELLE_JOBS_NAMESPACE": jobs_namespace_for_tests()},
                              clock=FrozenClock(TEST_NOW))
     application.test_client_class = CheckedClient
@@ -394,10 +396,12 @@ def accept(session, lieu, prog: Programme, *, valid_from=dt.date(2026, 1, 1), va
 
 
 def offer(session, lieu, service: str, *, level=None, format="individual", cheques=1,
-          languages=("fr",), publics=(), horaires=None, title=None):
+          languages=("fr",), publics=(), horaires=None, title=None, topics=(),
+          duration=None):
     n = next(_counter)
     o = Offer(lieu_id=lieu.id, code=f"offre-{n}", title=title or f"Atelier {n}", service=service,
-              level=level, format=format, cheques_required=cheques, languages=list(languages),
+              topics=list(topics), duration_minutes=duration, level=level, format=format,
+              cheques_required=cheques, languages=list(languages),
               publics=list(publics), horaires=horaires, opening_week=week(horaires))
     session.add(o)
     session.flush()

@@ -1,5 +1,6 @@
 /* Search pages: enhancements only — the forms and results work without JavaScript.
- *  - commune suggestions for the "where" field (GET /api/v1/territories/communes);
+ *  - commune suggestions for the "where" field (GET /api/v1/territories/communes), as an
+ *    accessible combobox;
  *  - "Utiliser ma position" (the device's position, sent as lat/lon);
  *  - the small map of the results (Leaflet, our own copy; data from a JSON script element,
  *    basemap from data-basemap-url: none when empty, nothing requested from another host);
@@ -23,37 +24,87 @@
     return item.name + " (" + code + ")";
   }
 
+  // An ARIA 1.2 combobox (list autocomplete): the keyboard moves in the list (arrows,
+  // Enter to choose, Escape to close), a screen reader hears the active option and the
+  // number of suggestions. Without JavaScript the field is a plain text input.
   function setupSuggestions(input) {
-    var list = byId(input.getAttribute("list"));
+    var listbox = byId(input.getAttribute("data-listbox"));
+    var status = byId(input.getAttribute("data-status"));
     var commune = byId("commune");
     var lat = byId("lat");
     var lon = byId("lon");
-    if (!list || !commune || !window.fetch) { return; }
-    var codes = {};      // label shown -> code INSEE
+    if (!listbox || !commune || !window.fetch) { return; }
+    input.setAttribute("role", "combobox");
+    input.setAttribute("aria-autocomplete", "list");
+    input.setAttribute("aria-expanded", "false");
+    input.setAttribute("aria-controls", listbox.id);
+    var items = [];
+    var active = -1;
     var timer = null;
     var lastQuery = "";
 
-    function pick() {
-      var code = codes[input.value];
-      commune.value = code || "";
+    function setActive(index) {
+      active = index;
+      Array.prototype.forEach.call(listbox.children, function (option, i) {
+        option.setAttribute("aria-selected", i === index ? "true" : "false");
+      });
+      if (index >= 0) {
+        input.setAttribute("aria-activedescendant", listbox.children[index].id);
+      } else {
+        input.removeAttribute("aria-activedescendant");
+      }
     }
 
-    function fill(items) {
-      codes = {};
-      while (list.firstChild) { list.removeChild(list.firstChild); }
-      items.forEach(function (item) {
-        var option = document.createElement("option");
-        var label = suggestionLabel(item);
-        option.value = label;
-        codes[label] = item.code;
-        list.appendChild(option);
+    function close() {
+      listbox.hidden = true;
+      input.setAttribute("aria-expanded", "false");
+      setActive(-1);
+    }
+
+    function open() {
+      if (!items.length) { return; }
+      listbox.hidden = false;
+      input.setAttribute("aria-expanded", "true");
+    }
+
+    function choose(index) {
+      var item = items[index];
+      if (!item) { return; }
+      input.value = suggestionLabel(item);
+      commune.value = item.code;
+      lastQuery = input.value;
+      close();
+      if (status) { status.textContent = "Commune choisie : " + input.value + "."; }
+    }
+
+    function fill(found) {
+      items = found;
+      while (listbox.firstChild) { listbox.removeChild(listbox.firstChild); }
+      found.forEach(function (item, i) {
+        var option = document.createElement("li");
+        option.id = listbox.id + "-" + i;
+        option.setAttribute("role", "option");
+        option.setAttribute("aria-selected", "false");
+        option.textContent = suggestionLabel(item); // text, never HTML
+        // mousedown, not click: the field keeps the focus (no blur that closes the list)
+        option.addEventListener("mousedown", function (event) {
+          event.preventDefault();
+          choose(i);
+        });
+        listbox.appendChild(option);
       });
-      pick();
+      setActive(-1);
+      if (found.length) { open(); } else { close(); }
+      if (status) {
+        status.textContent = found.length
+          ? found.length + " commune(s) proposée(s) : flèche bas pour choisir."
+          : "";
+      }
     }
 
     function query() {
       var text = input.value.trim();
-      if (text === lastQuery || codes[text]) { return; }
+      if (text === lastQuery) { return; }
       lastQuery = text;
       var params;
       if (/^\d{5}$/.test(text)) {
@@ -77,11 +128,26 @@
       // Typing replaces a position or a commune picked earlier.
       lat.value = "";
       lon.value = "";
-      pick();
+      commune.value = "";
       window.clearTimeout(timer);
       timer = window.setTimeout(query, SUGGEST_DELAY_MS);
     });
-    input.addEventListener("change", pick);
+    input.addEventListener("keydown", function (event) {
+      if (event.key === "ArrowDown") {
+        event.preventDefault();
+        open();
+        if (items.length) { setActive((active + 1) % items.length); }
+      } else if (event.key === "ArrowUp") {
+        event.preventDefault();
+        if (items.length) { setActive(active <= 0 ? items.length - 1 : active - 1); }
+      } else if (event.key === "Enter" && !listbox.hidden && active >= 0) {
+        event.preventDefault(); // choose, do not send the form yet
+        choose(active);
+      } else if (event.key === "Escape") {
+        close();
+      }
+    });
+    input.addEventListener("blur", close);
   }
 
   // ------------------------------------------------------------------ geolocation
@@ -96,7 +162,8 @@
       navigator.geolocation.getCurrentPosition(function (position) {
         byId("lat").value = position.coords.latitude.toFixed(5);
         byId("lon").value = position.coords.longitude.toFixed(5);
-        byId("commune").value = "";
+        var commune = byId("commune"); // absent while « Quel Saint-Paul ? » is asked
+        if (commune) { commune.value = ""; }
         var input = byId("where");
         input.value = "Ma position";
         status.textContent = "Position trouvée. Continuez, puis appuyez sur « Voir les lieux ».";

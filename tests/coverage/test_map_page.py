@@ -112,7 +112,7 @@ def test_nav_and_home_link_to_the_map(client):
 
 def test_map_settings_use_our_copies_and_no_basemap_by_default():
     settings = map_settings()
-    assert settings.js == ("/static/vendor/leaflet/leaflet.js",
+    assert settings.js == ("/static/vendor/leaflet/leaflet.js", "/static/js/leaflet-fr.js",
                            "/static/vendor/markercluster/leaflet.markercluster.js")
     assert all(href.startswith("/static/vendor/") for href in settings.css)
     assert settings.basemap is None and settings.basemap_json == ""

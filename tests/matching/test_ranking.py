@@ -188,9 +188,18 @@ def test_distance_wording(metres, text):
 
 
 def test_travel_minutes_use_the_stated_speeds_and_detour():
-    minutes = ranking.travel_minutes(10_000)
-    assert minutes == {"walk": round(13 / 4.5 * 60), "bike": 52, "transit": 39, "car": 16}
+    minutes = ranking.travel_minutes(4_000)
+    assert minutes == {"walk": round(5.2 / 4.5 * 60), "bike": 21, "transit": 16, "car": 6}
     assert ranking.travel_minutes(0) == {"walk": 0, "bike": 0, "transit": 0, "car": 0}
+
+
+def test_travel_minutes_only_where_they_make_sense():
+    # Beyond 5 km nobody is told to walk (it read « 13 h 41 à pied »).
+    assert "walk" not in ranking.travel_minutes(10_000)
+    assert ranking.travel_minutes(10_000)["transit"] == 39
+    # 810 m by bus is never « 3 min »: waiting and walking to the stops.
+    near = ranking.travel_minutes(810)
+    assert near["transit"] == 10 and near["walk"] == round(0.81 * 1.3 / 4.5 * 60)
 
 
 def test_radius_message_and_hints_wording():

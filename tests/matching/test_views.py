@@ -260,7 +260,8 @@ def test_printable_sheet_for_a_search(client, town):
     assert "Temps de trajet environ 52 min à pied" in text
     assert "Lundi 9 h – 12 h" in text and "Samedi fermé" in text
     assert "Vos chèques du Pass Numérique Vue : 2 chèques par séance" in text
-    assert "Une pièce d'identité" in text and "identifiants de connexion" in text
+    assert "Une pièce d'identité" in text and "Vos codes pour" in text
+    assert "mots de passe" not in text
     assert "Pass Numérique Vue (chèques de 10 €) : c'est votre pass" in text
     back = re.search(r'<a href="([^"]+)">Revenir à la recherche</a>', html).group(1)
     assert back.startswith("/recherche?") and "programme=pass-vue" in unescape(back)
@@ -288,7 +289,7 @@ def test_sheet_of_a_venue_outside_the_search_still_helps(client, town):
     assert response.status_code == 200
     text = text_of(response)
     assert "Ce lieu ne fait pas partie des résultats de votre recherche" in text
-    assert "Ce lieu n'accepte aucun Pass Numérique en ce moment." in text
+    assert "Ce lieu n'accepte aucun Pass Numérique (le " in text
 
 
 def test_sheet_of_an_unknown_venue_is_a_french_404(client, town):
@@ -342,7 +343,7 @@ def test_prescriber_number_of_results(client, town):
      "Donnez une distance ou une durée de trajet, pas les deux."),
     ({"limit": "500"}, "limit", "Nombre de résultats : de 1 à 50."),
     ({"limit": "2,5"}, "limit", "Nombre de résultats : de 1 à 50."),
-    ({"languages": "français"}, "languages", "Langue : code ISO 639-1 à 2 lettres"),
+    ({"languages": "klingon"}, "languages", "Langue inconnue : « klingon »."),
     ({"time_from": "17:00", "time_to": "09:00"}, "time_to",
      "L'heure de fin doit suivre l'heure de début."),
     ({"support": "Télépathie"}, "support", "Prise en charge inconnu"),
@@ -396,7 +397,7 @@ def test_form_reading_into_the_api_fields():
                                         days=["mardi", "jeudi"],
                                         moments=["matin", "apres-midi"], reach="walk30"))
     assert form.valid
-    assert form.api == {"postal_code": "33000", "services": [slug(DEMARCHES)],
+    assert form.api == {"address": "33000", "services": [slug(DEMARCHES)],
                         "days": ["mardi", "jeudi"], "time_from": "08:00", "time_to": "18:00",
                         "travel_mode": "walk", "max_minutes": 30}
     picked = forms.read_beneficiary(query(where="Bordeaux (33000)", commune="33063"))
@@ -416,3 +417,51 @@ def test_every_service_of_the_standard_has_a_plain_label_and_an_icon():
         svg = (ROOT / "static" / "img" / "services" / f"{icon}.svg").read_text()
         assert svg.startswith("<svg") and "http://" not in svg.replace(
             'xmlns="http://www.w3.org/2000/svg"', "")
+
+
+def test_languages_are_chosen_by_their_french_names():
+    from werkzeug.datastructures import MultiDict
+
+    form = forms.read_prescriber(MultiDict({"where": "33000",
+                                            "languages": "Arabe, anglais et turc"}))
+    assert form.api["languages"] == ["ar", "en", "tr"] and not form.errors
+    form = forms.read_prescriber(MultiDict({"where": "33000", "languages": "ar"}))
+    assert form.api["languages"] == ["ar"]  # a code still works
+
+
+# Words a beneficiary does not use (DOMAIN.md): never in a page written for them, unless
+# it comes from a venue's own data (names, offer titles are the venue's words).
+FORBIDDEN_FOR_BENEFICIARIES = ("prescripteur", "fablab", "visio", "rdv", "parcours",
+                               "niveau 3", "modalités", "mots de passe", "identifiants",
+                               "iso 639", "zoom in", "zoom out")
+
+
+def _forbidden_in(text: str) -> list[str]:
+    lowered = text.lower()
+    return [w for w in FORBIDDEN_FOR_BENEFICIARIES if re.search(rf"\b{re.escape(w)}\b", lowered)]
+
+
+def test_glossary_beneficiary_templates_use_plain_words():
+    templates = ["home.html", "base.html", "matching/search.html", "matching/sheet.html",
+                 "matching/_results.html", "matching/_macros.html", "directory/venue.html",
+                 "directory/_week.html", "directory/_contacts.html"]
+    found = {name: _forbidden_in((ROOT / "templates" / name).read_text(encoding="utf-8"))
+             for name in templates}
+    assert {name: words for name, words in found.items() if words} == {}
+
+
+def test_glossary_rendered_beneficiary_pages_use_plain_words(client, town, db_session):
+    prog, v = town
+    v["a"].modalites_acces = ["Prendre un RDV en ligne", "Téléphoner"]
+    v["a"].typologie = ["FABLAB"]
+    cat.offer(db_session, v["a"], DEMARCHES, title="Aide à distance", format="remote", level=3)
+    db_session.flush()
+    pages = {
+        "recherche": client.get("/recherche", query_string=query(
+            **HERE, programme="pass-vue", services=slug(DEMARCHES))),
+        "fiche": client.get(f"/recherche/fiche/{v['a'].id}", query_string=query(**HERE)),
+        "lieu": client.get(f"/lieux/{v['a'].id}"),
+        "accueil": client.get("/"),
+    }
+    problems = {name: _forbidden_in(text_of(response)) for name, response in pages.items()}
+    assert {name: words for name, words in problems.items() if words} == {}

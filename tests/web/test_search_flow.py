@@ -133,9 +133,8 @@ def test_search_flow_with_javascript(new_page, catalogue):
     # Enhancements present: the position button, commune suggestions from the API.
     assert page.get_by_role("button", name="Utiliser ma position").is_visible()
     page.get_by_label("Votre code postal ou votre commune").press_sequentially("Mérig")
-    page.wait_for_function(
-        "() => document.querySelectorAll('#where-suggestions option').length > 0")
-    options = page.eval_on_selector_all("#where-suggestions option", "els => els.map(e => e.value)")
+    page.get_by_role("listbox", name="Communes proposées").wait_for()
+    options = page.get_by_role("option").all_inner_texts()
     assert "Mérignac (33700)" in options
 
     fill_search(page)

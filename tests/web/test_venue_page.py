@@ -86,7 +86,7 @@ def test_page_speaks_plain_french(client, db_session, clock):
     assert "Complet." in page  # the 3 December session
     assert "1 chèque Pass Numérique par séance." in page
     assert "Une pièce d&#39;identité" in page  # what to bring for administrative help
-    assert "Pour venir :</strong> Se présenter, téléphoner." in page
+    assert "Pour venir :</strong> Venir sur place, téléphoner." in page
     # The map is data for the script, never inline code.
     assert 'id="carte-lieu"' in page and 'data-basemap-url=""' in page
     assert '"lat": 44.8086, "lon": -0.5476' in page
@@ -201,10 +201,13 @@ def test_venue_page_in_chromium(page, committed_venue, clock):
     assert call.bounding_box()["height"] >= 44
     # axe-core (our own copy) finds no serious or critical accessibility problem.
     assert serious_violations(page) == []
-    # Printed: no map, no navigation, the hours and the phone number remain.
+    # Printed: no map, no navigation, the week's hours and the phone number remain; no
+    # live "open today" but the printing date.
     page.emulate_media(media="print")
     assert not page.locator("#carte-lieu").is_visible()
-    assert page.locator("[data-hours-today]").is_visible()
+    assert not page.locator("[data-hours-today]").is_visible()
+    assert page.locator(".print-only").is_visible()
+    assert page.locator("table.week").first.is_visible()
     assert call.is_visible()
 
 
