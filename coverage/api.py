@@ -35,7 +35,7 @@ from .schemas import (
     SuggestionsSchema,
 )
 from .selection import Selection, resolve_territory
-from .suggestions import suggest
+from .suggestions import sites_for_budget, suggest
 
 blp = Blueprint(
     "coverage", __name__, url_prefix="/api/v1/coverage",
@@ -77,6 +77,19 @@ JOB_DESCRIPTION = ("Calcul confié à une tâche de fond : l'en-tête Location e
                    "retrouve la même tâche, puis son résultat.")
 
 
+def suggestions_for(args: dict) -> dict:
+    """The suggestions of the API's arguments: k, or the sites a budget pays for."""
+    detour = args.get("detour") or current_app.config["PASSERELLE_DETOUR_FACTOR"]
+    budget = args.get("budget")
+    k = sites_for_budget(budget, args["site_cost"]) if budget is not None else args["k"]
+    result = suggest(db.session, _selection(args), k=k, radius_km=args["radius_km"],
+                     candidates=args["candidates"], detour=detour,
+                     gap_limit=args["gap_limit"], today=clock.today(),
+                     site_capacity=args.get("site_capacity"))
+    result["scenario"].update(budget=budget, site_cost=args.get("site_cost"))
+    return result
+
+
 @blp.route("/suggestions")
 @limits.heavy
 @blp.arguments(SuggestionArgs, location="query", unknown=RAISE)
@@ -93,6 +106,9 @@ def suggestions(args):
     = distance géodésique × détour), avec pour chacun les personnes nouvellement couvertes ;
     classe les territoires (un niveau sous `within`) dont l'écart de capacité
     Σ P·max(0, Ā − A) est le plus grand. Calculé à la demande depuis le catalogue.
+    `budget` et `site_cost` : k = budget ÷ coût d'un site ; `scenario` donne le gain
+    (personnes nouvellement à portée, écart de capacité comblé avec `site_capacity`
+    accompagnements par semaine par site).
     `format=geojson` : les sites seuls, en points GeoJSON.
 
     Au-delà de quelques centaines de communes (une région, la France), le calcul passe en
@@ -107,11 +123,7 @@ def suggestions(args):
         if not done:
             return jobs.accepted(job)
         return _geojson(result) if args["format"] == "geojson" else jsonify(result)
-    detour = args.get("detour") or current_app.config["PASSERELLE_DETOUR_FACTOR"]
-    result = suggest(db.session, _selection(args), k=args["k"],
-                              radius_km=args["radius_km"], candidates=args["candidates"],
-                              detour=detour, gap_limit=args["gap_limit"],
-                              today=clock.today())
+    result = suggestions_for(args)
     if args["format"] == "geojson":
         return _geojson(result)
     return result
