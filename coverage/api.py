@@ -24,7 +24,7 @@ from core.schemas import other_content
 from extensions import db
 
 from . import jobs as coverage_jobs
-from .readouts import coverage_view, view_csv, view_geojson
+from .readouts import coverage_view, fill_territory_codes, view_csv, view_geojson
 from .runs import list_runs as stored_runs
 from .schemas import (
     LevelArgs,
@@ -188,7 +188,7 @@ def coverage_level(args, level):
     selection = _selection(args)
     bbox = args.get("bbox")
     view = coverage_view(db.session, level, selection, bbox=bbox,
-                                  run_id=args.get("run"), fmt=args["format"])
+                         run_id=args.get("run"), fmt=args["format"])
     query = json.dumps({k: v for k, v in sorted(args.items()) if k != "run"},
                        sort_keys=True, default=str)
     digest = hashlib.sha1(f"{level}|{query}".encode()).hexdigest()[:16]
@@ -196,10 +196,12 @@ def coverage_level(args, level):
     headers = {"ETag": f'"{tag}"', "Cache-Control": CACHE_CONTROL, "Vary": "Accept-Encoding"}
     if request.if_none_match.contains(tag):
         return Response(status=304, headers=headers)
-    if args["format"] == "csv":
+    if args["format"] in ("csv", "machine"):
+        fill_territory_codes(db.session, view)
         filename = f"couverture-{level}-{selection.within.replace(':', '-')}.csv"
         headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-        return Response(view_csv(view), mimetype="text/csv", headers=headers)
+        return Response(view_csv(view, french=args["format"] == "csv"),
+                        mimetype="text/csv", headers=headers)
     return Response(view_geojson(view), mimetype="application/geo+json",
                     headers=headers)
 

@@ -74,8 +74,11 @@ class LevelArgs(SelectionArgs):
         "description": "Emprise minlon,minlat,maxlon,maxlat (territoires qui la touchent) ; "
                        "vide = sans emprise.", "pattern": BBOX_PATTERN})
     format = fr.String(load_default="geojson",
-                       validate=validate.OneOf(("geojson", "csv"),
-                                               error="Attendu : geojson ou csv."))
+                       validate=validate.OneOf(("geojson", "csv", "machine"),
+                                               error="Attendu : geojson, csv ou machine."),
+                       metadata={"description": "geojson ; csv : tableur français (en-têtes "
+                                 "en mots, « ; », virgule décimale, BOM) ; machine : CSV aux "
+                                 "noms de propriétés, « , » et point décimal."})
     run = fr.Integer(validate=validate.Range(min=1, error="Entier positif attendu."),
                      metadata={"description": "Numéro d'un calcul précis (sinon le "
                                               "dernier de la sélection)."})
