@@ -22,7 +22,7 @@ from core.errors import InvalidInput
 from directory.vocabulary import SERVICES
 from extensions import db
 
-from .brief import folium_map, make_brief
+from .brief import METHOD_SENTENCES, folium_map, make_brief
 from .schemas import SuggestionArgs
 from .selection import NEEDS, Selection
 from .suggestions import sites_for_budget
@@ -100,11 +100,14 @@ def coverage_map():
         "programmes": url_for("programmes.list_programmes"),
         "venue_page": url_for("directory.venue_page", venue_id=0).rsplit("/", 1)[0]
         if "directory.venue_page" in current_app.view_functions else "",
+        "brief": url_for("coverage_pages.territory_brief"),
+        "folium": url_for("coverage_pages.territory_folium_map"),
     }
     # core.security sets the page's Content-Security-Policy (our host, the basemap's tiles).
     return render_template(
         "coverage/map.html", settings=settings, endpoints=endpoints, services=SERVICES,
-        needs=[(need, NEED_LABELS.get(need, need)) for need in NEEDS])
+        needs=[(need, NEED_LABELS.get(need, need)) for need in NEEDS],
+        method=METHOD_SENTENCES)
 
 
 def _brief_args() -> dict[str, Any]:

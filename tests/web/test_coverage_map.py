@@ -41,8 +41,8 @@ COMMUNES = {
     "96101": ("Aubry-d'essai", 10_000, "961", "999600001", (1.0, 47.0, 1.15, 47.3)),
     "96102": ("Bessé-d'essai", 5_000, "961", "999600001", (1.15, 47.0, 1.3, 47.3)),
     "96103": ("Crécy-d'essai", 2_000, "961", None, (1.0, 47.3, 1.3, 47.6)),
-    "96201": ("Dampierre-d'essai", 8_000, "962", None, (1.3, 47.0, 1.6, 47.3)),
-    "96202": ("Essey-d'essai", 1_000, "962", None, (1.3, 47.3, 1.6, 47.6)),
+    "96201": ("Dampierre-d'essai", 8_000, "962", "999600002", (1.3, 47.0, 1.6, 47.3)),
+    "96202": ("Essey-d'essai", 1_000, "962", "999600002", (1.3, 47.3, 1.6, 47.6)),
 }
 
 
@@ -53,12 +53,13 @@ def _centre(bounds: tuple[float, float, float, float]) -> tuple[float, float]:
 def _remove_world(session: Session) -> None:
     session.execute(text("DELETE FROM coverage_run WHERE within = 'reg:96'"))
     session.execute(text(
-        "DELETE FROM coverage_shape WHERE code IN ('96', '961', '962', '999600001') "
+        "DELETE FROM coverage_shape WHERE code IN ('96', '961', '962', '999600001', "
+        "'999600002') "
         "OR code LIKE '96___'"))
     session.execute(delete(Venue).where(Venue.source == SOURCE))
     session.execute(delete(Programme).where(Programme.code == PROGRAMME))
     session.execute(delete(Commune).where(Commune.code.in_(COMMUNES)))
-    session.execute(delete(Epci).where(Epci.code == "999600001"))
+    session.execute(delete(Epci).where(Epci.code.in_(("999600001", "999600002"))))
     session.execute(delete(Departement).where(Departement.code.in_(("961", "962"))))
     session.execute(delete(Region).where(Region.code == "96"))
     session.commit()
@@ -80,6 +81,8 @@ def world(app):
                             population=9_000, geom=square(1.3, 47.0, 1.6, 47.6)),
                 Epci(code="999600001", name="Communauté d'essai", kind="CC",
                      population=15_000, geom=square(1.0, 47.0, 1.3, 47.3)),
+                Epci(code="999600002", name="Communauté du Mont d'essai", kind="CC",
+                     population=9_000, geom=square(1.3, 47.0, 1.6, 47.6)),
             ])
             session.flush()
             for code, (name, population, dep, epci, bounds) in COMMUNES.items():
@@ -147,26 +150,28 @@ def test_click_a_departement_and_read_its_figures(page, world):
 
     page.click('path.coverage-territory[data-code="961"]')
     title = page.locator("#carte-panneau-titre")
-    assert title.inner_text() == "Val d'essai (Département 961)"
+    assert title.inner_text() == "Val d'essai (département)"
     # The panel takes the focus, so that a screen reader reads it next.
     assert page.evaluate("document.activeElement.id") == "carte-panneau"
     figures = _figures(page)
     assert figures["Population"] == "17 000"
     assert figures["Part de la population à moins de 20 km"] == "88,2 %"
-    assert figures["Personnes sans lieu à 20 km"] == "2 000"
+    assert figures["Personnes sans lieu à moins de 20 km"] == "2 000"
     assert figures["Personnes sans lieu à 30 km"] == "2 000"
     assert figures["Communes sans lieu à 30 km"] == "1"
 
-    # Legend of the default measure: fixed classes, one territory in each of two.
-    assert page.inner_text("#carte-legende-titre") == (
-        "Part de la population à moins de 20 km d'un lieu")
-    legend = _legend(page)
-    assert "80 à 95 % (1)" in legend and "moins de 80 % (1)" in legend
-    assert "100 % (0)" in legend
+    # Legend of the default measure, the one that separates territories: people without a
+    # venue within 20 km, classes from the data (quantiles), said in words.
+    assert page.inner_text("#carte-legende-titre") == "Personnes sans lieu à moins de 20 km"
+    assert "quantiles" in page.inner_text("#carte-legende-seuils")
+    assert "plus de 20 km" in page.inner_text("#carte-legende-explication")
+    legend = [item.replace(" ", " ") for item in _legend(page)]
+    assert legend == ["jusqu'à 2 000 (1)", "plus de 2 000 (1)"]
+    territory = 'path.coverage-territory[data-code="961"]'
+    assert page.get_attribute(territory, "fill") == "#f03b20"
+    assert page.get_attribute('path.coverage-territory[data-code="962"]', "fill") == "#bd0026"
 
     # Another measure: the legend changes (title and classes), the map is restyled.
-    territory = 'path.coverage-territory[data-code="961"]'
-    assert page.get_attribute(territory, "fill") == "#f03b20"  # 80 à 95 %
     page.select_option("#carte-mesure", "distance")
     assert page.inner_text("#carte-legende-titre").startswith(
         "Distance moyenne au lieu le plus proche")
@@ -181,7 +186,7 @@ def test_click_a_departement_and_read_its_figures(page, world):
     # Keyboard: a territory is reachable and opens with Enter.
     page.focus('path.coverage-territory[data-code="962"]')
     page.keyboard.press("Enter")
-    assert title.inner_text() == "Mont d'essai (Département 962)"
+    assert title.inner_text() == "Mont d'essai (département)"
     assert _figures(page)["Distance moyenne au lieu le plus proche"] == "aucun lieu à 30 km"
 
     # The exports are the API with the same parameters; the CSV holds what is shown.
@@ -191,8 +196,8 @@ def test_click_a_departement_and_read_its_figures(page, world):
     assert params == {"within": ["reg:96"], "format": ["csv"]}
     exported = page.request.get(page.base_url + csv_href)
     assert exported.status == 200
-    rows = exported.text().strip().splitlines()
-    assert rows[0].startswith("code,name,level,population") and len(rows) == 3
+    rows = exported.text().lstrip("\ufeff").strip().splitlines()
+    assert rows[0].startswith("Code;Nom;Niveau;Population") and len(rows) == 3
     geojson_href = page.get_attribute("#carte-export-geojson", "href")
     assert parse_qs(urlsplit(geojson_href).query)["format"] == ["geojson"]
 
@@ -218,7 +223,7 @@ def test_zoomed_view_loads_communes_of_the_view_only(page, world):
     assert int(parse_qs(drawn.query)["zoom"][0]) >= 9
     page.click('path.coverage-territory[data-code="96102"]')
     figures = _figures(page)
-    assert page.inner_text("#carte-panneau-titre") == "Bessé-d'essai (Commune 96102)"
+    assert page.inner_text("#carte-panneau-titre") == "Bessé-d'essai (commune)"
     assert figures["Part de la population à moins de 20 km"] == "100 %"
     assert figures["Lieux à moins de 10 / 20 / 30 km"] == "0 / 1 / 1"
     # The venue is on the map (clustered layer, from the venues API within the view).
@@ -235,7 +240,7 @@ def test_suggested_sites_and_comparison(page, world):
     page.click("#carte-suggestions button[type=submit]")
     page.wait_for_selector("#carte-sites li")
     # One town hall in Mont d'essai: the one of Dampierre covers its 8 000 people.
-    assert "+8 000 personnes couvertes" in page.inner_text("#carte-sites li").replace(
+    assert "+8 000 personnes à portée" in page.inner_text("#carte-sites li").replace(
         "\u202f", " ")
     comparison = {t: v.replace("\u202f", " ") for t, v in zip(
         page.locator("#carte-comparaison-valeurs dt").all_inner_texts(),
@@ -243,7 +248,7 @@ def test_suggested_sites_and_comparison(page, world):
     assert comparison["Territoire"] == "Mont d'essai"
     assert comparison["Aujourd'hui : part à moins de 20 km"] == "0 %"
     assert comparison["Avec ce site"] == "88,8 %"
-    assert comparison["Personnes nouvellement couvertes"] == "8 000"
+    assert comparison["Personnes nouvellement à portée"] == "8 000"
     assert page.locator(".site-marker").count() == 1
 
 
