@@ -159,8 +159,12 @@ def svg_map(parts: list[dict], sites: list[dict]) -> dict[str, Any]:
     scale = min((SVG_WIDTH - 20) / max((x1 - x0) * kx, 1e-9),
                 (SVG_HEIGHT - 20) / max(y1 - y0, 1e-9))
 
+    # Centred in the frame.
+    dx = (SVG_WIDTH - (x1 - x0) * kx * scale) / 2
+    dy = (SVG_HEIGHT - (y1 - y0) * scale) / 2
+
     def xy(lon: float, lat: float) -> str:
-        return f"{10 + (lon - x0) * kx * scale:.1f},{10 + (y1 - lat) * scale:.1f}"
+        return f"{dx + (lon - x0) * kx * scale:.1f},{dy + (y1 - lat) * scale:.1f}"
 
     by_code: dict[str, list[str]] = {}
     for f, ring in rings:

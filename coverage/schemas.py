@@ -218,6 +218,10 @@ class ScenarioSchema(Schema):
     capacity_gap_before = fields.Float()
     capacity_gap_after = fields.Float()
     capacity_gap_closed = fields.Float()
+    reference_mean = fields.Float(metadata={"description": "Ā de référence de l'écart : celle "
+                                            "du calcul enregistré du territoire englobant, "
+                                            "sinon celle du territoire."})
+    reference_name = fields.String()
 
 
 class SuggestionsSchema(Schema):

@@ -12,7 +12,7 @@ from scipy import sparse
 from sqlalchemy import func, literal, select, union_all
 from sqlalchemy.orm import Session, aliased
 
-from core.errors import InvalidInput
+from core.errors import InvalidInput, NotFound
 from directory.models import Venue
 from geodata.models import Commune
 
@@ -20,6 +20,7 @@ from . import accessibility
 from .accessibility import DEFAULT_METHOD
 from .costs import cost_pairs, pairs_within_python
 from .inputs import Demand, counted_venues, load_demand, load_supply, straight_radius_km
+from .runs import find_run
 from .selection import LEVEL_MODELS, Selection, Territory, check_selection, resolve_territory
 
 CANDIDATE_KINDS = ("townhalls", "venues")
@@ -190,9 +191,19 @@ def suggest(session: Session, selection: Selection, *, k: int, radius_km: float,
     gaps = _rank_gaps(session, demand, index_in, a, reference_mean, gap_level, gap_limit)
     capacity = (float(site_capacity) if site_capacity is not None
                 else float(np.median(supply.capacity)) if len(supply) else 1.0)
-    gap_before = accessibility.capacity_gap(need_in, a[index_in], reference_mean)
+    # The gain is measured against the mean of the stored run serving the territory (its
+    # région's, say) when there is one: a territory where nobody is served has a mean of 0
+    # of its own, and so no gap to close against it.
+    scenario_reference, reference_name = reference_mean, territory.name
+    try:
+        run = find_run(session, selection)
+    except NotFound:
+        run = None
+    if run is not None and run["method"] == method and run["reference_mean"]:
+        scenario_reference, reference_name = run["reference_mean"], run["within_name"]
+    gap_before = accessibility.capacity_gap(need_in, a[index_in], scenario_reference)
     gap_after = _gap_with_sites(demand, supply, pairs, found, chosen.sites, capacity, detour,
-                                params, method, index_in, reference_mean)
+                                params, method, index_in, scenario_reference)
     return {
         "within": territory.code, "within_name": territory.name, "radius_km": radius_km,
         "k": k, "candidates": candidates, "programme": selection.programme,
@@ -213,6 +224,7 @@ def suggest(session: Session, selection: Selection, *, k: int, radius_km: float,
             "newly_covered_need": float(sum(s["newly_covered_need"] for s in sites)),
             "capacity_gap_before": gap_before, "capacity_gap_after": gap_after,
             "capacity_gap_closed": max(0.0, gap_before - gap_after),
+            "reference_mean": scenario_reference, "reference_name": reference_name,
         },
         "capacity_gaps": {
             "level": gap_level, "reference_mean": reference_mean,

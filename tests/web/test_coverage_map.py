@@ -15,8 +15,11 @@ So 961 has 15 000 of 17 000 people within 20 km (88,2 %), 962 has nobody within 
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import re
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -278,6 +281,107 @@ def test_suggested_sites_through_a_background_job(page, world, app, job_worker, 
     page.fill("#carte-k", "1")
     page.click("#carte-suggestions button[type=submit]")
     page.wait_for_selector("#carte-sites li", timeout=60_000)
-    assert "+8 000 personnes couvertes" in page.inner_text("#carte-sites li").replace(
+    assert "+8 000 personnes à portée" in page.inner_text("#carte-sites li").replace(
         "\u202f", " ")
     assert job_requests, "la carte n'a pas suivi la tâche de fond"
+
+
+def _french_cells(path) -> list[dict[str, str]]:
+    """A CSV read the way a French spreadsheet reads it: UTF-8 with BOM, `;` separator."""
+    data = Path(path).read_bytes()
+    assert data.startswith("\ufeff".encode()), "BOM attendu"
+    return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
+
+
+def _decimal(cell: str) -> float:
+    assert "." not in cell, cell   # a decimal comma, never a point
+    return float(cell.replace(",", "."))
+
+
+def test_planner_journey(page, browser, world, tmp_path):
+    """The planner's way through /carte: the worst EPCI of the région without touching a
+    control, its panel, a CSV a French spreadsheet reads, a budget scenario, the territory's
+    one-page brief and its standalone map, which requests nothing."""
+    _open_map(page)
+    expect(page.locator("#carte-territoire")).to_have_value("reg:96")
+    # The ranked list, beside the map, without touching a control.
+    first = page.locator("#carte-classement-liste li").first
+    expect(first.locator("a")).to_have_text("Communauté du Mont d'essai")
+    expect(page.locator("#carte-classement-titre")).to_have_text(
+        "Les intercommunalités les moins bien desservies")
+    assert page.locator("#carte-classement-liste li").count() == 2
+    # The territory names are on the map, once each at most.
+    expect(page.locator(".territory-label span").first).to_be_visible()
+    names = page.locator(".territory-label span").all_inner_texts()
+    assert len(names) == len(set(names))
+
+    first.locator("a").click()
+    title = page.locator("#carte-panneau-titre")
+    expect(title).to_have_text("Communauté du Mont d'essai (intercommunalité)")
+    figures = _figures(page)
+    assert figures["Personnes sans lieu à moins de 20 km"] == "9 000"
+    assert figures["Part de la population à moins de 20 km"] == "0 %"
+    page.wait_for_selector('path.coverage-territory[data-code="999600002"].is-selected')
+    # No internal ids or codes in what the planner reads.
+    body = page.inner_text("main")
+    for internal in ("e2sfca_step", "999600002", "carte-essai", "reg:96"):
+        assert internal not in body, internal
+
+    # The export opens in columns in a French spreadsheet.
+    with page.expect_download() as download:
+        page.click("#carte-export-csv")
+    rows = {r["Code"]: r for r in _french_cells(download.value.path())}
+    mont = rows["999600002"]
+    assert mont["Nom"] == "Communauté du Mont d'essai" and mont["Niveau"] == "intercommunalité"
+    assert (mont["Code département"], mont["Code région"]) == ("962", "96")
+    assert _decimal(mont["Personnes sans lieu à 20 km"]) == 9000
+    index = rows["999600001"]["Indice d'accessibilité (1 = moyenne de référence)"]
+    assert _decimal(index) > 1
+
+    # A budget scenario: 200 000 € at 100 000 € a site pays for two sites.
+    page.check("#carte-mode-budget")
+    page.fill("#carte-budget", "200000")
+    page.fill("#carte-cout", "100000")
+    page.fill("#carte-capacite", "20")
+    page.click("#carte-suggestions button[type=submit]")
+    expect(page.locator("#carte-sites li")).to_have_count(2)
+    budget = page.inner_text("#carte-comparaison-budget").replace("\u202f", " ")
+    assert budget.startswith("Avec 200 000 €, à 100 000 € par site et 20 accompagnements "
+                             "par semaine par site : 2 sites financés")
+    comparison = {t: v.replace("\u202f", " ") for t, v in zip(
+        page.locator("#carte-comparaison-valeurs dt").all_inner_texts(),
+        page.locator("#carte-comparaison-valeurs dd").all_inner_texts(), strict=True)}
+    assert comparison["Personnes nouvellement à portée"] == "9 000"
+    assert comparison["Avec ces 2 sites"] == "100 %"
+    # Against the région's mean, the two sites close part of the EPCI's capacity gap.
+    closed, before = comparison["Écart de capacité comblé (accompagnements par semaine)"] \
+        .split(" sur ")
+    assert 0 < _decimal(closed.replace(" ", "")) <= _decimal(before.replace(" ", ""))
+
+    assert serious_violations(page) == []
+
+    # The standalone map: downloaded, opened from the disk, it requests nothing.
+    with page.expect_download() as download:
+        page.click("#carte-folium")
+    saved = tmp_path / "carte.html"
+    download.value.save_as(saved)
+    offline = browser.new_context()
+    requested: list[str] = []
+    offline.on("request", lambda request: requested.append(request.url))
+    try:
+        standalone = offline.new_page()
+        standalone.goto(saved.as_uri())
+        # Leaflet ran from the file itself: the communes are drawn, the sites too.
+        expect(standalone.locator("path.leaflet-interactive")).to_have_count(4)
+    finally:
+        offline.close()
+    assert [url for url in requested if not url.startswith("file:")] == []
+
+    # The one-page brief: printed to PDF (A4), one page.
+    brief = page.get_attribute("#carte-fiche", "href")
+    page.goto(page.base_url + brief)
+    expect(page.locator("h1")).to_contain_text("Communauté du Mont d'essai")
+    assert "Dampierre-d'essai" in page.inner_text(".brief-sites")
+    page.emulate_media(media="print")
+    pdf = page.pdf(format="A4", print_background=True)
+    assert len(re.findall(rb"/Type\s*/Page(?![s\w])", pdf)) == 1
