@@ -35,7 +35,7 @@ from .schemas import (
     SuggestionsSchema,
 )
 from .selection import Selection, resolve_territory
-from .suggestions import sites_for_budget, suggest
+from .suggestions import suggest_from_args
 
 blp = Blueprint(
     "coverage", __name__, url_prefix="/api/v1/coverage",
@@ -77,19 +77,6 @@ JOB_DESCRIPTION = ("Calcul confié à une tâche de fond : l'en-tête Location e
                    "retrouve la même tâche, puis son résultat.")
 
 
-def suggestions_for(args: dict) -> dict:
-    """The suggestions of the API's arguments: k, or the sites a budget pays for."""
-    detour = args.get("detour") or current_app.config["PASSERELLE_DETOUR_FACTOR"]
-    budget = args.get("budget")
-    k = sites_for_budget(budget, args["site_cost"]) if budget is not None else args["k"]
-    result = suggest(db.session, _selection(args), k=k, radius_km=args["radius_km"],
-                     candidates=args["candidates"], detour=detour,
-                     gap_limit=args["gap_limit"], today=clock.today(),
-                     site_capacity=args.get("site_capacity"))
-    result["scenario"].update(budget=budget, site_cost=args.get("site_cost"))
-    return result
-
-
 @blp.route("/suggestions")
 @limits.heavy
 @blp.arguments(SuggestionArgs, location="query", unknown=RAISE)
@@ -123,7 +110,9 @@ def suggestions(args):
         if not done:
             return jobs.accepted(job)
         return _geojson(result) if args["format"] == "geojson" else jsonify(result)
-    result = suggestions_for(args)
+    result = suggest_from_args(db.session, args,
+                               detour=current_app.config["PASSERELLE_DETOUR_FACTOR"],
+                               today=clock.today())
     if args["format"] == "geojson":
         return _geojson(result)
     return result

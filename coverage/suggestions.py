@@ -113,6 +113,23 @@ def load_candidates(session: Session, selection: Selection, territory: Territory
                       [r[1] for r in rows])
 
 
+def suggest_from_args(session: Session, args: dict, *, detour: float,
+                      today: dt.date) -> dict:
+    """The suggestions of the API's arguments (SuggestionArgs, loaded): k, or the sites a
+    budget pays for; ``detour`` unless the arguments give one. The same function serves the
+    request and the background job."""
+    budget = args.get("budget")
+    k = sites_for_budget(budget, args["site_cost"]) if budget is not None else args["k"]
+    selection = Selection(args.get("programme"), args.get("service"),
+                          args.get("within") or "fr", args.get("need") or "population")
+    result = suggest(session, selection, k=k, radius_km=args["radius_km"],
+                     candidates=args["candidates"], detour=args.get("detour") or detour,
+                     gap_limit=args["gap_limit"], today=today,
+                     site_capacity=args.get("site_capacity"))
+    result["scenario"].update(budget=budget, site_cost=args.get("site_cost"))
+    return result
+
+
 def suggest(session: Session, selection: Selection, *, k: int, radius_km: float,
             candidates: str, detour: float, gap_limit: int = 10,
             method: str = DEFAULT_METHOD, today: dt.date,

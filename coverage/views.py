@@ -102,6 +102,11 @@ def coverage_map():
         if "directory.venue_page" in current_app.view_functions else "",
         "brief": url_for("coverage_pages.territory_brief"),
         "folium": url_for("coverage_pages.territory_folium_map"),
+        # « Recalculer » only where the configuration opens refreshes from the web (until
+        # accounts say who may) and the refresh endpoint (a background job) exists.
+        "refresh": url_for("coverage.refresh")
+        if config.get("PASSERELLE_WEB_REFRESH") and "coverage.refresh" in
+        current_app.view_functions else "",
     }
     # core.security sets the page's Content-Security-Policy (our host, the basemap's tiles).
     return render_template(

@@ -314,6 +314,7 @@
       venues: element.getAttribute("data-venues-url"),
       programmes: element.getAttribute("data-programmes-url"),
       venuePage: element.getAttribute("data-venue-page-url"),
+      refresh: element.getAttribute("data-refresh-url") || "",
       brief: element.getAttribute("data-brief-url") || "",
       folium: element.getAttribute("data-folium-url") || ""
     };
@@ -469,6 +470,11 @@
       event.preventDefault();
       self.loadSuggestions();
     });
+    var recompute = byId("carte-recalculer");
+    if (recompute && this.urls.refresh) {
+      recompute.hidden = false;
+      recompute.addEventListener("click", function () { self.recompute(); });
+    }
     byId("carte-zoom-territoire").addEventListener("click", function () {
       var layer = self.layerOf(self.selected);
       if (layer) { self.map.fitBounds(layer.getBounds(), { padding: [16, 16] }); }
@@ -1213,7 +1219,7 @@
 
   /* Long work answers 202 with the job's URL: follow it (progress in the status line) until
    * the result is there; a result ready at once is used as is. */
-  CoverageMap.prototype.fetchResult = function (url, what) {
+  CoverageMap.prototype.fetchResult = function (url, what, method) {
     var self = this;
     function poll(jobUrl) {
       return fetchJson(jobUrl).then(function (job) {
@@ -1222,16 +1228,18 @@
           return job.result !== undefined ? job.result : fetchJson(job.result_url || url);
         }
         if (state === "failed" || state === "échoué") {
-          throw new Error(job.message || "le calcul a échoué");
+          throw new Error(job.error || job.message || "le calcul a échoué");
         }
-        var pct = typeof job.progress === "number" ? " (" + Math.round(job.progress * 100) +
-          " %)" : "";
-        self.say(what + " : calcul en cours" + pct + "…");
+        var p = job.progress;
+        var pct = p && p.total ? " (" + Math.round(100 * p.done / p.total) + " %" +
+          (p.message ? " : " + p.message : "") + ")" : "";
+        self.say(what + " : " + (job.state_label || "calcul en cours") + pct + "…");
         return new Promise(function (resolve) { window.setTimeout(resolve, JOB_POLL_MS); })
           .then(function () { return poll(jobUrl); });
       });
     }
-    return fetch(url, { headers: { Accept: "application/json" } }).then(function (response) {
+    return fetch(url, { method: method || "GET", headers: { Accept: "application/json" } })
+      .then(function (response) {
       if (response.status === 202) {
         var location = response.headers.get("Location");
         return response.json().catch(function () { return {}; }).then(function (body) {
@@ -1347,6 +1355,24 @@
         self.say("Les sites n'ont pas pu être proposés : " + error.message, true);
       }
     });
+  };
+
+  /* « Recalculer »: a refresh of the selection run by the background worker; the map
+   * reloads its figures once the job is done. */
+  CoverageMap.prototype.recompute = function () {
+    var self = this;
+    var s = this.state();
+    var button = byId("carte-recalculer");
+    button.disabled = true;
+    this.fetchResult(this.urls.refresh + query({ within: s.within, programme: s.programme,
+      service: s.service, need: s.need === "population" ? "" : s.need }), "Recalcul", "POST")
+      .then(function () {
+        self.say("Recalcul terminé : chiffres mis à jour.");
+        self.rankingUrl = null;
+        return self.loadRuns();
+      }).catch(function (error) {
+        self.say("Le recalcul n'a pas pu être fait : " + error.message, true);
+      }).then(function () { button.disabled = false; });
   };
 
   /* The brief and the standalone map of the territory, with the same parameters. */

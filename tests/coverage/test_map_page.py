@@ -233,3 +233,13 @@ def test_real_communes_are_lighter_on_the_map(app, client, geography, db_session
 def test_map_route_is_documented(client):
     spec = client.get("/api/v1/openapi.json").get_json()
     assert "/api/v1/coverage/map/{level}" in spec["paths"]
+
+
+def test_recompute_is_offered_only_when_the_configuration_allows(app, client, monkeypatch):
+    monkeypatch.setitem(app.config, "PASSERELLE_WEB_REFRESH", False)
+    assert 'id="carte-recalculer"' not in client.get("/carte").get_data(as_text=True)
+    if "coverage.refresh" not in app.view_functions:
+        pytest.skip("pas encore de recalcul en tâche de fond (POST /api/v1/coverage/refresh)")
+    monkeypatch.setitem(app.config, "PASSERELLE_WEB_REFRESH", True)
+    page = client.get("/carte").get_data(as_text=True)
+    assert 'id="carte-recalculer"' in page and 'data-refresh-url="/api/v1/coverage/refresh"' in page
