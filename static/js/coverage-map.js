@@ -1,7 +1,7 @@
 /* The planner's coverage map (/carte). No data is in the page: everything is fetched from
  * the API as the view moves, at a level suited to the zoom (never all communes at once):
  *   zoom <= 4 régions, 5-6 départements (one request each), 7-8 EPCI and >= 9 communes
- *   (from zoom 8 when the user asks for communes) by tiles (512 pixels for EPCI, 256 for
+ *   (from zoom 8 when the user asks for communes) by tiles (1024 pixels for EPCI, 512 for
  *   communes): each tile is the
  *   map API's view of its box, polygons simplified for the zoom, so panning loads only
  *   the new tiles and every tile URL is shared (and cached) by every user. At zoom 8 a
@@ -38,13 +38,16 @@
   var MAX_FOCUSABLE = 400;   // territories reachable with Tab (the exports carry the rest)
   var CIRCLE_MAX_PX = 28;
   // EPCI are large: bigger tiles mean fewer requests and fewer EPCI sent twice.
-  var TILE_SIZE = { epci: 512, commune: 256 };
+  // Few requests per view (each has a fixed cost on the server and the browser opens six
+  // connections at most): a 1400 × 900 view takes about 4 × 3 tiles at either level.
+  var TILE_SIZE = { epci: 1024, commune: 512 };
   var REFRESH_DELAY_MS = 60;
   var DEFAULT_MEASURE = "uncovered20";
   // The ranked list: one level below the study territory, fetched at a zoom fit for it.
   var RANK_LEVEL = { fr: "departement", reg: "epci", dep: "epci", epci: "commune",
     com: "commune" };
-  var RANK_ZOOM = { departement: 6, epci: 8, commune: 10 };
+  // Coarse shapes: the list needs the figures and an extent to zoom to, not the outline.
+  var RANK_ZOOM = { departement: 4, epci: 5, commune: 7 };
   var RANK_SHOWN = 10;
   var LABEL_MAX = 300;            // no names when more territories are drawn
   var RANK_TITLES = { departement: "Les départements les moins bien desservis",
