@@ -60,7 +60,6 @@
     e2sfca_gauss: "bassins flottants à décroissance gaussienne (E2SFCA, 30 km)",
     "3sfca": "bassins flottants à trois étapes (3SFCA, 30 km)"
   };
-  var JOB_POLL_MS = 500;
 
   var numberFormat = new Intl.NumberFormat("fr-FR", { maximumFractionDigits: 0 });
   var decimalFormat = new Intl.NumberFormat("fr-FR", { maximumFractionDigits: 2 });
@@ -275,8 +274,9 @@
 
   // A long computation answers 202 with its background job (body.url): follow the job
   // until it ends, telling ``onProgress`` its state, and resolve with its result.
-  function fetchJson(url, onProgress) {
-    return fetch(url, { headers: { Accept: "application/json, application/geo+json" } })
+  function fetchJson(url, onProgress, method) {
+    return fetch(url, { method: method || "GET",
+      headers: { Accept: "application/json, application/geo+json" } })
       .then(function (response) {
         return response.json().catch(function () { return null; }).then(function (body) {
           if (!response.ok) {
@@ -1220,46 +1220,6 @@
     return this.state().within;
   };
 
-  /* Long work answers 202 with the job's URL: follow it (progress in the status line) until
-   * the result is there; a result ready at once is used as is. */
-  CoverageMap.prototype.fetchResult = function (url, what, method) {
-    var self = this;
-    function poll(jobUrl) {
-      return fetchJson(jobUrl).then(function (job) {
-        var state = job.state || job.status;
-        if (state === "finished" || state === "done" || state === "terminé") {
-          return job.result !== undefined ? job.result : fetchJson(job.result_url || url);
-        }
-        if (state === "failed" || state === "échoué") {
-          throw new Error(job.error || job.message || "le calcul a échoué");
-        }
-        var p = job.progress;
-        var pct = p && p.total ? " (" + Math.round(100 * p.done / p.total) + " %" +
-          (p.message ? " : " + p.message : "") + ")" : "";
-        self.say(what + " : " + (job.state_label || "calcul en cours") + pct + "…");
-        return new Promise(function (resolve) { window.setTimeout(resolve, JOB_POLL_MS); })
-          .then(function () { return poll(jobUrl); });
-      });
-    }
-    return fetch(url, { method: method || "GET", headers: { Accept: "application/json" } })
-      .then(function (response) {
-      if (response.status === 202) {
-        var location = response.headers.get("Location");
-        return response.json().catch(function () { return {}; }).then(function (body) {
-          return poll(location || body.url || body.job_url);
-        });
-      }
-      return response.json().catch(function () { return null; }).then(function (body) {
-        if (!response.ok) {
-          var error = new Error((body && body.message) || ("Erreur " + response.status));
-          error.status = response.status;
-          throw error;
-        }
-        return body;
-      });
-    });
-  };
-
   CoverageMap.prototype.suggestionParams = function () {
     var s = this.state();
     var params = { within: this.suggestionWithin(), radius_km: byId("carte-rayon").value,
@@ -1367,8 +1327,11 @@
     var s = this.state();
     var button = byId("carte-recalculer");
     button.disabled = true;
-    this.fetchResult(this.urls.refresh + query({ within: s.within, programme: s.programme,
-      service: s.service, need: s.need === "population" ? "" : s.need }), "Recalcul", "POST")
+    fetchJson(this.urls.refresh + query({ within: s.within, programme: s.programme,
+      service: s.service, need: s.need === "population" ? "" : s.need }), function (job) {
+      var step = job.progress ? " (" + job.progress.done + "/" + job.progress.total + ")" : "";
+      self.say("Recalcul : tâche " + job.state_label + step + "…");
+    }, "POST")
       .then(function () {
         self.say("Recalcul terminé : chiffres mis à jour.");
         self.rankingUrl = null;
