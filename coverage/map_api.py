@@ -53,7 +53,7 @@ MAP_FIELDS: tuple[str, ...] = (
 )
 _MODELS = {"commune": Commune, **LEVEL_MODELS}
 PIXEL_FRACTION = 1.0          # simplify to one pixel (Leaflet's own smoothing threshold)
-GZIP_LEVEL = 5
+GZIP_LEVEL = 1           # 4× faster than 5 on a tile, ≈ 15 % larger: the wire is not the cost
 SHAPE_CACHE_MAX_ENTRIES = 150_000   # ≈ 300 B each: ≈ 45 MB per process at most
 RESPONSE_CACHE_MAX_BYTES = 32_000_000   # gzipped answers kept per process
 CACHE_CONTROL = "public, max-age=300"
