@@ -192,6 +192,12 @@ def test_click_a_departement_and_read_its_figures(page, world):
     assert title.inner_text() == "Mont d'essai (département)"
     assert _figures(page)["Distance moyenne au lieu le plus proche"] == "aucun lieu à 30 km"
 
+    # Another level: the département's panel does not stay on screen.
+    page.select_option("#carte-maille", "epci")
+    expect(title).to_have_text("Choisissez un territoire")
+    page.select_option("#carte-maille", "departement")
+    page.wait_for_selector('path.coverage-territory[data-code="961"]')
+
     # The exports are the API with the same parameters; the CSV holds what is shown.
     csv_href = page.get_attribute("#carte-export-csv", "href")
     params = parse_qs(urlsplit(csv_href).query)
