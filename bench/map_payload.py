@@ -15,10 +15,11 @@ view, a 1400 × 900 window — and prints:
 2. for zoom 6, 7, 8 and 10, over ``--views`` centres drawn (seeded) among the communes of
    metropolitan France: each territory request's time as the browser saw it (request sent →
    last byte; one request for départements, one per 256-pixel tile for EPCI and communes),
-   p50 / p95 / max, the time until the view's last territory byte, the requests and bytes
-   per view (territories, venues); target: p95 ≤ 50 ms per request (tile or view);
+   p50 / p95 / max, the time until the view's last territory byte (the full view; target at
+   zoom 7–10: p95 ≤ 150 ms), the requests and bytes per view (territories, venues);
 3. the same territory URLs replayed ``--replay`` times by a plain HTTP client (server time
-   without the browser), p50 / p95.
+   without the browser), once cold (polygon and answer caches emptied) then warm, p50 / p95;
+   target: cold p95 ≤ 50 ms per request (tile or view).
 
 Needs a coverage run for the selection: the national one of bench/coverage_refresh.py
 (programme ``bench-national``, 20,000 venues — the default when it exists), or
@@ -45,9 +46,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 TARGET_PAYLOAD_KB = 300.0
-TARGET_P95_MS = 50.0
+TARGET_P95_MS = 50.0          # one request (tile or view), server side
+TARGET_VIEW_P95_MS = 150.0    # a full view at zoom 7–10, as the browser sees it
 NATIONAL_VIEW = (6, 46.6, 2.4)
-ZOOMS = (6, 7, 8, 10)
+ZOOMS = (6, 7, 8, 9, 10)
+VIEW_TARGET_ZOOMS = (7, 8, 9, 10)
 VIEWPORT = {"width": 1400, "height": 900}
 # Metropolitan France (overseas territories have their own views).
 METROPOLE = (-5.5, 41.3, 9.7, 51.2)
@@ -282,7 +285,7 @@ def main() -> int:
                 p95 = percentile(times, 0.95)
                 print(f"   zoom {zoom:>2} ({', '.join(sorted(levels))}) : {len(times)} requêtes, "
                       f"p50 {statistics.median(times):6.1f} ms, p95 {p95:6.1f} ms, "
-                      f"max {max(times):6.1f} ms — p95/cible {p95 / TARGET_P95_MS:.2f}"
+                      f"max {max(times):6.1f} ms"
                       + (f" ; {errors} réponse(s) en erreur" if errors else ""))
                 print(f"           par vue : {statistics.median(counts):.0f} requête(s), "
                       f"complète en {statistics.median(views):6.1f} ms (médiane), "
@@ -290,22 +293,31 @@ def main() -> int:
                       f"{kb(statistics.median(terr_bytes))} (médiane), {kb(max(terr_bytes))} "
                       f"(max) ; lieux {kb(statistics.median(venue_bytes))} (médiane), "
                       f"{kb(max(venue_bytes))} (max)")
-                ok &= p95 <= TARGET_P95_MS
+                if zoom in VIEW_TARGET_ZOOMS:
+                    view_p95 = percentile(views, 0.95)
+                    print(f"           vue complète (navigateur) p95 {view_p95:6.1f} ms — cible "
+                          f"≤ {TARGET_VIEW_P95_MS:.0f} ms ({view_p95 / TARGET_VIEW_P95_MS:.2f} × "
+                          "la cible)")
+                    ok &= view_p95 <= TARGET_VIEW_P95_MS
+                ok &= errors == 0
             browser.close()
 
         print("\n3. Mêmes URL rejouées une à une par un client HTTP simple (sans navigateur) : "
               f"une fois à froid (cache des polygones vidé), puis {args.replay} fois à chaud")
-        from coverage.map_api import ShapeCache
+        from coverage.map_api import ResponseCache, ShapeCache
 
         # (With gunicorn the workers' caches cannot be emptied from here: "cold" is warm.)
         app.extensions["coverage_map_shapes"] = ShapeCache()
+        app.extensions["coverage_map_answers"] = ResponseCache()
         for zoom, urls in replay_urls.items():
             cold = replay(urls, 1)
             warm = replay(urls, args.replay)
+            cold_p95 = percentile(cold, 0.95)
             print(f"   zoom {zoom:>2} : à froid p50 {statistics.median(cold):6.1f} ms, "
-                  f"p95 {percentile(cold, 0.95):6.1f} ms ; à chaud p50 "
-                  f"{statistics.median(warm):6.1f} ms, p95 {percentile(warm, 0.95):6.1f} ms "
+                  f"p95 {cold_p95:6.1f} ms — p95/cible {cold_p95 / TARGET_P95_MS:.2f} ; à chaud "
+                  f"p50 {statistics.median(warm):6.1f} ms, p95 {percentile(warm, 0.95):6.1f} ms "
                   f"({len(urls)} URL)")
+            ok &= cold_p95 <= TARGET_P95_MS
     finally:
         if args.server == "gunicorn":
             server.terminate()

@@ -24,11 +24,11 @@ def _setting(name: str):
 
 heavy = limiter.limit(_setting("PASSERELLE_RATE_LIMIT_HEAVY"))
 match = limiter.limit(_setting("PASSERELLE_RATE_LIMIT_MATCH"))
-# Exports: files (CSV); the same endpoints' JSON and GeoJSON feed the map and are not
-# counted here.
+# Exports: files (CSV, for spreadsheets or machines); the same endpoints' JSON and GeoJSON
+# feed the map and are not counted here.
 export = limiter.limit(_setting("PASSERELLE_RATE_LIMIT_EXPORT"),
                        exempt_when=lambda: request.path.startswith("/api/")
-                       and request.args.get("format", "json") != "csv")
+                       and request.args.get("format", "json") not in ("csv", "machine"))
 login = limiter.limit(_setting("PASSERELLE_RATE_LIMIT_LOGIN"))
 
 

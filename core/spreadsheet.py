@@ -17,3 +17,12 @@ def neutralise_cell(value: str) -> str:
     if value and value.startswith(_DANGEROUS_PREFIXES) and not _PLAIN_NUMBERS.match(value):
         return "'" + value
     return value
+
+
+def spreadsheet_number(value: float) -> str:
+    """A number as a French spreadsheet reads it: decimal comma, no thousands separator
+    (``1234.5`` -> ``1234,5``); ``repr`` keeps every digit the value has."""
+    text = repr(float(value))
+    if text.endswith(".0"):
+        text = text[:-2]
+    return text.replace(".", ",")

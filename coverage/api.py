@@ -24,7 +24,7 @@ from core.schemas import other_content
 from extensions import db
 
 from . import jobs as coverage_jobs
-from .readouts import coverage_view, view_csv, view_geojson
+from .readouts import coverage_view, fill_territory_codes, view_csv, view_geojson
 from .runs import list_runs as stored_runs
 from .schemas import (
     LevelArgs,
@@ -35,7 +35,7 @@ from .schemas import (
     SuggestionsSchema,
 )
 from .selection import Selection, resolve_territory
-from .suggestions import suggest
+from .suggestions import suggest_from_args
 
 blp = Blueprint(
     "coverage", __name__, url_prefix="/api/v1/coverage",
@@ -93,6 +93,9 @@ def suggestions(args):
     = distance géodésique × détour), avec pour chacun les personnes nouvellement couvertes ;
     classe les territoires (un niveau sous `within`) dont l'écart de capacité
     Σ P·max(0, Ā − A) est le plus grand. Calculé à la demande depuis le catalogue.
+    `budget` et `site_cost` : k = budget ÷ coût d'un site ; `scenario` donne le gain
+    (personnes nouvellement à portée, écart de capacité comblé avec `site_capacity`
+    accompagnements par semaine par site).
     `format=geojson` : les sites seuls, en points GeoJSON.
 
     Au-delà de quelques centaines de communes (une région, la France), le calcul passe en
@@ -107,11 +110,9 @@ def suggestions(args):
         if not done:
             return jobs.accepted(job)
         return _geojson(result) if args["format"] == "geojson" else jsonify(result)
-    detour = args.get("detour") or current_app.config["PASSERELLE_DETOUR_FACTOR"]
-    result = suggest(db.session, _selection(args), k=args["k"],
-                              radius_km=args["radius_km"], candidates=args["candidates"],
-                              detour=detour, gap_limit=args["gap_limit"],
-                              today=clock.today())
+    result = suggest_from_args(db.session, args,
+                               detour=current_app.config["PASSERELLE_DETOUR_FACTOR"],
+                               today=clock.today())
     if args["format"] == "geojson":
         return _geojson(result)
     return result
@@ -176,7 +177,7 @@ def coverage_level(args, level):
     selection = _selection(args)
     bbox = args.get("bbox")
     view = coverage_view(db.session, level, selection, bbox=bbox,
-                                  run_id=args.get("run"), fmt=args["format"])
+                         run_id=args.get("run"), fmt=args["format"])
     query = json.dumps({k: v for k, v in sorted(args.items()) if k != "run"},
                        sort_keys=True, default=str)
     digest = hashlib.sha1(f"{level}|{query}".encode()).hexdigest()[:16]
@@ -184,10 +185,12 @@ def coverage_level(args, level):
     headers = {"ETag": f'"{tag}"', "Cache-Control": CACHE_CONTROL, "Vary": "Accept-Encoding"}
     if request.if_none_match.contains(tag):
         return Response(status=304, headers=headers)
-    if args["format"] == "csv":
+    if args["format"] in ("csv", "machine"):
+        fill_territory_codes(db.session, view)
         filename = f"couverture-{level}-{selection.within.replace(':', '-')}.csv"
         headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-        return Response(view_csv(view), mimetype="text/csv", headers=headers)
+        return Response(view_csv(view, french=args["format"] == "csv"),
+                        mimetype="text/csv", headers=headers)
     return Response(view_geojson(view), mimetype="application/geo+json",
                     headers=headers)
 

@@ -18,7 +18,7 @@ from .accessibility import DEFAULT_METHOD
 from .refresh import refresh as refresh_run
 from .schemas import SuggestionsSchema
 from .selection import Selection, resolve_territory
-from .suggestions import suggest
+from .suggestions import suggest_from_args
 
 REFRESH_STEPS = ("lecture des communes et des lieux", "distances", "calcul", "enregistrement",
                  "agrégats", "formes simplifiées")
@@ -39,10 +39,10 @@ def selection_of(params: dict[str, Any]) -> Selection:
 def suggestions(params: dict[str, Any]) -> dict[str, Any]:
     """The suggestions of ``params`` (SuggestionArgs, loaded), as the API's JSON."""
     jobs.progress(0, 1, "calcul des sites suggérés")
-    detour = params.get("detour") or current_app.config["PASSERELLE_DETOUR_FACTOR"]
-    result = suggest(db.session, selection_of(params), k=params["k"],
-                     radius_km=params["radius_km"], candidates=params["candidates"],
-                     detour=detour, gap_limit=params["gap_limit"], today=clock.today())
+    # The request's own function: k or a budget, and the scenario's gain.
+    result = suggest_from_args(db.session, params,
+                               detour=current_app.config["PASSERELLE_DETOUR_FACTOR"],
+                               today=clock.today())
     db.session.rollback()  # read only
     jobs.progress(1, 1, "terminé")
     return SuggestionsSchema().dump(result)

@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput, NotFound
 from core.geojson import collection_text
-from core.spreadsheet import neutralise_cell
+from core.spreadsheet import neutralise_cell, spreadsheet_number
 from geodata.models import Commune
 
 from . import accessibility
@@ -328,24 +328,94 @@ def view_geojson(view: View) -> str:
     return collection_text(view.features or "", {"level": view.level, "run": run})
 
 
-def csv_cell(value: Any) -> str:
+# French headers of the planner's CSV (the machine format keeps the property names).
+_RADIUS_HEADERS = {
+    "population_covered_{t}km": "Population à {t} km d'un lieu",
+    "share_population_covered_{t}km": "Part de la population à {t} km d'un lieu",
+    "need_covered_{t}km": "Besoin à {t} km d'un lieu",
+    "share_need_covered_{t}km": "Part du besoin à {t} km d'un lieu",
+    "uncovered_population_{t}km": "Personnes sans lieu à {t} km",
+    "venues_{t}km": "Lieux à {t} km",
+    "capacity_{t}km": "Capacité à {t} km (accompagnements par semaine)",
+    "covered_{t}km": "Au moins un lieu à {t} km",
+}
+FRENCH_HEADERS: dict[str, str] = {
+    "code": "Code", "name": "Nom", "level": "Niveau", "population": "Population",
+    "need": "Besoin", "communes": "Communes",
+    **{pattern.format(t=t): header.format(t=t) for pattern, header in _RADIUS_HEADERS.items()
+       for t in _SHARE_RADII},
+    "communes_uncovered_30km": "Communes sans lieu à 30 km",
+    "mean_accessibility": "Accompagnements par semaine par personne (moyenne)",
+    "accessibility_index": "Indice d'accessibilité (1 = moyenne de référence)",
+    "capacity_gap": "Écart de capacité (accompagnements par semaine manquants)",
+    "mean_nearest_km": "Distance moyenne au lieu le plus proche (km)",
+    "region_code": "Code région", "departement_code": "Code département",
+    "epci_code": "Code EPCI",
+    "a_2sfca": "Accessibilité 2SFCA (bassin de 20 km)",
+    "a_e2sfca_step": "Accessibilité E2SFCA par paliers (10, 20, 30 km)",
+    "a_e2sfca_gauss": "Accessibilité E2SFCA gaussienne (30 km)",
+    "a_3sfca": "Accessibilité 3SFCA (30 km)",
+    "nearest_lieu_id": "Numéro du lieu le plus proche",
+    "nearest_cost_km": "Distance au lieu le plus proche (km)",
+}
+LEVEL_WORDS = {"commune": "commune", "epci": "intercommunalité",
+               "departement": "département", "region": "région"}
+
+
+def csv_cell(value: Any, *, french: bool = False) -> str:
     """Text of one CSV cell; a cell that a spreadsheet would read as a formula is prefixed
-    with an apostrophe (CSV injection)."""
+    with an apostrophe (CSV injection). ``french``: decimal commas, oui/non."""
     if value is None:
         return ""
     if isinstance(value, bool):
-        return "true" if value else "false"
+        return ("oui" if value else "non") if french else ("true" if value else "false")
     if isinstance(value, float):
-        return "" if not math.isfinite(value) else repr(value)
+        if not math.isfinite(value):
+            return ""
+        return spreadsheet_number(value) if french else repr(value)
     return neutralise_cell(str(value))
 
 
-def view_csv(view: View) -> str:
+def fill_territory_codes(session: Session, view: View) -> None:
+    """Every territory code of the rows filled: a territory's own code, and for an EPCI
+    the département and région holding most of its population."""
+    rows = view.rows or []
+    own = {"region": "region_code", "departement": "departement_code", "epci": "epci_code"}
+    for row in rows:
+        if view.level in own:
+            row[own[view.level]] = row["code"]
+    if view.level != "epci" or not rows:
+        return
+    c = Commune.__table__
+    ranked = (select(c.c.epci_code, c.c.departement_code, c.c.region_code,
+                     func.row_number().over(
+                         partition_by=c.c.epci_code,
+                         order_by=(func.sum(func.coalesce(c.c.population, 0)).desc(),
+                                   c.c.departement_code)).label("n"))
+              .where(c.c.epci_code.in_([row["code"] for row in rows]))
+              .group_by(c.c.epci_code, c.c.departement_code, c.c.region_code).subquery())
+    parents = {epci: (dep, reg) for epci, dep, reg in session.execute(
+        select(ranked.c.epci_code, ranked.c.departement_code, ranked.c.region_code)
+        .where(ranked.c.n == 1))}
+    for row in rows:
+        dep, reg = parents.get(row["code"], (None, None))
+        row["departement_code"] = row.get("departement_code") or dep
+        row["region_code"] = row.get("region_code") or reg
+
+
+def view_csv(view: View, *, french: bool = True) -> str:
+    """The rows as CSV. French (the default): headers in words, ``;`` separator, decimal
+    commas, BOM (a French spreadsheet opens it in columns). Machine: property names, ``,``
+    and decimal points."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, delimiter=";" if french else ",",
+                        lineterminator="\r\n" if french else "\n")
     columns = columns_for(view.level)
-    writer.writerow(columns)
+    writer.writerow([FRENCH_HEADERS[c] for c in columns] if french else columns)
     for props in view.rows or ():
-        writer.writerow([csv_cell(props.get(c)) for c in columns])
-    return out.getvalue()
+        values = dict(props)
+        if french:
+            values["level"] = LEVEL_WORDS.get(values.get("level"), values.get("level"))
+        writer.writerow([csv_cell(values.get(c), french=french) for c in columns])
+    return ("\ufeff" if french else "") + out.getvalue()
 

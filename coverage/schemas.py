@@ -74,8 +74,11 @@ class LevelArgs(SelectionArgs):
         "description": "Emprise minlon,minlat,maxlon,maxlat (territoires qui la touchent) ; "
                        "vide = sans emprise.", "pattern": BBOX_PATTERN})
     format = fr.String(load_default="geojson",
-                       validate=validate.OneOf(("geojson", "csv"),
-                                               error="Attendu : geojson ou csv."))
+                       validate=validate.OneOf(("geojson", "csv", "machine"),
+                                               error="Attendu : geojson, csv ou machine."),
+                       metadata={"description": "geojson ; csv : tableur français (en-têtes "
+                                 "en mots, « ; », virgule décimale, BOM) ; machine : CSV aux "
+                                 "noms de propriétés, « , » et point décimal."})
     run = fr.Integer(validate=validate.Range(min=1, error="Entier positif attendu."),
                      metadata={"description": "Numéro d'un calcul précis (sinon le "
                                               "dernier de la sélection)."})
@@ -96,6 +99,24 @@ class SuggestionArgs(SelectionArgs):
     format = fr.String(load_default="json",
                        validate=validate.OneOf(("json", "geojson"),
                                                error="Attendu : json ou geojson."))
+    budget = fr.Float(
+        validate=validate.Range(min=1, max=1e9, error="budget : de 1 à 1 000 000 000 €."),
+        metadata={"description": "Budget en euros : k = budget ÷ site_cost (au plus 50), "
+                                 "à la place de k."})
+    site_cost = fr.Float(
+        validate=validate.Range(min=1, max=1e9, error="site_cost : de 1 à 1 000 000 000 €."),
+        metadata={"description": "Coût d'un site en euros (obligatoire avec budget)."})
+    site_capacity = fr.Float(
+        validate=validate.Range(min=0, max=10_000,
+                                error="site_capacity : de 0 à 10 000 par semaine."),
+        metadata={"description": "Accompagnements par semaine d'un nouveau site (par défaut "
+                                 "la capacité médiane des lieux comptés) : sert à l'écart "
+                                 "de capacité comblé."})
+
+    @validates_schema
+    def _budget_needs_cost(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data.get("budget") is not None and data.get("site_cost") is None:
+            raise ValidationError("Obligatoire avec budget.", "site_cost")
 
     @validates_schema
     def _venues_need_programme(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -185,6 +206,24 @@ class GapsSchema(Schema):
     territories = fields.List(fields.Nested(GapTerritorySchema))
 
 
+class ScenarioSchema(Schema):
+    class Meta:
+        ordered = True
+
+    budget = fields.Float(allow_none=True)
+    site_cost = fields.Float(allow_none=True)
+    site_capacity = fields.Float()
+    newly_covered_population = fields.Float()
+    newly_covered_need = fields.Float()
+    capacity_gap_before = fields.Float()
+    capacity_gap_after = fields.Float()
+    capacity_gap_closed = fields.Float()
+    reference_mean = fields.Float(metadata={"description": "Ā de référence de l'écart : celle "
+                                            "du calcul enregistré du territoire englobant, "
+                                            "sinon celle du territoire."})
+    reference_name = fields.String()
+
+
 class SuggestionsSchema(Schema):
     class Meta:
         ordered = True
@@ -200,6 +239,7 @@ class SuggestionsSchema(Schema):
     detour_factor = fields.Float()
     baseline = fields.Nested(BaselineSchema)
     sites = fields.List(fields.Nested(SiteSchema))
+    scenario = fields.Nested(ScenarioSchema)
     capacity_gaps = fields.Nested(GapsSchema)
 
 

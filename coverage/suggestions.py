@@ -12,7 +12,7 @@ from scipy import sparse
 from sqlalchemy import func, literal, select, union_all
 from sqlalchemy.orm import Session, aliased
 
-from core.errors import InvalidInput
+from core.errors import InvalidInput, NotFound
 from directory.models import Venue
 from geodata.models import Commune
 
@@ -20,9 +20,24 @@ from . import accessibility
 from .accessibility import DEFAULT_METHOD
 from .costs import cost_pairs, pairs_within_python
 from .inputs import Demand, counted_venues, load_demand, load_supply, straight_radius_km
+from .runs import find_run
 from .selection import LEVEL_MODELS, Selection, Territory, check_selection, resolve_territory
 
 CANDIDATE_KINDS = ("townhalls", "venues")
+MAX_SITES = 50
+
+
+def sites_for_budget(budget_eur: float, site_cost_eur: float) -> int:
+    """How many sites a budget pays for (at most :data:`MAX_SITES`); a French error when it
+    pays for none."""
+    if not site_cost_eur > 0:
+        raise InvalidInput("Le coût d'un site doit être positif.",
+                           errors={"site_cost": ["Montant positif attendu."]})
+    k = int(budget_eur // site_cost_eur)
+    if k < 1:
+        raise InvalidInput("Ce budget ne paie aucun site à ce coût : augmentez le budget ou "
+                           "baissez le coût par site.", errors={"budget": ["Trop petit."]})
+    return min(k, MAX_SITES)
 
 
 def ratio(part: float | None, whole: float | None) -> float | None:
@@ -98,11 +113,33 @@ def load_candidates(session: Session, selection: Selection, territory: Territory
                       [r[1] for r in rows])
 
 
+def suggest_from_args(session: Session, args: dict, *, detour: float,
+                      today: dt.date) -> dict:
+    """The suggestions of the API's arguments (SuggestionArgs, loaded): k, or the sites a
+    budget pays for; ``detour`` unless the arguments give one. The same function serves the
+    request and the background job."""
+    budget = args.get("budget")
+    k = sites_for_budget(budget, args["site_cost"]) if budget is not None else args["k"]
+    selection = Selection(args.get("programme"), args.get("service"),
+                          args.get("within") or "fr", args.get("need") or "population")
+    result = suggest(session, selection, k=k, radius_km=args["radius_km"],
+                     candidates=args["candidates"], detour=args.get("detour") or detour,
+                     gap_limit=args["gap_limit"], today=today,
+                     site_capacity=args.get("site_capacity"))
+    result["scenario"].update(budget=budget, site_cost=args.get("site_cost"))
+    return result
+
+
 def suggest(session: Session, selection: Selection, *, k: int, radius_km: float,
             candidates: str, detour: float, gap_limit: int = 10,
-            method: str = DEFAULT_METHOD, today: dt.date) -> dict:
+            method: str = DEFAULT_METHOD, today: dt.date,
+            site_capacity: float | None = None) -> dict:
     """k new sites chosen greedily to cover the most need within ``radius_km`` of cost,
-    and the territories whose capacity gap is largest."""
+    and the territories whose capacity gap is largest.
+
+    The capacity gap of the territory is also computed with the chosen sites opened, each
+    offering ``site_capacity`` accompaniments per week (by default the median capacity of
+    the venues counted), against the same reference Ā: the gap they close."""
     if candidates not in CANDIDATE_KINDS:
         raise InvalidInput("candidates : townhalls ou venues.")
     if not detour >= 1.0:
@@ -169,6 +206,21 @@ def suggest(session: Session, selection: Selection, *, k: int, radius_km: float,
     gap_level = {"fr": "departement", "reg": "departement", "dep": "epci",
                  "epci": "commune", "com": "commune"}[territory.kind]
     gaps = _rank_gaps(session, demand, index_in, a, reference_mean, gap_level, gap_limit)
+    capacity = (float(site_capacity) if site_capacity is not None
+                else float(np.median(supply.capacity)) if len(supply) else 1.0)
+    # The gain is measured against the mean of the stored run serving the territory (its
+    # région's, say) when there is one: a territory where nobody is served has a mean of 0
+    # of its own, and so no gap to close against it.
+    scenario_reference, reference_name = reference_mean, territory.name
+    try:
+        run = find_run(session, selection)
+    except NotFound:
+        run = None
+    if run is not None and run["method"] == method and run["reference_mean"]:
+        scenario_reference, reference_name = run["reference_mean"], run["within_name"]
+    gap_before = accessibility.capacity_gap(need_in, a[index_in], scenario_reference)
+    gap_after = _gap_with_sites(demand, supply, pairs, found, chosen.sites, capacity, detour,
+                                params, method, index_in, scenario_reference)
     return {
         "within": territory.code, "within_name": territory.name, "radius_km": radius_km,
         "k": k, "candidates": candidates, "programme": selection.programme,
@@ -182,11 +234,44 @@ def suggest(session: Session, selection: Selection, *, k: int, radius_km: float,
             "share_need_covered": ratio(float(need_in[covered_in].sum()), total_need),
         },
         "sites": sites,
+        "scenario": {
+            "site_capacity": capacity,
+            "newly_covered_population": float(sum(s["newly_covered_population"]
+                                                  for s in sites)),
+            "newly_covered_need": float(sum(s["newly_covered_need"] for s in sites)),
+            "capacity_gap_before": gap_before, "capacity_gap_after": gap_after,
+            "capacity_gap_closed": max(0.0, gap_before - gap_after),
+            "reference_mean": scenario_reference, "reference_name": reference_name,
+        },
         "capacity_gaps": {
             "level": gap_level, "reference_mean": reference_mean,
             "reference": "nation" if territory.kind == "fr" else "territoire",
             "method": method, "territories": gaps},
     }
+
+
+def _gap_with_sites(demand: Demand, supply, pairs, found: Candidates, chosen: np.ndarray,
+                    capacity: float, detour: float, params: accessibility.FcaParameters,
+                    method: str, index_in: np.ndarray, reference_mean: float) -> float:
+    """The territory's capacity gap once the ``chosen`` candidates are open with
+    ``capacity`` each, against the same reference Ā as today."""
+    keep = pairs.cost_km <= 30.0
+    demand_idx, supply_idx, cost = (pairs.demand[keep], pairs.supply[keep],
+                                    pairs.cost_km[keep])
+    capacities = supply.capacity
+    if chosen.size:
+        si, di, km = pairs_within_python(found.lon[chosen], found.lat[chosen], demand.lon,
+                                         demand.lat, 30.0 / detour)
+        near = km * detour <= 30.0
+        demand_idx = np.concatenate([demand_idx, di[near]])
+        supply_idx = np.concatenate([supply_idx, len(supply) + si[near]])
+        cost = np.concatenate([cost, km[near] * detour])
+        capacities = np.concatenate([capacities, np.full(chosen.size, capacity)])
+    fca_pairs = accessibility.make_pairs(demand_idx, supply_idx, cost, len(demand),
+                                         capacities.size, check_duplicates=False)
+    a = accessibility.compute_all(demand.need, capacities, fca_pairs,
+                                  params).accessibility[method]
+    return accessibility.capacity_gap(demand.need[index_in], a[index_in], reference_mean)
 
 
 def _rank_gaps(session: Session, demand: Demand, index_in: np.ndarray, a: np.ndarray,

@@ -10,14 +10,22 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, current_app, render_template, url_for
+from flask import Blueprint, Flask, Response, current_app, render_template, request, url_for
+from marshmallow import EXCLUDE, ValidationError
 
+from core import clock
+from core.errors import InvalidInput
 from directory.vocabulary import SERVICES
+from extensions import db
 
-from .selection import NEEDS
+from .brief import METHOD_SENTENCES, folium_map, make_brief
+from .schemas import SuggestionArgs
+from .selection import NEEDS, Selection
+from .suggestions import sites_for_budget
 
 bp = Blueprint("coverage_pages", __name__)
 
@@ -93,11 +101,63 @@ def coverage_map():
         "programmes": url_for("programmes.list_programmes"),
         "venue_page": url_for("directory.venue_page", venue_id=0).rsplit("/", 1)[0]
         if "directory.venue_page" in current_app.view_functions else "",
+        "brief": url_for("coverage_pages.territory_brief"),
+        "folium": url_for("coverage_pages.territory_folium_map"),
+        # « Recalculer » only where the configuration opens refreshes from the web (until
+        # accounts say who may) and the refresh endpoint (a background job) exists.
+        "refresh": url_for("coverage.refresh")
+        if config.get("PASSERELLE_WEB_REFRESH") and "coverage.refresh" in
+        current_app.view_functions else "",
     }
     # core.security sets the page's Content-Security-Policy (our host, the basemap's tiles).
     return render_template(
         "coverage/map.html", settings=settings, endpoints=endpoints, services=SERVICES,
-        needs=[(need, NEED_LABELS.get(need, need)) for need in NEEDS])
+        needs=[(need, NEED_LABELS.get(need, need)) for need in NEEDS],
+        method=METHOD_SENTENCES)
+
+
+def _brief_args() -> dict[str, Any]:
+    """The brief's arguments (those of the suggestions API), French errors otherwise."""
+    try:
+        args = SuggestionArgs(unknown=EXCLUDE).load(request.args)
+    except ValidationError as error:
+        raise InvalidInput("Paramètres de la fiche invalides.",
+                           errors=error.normalized_messages()) from error
+    if args.get("budget") is not None:
+        args["k"] = sites_for_budget(args["budget"], args["site_cost"])
+    args["detour"] = args.get("detour") or current_app.config["PASSERELLE_DETOUR_FACTOR"]
+    return args
+
+
+def _selection(args: dict[str, Any]) -> Selection:
+    return Selection(args.get("programme"), args.get("service"), args["within"],
+                     args.get("need") or "population")
+
+
+@bp.get("/carte/fiche")
+def territory_brief():
+    """One A4 page per territory: figures, least served parts, suggested sites, method."""
+    args = _brief_args()
+    brief = make_brief(db.session, _selection(args), k=args["k"],
+                       radius_km=args["radius_km"], detour=args["detour"],
+                       today=clock.today(), site_capacity=args.get("site_capacity"),
+                       budget=args.get("budget"), site_cost=args.get("site_cost"))
+    folium_url = url_for("coverage_pages.territory_folium_map", **request.args)
+    return render_template("coverage/brief.html", brief=brief, args=args,
+                           folium_url=folium_url, today=clock.today())
+
+
+@bp.get("/carte/fiche/carte.html")
+def territory_folium_map():
+    """The territory's map as a standalone HTML file (opens offline)."""
+    args = _brief_args()
+    vendor = Path(current_app.static_folder or "static") / "vendor"
+    html = folium_map(db.session, _selection(args), vendor, k=args["k"],
+                      radius_km=args["radius_km"], detour=args["detour"],
+                      today=clock.today())
+    name = args["within"].replace(":", "-")
+    return Response(html, mimetype="text/html", headers={
+        "Content-Disposition": f'attachment; filename="carte-{name}.html"'})
 
 
 def init_app(app: Flask) -> None:

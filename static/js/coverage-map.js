@@ -1,7 +1,7 @@
 /* The planner's coverage map (/carte). No data is in the page: everything is fetched from
  * the API as the view moves, at a level suited to the zoom (never all communes at once):
  *   zoom <= 4 régions, 5-6 départements (one request each), 7-8 EPCI and >= 9 communes
- *   (from zoom 8 when the user asks for communes) by tiles (512 pixels for EPCI, 256 for
+ *   (from zoom 8 when the user asks for communes) by tiles (1024 pixels for EPCI, 512 for
  *   communes): each tile is the
  *   map API's view of its box, polygons simplified for the zoom, so panning loads only
  *   the new tiles and every tile URL is shared (and cached) by every user. At zoom 8 a
@@ -38,8 +38,28 @@
   var MAX_FOCUSABLE = 400;   // territories reachable with Tab (the exports carry the rest)
   var CIRCLE_MAX_PX = 28;
   // EPCI are large: bigger tiles mean fewer requests and fewer EPCI sent twice.
-  var TILE_SIZE = { epci: 512, commune: 256 };
+  // Few requests per view (each has a fixed cost on the server and the browser opens six
+  // connections at most): a 1400 × 900 view takes about 4 × 3 tiles at either level.
+  var TILE_SIZE = { epci: 1024, commune: 512 };
   var REFRESH_DELAY_MS = 60;
+  var DEFAULT_MEASURE = "uncovered20";
+  // The ranked list: one level below the study territory, fetched at a zoom fit for it.
+  var RANK_LEVEL = { fr: "departement", reg: "epci", dep: "epci", epci: "commune",
+    com: "commune" };
+  // Coarse shapes: the list needs the figures and an extent to zoom to, not the outline.
+  var RANK_ZOOM = { departement: 4, epci: 5, commune: 7 };
+  var RANK_SHOWN = 10;
+  var LABEL_MAX = 300;            // no names when more territories are drawn
+  var RANK_TITLES = { departement: "Les départements les moins bien desservis",
+    epci: "Les intercommunalités les moins bien desservies",
+    commune: "Les communes les moins bien desservies" };
+  // The methods of a run in words (never their internal ids).
+  var METHOD_WORDS = {
+    "2sfca": "bassins flottants à deux étapes (2SFCA, 20 km)",
+    e2sfca_step: "bassins flottants par paliers de 10, 20 et 30 km (E2SFCA)",
+    e2sfca_gauss: "bassins flottants à décroissance gaussienne (E2SFCA, 30 km)",
+    "3sfca": "bassins flottants à trois étapes (3SFCA, 30 km)"
+  };
 
   var numberFormat = new Intl.NumberFormat("fr-FR", { maximumFractionDigits: 0 });
   var decimalFormat = new Intl.NumberFormat("fr-FR", { maximumFractionDigits: 2 });
@@ -61,6 +81,60 @@
 
   // ------------------------------------------------------------------ measures and classes
 
+  var CLASS_COUNT = 5;
+  var QUANTILE_NOTE = "Classes : quantiles des territoires affichés (à peu près autant de " +
+    "territoires dans chaque classe).";
+
+  /* Class breaks from the data: up to ``n`` quantile classes of the values that are not
+   * ``ideal`` (a value meaning "nobody left out", given a class of its own), best first,
+   * the last class the least served. ``worseHigh``: a higher value is worse. */
+  function quantileClasses(values, options) {
+    var ideal = options.ideal;
+    var fmt = options.format;
+    var classes = [];
+    var rest = values.filter(function (v) {
+      return isFinite(v) && (ideal === undefined || v !== ideal);
+    }).sort(function (a, b) { return a - b; });
+    if (ideal !== undefined && values.some(function (v) { return v === ideal; })) {
+      classes.push({ label: options.idealLabel, test: function (v) { return v === ideal; } });
+    }
+    if (!rest.length) { return classes.length ? classes : [{ label: "—", test: function () { return true; } }]; }
+    var wanted = CLASS_COUNT - classes.length;
+    var breaks = [];
+    for (var i = 1; i < wanted; i += 1) {
+      var b = rest[Math.min(rest.length - 1, Math.floor(i * rest.length / wanted))];
+      // An upper bound (v <= b) never the largest value, a lower one (v >= b) never the least.
+      var useless = options.worseHigh ? rest[rest.length - 1] : rest[0];
+      if (!options.worseHigh) {
+        b = rest[Math.min(rest.length - 1, Math.ceil(i * rest.length / wanted))];
+      }
+      if (breaks.indexOf(b) < 0 && b !== useless) { breaks.push(b); }
+    }
+    if (options.worseHigh) {
+      var low = null;
+      breaks.forEach(function (b) {
+        var from = low;
+        classes.push({ label: (from === null ? "jusqu'à " : "plus de " + fmt(from) + " à ") + fmt(b),
+          test: function (v) { return v <= b; } });
+        low = b;
+      });
+      classes.push({ label: low === null ? fmt(rest[0]) + " à " + fmt(rest[rest.length - 1])
+        : "plus de " + fmt(low), test: function () { return true; } });
+    } else {
+      var descending = breaks.slice().reverse();
+      var high = null;
+      descending.forEach(function (b) {
+        var to = high;
+        classes.push({ label: fmt(b) + (to === null ? " et plus" : " à moins de " + fmt(to)),
+          test: function (v) { return v >= b; } });
+        high = b;
+      });
+      classes.push({ label: high === null ? fmt(rest[0]) + " à " + fmt(rest[rest.length - 1])
+        : "moins de " + fmt(high), test: function () { return true; } });
+    }
+    return classes;
+  }
+
   function shareMeasure(radius) {
     return {
       title: function (state) {
@@ -73,21 +147,38 @@
         return p[key + radius + "km"];
       },
       format: fmtShare,
+      explain: "Sur 100 habitants du territoire, combien ont un lieu d'accompagnement " +
+        "numérique à moins de " + radius + " km par la route (estimée).",
+      note: QUANTILE_NOTE,
       // Best first; the last class is the least served.
-      classes: function () {
-        return [
-          { label: "100 %", test: function (v) { return v >= 1; } },
-          { label: "99 à 99,9 %", test: function (v) { return v >= 0.99; } },
-          { label: "95 à 99 %", test: function (v) { return v >= 0.95; } },
-          { label: "80 à 95 %", test: function (v) { return v >= 0.8; } },
-          { label: "moins de 80 %", test: function () { return true; } }
-        ];
+      classes: function (values) {
+        return quantileClasses(values.map(function (v) { return v >= 1 ? 1 : v; }), {
+          ideal: 1, idealLabel: "100 %", format: fmtShare, worseHigh: false });
+      },
+      missing: "sans population"
+    };
+  }
+
+  function uncoveredMeasure(radius) {
+    return {
+      title: function () { return "Personnes sans lieu à moins de " + radius + " km"; },
+      radius: radius,
+      value: function (p) { return p["uncovered_population_" + radius + "km"]; },
+      format: function (v) { return v === null || v === undefined ? "—" : fmtNumber(v); },
+      explain: "Le nombre d'habitants pour qui le lieu d'accompagnement numérique le plus " +
+        "proche est à plus de " + radius + " km par la route (estimée) : les premiers à " +
+        "rapprocher d'un lieu.",
+      note: QUANTILE_NOTE,
+      classes: function (values) {
+        return quantileClasses(values, { ideal: 0, idealLabel: "personne",
+          format: fmtNumber, worseHigh: true });
       },
       missing: "sans population"
     };
   }
 
   var MEASURES = {
+    uncovered20: uncoveredMeasure(20),
     share20: shareMeasure(20),
     share30: shareMeasure(30),
     distance: {
@@ -101,6 +192,9 @@
         return p.mean_nearest_km;
       },
       format: function (v) { return v === Infinity ? "aucun lieu à 30 km" : fmtKm(v); },
+      explain: "La distance moyenne, par la route (estimée), entre un habitant et le lieu " +
+        "d'accompagnement numérique le plus proche.",
+      note: "Classes : seuils fixes de 5, 10, 20 et 30 km (les objectifs de distance).",
       classes: function () {
         return [
           { label: "5 km ou moins", test: function (v) { return v <= 5; } },
@@ -117,14 +211,12 @@
       radius: 30,
       value: function (p) { return p.accessibility_index; },
       format: fmtDecimal,
-      classes: function () {
-        return [
-          { label: "1,5 et plus", test: function (v) { return v >= 1.5; } },
-          { label: "1 à 1,5", test: function (v) { return v >= 1; } },
-          { label: "0,75 à 1", test: function (v) { return v >= 0.75; } },
-          { label: "0,5 à 0,75", test: function (v) { return v >= 0.5; } },
-          { label: "moins de 0,5", test: function () { return true; } }
-        ];
+      explain: "La capacité d'accompagnement à portée de chaque habitant, une fois partagée " +
+        "avec tous ceux qui peuvent aller aux mêmes lieux : 1 = la moyenne, 0,5 = deux fois " +
+        "moins, 0 = aucun lieu à 30 km.",
+      note: QUANTILE_NOTE,
+      classes: function (values) {
+        return quantileClasses(values, { format: fmtDecimal, worseHigh: false });
       },
       missing: "sans donnée"
     },
@@ -133,25 +225,12 @@
       radius: 30,
       value: function (p) { return p.capacity_gap; },
       format: fmtSmall,
-      // Quartiles of the positive gaps shown, after a class of its own for "no gap".
+      explain: "Le nombre d'accompagnements par semaine qui manquent pour amener chaque " +
+        "commune sous la moyenne d'accessibilité à cette moyenne.",
+      note: QUANTILE_NOTE,
       classes: function (values) {
-        var positive = values.filter(function (v) { return v > 0; }).sort(function (a, b) {
-          return a - b;
-        });
-        var classes = [{ label: "aucun écart", test: function (v) { return v <= 0; } }];
-        if (!positive.length) { return classes; }
-        var breaks = [0.25, 0.5, 0.75].map(function (q) {
-          return positive[Math.min(positive.length - 1, Math.floor(q * positive.length))];
-        }).filter(function (b, i, all) { return all.indexOf(b) === i; });
-        var low = 0;
-        breaks.forEach(function (b) {
-          var from = low;
-          classes.push({ label: (from > 0 ? "plus de " + fmtSmall(from) + " à " : "jusqu'à ") +
-            fmtSmall(b), test: function (v) { return v <= b; } });
-          low = b;
-        });
-        classes.push({ label: "plus de " + fmtSmall(low), test: function () { return true; } });
-        return classes;
+        return quantileClasses(values.map(function (v) { return v <= 0 ? 0 : v; }), {
+          ideal: 0, idealLabel: "aucun écart", format: fmtSmall, worseHigh: true });
       },
       missing: "sans donnée"
     }
@@ -195,8 +274,9 @@
 
   // A long computation answers 202 with its background job (body.url): follow the job
   // until it ends, telling ``onProgress`` its state, and resolve with its result.
-  function fetchJson(url, onProgress) {
-    return fetch(url, { headers: { Accept: "application/json, application/geo+json" } })
+  function fetchJson(url, onProgress, method) {
+    return fetch(url, { method: method || "GET",
+      headers: { Accept: "application/json, application/geo+json" } })
       .then(function (response) {
         return response.json().catch(function () { return null; }).then(function (body) {
           if (!response.ok) {
@@ -236,7 +316,10 @@
       suggestions: element.getAttribute("data-suggestions-url"),
       venues: element.getAttribute("data-venues-url"),
       programmes: element.getAttribute("data-programmes-url"),
-      venuePage: element.getAttribute("data-venue-page-url")
+      venuePage: element.getAttribute("data-venue-page-url"),
+      refresh: element.getAttribute("data-refresh-url") || "",
+      brief: element.getAttribute("data-brief-url") || "",
+      folium: element.getAttribute("data-folium-url") || ""
     };
     this.controls = {
       measure: byId("carte-mesure"), programme: byId("carte-programme"),
@@ -288,7 +371,7 @@
 
   CoverageMap.prototype.writeState = function () {
     var s = this.state();
-    var search = query({ mesure: s.measure === "share20" ? "" : s.measure, programme: s.programme,
+    var search = query({ mesure: s.measure === DEFAULT_MEASURE ? "" : s.measure, programme: s.programme,
       service: s.service, need: s.need === "population" ? "" : s.need,
       within: s.within === "fr" ? "" : s.within, maille: s.level === "auto" ? "" : s.level });
     window.history.replaceState(null, "", window.location.pathname + search + this.viewHash());
@@ -340,8 +423,12 @@
     }) : L.layerGroup();
     this.venueLayer.addTo(map);
     this.siteLayer = L.layerGroup().addTo(map);
+    map.createPane("labels").style.zIndex = 460;
+    map.getPane("labels").style.pointerEvents = "none";
+    this.labelLayer = L.layerGroup().addTo(map);
     this.map = map;
     map.on("moveend", this.onMove.bind(this));
+    map.on("zoomend", function () { this.labelLayer && this.placeLabels(); }.bind(this));
   };
 
   CoverageMap.prototype.bindControls = function () {
@@ -361,7 +448,9 @@
     c.within.addEventListener("change", function () {
       self.writeState();
       self.clearSites();
+      self.resetPanel();
       self.frameTerritory();
+      self.loadRanking();
     });
     c.level.addEventListener("change", function () {
       self.writeState();
@@ -373,10 +462,22 @@
       if (c.sites.checked) { self.siteLayer.addTo(self.map); }
       else { self.map.removeLayer(self.siteLayer); }
     });
+    Array.prototype.forEach.call(document.querySelectorAll("input[name=mode]"), function (radio) {
+      radio.addEventListener("change", function () {
+        var budget = byId("carte-mode-budget").checked;
+        byId("carte-bloc-budget").hidden = !budget;
+        byId("carte-bloc-k").hidden = budget;
+      });
+    });
     byId("carte-suggestions").addEventListener("submit", function (event) {
       event.preventDefault();
       self.loadSuggestions();
     });
+    var recompute = byId("carte-recalculer");
+    if (recompute && this.urls.refresh) {
+      recompute.hidden = false;
+      recompute.addEventListener("click", function () { self.recompute(); });
+    }
     byId("carte-zoom-territoire").addEventListener("click", function () {
       var layer = self.layerOf(self.selected);
       if (layer) { self.map.fitBounds(layer.getBounds(), { padding: [16, 16] }); }
@@ -395,7 +496,7 @@
       (body.items || []).forEach(function (programme) {
         var option = document.createElement("option");
         option.value = programme.code;
-        option.textContent = programme.name + " (" + programme.code + ")";
+        option.textContent = programme.name;
         select.appendChild(option);
       });
       if (self.wanted.programme) { select.value = self.wanted.programme; }
@@ -418,6 +519,7 @@
           run.need === s.need;
       });
       self.fillTerritories();
+      self.loadRanking();
       if (self.framedWithin === self.state().within) {
         // Same territory, other selection: keep the user's view, reload its figures.
         self.loadTerritories(true);
@@ -531,6 +633,8 @@
   CoverageMap.prototype.loadTerritories = function (force) {
     var self = this;
     var level = this.levelForZoom();
+    if (this.shownLevel && level !== this.shownLevel) { this.resetPanel(); }
+    this.shownLevel = level;
     if (level === "epci" || level === "commune") {
       this.loadTiles(level, force);
       return;
@@ -764,6 +868,7 @@
     this.countClasses();
     this.renderLegend();
     this.drawUncovered();
+    this.placeLabels();
     this.updateExports();
     this.describeRun();
     var selected = this.layerOf(this.selected);
@@ -782,6 +887,7 @@
     this.countClasses();
     this.renderLegend();
     this.drawUncovered();
+    this.placeLabels();
   };
 
   CoverageMap.prototype.countClasses = function () {
@@ -856,6 +962,8 @@
     var s = this.state();
     var measure = MEASURES[s.measure];
     setText(byId("carte-legende-titre"), measure.title(s));
+    setText(byId("carte-legende-explication"), measure.explain);
+    setText(byId("carte-legende-seuils"), measure.note);
     if (!this.scheme || !this.run) { return; }
     var entries = this.scheme.classes.slice();
     if (this.missingCount) {
@@ -920,8 +1028,9 @@
   CoverageMap.prototype.showPanel = function (feature, focus) {
     var self = this;
     var p = feature.properties;
+    var requestKey = this.request ? this.request.url : "";
     var details = this.details && this.details.code === p.code &&
-      this.details.level === p.level && this.details.key === this.request.url
+      this.details.level === p.level && this.details.key === requestKey
       ? this.details.properties : null;
     var panel = byId("carte-panneau");
     this.renderPanel(details || p, focus);
@@ -931,7 +1040,7 @@
     }
     panel.setAttribute("aria-busy", "true");
     var ticket = ++this.sequence.details;
-    var key = this.request.url;
+    var key = requestKey;
     fetchJson(this.coverageUrl(p.level, { within: LEVEL_PREFIX[p.level] + p.code }))
       .then(function (collection) {
         if (ticket !== self.sequence.details || self.selected !== p.code) { return; }
@@ -951,7 +1060,7 @@
   CoverageMap.prototype.renderPanel = function (p, focus) {
     var s = this.state();
     var panel = byId("carte-panneau");
-    setText(byId("carte-panneau-titre"), p.name + " (" + LEVEL_NAMES[p.level] + " " + p.code + ")");
+    setText(byId("carte-panneau-titre"), p.name + " (" + LEVEL_NAMES[p.level].toLowerCase() + ")");
     byId("carte-panneau-aide").hidden = true;
     byId("carte-panneau-actions").hidden = false;
     var dl = byId("carte-panneau-valeurs");
@@ -959,6 +1068,9 @@
     var measure = MEASURES[s.measure];
     addFigure(dl, measure.title(s), measure.format(measure.value(p, s)));
     addFigure(dl, "Population", fmtNumber(p.population));
+    if (s.measure !== "uncovered20") {
+      addFigure(dl, "Personnes sans lieu à moins de 20 km", fmtNumber(p.uncovered_population_20km));
+    }
     if (s.need !== "population") { addFigure(dl, "Besoin", fmtNumber(p.need)); }
     [10, 20, 30].forEach(function (t) {
       addFigure(dl, "Part de la population à moins de " + t + " km",
@@ -967,7 +1079,6 @@
     if (s.need !== "population") {
       addFigure(dl, "Part du besoin à moins de 20 km", fmtShare(p.share_need_covered_20km));
     }
-    addFigure(dl, "Personnes sans lieu à 20 km", fmtNumber(p.uncovered_population_20km));
     addFigure(dl, "Personnes sans lieu à 30 km", fmtNumber(p.uncovered_population_30km));
     addFigure(dl, "Distance moyenne au lieu le plus proche",
       p.mean_nearest_km === null ? "aucun lieu à 30 km" : fmtKm(p.mean_nearest_km));
@@ -1004,14 +1115,15 @@
     var element = byId("carte-calcul");
     if (!run) { setText(element, ""); return; }
     var date = new Date(run.created_at);
-    var text = "Calcul n° " + run.id + " du " + date.toLocaleDateString("fr-FR") + " sur " +
+    var text = "Calcul du " + date.toLocaleDateString("fr-FR") + " sur " +
       (run.within === "fr" ? "la France entière" : run.within_name) + " : " +
       fmtNumber(run.venues) + " lieux";
     if (run.venues_unknown_capacity) {
       text += ", dont " + fmtNumber(run.venues_unknown_capacity) +
         " sans capacité connue (comptés pour 1 accompagnement par semaine)";
     }
-    text += " ; méthode " + run.method + ", détour × " + fmtDecimal(run.detour_factor) +
+    text += " ; indice d'accessibilité par " + (METHOD_WORDS[run.method] || "bassins flottants") +
+      ", distance par la route estimée à " + fmtDecimal(run.detour_factor) + " fois la distance à vol d'oiseau" +
       " ; indice rapporté à la moyenne " + (run.reference === "nation" ? "nationale" :
       "du territoire étudié") + ".";
     setText(element, text);
@@ -1096,6 +1208,7 @@
     this.siteLayer.clearLayers();
     clear(byId("carte-sites"));
     byId("carte-comparaison").hidden = true;
+    byId("carte-suite").hidden = true;
   };
 
   CoverageMap.prototype.suggestionWithin = function () {
@@ -1107,22 +1220,37 @@
     return this.state().within;
   };
 
+  CoverageMap.prototype.suggestionParams = function () {
+    var s = this.state();
+    var params = { within: this.suggestionWithin(), radius_km: byId("carte-rayon").value,
+      candidates: byId("carte-candidats").value, programme: s.programme, service: s.service,
+      need: s.need === "population" ? "" : s.need, site_capacity: byId("carte-capacite").value };
+    if (byId("carte-mode-budget").checked) {
+      params.budget = byId("carte-budget").value;
+      params.site_cost = byId("carte-cout").value;
+    } else {
+      params.k = byId("carte-k").value;
+    }
+    return params;
+  };
+
   CoverageMap.prototype.loadSuggestions = function () {
     var self = this;
     var L = window.L;
     var s = this.state();
-    var k = parseInt(byId("carte-k").value, 10);
-    if (!(k >= 1 && k <= 50)) {
+    var params = this.suggestionParams();
+    if (params.budget !== undefined) {
+      if (!(+params.budget >= 1) || !(+params.site_cost >= 1)) {
+        this.say("Indiquez un budget et un coût par site positifs (en euros).", true);
+        return;
+      }
+    } else if (!(+params.k >= 1 && +params.k <= 50)) {
       this.say("Le nombre de sites doit être compris entre 1 et 50.", true);
       return;
     }
-    var radius = byId("carte-rayon").value;
     var ticket = ++this.sequence.sites;
-    var url = this.urls.suggestions + query({ within: this.suggestionWithin(), k: k,
-      radius_km: radius, candidates: byId("carte-candidats").value, programme: s.programme,
-      service: s.service, need: s.need === "population" ? "" : s.need });
     this.say("Calcul des sites suggérés…");
-    fetchJson(url, function (job) {
+    fetchJson(this.urls.suggestions + query(params), function (job) {
       if (ticket !== self.sequence.sites) { return; }
       var step = job.progress ? " (" + job.progress.done + "/" + job.progress.total + ")" : "";
       self.say("Calcul des sites suggérés : tâche " + job.state_label + step + "…");
@@ -1130,16 +1258,17 @@
       if (ticket !== self.sequence.sites) { return; }
       self.clearSites();
       var list = byId("carte-sites");
-      var total = 0;
       result.sites.forEach(function (site) {
-        total += site.newly_covered_population;
-        var label = "+" + fmtNumber(site.newly_covered_population) + " personnes couvertes";
+        var label = "+" + fmtNumber(site.newly_covered_population) + " personnes à portée";
+        // The number in the marker; the name and the gain in the list and on hover (no
+        // permanent labels to overlap).
         var marker = L.marker([site.lat, site.lon], {
-          pane: "sites", keyboard: true, title: site.name + " : " + label, alt: site.name,
+          pane: "sites", keyboard: true, title: site.rank + ". " + site.name + " : " + label,
+          alt: site.name,
           icon: L.divIcon({ className: "site-marker", html: String(site.rank),
             iconSize: [26, 26] })
         });
-        marker.bindTooltip(label, { permanent: result.sites.length <= 10, direction: "right",
+        marker.bindTooltip(site.name + " : " + label, { direction: "right",
           className: "site-label", offset: [12, 0] });
         marker.addTo(self.siteLayer);
         var item = document.createElement("li");
@@ -1149,25 +1278,204 @@
       var figures = byId("carte-comparaison-valeurs");
       clear(figures);
       var base = result.baseline;
-      var last = result.sites.length ? result.sites[result.sites.length - 1] : null;
-      var shareKey = s.need === "population" ? "share_population_covered" : "share_need_covered";
+      var scenario = result.scenario || {};
       var n = result.sites.length;
-      setText(byId("carte-comparaison-titre"), "Aujourd'hui / avec " +
-        (n === 1 ? "ce site" : "ces " + n + " sites"));
+      var last = n ? result.sites[n - 1] : null;
+      var shareKey = s.need === "population" ? "share_population_covered" : "share_need_covered";
+      var budgetText = "";
+      if (scenario.budget) {
+        budgetText = "Avec " + fmtNumber(scenario.budget) + " €, à " +
+          fmtNumber(scenario.site_cost) + " € par site et " + fmtNumber(scenario.site_capacity) +
+          " accompagnements par semaine par site : " + fmtNumber(result.k) +
+          (result.k > 1 ? " sites" : " site") + " financés" +
+          (n < result.k ? ", dont " + fmtNumber(n) + " utiles (les autres n'approcheraient personne de plus)" : "") + ".";
+      }
+      setText(byId("carte-comparaison-budget"), budgetText);
       addFigure(figures, "Territoire", result.within_name);
-      addFigure(figures, "Aujourd'hui : part à moins de " + result.radius_km + " km",
+      addFigure(figures, "Aujourd'hui : part à moins de " + fmtNumber(result.radius_km) + " km",
         fmtShare(base[shareKey]));
-      addFigure(figures, n === 1 ? "Avec ce site" : "Avec ces " + n + " sites",
-        fmtShare(last ? last[shareKey + "_after"] : base[shareKey]));
-      addFigure(figures, "Personnes nouvellement couvertes", fmtNumber(total));
+      if (n) {
+        setText(byId("carte-comparaison-titre"), "Aujourd'hui / avec " +
+          (n === 1 ? "ce site" : "ces " + n + " sites"));
+        addFigure(figures, n === 1 ? "Avec ce site" : "Avec ces " + n + " sites",
+          fmtShare(last[shareKey + "_after"]));
+        addFigure(figures, "Personnes nouvellement à portée",
+          fmtNumber(scenario.newly_covered_population));
+        addFigure(figures, "Écart de capacité comblé (accompagnements par semaine)",
+          fmtSmall(scenario.capacity_gap_closed) + " sur " + fmtSmall(scenario.capacity_gap_before));
+      } else {
+        setText(byId("carte-comparaison-titre"), "Aujourd'hui");
+        addFigure(figures, "Nouveaux sites", "aucun n'approcherait personne : tout le monde a " +
+          "déjà un lieu à " + fmtNumber(result.radius_km) + " km");
+      }
       byId("carte-comparaison").hidden = false;
-      self.say(result.sites.length ? result.sites.length + " sites suggérés dans " +
-        result.within_name + "." : "Aucun site ne couvrirait de nouvelles personnes dans " +
+      self.showNextSteps(params, result);
+      self.say(n ? n + (n > 1 ? " sites suggérés dans " : " site suggéré dans ") +
+        result.within_name + "." : "Aucun site ne mettrait de nouvelles personnes à portée dans " +
         result.within_name + ".");
     }).catch(function (error) {
       if (ticket === self.sequence.sites) {
         self.say("Les sites n'ont pas pu être proposés : " + error.message, true);
       }
+    });
+  };
+
+  /* « Recalculer »: a refresh of the selection run by the background worker; the map
+   * reloads its figures once the job is done. */
+  CoverageMap.prototype.recompute = function () {
+    var self = this;
+    var s = this.state();
+    var button = byId("carte-recalculer");
+    button.disabled = true;
+    fetchJson(this.urls.refresh + query({ within: s.within, programme: s.programme,
+      service: s.service, need: s.need === "population" ? "" : s.need }), function (job) {
+      var step = job.progress ? " (" + job.progress.done + "/" + job.progress.total + ")" : "";
+      self.say("Recalcul : tâche " + job.state_label + step + "…");
+    }, "POST")
+      .then(function () {
+        self.say("Recalcul terminé : chiffres mis à jour.");
+        self.rankingUrl = null;
+        return self.loadRuns();
+      }).catch(function (error) {
+        self.say("Le recalcul n'a pas pu être fait : " + error.message, true);
+      }).then(function () { button.disabled = false; });
+  };
+
+  /* The brief and the standalone map of the territory, with the same parameters. */
+  CoverageMap.prototype.showNextSteps = function (params, result) {
+    var box = byId("carte-suite");
+    if (!this.urls.brief || result.within === "fr") { box.hidden = true; return; }
+    var wanted = {};
+    Object.keys(params).forEach(function (key) {
+      if (key !== "candidates") { wanted[key] = params[key]; }
+    });
+    wanted.within = result.within;
+    byId("carte-fiche").href = this.urls.brief + query(wanted);
+    byId("carte-folium").href = this.urls.folium + query(wanted);
+    box.hidden = false;
+  };
+
+  // ------------------------------------------------------------------ panel reset, ranking, labels
+
+  CoverageMap.prototype.resetPanel = function () {
+    this.selected = null;
+    this.details = null;
+    setText(byId("carte-panneau-titre"), "Choisissez un territoire");
+    byId("carte-panneau-aide").hidden = false;
+    byId("carte-panneau-actions").hidden = true;
+    clear(byId("carte-panneau-valeurs"));
+    setText(byId("carte-investir-territoire"), "");
+  };
+
+  /* « Les territoires les moins bien desservis »: one level below the study territory,
+   * ranked by people without a venue within 20 km, then by the accessibility index. */
+  CoverageMap.prototype.loadRanking = function () {
+    var self = this;
+    var s = this.state();
+    var kind = s.within === "fr" ? "fr" : s.within.split(":")[0];
+    var level = RANK_LEVEL[kind] || "departement";
+    var list = byId("carte-classement-liste");
+    var url = this.drawUrl(level, { within: s.within }, RANK_ZOOM[level]);
+    if (this.rankingUrl === url) { return; }
+    this.rankingUrl = url;
+    fetchJson(url).then(function (collection) {
+      if (self.rankingUrl !== url) { return; }
+      clear(list);
+      var ranked = collection.features.filter(function (f) {
+        return (f.properties.population || 0) > 0;
+      }).sort(function (a, b) {
+        var p = a.properties;
+        var q = b.properties;
+        var byPeople = (q.uncovered_population_20km || 0) - (p.uncovered_population_20km || 0);
+        if (byPeople) { return byPeople; }
+        var pi = p.accessibility_index === null ? Infinity : p.accessibility_index;
+        var qi = q.accessibility_index === null ? Infinity : q.accessibility_index;
+        return pi - qi || (p.code < q.code ? -1 : 1);
+      }).slice(0, RANK_SHOWN);
+      setText(byId("carte-classement-titre"), RANK_TITLES[level]);
+      ranked.forEach(function (feature) {
+        var p = feature.properties;
+        var item = document.createElement("li");
+        var link = document.createElement("a");
+        link.href = "#carte-panneau";
+        link.textContent = p.name;
+        link.addEventListener("click", function (event) {
+          event.preventDefault();
+          self.focusTerritory(feature);
+        });
+        var figure = document.createElement("span");
+        figure.className = "ranking-figure";
+        figure.textContent = fmtNumber(p.uncovered_population_20km) +
+          " personnes sans lieu à 20 km (" + fmtShare(p.share_population_covered_20km) +
+          " à portée) · indice " + fmtDecimal(p.accessibility_index);
+        item.appendChild(link);
+        item.appendChild(figure);
+        list.appendChild(item);
+      });
+    }).catch(function () {
+      if (self.rankingUrl === url) { self.rankingUrl = null; clear(list); }
+    });
+  };
+
+  /* Zoom to a territory of the ranked list, show its level, open its panel. */
+  CoverageMap.prototype.focusTerritory = function (feature) {
+    var p = feature.properties;
+    this.controls.level.value = p.level;
+    this.writeState();
+    this.shownLevel = this.levelForZoom() === p.level ? p.level : null;
+    this.selected = p.code;
+    var bounds = window.L.geoJSON(feature).getBounds();
+    if (bounds.isValid()) {
+      this.map.fitBounds(bounds, { padding: [24, 24], animate: false,
+        maxZoom: p.level === "commune" ? 12 : 11 });
+    }
+    this.shownLevel = this.levelForZoom();
+    this.loadTerritories(true);
+    this.selected = p.code;
+    this.renderPanel(feature.properties, true);
+    this.showPanel(feature, false);
+  };
+
+  /* Names of the territories drawn, where they fit inside their territory at this zoom,
+   * largest first, never over a name already placed. */
+  CoverageMap.prototype.placeLabels = function () {
+    var L = window.L;
+    var map = this.map;
+    var self = this;
+    this.labelLayer.clearLayers();
+    var layers = this.territoryLayer.getLayers();
+    if (!layers.length || layers.length > LABEL_MAX) { return; }
+    var size = map.getSize();
+    var candidates = [];
+    layers.forEach(function (layer) {
+      var b = layer.getBounds();
+      if (!b.isValid()) { return; }
+      var nw = map.latLngToContainerPoint(b.getNorthWest());
+      var se = map.latLngToContainerPoint(b.getSouthEast());
+      candidates.push({ layer: layer, w: se.x - nw.x, h: se.y - nw.y });
+    });
+    candidates.sort(function (a, b) { return b.w * b.h - a.w * a.h; });
+    var placed = [];
+    candidates.forEach(function (c) {
+      var name = c.layer.feature.properties.name || "";
+      var width = name.length * 6.8 + 6;
+      var height = 16;
+      if (width > c.w * 0.9 || height > c.h * 0.5) { return; }
+      var centre;
+      try { centre = c.layer.getCenter(); } catch (e) { centre = c.layer.getBounds().getCenter(); }
+      var at = map.latLngToContainerPoint(centre);
+      var box = [at.x - width / 2, at.y - height / 2, at.x + width / 2, at.y + height / 2];
+      if (box[2] < 0 || box[0] > size.x || box[3] < 0 || box[1] > size.y) { return; }
+      var overlaps = placed.some(function (o) {
+        return !(box[2] < o[0] || box[0] > o[2] || box[3] < o[1] || box[1] > o[3]);
+      });
+      if (overlaps) { return; }
+      placed.push(box);
+      var text = document.createElement("span");
+      text.textContent = name;
+      L.marker(centre, { pane: "labels", interactive: false, keyboard: false,
+        icon: L.divIcon({ className: "territory-label", html: text, iconSize: [0, 0] })
+      }).addTo(self.labelLayer);
     });
   };
 

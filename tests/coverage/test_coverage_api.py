@@ -76,10 +76,44 @@ def test_commune_level_requires_within_or_bbox(client, world):
     assert client.get("/api/v1/coverage/commune?within=fr").status_code == 422
 
 
-def test_csv_export_neutralises_formulas(client, world):
+def _french_rows(response) -> list[dict[str, str]]:
+    """Rows as a French spreadsheet reads them: UTF-8 with BOM, `;` between cells."""
+    data = response.get_data()
+    assert data.startswith("\ufeff".encode())
+    return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
+
+
+def _french_number(cell: str) -> float:
+    assert "." not in cell, cell
+    return float(cell.replace(",", "."))
+
+
+def test_csv_export_reads_in_a_french_spreadsheet(client, world):
     response = client.get("/api/v1/coverage/commune?within=dep:991&format=csv")
     assert response.status_code == 200 and response.mimetype == "text/csv"
     assert "attachment" in response.headers["Content-Disposition"]
+    rows = _french_rows(response)
+    assert list(rows[0])[:4] == ["Code", "Nom", "Niveau", "Population"]
+    by_code = {r["Code"]: r for r in rows}
+    assert by_code["99105"]["Nom"] == "'=Formule"
+    assert by_code["99101"]["Au moins un lieu à 10 km"] == "oui"
+    assert by_code["99101"]["Niveau"] == "commune"
+    assert _french_number(by_code["99102"]["Population à 20 km d'un lieu"]) == 2000
+    index = by_code["99101"]["Indice d'accessibilité (1 = moyenne de référence)"]
+    assert "," in index and _french_number(index) > 1
+
+
+def test_csv_export_fills_every_territory_code(client, world):
+    epci = _french_rows(client.get("/api/v1/coverage/epci?within=reg:991&format=csv"))
+    assert [(r["Code EPCI"], r["Code département"], r["Code région"]) for r in epci] == [
+        ("999999991", "991", "991")]
+    deps = _french_rows(client.get("/api/v1/coverage/departement?within=reg:991&format=csv"))
+    assert {(r["Code département"], r["Code région"]) for r in deps} == {
+        ("991", "991"), ("992", "991")}
+
+
+def test_csv_machine_format_keeps_property_names(client, world):
+    response = client.get("/api/v1/coverage/commune?within=dep:991&format=machine")
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
     assert list(rows[0])[:4] == ["code", "name", "level", "population"]
     by_code = {r["code"]: r for r in rows}

@@ -186,3 +186,33 @@ def test_fragility_import_of_the_shared_file(runner, db_session):
 ])
 def test_town_hall_names(commune, expected):
     assert town_hall_name(commune) == expected
+
+
+def test_budget_sets_k_and_states_the_gain(client, db_session):
+    make_world(db_session)
+    url = ("/api/v1/coverage/suggestions?within=dep:991&radius_km=20&budget=250000"
+           "&site_cost=100000&site_capacity=20")
+    body = client.get(url).get_json()
+    assert body["k"] == 2                      # 250 000 € at 100 000 € a site
+    scenario = body["scenario"]
+    assert scenario["budget"] == 250000 and scenario["site_capacity"] == 20
+    assert scenario["newly_covered_population"] == 3500
+    # Cville's town hall with 20 a week lifts C and F towards the mean: the gap shrinks.
+    assert scenario["capacity_gap_after"] < scenario["capacity_gap_before"]
+    assert scenario["capacity_gap_closed"] == pytest.approx(
+        scenario["capacity_gap_before"] - scenario["capacity_gap_after"])
+    # A site without capacity covers people but closes no capacity gap.
+    empty = client.get(url.replace("site_capacity=20", "site_capacity=0")).get_json()
+    assert empty["scenario"]["capacity_gap_closed"] == pytest.approx(0, abs=1e-9)
+
+
+@pytest.mark.parametrize(("query", "field"), [
+    ("budget=1000", "site_cost"),
+    ("budget=1000&site_cost=5000", "budget"),
+])
+def test_budget_errors_are_french(client, db_session, query, field):
+    make_world(db_session)
+    response = client.get(f"/api/v1/coverage/suggestions?within=dep:991&{query}")
+    assert response.status_code in (400, 422)
+    body = response.get_json()
+    assert field in json.dumps(body["errors"]), body

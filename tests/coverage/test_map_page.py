@@ -15,6 +15,7 @@ from flask import url_for
 from core.security import tile_origin
 from coverage.map_api import (
     MAP_FIELDS,
+    ResponseCache,
     ShapeCache,
     degrees_per_pixel,
     digits_for,
@@ -233,3 +234,32 @@ def test_real_communes_are_lighter_on_the_map(app, client, geography, db_session
 def test_map_route_is_documented(client):
     spec = client.get("/api/v1/openapi.json").get_json()
     assert "/api/v1/coverage/map/{level}" in spec["paths"]
+
+
+def test_recompute_is_offered_only_when_the_configuration_allows(app, client, monkeypatch):
+    monkeypatch.setitem(app.config, "PASSERELLE_WEB_REFRESH", False)
+    assert 'id="carte-recalculer"' not in client.get("/carte").get_data(as_text=True)
+    if "coverage.refresh" not in app.view_functions:
+        pytest.skip("pas encore de recalcul en tâche de fond (POST /api/v1/coverage/refresh)")
+    monkeypatch.setitem(app.config, "PASSERELLE_WEB_REFRESH", True)
+    page = client.get("/carte").get_data(as_text=True)
+    assert 'id="carte-recalculer"' in page and 'data-refresh-url="/api/v1/coverage/refresh"' in page
+
+
+def test_response_cache_keeps_the_most_recent_answers():
+    cache = ResponseCache(max_bytes=10)
+    cache.put("a", b"12345")
+    cache.put("b", b"12345")
+    assert cache.get("a") == b"12345"      # a is now the most recent
+    cache.put("c", b"12345")
+    assert cache.get("b") is None and cache.get("a") == b"12345" and cache.get("c")
+
+
+def test_map_answer_changes_with_a_new_run(client, world, db_session):
+    url = "/api/v1/coverage/map/departement?within=reg:991&zoom=7"
+    first = client.get(url)
+    assert client.get(url).headers["ETag"] == first.headers["ETag"]
+    refresh(db_session, Selection(within="reg:991"), detour=1.3, today=dt.date(2026, 6, 2))
+    again = client.get(url)
+    assert again.headers["ETag"] != first.headers["ETag"]
+    assert again.get_json()["run"]["id"] != first.get_json()["run"]["id"]

@@ -15,8 +15,11 @@ So 961 has 15 000 of 17 000 people within 20 km (88,2 %), 962 has nobody within 
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import re
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -41,8 +44,8 @@ COMMUNES = {
     "96101": ("Aubry-d'essai", 10_000, "961", "999600001", (1.0, 47.0, 1.15, 47.3)),
     "96102": ("Bessé-d'essai", 5_000, "961", "999600001", (1.15, 47.0, 1.3, 47.3)),
     "96103": ("Crécy-d'essai", 2_000, "961", None, (1.0, 47.3, 1.3, 47.6)),
-    "96201": ("Dampierre-d'essai", 8_000, "962", None, (1.3, 47.0, 1.6, 47.3)),
-    "96202": ("Essey-d'essai", 1_000, "962", None, (1.3, 47.3, 1.6, 47.6)),
+    "96201": ("Dampierre-d'essai", 8_000, "962", "999600002", (1.3, 47.0, 1.6, 47.3)),
+    "96202": ("Essey-d'essai", 1_000, "962", "999600002", (1.3, 47.3, 1.6, 47.6)),
 }
 
 
@@ -53,12 +56,13 @@ def _centre(bounds: tuple[float, float, float, float]) -> tuple[float, float]:
 def _remove_world(session: Session) -> None:
     session.execute(text("DELETE FROM coverage_run WHERE within = 'reg:96'"))
     session.execute(text(
-        "DELETE FROM coverage_shape WHERE code IN ('96', '961', '962', '999600001') "
+        "DELETE FROM coverage_shape WHERE code IN ('96', '961', '962', '999600001', "
+        "'999600002') "
         "OR code LIKE '96___'"))
     session.execute(delete(Venue).where(Venue.source == SOURCE))
     session.execute(delete(Programme).where(Programme.code == PROGRAMME))
     session.execute(delete(Commune).where(Commune.code.in_(COMMUNES)))
-    session.execute(delete(Epci).where(Epci.code == "999600001"))
+    session.execute(delete(Epci).where(Epci.code.in_(("999600001", "999600002"))))
     session.execute(delete(Departement).where(Departement.code.in_(("961", "962"))))
     session.execute(delete(Region).where(Region.code == "96"))
     session.commit()
@@ -80,6 +84,8 @@ def world(app):
                             population=9_000, geom=square(1.3, 47.0, 1.6, 47.6)),
                 Epci(code="999600001", name="Communauté d'essai", kind="CC",
                      population=15_000, geom=square(1.0, 47.0, 1.3, 47.3)),
+                Epci(code="999600002", name="Communauté du Mont d'essai", kind="CC",
+                     population=9_000, geom=square(1.3, 47.0, 1.6, 47.6)),
             ])
             session.flush()
             for code, (name, population, dep, epci, bounds) in COMMUNES.items():
@@ -147,26 +153,28 @@ def test_click_a_departement_and_read_its_figures(page, world):
 
     page.click('path.coverage-territory[data-code="961"]')
     title = page.locator("#carte-panneau-titre")
-    assert title.inner_text() == "Val d'essai (Département 961)"
+    assert title.inner_text() == "Val d'essai (département)"
     # The panel takes the focus, so that a screen reader reads it next.
     assert page.evaluate("document.activeElement.id") == "carte-panneau"
     figures = _figures(page)
     assert figures["Population"] == "17 000"
     assert figures["Part de la population à moins de 20 km"] == "88,2 %"
-    assert figures["Personnes sans lieu à 20 km"] == "2 000"
+    assert figures["Personnes sans lieu à moins de 20 km"] == "2 000"
     assert figures["Personnes sans lieu à 30 km"] == "2 000"
     assert figures["Communes sans lieu à 30 km"] == "1"
 
-    # Legend of the default measure: fixed classes, one territory in each of two.
-    assert page.inner_text("#carte-legende-titre") == (
-        "Part de la population à moins de 20 km d'un lieu")
-    legend = _legend(page)
-    assert "80 à 95 % (1)" in legend and "moins de 80 % (1)" in legend
-    assert "100 % (0)" in legend
+    # Legend of the default measure, the one that separates territories: people without a
+    # venue within 20 km, classes from the data (quantiles), said in words.
+    assert page.inner_text("#carte-legende-titre") == "Personnes sans lieu à moins de 20 km"
+    assert "quantiles" in page.inner_text("#carte-legende-seuils")
+    assert "plus de 20 km" in page.inner_text("#carte-legende-explication")
+    legend = [item.replace(" ", " ") for item in _legend(page)]
+    assert legend == ["jusqu'à 2 000 (1)", "plus de 2 000 (1)"]
+    territory = 'path.coverage-territory[data-code="961"]'
+    assert page.get_attribute(territory, "fill") == "#f03b20"
+    assert page.get_attribute('path.coverage-territory[data-code="962"]', "fill") == "#bd0026"
 
     # Another measure: the legend changes (title and classes), the map is restyled.
-    territory = 'path.coverage-territory[data-code="961"]'
-    assert page.get_attribute(territory, "fill") == "#f03b20"  # 80 à 95 %
     page.select_option("#carte-mesure", "distance")
     assert page.inner_text("#carte-legende-titre").startswith(
         "Distance moyenne au lieu le plus proche")
@@ -181,8 +189,14 @@ def test_click_a_departement_and_read_its_figures(page, world):
     # Keyboard: a territory is reachable and opens with Enter.
     page.focus('path.coverage-territory[data-code="962"]')
     page.keyboard.press("Enter")
-    assert title.inner_text() == "Mont d'essai (Département 962)"
+    assert title.inner_text() == "Mont d'essai (département)"
     assert _figures(page)["Distance moyenne au lieu le plus proche"] == "aucun lieu à 30 km"
+
+    # Another level: the département's panel does not stay on screen.
+    page.select_option("#carte-maille", "epci")
+    expect(title).to_have_text("Choisissez un territoire")
+    page.select_option("#carte-maille", "departement")
+    page.wait_for_selector('path.coverage-territory[data-code="961"]')
 
     # The exports are the API with the same parameters; the CSV holds what is shown.
     csv_href = page.get_attribute("#carte-export-csv", "href")
@@ -191,8 +205,8 @@ def test_click_a_departement_and_read_its_figures(page, world):
     assert params == {"within": ["reg:96"], "format": ["csv"]}
     exported = page.request.get(page.base_url + csv_href)
     assert exported.status == 200
-    rows = exported.text().strip().splitlines()
-    assert rows[0].startswith("code,name,level,population") and len(rows) == 3
+    rows = exported.text().lstrip("\ufeff").strip().splitlines()
+    assert rows[0].startswith("Code;Nom;Niveau;Population") and len(rows) == 3
     geojson_href = page.get_attribute("#carte-export-geojson", "href")
     assert parse_qs(urlsplit(geojson_href).query)["format"] == ["geojson"]
 
@@ -218,7 +232,7 @@ def test_zoomed_view_loads_communes_of_the_view_only(page, world):
     assert int(parse_qs(drawn.query)["zoom"][0]) >= 9
     page.click('path.coverage-territory[data-code="96102"]')
     figures = _figures(page)
-    assert page.inner_text("#carte-panneau-titre") == "Bessé-d'essai (Commune 96102)"
+    assert page.inner_text("#carte-panneau-titre") == "Bessé-d'essai (commune)"
     assert figures["Part de la population à moins de 20 km"] == "100 %"
     assert figures["Lieux à moins de 10 / 20 / 30 km"] == "0 / 1 / 1"
     # The venue is on the map (clustered layer, from the venues API within the view).
@@ -235,7 +249,7 @@ def test_suggested_sites_and_comparison(page, world):
     page.click("#carte-suggestions button[type=submit]")
     page.wait_for_selector("#carte-sites li")
     # One town hall in Mont d'essai: the one of Dampierre covers its 8 000 people.
-    assert "+8 000 personnes couvertes" in page.inner_text("#carte-sites li").replace(
+    assert "+8 000 personnes à portée" in page.inner_text("#carte-sites li").replace(
         "\u202f", " ")
     comparison = {t: v.replace("\u202f", " ") for t, v in zip(
         page.locator("#carte-comparaison-valeurs dt").all_inner_texts(),
@@ -243,7 +257,7 @@ def test_suggested_sites_and_comparison(page, world):
     assert comparison["Territoire"] == "Mont d'essai"
     assert comparison["Aujourd'hui : part à moins de 20 km"] == "0 %"
     assert comparison["Avec ce site"] == "88,8 %"
-    assert comparison["Personnes nouvellement couvertes"] == "8 000"
+    assert comparison["Personnes nouvellement à portée"] == "8 000"
     assert page.locator(".site-marker").count() == 1
 
 
@@ -273,6 +287,107 @@ def test_suggested_sites_through_a_background_job(page, world, app, job_worker, 
     page.fill("#carte-k", "1")
     page.click("#carte-suggestions button[type=submit]")
     page.wait_for_selector("#carte-sites li", timeout=60_000)
-    assert "+8 000 personnes couvertes" in page.inner_text("#carte-sites li").replace(
+    assert "+8 000 personnes à portée" in page.inner_text("#carte-sites li").replace(
         "\u202f", " ")
     assert job_requests, "la carte n'a pas suivi la tâche de fond"
+
+
+def _french_cells(path) -> list[dict[str, str]]:
+    """A CSV read the way a French spreadsheet reads it: UTF-8 with BOM, `;` separator."""
+    data = Path(path).read_bytes()
+    assert data.startswith("\ufeff".encode()), "BOM attendu"
+    return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
+
+
+def _decimal(cell: str) -> float:
+    assert "." not in cell, cell   # a decimal comma, never a point
+    return float(cell.replace(",", "."))
+
+
+def test_planner_journey(page, browser, world, tmp_path):
+    """The planner's way through /carte: the worst EPCI of the région without touching a
+    control, its panel, a CSV a French spreadsheet reads, a budget scenario, the territory's
+    one-page brief and its standalone map, which requests nothing."""
+    _open_map(page)
+    expect(page.locator("#carte-territoire")).to_have_value("reg:96")
+    # The ranked list, beside the map, without touching a control.
+    first = page.locator("#carte-classement-liste li").first
+    expect(first.locator("a")).to_have_text("Communauté du Mont d'essai")
+    expect(page.locator("#carte-classement-titre")).to_have_text(
+        "Les intercommunalités les moins bien desservies")
+    assert page.locator("#carte-classement-liste li").count() == 2
+    # The territory names are on the map, once each at most.
+    expect(page.locator(".territory-label span").first).to_be_visible()
+    names = page.locator(".territory-label span").all_inner_texts()
+    assert len(names) == len(set(names))
+
+    first.locator("a").click()
+    title = page.locator("#carte-panneau-titre")
+    expect(title).to_have_text("Communauté du Mont d'essai (intercommunalité)")
+    figures = _figures(page)
+    assert figures["Personnes sans lieu à moins de 20 km"] == "9 000"
+    assert figures["Part de la population à moins de 20 km"] == "0 %"
+    page.wait_for_selector('path.coverage-territory[data-code="999600002"].is-selected')
+    # No internal ids or codes in what the planner reads.
+    body = page.inner_text("main")
+    for internal in ("e2sfca_step", "999600002", "carte-essai", "reg:96"):
+        assert internal not in body, internal
+
+    # The export opens in columns in a French spreadsheet.
+    with page.expect_download() as download:
+        page.click("#carte-export-csv")
+    rows = {r["Code"]: r for r in _french_cells(download.value.path())}
+    mont = rows["999600002"]
+    assert mont["Nom"] == "Communauté du Mont d'essai" and mont["Niveau"] == "intercommunalité"
+    assert (mont["Code département"], mont["Code région"]) == ("962", "96")
+    assert _decimal(mont["Personnes sans lieu à 20 km"]) == 9000
+    index = rows["999600001"]["Indice d'accessibilité (1 = moyenne de référence)"]
+    assert _decimal(index) > 1
+
+    # A budget scenario: 200 000 € at 100 000 € a site pays for two sites.
+    page.check("#carte-mode-budget")
+    page.fill("#carte-budget", "200000")
+    page.fill("#carte-cout", "100000")
+    page.fill("#carte-capacite", "20")
+    page.click("#carte-suggestions button[type=submit]")
+    expect(page.locator("#carte-sites li")).to_have_count(2)
+    budget = page.inner_text("#carte-comparaison-budget").replace("\u202f", " ")
+    assert budget.startswith("Avec 200 000 €, à 100 000 € par site et 20 accompagnements "
+                             "par semaine par site : 2 sites financés")
+    comparison = {t: v.replace("\u202f", " ") for t, v in zip(
+        page.locator("#carte-comparaison-valeurs dt").all_inner_texts(),
+        page.locator("#carte-comparaison-valeurs dd").all_inner_texts(), strict=True)}
+    assert comparison["Personnes nouvellement à portée"] == "9 000"
+    assert comparison["Avec ces 2 sites"] == "100 %"
+    # Against the région's mean, the two sites close part of the EPCI's capacity gap.
+    closed, before = comparison["Écart de capacité comblé (accompagnements par semaine)"] \
+        .split(" sur ")
+    assert 0 < _decimal(closed.replace(" ", "")) <= _decimal(before.replace(" ", ""))
+
+    assert serious_violations(page) == []
+
+    # The standalone map: downloaded, opened from the disk, it requests nothing.
+    with page.expect_download() as download:
+        page.click("#carte-folium")
+    saved = tmp_path / "carte.html"
+    download.value.save_as(saved)
+    offline = browser.new_context()
+    requested: list[str] = []
+    offline.on("request", lambda request: requested.append(request.url))
+    try:
+        standalone = offline.new_page()
+        standalone.goto(saved.as_uri())
+        # Leaflet ran from the file itself: the communes are drawn, the sites too.
+        expect(standalone.locator("path.leaflet-interactive")).to_have_count(4)
+    finally:
+        offline.close()
+    assert [url for url in requested if not url.startswith("file:")] == []
+
+    # The one-page brief: printed to PDF (A4), one page.
+    brief = page.get_attribute("#carte-fiche", "href")
+    page.goto(page.base_url + brief)
+    expect(page.locator("h1")).to_contain_text("Communauté du Mont d'essai")
+    assert "Dampierre-d'essai" in page.inner_text(".brief-sites")
+    page.emulate_media(media="print")
+    pdf = page.pdf(format="A4", print_background=True)
+    assert len(re.findall(rb"/Type\s*/Page(?![s\w])", pdf)) == 1
