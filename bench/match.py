@@ -41,6 +41,11 @@ BENCH_DB = "passerelle_bench_match"
 SOURCE = "bench-match"
 PASS_CODE = "bench-pass"
 NOW = dt.datetime(2026, 12, 1, 10, 30, tzinfo=ZoneInfo("Europe/Paris"))
+# Targets of issue 12 (item 8), at the default count (20,000 venues).
+TARGET_RPS = 400
+TARGET_HTTP_P99_MS = 50
+TARGET_P95_MS = 5
+TARGET_MILLION_RATIO = 2
 DAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
 
 
@@ -178,7 +183,7 @@ def _free_port() -> int:
 
 def run_http(url: str, questions, seconds: int, connections: int) -> dict | None:
     """Throughput of GET /api/v1/match under gunicorn -w 2, wrk on 127.0.0.1."""
-    gunicorn = ROOT / ".venv" / "bin" / "gunicorn"
+    gunicorn = Path(sys.executable).parent / "gunicorn"
     wrk = shutil.which("wrk")
     if not gunicorn.exists() or not wrk:
         print("gunicorn ou wrk absent : débit non mesuré.")
@@ -221,6 +226,16 @@ def run_http(url: str, questions, seconds: int, connections: int) -> dict | None
     return {"rps": rps, "requests": total, "non_2xx": int(errors.group(1)) if errors else 0,
             "socket_errors": socket_errors.group(1) if socket_errors else "aucune",
             "p50": p50, "p99": p99, "seconds": seconds, "connections": connections}
+
+
+def to_ms(value: str) -> float:
+    """wrk's latency ('948.12ms', '1.57s', '812.00us') in milliseconds."""
+    number, unit = re.fullmatch(r"([\d.]+)(\w+)", value).groups()
+    return float(number) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60_000}[unit]
+
+
+def verdict(ok: bool) -> str:
+    return "atteinte" if ok else "NON atteinte"
 
 
 def report(label: str, match_ms, base_ms, stats) -> dict:
@@ -305,6 +320,10 @@ def main(argv: list[str] | None = None) -> int:
                 else args.baseline_questions
             match_ms, base_ms, stats = time_match(app, questions, base_n, args.profile)
             figures[size] = report(f"{size} lieux", match_ms, base_ms, stats)
+            if size == sizes[0]:
+                p95 = figures[size]["match_p95"]
+                print(f"  cible p95 en processus ≤ {TARGET_P95_MS} ms : {p95:.2f} ms, "
+                      f"{verdict(p95 <= TARGET_P95_MS)}")
             if not args.no_http:
                 http = run_http(url, questions, args.seconds, args.connections)
                 if http:
@@ -314,10 +333,18 @@ def main(argv: list[str] | None = None) -> int:
                           f"latence p50 {http['p50']} p99 {http['p99']}, "
                           f"{http['non_2xx']} réponses non 2xx, erreurs socket : "
                           f"{http['socket_errors']}")
+                    if size == sizes[0]:
+                        p99 = to_ms(http["p99"])
+                        print(f"  cible débit ≥ {TARGET_RPS} req/s : {http['rps']:.0f}, "
+                              f"{verdict(http['rps'] >= TARGET_RPS)} ; cible p99 ≤ "
+                              f"{TARGET_HTTP_P99_MS} ms : {p99:.0f} ms, "
+                              f"{verdict(p99 <= TARGET_HTTP_P99_MS)}")
         if len(figures) == 2:
             small, big = figures[sizes[0]], figures[1_000_000]
             print(f"\np95 à 1 000 000 / p95 à {sizes[0]} : "
-                  f"{big['match_p95'] / small['match_p95']:.2f} (cible ≤ 2)")
+                  f"{big['match_p95'] / small['match_p95']:.2f} (cible ≤ "
+                  f"{TARGET_MILLION_RATIO}, "
+                  f"{verdict(big['match_p95'] / small['match_p95'] <= TARGET_MILLION_RATIO)})")
         engine.dispose()
     finally:
         if args.keep:

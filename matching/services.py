@@ -40,6 +40,7 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
+    case,
     cast,
     exists,
     extract,
@@ -392,19 +393,30 @@ def perimeter_condition(f: Filters, code_insee, geom) -> ColumnElement[bool]:
         p.c.id == _PID, rules.in_perimeter_sql(p, code_insee, geom)).correlate_except(p))
 
 
+def open_now_condition(week, tz) -> ColumnElement[bool]:
+    """The weekly opening ``week`` (minutes of the week in the zone ``tz``) holds "now"
+    (``:now``), or is unknown. The minute of the week is given for the default zone
+    (``:now_minute``, ``directory.hours.minute_of_week`` computed once in Python): the
+    per-row conversion (``timezone()`` and three ``extract``) is only made for venues in
+    another zone."""
+    local = func.timezone(tz, _NOW)  # now AT TIME ZONE the venue's zone
+
+    def part(field_: str):
+        return cast(extract(field_, local), Integer)
+
+    converted = (part("isodow") - 1) * 1440 + part("hour") * 60 + part("minute")
+    minute = case((tz == oh.DEFAULT_TZ, bindparam("now_minute", type_=Integer)),
+                  else_=converted)
+    return or_(week.is_(None), week.contains(minute))
+
+
 def availability_condition(f: Filters, week, tz, venue_id,
                            per_row: bool = False) -> ColumnElement[bool]:
     """Superset pre-filter: unknown hours, an overlapping weekly opening, an offer's weekly
     schedule, or a session with free seats in the horizon (``per_row``: see
     :func:`venue_conditions`)."""
     if f.now is not None:
-        local = func.timezone(tz, _NOW)  # now AT TIME ZONE the venue's zone
-
-        def part(field_: str):
-            return cast(extract(field_, local), Integer)
-
-        minute = (part("isodow") - 1) * 1440 + part("hour") * 60 + part("minute")
-        return or_(week.is_(None), week.contains(minute))
+        return open_now_condition(week, tz)
     if f.weekly is None:
         return true()
     o = _OFFRE.alias("o")
@@ -489,6 +501,10 @@ def _candidate_query(f: Filters) -> Select:
     box = func.ST_Expand(_GEOM, bindparam("dx", type_=Float), bindparam("dy", type_=Float))
     lv = _LIEU.alias("l")
     knn = lv.c.geom.op("<->", return_type=Float)(_GEOM)
+    # "Open now" is cheap per row (no sub-plan) and, in the evening, lets few venues through:
+    # inside the scan, ``:m`` counts only venues open now (or with unknown hours) instead of
+    # every venue of the reach. A venue with stops is matched at its stops (own branch).
+    now_filter = [open_now_condition(lv.c.opening_week, lv.c.timezone)] if f.now else []
     venues = (select(lv.c.id, cast(null(), BigInteger).label("stop_id"), lv.c.geog,
                      knn.label("knn"), lv.c.status, lv.c.closed_from, lv.c.closed_until,
                      lv.c.services, lv.c.prise_en_charge_specifique, lv.c.code_insee, lv.c.geom,
@@ -496,7 +512,7 @@ def _candidate_query(f: Filters) -> Select:
                      cast(null(), String).label("stop_code_insee"),
                      cast(null(), _Geometry()).label("stop_geom"),
                      cast(null(), INT4MULTIRANGE).label("stop_week"))
-              .where(lv.c.geom.op("&&")(box)).order_by(knn).limit(m))
+              .where(lv.c.geom.op("&&")(box), *now_filter).order_by(knn).limit(m))
     s0 = _STOP.alias("s")
     stop_knn = s0.c.geom.op("<->", return_type=Float)(_GEOM)
     nearest_stops = (select(s0.c.id, s0.c.lieu_id, s0.c.geog, stop_knn.label("knn"),
@@ -520,7 +536,10 @@ def _candidate_query(f: Filters) -> Select:
 
     branch = (select(func.max(near.c.knn).label("last_knn"), func.count().label("rows_seen"))
               .group_by(near.c.stop_id.is_(None)).subquery("branch"))
-    scanned = (select(func.min(branch.c.last_knn).label("scan_bound"))
+    # ``near_rows``: rows of the reach's box that passed the scan's own filter ("open now").
+    scanned = (select(func.min(branch.c.last_knn).label("scan_bound"),
+                      select(func.count()).select_from(near).scalar_subquery()
+                      .label("near_rows"))
                .where(branch.c.rows_seen >= m).cte("scanned"))
 
     n = near.alias("l")
@@ -559,7 +578,7 @@ def _candidate_query(f: Filters) -> Select:
         "publics", o.c.publics), o.c.id)))
         .where(o.c.lieu_id == c.c.lieu_id, o.c.active).scalar_subquery())
     return (
-        select(scanned.c.scan_bound, c.c.lieu_id, c.c.stop_id, c.c.knn,
+        select(scanned.c.scan_bound, scanned.c.near_rows, c.c.lieu_id, c.c.stop_id, c.c.knn,
                func.ST_Distance(c.c.geog, _GEOG, true()).label("distance_m"),
                lieu.c.nom, lieu.c.adresse, lieu.c.code_postal, lieu.c.commune,
                func.ST_Y(lieu.c.geom).label("lat"), func.ST_X(lieu.c.geom).label("lon"),
@@ -613,6 +632,7 @@ def candidate_params(f: Filters, place: Place, reach: int, n: int,
         params["support"] = list(f.support)
     if f.now is not None:
         params["now"] = f.now
+        params["now_minute"] = oh.minute_of_week(f.now, oh.DEFAULT_TZ)
     if f.weekly is not None:
         params["w"] = _multirange(f.weekly)
         params["h0"], params["h1"] = f.horizon
@@ -736,6 +756,9 @@ class _Search:
     # Metres within which every venue was looked at, when the scan cap stopped the search
     # before the answer was certain (None: the answer is exact).
     capped_at_m: float | None = None
+    # No venue or stop of the reach passed the scan's own filter (its box was read whole):
+    # the same search with other constraints relaxed finds nothing either.
+    reach_empty: bool = False
 
 
 def _search(session: Session, place: Place, f: Filters, q: Question, programme,
@@ -764,6 +787,8 @@ def _search(session: Session, place: Place, f: Filters, q: Question, programme,
     while True:
         raw = session.execute(sql, candidate_params(f, place, reach, n, m)).all()
         scanned_deg = raw[0].scan_bound
+        if raw[0].near_rows == 0:
+            return _Search([], [0] * len(steps), reach, steps, 0, reach_empty=True)
         bound = math.inf if scanned_deg is None else scanned_deg
         raw = [r for r in raw if r.lieu_id is not None]
         output_full = len(raw) == n
@@ -890,8 +915,11 @@ def match(q: Question, *, now: datetime, limit: int = 10, session: Session) -> M
     if now.tzinfo is None:
         raise ValueError("now doit être un datetime avec fuseau")
     # The candidate query's estimated cost (many small subplans) crosses jit_above_cost, and
-    # compiling it takes ~60 ms, ten times its run time: no JIT for this transaction.
-    session.execute(_text("SET LOCAL jit = off"))
+    # compiling it takes ~60 ms, ten times its run time: no JIT for this transaction. No
+    # parallel workers either: starting them costs more than the few thousand rows a large
+    # scan reads, and on a loaded machine (every web worker busy) they wait for a core.
+    session.execute(_text("SELECT set_config('jit', 'off', true), "
+                          "set_config('max_parallel_workers_per_gather', '0', true)"))
     place = resolve_place(session, q.where)
     on_date = q.availability.on_date or now.astimezone(PARIS).date()
     reach = q.reach_m() or DEFAULT_REACH_M
@@ -919,7 +947,7 @@ def match(q: Question, *, now: datetime, limit: int = 10, session: Session) -> M
         ranked = _with_slots(session, ranked, f, q, programme, now, place)
     results = [_venue_match(i + 1, r) for i, r in enumerate(ranked)]
     remote = _remote_offers(session, place, f, q, programme)
-    hints = [] if results else _hints(session, place, f, q, programme, now, reach)
+    hints = [] if results else _hints(session, place, f, q, programme, now, reach, search)
     message = ranking.radius_message(search.steps, search.counts, search.radius, limit) \
         if results else None
     if search.capped_at_m is not None:
@@ -1004,14 +1032,17 @@ def _remote_query(f: Filters) -> Select:
             .limit(bindparam("n", type_=Integer)))
 
 
-def _hints(session, place, f, q, programme, now, reach) -> list[str]:
+def _hints(session, place, f, q, programme, now, reach, search: _Search) -> list[str]:
     """Nothing fits: the same search with one constraint relaxed at a time (bounded: one
-    small search per constraint the person gave)."""
+    small search per constraint the person gave). When no venue of the reach is open now
+    (``search.reach_empty``), relaxing another constraint finds none either: not searched."""
     hints: list[str] = []
     has_programme = programme is not None
     small = 50
 
     def count(f2: Filters, q2: Question, reach2: int = reach) -> _Search:
+        if search.reach_empty and f2.now is not None and reach2 <= reach:
+            return _Search([], [], reach2, [], 0, reach_empty=True)
         return _search(session, place, f2, q2, programme if f2.programme_id else None, now,
                        reach2, small, pool_size=small, max_scan=HINT_MAX_SCAN)
 
