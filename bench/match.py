@@ -41,6 +41,8 @@ BENCH_DB = "passerelle_bench_match"
 SOURCE = "bench-match"
 PASS_CODE = "bench-pass"
 NOW = dt.datetime(2026, 12, 1, 10, 30, tzinfo=ZoneInfo("Europe/Paris"))
+# "Open now" questions in the evening (few venues open: the web server's real clock at night).
+EVENING = NOW.replace(hour=19, minute=30)
 # Targets of issue 12 (item 8), at the default count (20,000 venues).
 TARGET_RPS = 400
 TARGET_HTTP_P99_MS = 50
@@ -175,6 +177,24 @@ def time_match(app, questions, baseline_questions: int | None = None, profile: b
     return match_ms, base_ms, stats
 
 
+def time_evening(app, questions) -> tuple[list[float], int]:
+    """In-process times of the "open now" questions at ``EVENING``, and how many found none."""
+    from extensions import db
+    from matching.schemas import parse_question
+    from matching.services import match
+
+    times, empty = [], 0
+    with app.app_context():
+        session = db.session
+        for q in [parse_question(q) for q in questions if q.get("now")]:
+            started = time.perf_counter()
+            result = match(q, now=EVENING, limit=10, session=session)
+            times.append((time.perf_counter() - started) * 1000)
+            session.rollback()
+            empty += not result.results
+    return times, empty
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -194,7 +214,8 @@ def run_http(url: str, questions, seconds: int, connections: int) -> dict | None
                PASSERELLE_RATE_LIMITS_ENABLED="0")
     server = subprocess.Popen(
         [str(gunicorn), "-w", "2", "-b", f"127.0.0.1:{port}", "--log-level", "warning",
-         "wsgi:app"], cwd=ROOT, env=env, start_new_session=True)
+         "wsgi:app"], cwd=ROOT, env=env, start_new_session=True,
+        stdout=subprocess.DEVNULL)  # gunicorn.conf.py's access log, one line a request
     with tempfile.TemporaryDirectory() as tmp:
         try:
             for _ in range(100):
@@ -320,6 +341,12 @@ def main(argv: list[str] | None = None) -> int:
                 else args.baseline_questions
             match_ms, base_ms, stats = time_match(app, questions, base_n, args.profile)
             figures[size] = report(f"{size} lieux", match_ms, base_ms, stats)
+            evening, empty = time_evening(app, questions)
+            if evening:
+                print(f"  « ouvert maintenant » à {EVENING:%H:%M} : p50 "
+                      f"{statistics.median(evening):7.2f} ms   p95 "
+                      f"{percentile(evening, 95):7.2f} ms   ({len(evening)} questions, "
+                      f"{empty} sans résultat)")
             if size == sizes[0]:
                 p95 = figures[size]["match_p95"]
                 print(f"  cible p95 en processus ≤ {TARGET_P95_MS} ms : {p95:.2f} ms, "
