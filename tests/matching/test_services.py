@@ -284,3 +284,21 @@ def test_an_open_venue_in_a_closure_period_is_not_recommended(db_session, town):
     result = assign_cohort([PersonNeed("P", q)], now=NOW, session=db_session)
     assert result.assignments and result.assignments[0].venue_id != until_next_month.id
     assert result.assignments[0].venue_id == reopened.id
+
+
+def test_open_now_at_night_gives_the_relaxation_hints(db_session, town):
+    """At 23:00 nothing fits "open now" (the filter runs inside the nearest-first scan): the
+    hints relax one constraint at a time, "open now" kept for the others."""
+    night = dt.datetime(2026, 12, 1, 23, 0, tzinfo=PARIS)
+    q = here(programme="pass-test", services=(DEMARCHES,), availability=Availability(now=True),
+             max_distance_m=20_000)
+    result = match(q, now=night, limit=10, session=db_session)
+    day = match(q, now=NOW, limit=10, session=db_session)
+    assert result.results == [] and day.results
+    # The same hints as when every relaxed search ran whole (measured on the previous matcher).
+    assert result.hints == [
+        "2 lieux acceptent ce pass à moins de 20 km, mais aucun en ce moment.",
+        "1 lieu accepte ce pass à moins de 20 km, mais aucun ne propose « Aide aux démarches "
+        "administratives ».",
+        "2 lieux proposent ce service à moins de 20 km, mais aucun n'accepte ce pass.",
+    ]
