@@ -1,0 +1,142 @@
+"""Figures for funders: per programme, territory (commune, département or région of the
+venue) and month — referrals sent, accepted, refused by reason, honoured, cheques
+honoured, median days to answer. Every count below ``THRESHOLD`` is suppressed (None),
+so that no person can be singled out."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from core.errors import InvalidInput
+
+from . import states
+
+THRESHOLD = 5
+LEVELS = {"commune": ("c.code", "c.name"),
+          "departement": ("d.code", "d.name"),
+          "region": ("r.code", "r.name")}
+LEVEL_LABELS_FR = {"commune": "commune", "departement": "département", "region": "région"}
+ACCEPTED_OR_LATER = (states.ACCEPTED, states.ATTENDED, states.NO_SHOW, states.HONOURED)
+
+
+@dataclass(frozen=True)
+class Filters:
+    level: str = "departement"
+    programme_id: int | None = None
+    since: dt.date | None = None
+    until: dt.date | None = None
+
+    @classmethod
+    def parse(cls, args) -> Filters:
+        errors = {}
+        level = args.get("niveau", "departement") or "departement"
+        if level not in LEVELS:
+            errors["niveau"] = ["Niveau attendu : commune, departement ou region."]
+        programme = args.get("programme") or None
+        if programme is not None and not str(programme).isdigit():
+            errors["programme"] = ["Identifiant de programme attendu (nombre)."]
+        dates = {}
+        for name in ("depuis", "jusqua"):
+            value = args.get(name) or None
+            try:
+                dates[name] = dt.date.fromisoformat(value) if value else None
+            except ValueError:
+                errors[name] = ["Date attendue (AAAA-MM-JJ)."]
+        if errors:
+            raise InvalidInput(errors=errors)
+        return cls(level, int(programme) if programme else None, dates["depuis"],
+                   dates["jusqua"])
+
+
+def suppress(value: int | None) -> int | None:
+    """A count shown only from THRESHOLD on (0 stays 0: nobody to single out)."""
+    if value is None or value == 0:
+        return value
+    return value if value >= THRESHOLD else None
+
+
+def figures(session: Session, filters: Filters, programme_ids: list[int] | None = None,
+            communes: list[str] | None = None) -> list[dict]:
+    """One row per programme × territory × month (Paris time)."""
+    code, name = LEVELS[filters.level]
+    where = ["TRUE"]
+    params: dict = {"accepted": list(ACCEPTED_OR_LATER)}
+    if filters.programme_id is not None:
+        where.append("o.programme_id = :programme_id")
+        params["programme_id"] = filters.programme_id
+    if programme_ids is not None:
+        where.append("o.programme_id = ANY(:programme_ids)")
+        params["programme_ids"] = programme_ids
+    if communes is not None:
+        where.append("c.code = ANY(:communes)")
+        params["communes"] = communes
+    if filters.since:
+        where.append("o.created_at >= :since")
+        params["since"] = filters.since
+    if filters.until:
+        where.append("o.created_at < :until")
+        params["until"] = filters.until + dt.timedelta(days=1)
+    rows = session.execute(text(f"""
+        SELECT p.id AS programme_id, coalesce(p.name, 'sans pass') AS programme,
+               {code} AS code, {name} AS territoire,
+               to_char(date_trunc('month', o.created_at AT TIME ZONE 'Europe/Paris'),
+                       'YYYY-MM') AS mois,
+               count(*) AS envoyees,
+               count(*) FILTER (WHERE o.state = ANY(:accepted)) AS acceptees,
+               count(*) FILTER (WHERE o.state = 'refused') AS refusees,
+               count(*) FILTER (WHERE o.state = 'expired') AS expirees,
+               count(*) FILTER (WHERE o.state = 'honoured') AS honorees,
+               coalesce(sum(o.cheques_honoured) FILTER (WHERE o.state = 'honoured'), 0)
+                   AS cheques_honores,
+               count(o.answered_at) AS repondues,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY
+                   extract(epoch FROM o.answered_at - o.created_at) / 86400.0)
+                   FILTER (WHERE o.answered_at IS NOT NULL) AS delai_median
+        FROM orientation o
+        JOIN lieu l ON l.id = o.lieu_id
+        JOIN commune c ON c.code = l.code_insee
+        JOIN departement d ON d.code = c.departement_code
+        JOIN region r ON r.code = c.region_code
+        LEFT JOIN programme p ON p.id = o.programme_id
+        WHERE {' AND '.join(where)}
+        GROUP BY 1, 2, 3, 4, 5 ORDER BY 5, 2, 4"""), params).mappings().all()
+    reasons = _reasons(session, code, where, params)
+    result = []
+    for row in rows:
+        key = (row["programme_id"], row["code"], row["mois"])
+        by_reason = {label: suppress(reasons.get(key, {}).get(reason, 0))
+                     for reason, label in states.REFUSAL_REASONS.items()}
+        median = row["delai_median"] if row["repondues"] >= THRESHOLD else None
+        result.append({
+            "programme": row["programme"], "programme_id": row["programme_id"],
+            "niveau": filters.level, "code": row["code"], "territoire": row["territoire"],
+            "mois": row["mois"], "envoyees": suppress(row["envoyees"]),
+            "acceptees": suppress(row["acceptees"]), "refusees": suppress(row["refusees"]),
+            "refusees_par_motif": by_reason, "expirees": suppress(row["expirees"]),
+            "honorees": suppress(row["honorees"]),
+            "cheques_honores": row["cheques_honores"]
+            if suppress(row["honorees"]) is not None else None,
+            "delai_median_jours": round(float(median), 1) if median is not None else None,
+        })
+    return result
+
+
+def _reasons(session: Session, code: str, where: list[str], params: dict) -> dict:
+    out: dict = {}
+    for row in session.execute(text(f"""
+        SELECT o.programme_id, {code} AS code,
+               to_char(date_trunc('month', o.created_at AT TIME ZONE 'Europe/Paris'),
+                       'YYYY-MM') AS mois, o.refusal_reason, count(*) AS n
+        FROM orientation o
+        JOIN lieu l ON l.id = o.lieu_id
+        JOIN commune c ON c.code = l.code_insee
+        JOIN departement d ON d.code = c.departement_code
+        JOIN region r ON r.code = c.region_code
+        WHERE o.state = 'refused' AND {' AND '.join(where)}
+        GROUP BY 1, 2, 3, 4"""), params):
+        out.setdefault((row.programme_id, row.code, row.mois), {})[row.refusal_reason] = row.n
+    return out
