@@ -18,7 +18,7 @@ LABELS_FR = {
 }
 # The verb of each target state, for messages ("ne peut pas être acceptée").
 VERBS_FR = {
-    ACCEPTED: "acceptée", REFUSED: "refusée", EXPIRED: "expirée",
+    SENT: "renvoyée", ACCEPTED: "acceptée", REFUSED: "refusée", EXPIRED: "expirée",
     ATTENDED: "marquée comme venue", NO_SHOW: "marquée comme pas venue",
     HONOURED: "marquée comme pass honoré",
 }
