@@ -149,6 +149,8 @@ def _details(referral: Referral) -> dict:
 @requires("prescriber", scope=referral_structure_scope)
 def slip(referral_id: int):
     referral = db.session.get(Referral, referral_id)
+    if referral is None:  # an administrator passes the rule without its scope
+        raise NotFound("Orientation introuvable.")
     return render_template("referrals/slip.html", **_details(referral))
 
 
