@@ -4,6 +4,9 @@ from the e-mail link (read from a real SMTP server), the person attends, the ven
 
 from __future__ import annotations
 
+import re
+from html import unescape
+
 from sqlalchemy import select
 
 from accounts.models import JournalEntry
@@ -152,3 +155,18 @@ def test_follow_up_filters_and_csv_neutralises_formulas(app, db_session, world, 
     # Another structure's slip is refused.
     foreign = db_session.scalar(select(Referral).where(Referral.structure == "Mission locale"))
     assert client.get(f"/orienter/orientations/{foreign.id}/fiche").status_code == 403
+
+
+def test_orienter_results_link_to_the_referral_form(app, db_session, world, clock):
+    client = app.test_client()
+    sign_in(client, "conseillere@ccas.fr")
+    html = client.get("/orienter", query_string={
+        "where": "Ma position", "lat": "44.84", "lon": "-0.57",
+        "programme": world.programme.code}).get_data(as_text=True)
+    link = re.search(r'href="(/orienter/orientation\?lieu=' + str(world.venue.id)
+                     + r'[^"]*)"', html)
+    assert link, "pas de lien « Orienter ici »"
+    target = unescape(link.group(1))
+    assert f"pass={world.programme.code}" in target
+    form = client.get(target).get_data(as_text=True)
+    assert f'<option value="{world.programme.id}" selected>Pass Gironde</option>' in form
