@@ -39,17 +39,21 @@ class Filters:
         programme = args.get("programme") or None
         if programme is not None and not str(programme).isdigit():
             errors["programme"] = ["Identifiant de programme attendu (nombre)."]
-        dates = {}
-        for name in ("depuis", "jusqua"):
-            value = args.get(name) or None
-            try:
-                dates[name] = dt.date.fromisoformat(value) if value else None
-            except ValueError:
-                errors[name] = ["Date attendue (AAAA-MM-JJ)."]
+        dates = {name: parse_day(args, name, errors) for name in ("depuis", "jusqua")}
         if errors:
             raise InvalidInput(errors=errors)
         return cls(level, int(programme) if programme else None, dates["depuis"],
                    dates["jusqua"])
+
+
+def parse_day(args, name: str, errors: dict) -> dt.date | None:
+    """The date of field ``name`` (AAAA-MM-JJ), or None; a French error in ``errors``."""
+    value = args.get(name) or None
+    try:
+        return dt.date.fromisoformat(value) if value else None
+    except ValueError:
+        errors[name] = ["Date attendue (AAAA-MM-JJ)."]
+        return None
 
 
 def suppress(value: int | None) -> int | None:

@@ -176,16 +176,12 @@ def _follow_up_rows():
             errors["programme"] = ["Programme inconnu."]
         else:
             query = query.where(Referral.programme_id == int(programme))
-    for name, op in (("depuis", "ge"), ("jusqua", "lt")):
-        value = request.args.get(name) or ""
-        if value:
-            try:
-                day = dt.date.fromisoformat(value)
-            except ValueError:
-                errors[name] = ["Date attendue (AAAA-MM-JJ)."]
-                continue
-            query = query.where(Referral.created_at >= day if op == "ge"
-                                else Referral.created_at < day + dt.timedelta(days=1))
+    since = figures.parse_day(request.args, "depuis", errors)
+    until = figures.parse_day(request.args, "jusqua", errors)
+    if since:
+        query = query.where(Referral.created_at >= since)
+    if until:
+        query = query.where(Referral.created_at < until + dt.timedelta(days=1))
     if errors:
         raise InvalidInput(errors=errors)
     return list(db.session.execute(query.limit(2000)))

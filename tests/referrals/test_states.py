@@ -38,6 +38,6 @@ def test_messages_say_what_is_possible():
 
 
 def test_final_states_and_labels_are_french():
-    assert states.FINAL == {"refused", "expired", "no_show", "honoured"}
+    assert {"refused", "expired", "no_show", "honoured"} == states.FINAL
     assert set(states.LABELS_FR) == set(states.STATES)
     assert all(states.REFUSAL_REASONS.values())

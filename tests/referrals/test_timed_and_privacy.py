@@ -4,15 +4,17 @@ canaries that must never reach a log line, an error report or the journal."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
+import re
 import uuid
 
 from sqlalchemy import select, text
 
 from accounts.models import JournalEntry
 from referrals.models import Referral
-from tests.accounts.conftest import post_form, sign_in
+from tests.accounts.conftest import csrf_token, post_form, sign_in
 from tests.referrals.conftest import path_of, refer
 
 
@@ -67,7 +69,7 @@ def test_anonymisation_after_730_days_on_a_frozen_clock(app, runner, db_session,
         "SELECT count(*) FROM orientation WHERE created_at < :limit AND (first_name IS NOT "
         "NULL OR contact_value IS NOT NULL OR availability IS NOT NULL OR note IS NOT NULL "
         "OR cardinality(pass_numbers) > 0)"),
-        {"limit": clock.now - __import__("datetime").timedelta(days=730)})
+        {"limit": clock.now - dt.timedelta(days=730)})
     assert left == 0
     assert runner.invoke(args=["referrals", "anonymise", "--jours", "0"]).exit_code != 0
 
@@ -126,13 +128,9 @@ def test_canaries_never_reach_the_logs_nor_the_journal(app, db_session, world, c
     assert post_form(prescriber, url, form).status_code == 302
     assert post_form(prescriber, url, {**form, "contact": "courriel",
                                        "coordonnee": mail_canary}).status_code == 302
-    links = [path_of(m.get_body(("plain",)).get_content().split("lien")[0] and
-                     __import__("re").search(r"https?://\S+",
-                                             m.get_body(("plain",)).get_content()).group(0))
-             for m in smtp.to("gerant@mediatheque.fr")]
+    links = [path_of(re.search(r"https?://\S+", m.get_body(("plain",)).get_content())
+                     .group(0)) for m in smtp.to("gerant@mediatheque.fr")]
     venue = app.test_client()
-    from tests.accounts.conftest import csrf_token
-
     page = venue.get(links[0]).get_data(as_text=True)
     assert canaries[0] in page  # the venue does read it
     venue.post(links[0], data={"action": "refuser", "motif": "nope",
