@@ -56,3 +56,18 @@ def stats(args):
     filters = figures.Filters(args["niveau"], args["programme"], args["depuis"],
                               args["jusqua"])
     return {"seuil": figures.THRESHOLD, "lignes": figures.figures(db.session, filters)}
+
+
+class LayerQuerySchema(Schema):
+    niveau = fields.String(load_default="departement",
+                           validate=validate.OneOf(list(figures.LEVELS)))
+    programme = fields.Integer(load_default=None)
+
+
+@blp.route("/carte")
+@blp.arguments(LayerQuerySchema, location="query")
+@blp.response(200)
+def demand_layer(args):
+    """Couche de la carte du planificateur (GeoJSON) : orientations pour 1 000 habitants
+    et refus pour manque de place, par territoire du lieu ; petits nombres masqués."""
+    return figures.demand_layer(db.session, args["niveau"], args["programme"])

@@ -6,6 +6,7 @@ so that no person can be singled out."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 
 from sqlalchemy import text
@@ -144,3 +145,52 @@ def _reasons(session: Session, code: str, where: list[str], params: dict) -> dic
         GROUP BY 1, 2, 3, 4"""), params):
         out.setdefault((row.programme_id, row.code, row.mois), {})[row.refusal_reason] = row.n
     return out
+
+
+TABLES = {"commune": ("commune", "c.code"), "departement": ("departement", "d.code"),
+          "region": ("region", "r.code")}
+
+
+def demand_layer(session: Session, level: str, programme_id: int | None = None,
+                 simplify: float = 0.005) -> dict:
+    """The planner's layer: per territory, referrals per 1,000 inhabitants (the demand
+    that reached a venue) and refusals for lack of capacity (the demand that was not
+    met); a GeoJSON FeatureCollection (lon/lat), counts below THRESHOLD suppressed."""
+    if level not in TABLES:
+        raise InvalidInput(errors={"niveau": ["Niveau attendu : commune, departement ou "
+                                              "region."]})
+    table, key = TABLES[level]
+    params: dict = {"tolerance": simplify}
+    where = ""
+    if programme_id is not None:
+        where = "AND o.programme_id = :programme_id"
+        params["programme_id"] = programme_id
+    rows = session.execute(text(f"""
+        WITH counts AS (
+            SELECT {key} AS code, count(*) AS envoyees,
+                   count(*) FILTER (WHERE o.state = 'refused'
+                                    AND o.refusal_reason = 'capacity') AS refus_capacite
+            FROM orientation o
+            JOIN lieu l ON l.id = o.lieu_id
+            JOIN commune c ON c.code = l.code_insee
+            JOIN departement d ON d.code = c.departement_code
+            JOIN region r ON r.code = c.region_code
+            WHERE TRUE {where}
+            GROUP BY 1)
+        SELECT t.code, t.name, t.population, counts.envoyees, counts.refus_capacite,
+               ST_AsGeoJSON(ST_SimplifyPreserveTopology(t.geom, :tolerance), 5) AS geometry
+        FROM counts JOIN {table} t ON t.code = counts.code
+        ORDER BY t.code"""), params).mappings().all()
+    features = []
+    for row in rows:
+        sent = suppress(row["envoyees"])
+        rate = (round(1000 * row["envoyees"] / row["population"], 2)
+                if sent is not None and row["population"] else None)
+        features.append({
+            "type": "Feature",
+            "geometry": json.loads(row["geometry"]) if row["geometry"] else None,
+            "properties": {"code": row["code"], "nom": row["name"],
+                           "population": row["population"], "orientations": sent,
+                           "orientations_pour_1000_habitants": rate,
+                           "refus_manque_de_place": suppress(row["refus_capacite"])}})
+    return {"type": "FeatureCollection", "features": features}

@@ -170,3 +170,23 @@ def test_orienter_results_link_to_the_referral_form(app, db_session, world, cloc
     assert f"pass={world.programme.code}" in target
     form = client.get(target).get_data(as_text=True)
     assert f'<option value="{world.programme.id}" selected>Pass Gironde</option>' in form
+
+
+def test_planner_layer_counts_per_thousand_and_capacity_refusals(app, db_session, world,
+                                                                  clock):
+    from referrals import services
+    from referrals.views import LINK_ACTOR
+
+    for n in range(7):
+        referral = refer(db_session, world, clock.now, first_name=f"C{n}", seance=False)
+        if n < 5:
+            services.refuse(db_session, referral.id, "capacity", None, clock.now, LINK_ACTOR)
+    layer = app.test_client().get("/api/v1/stats/carte?niveau=commune").get_json()
+    [feature] = layer["features"]
+    props = feature["properties"]
+    assert feature["geometry"]["type"] in ("MultiPolygon", "Polygon")
+    assert (props["code"], props["orientations"], props["refus_manque_de_place"]) == (
+        "33063", 7, 5)
+    assert props["orientations_pour_1000_habitants"] == round(7000 / props["population"], 2)
+    departement = app.test_client().get("/api/v1/stats/carte").get_json()["features"][0]
+    assert departement["properties"]["code"] == "33"
