@@ -33,7 +33,7 @@ from directory.programmes import parse_perimeter_code
 from extensions import db
 from geodata.models import Commune
 
-from . import figures, notify, services, states
+from . import figures, groups, notify, services, states
 from .models import CONTACT_KINDS, Referral
 
 bp = Blueprint("referrals", __name__)
@@ -152,6 +152,63 @@ def slip(referral_id: int):
     if referral is None:  # an administrator passes the rule without its scope
         raise NotFound("Orientation introuvable.")
     return render_template("referrals/slip.html", **_details(referral))
+
+
+@bp.route("/orienter/groupe", methods=["GET", "POST"])
+@requires("prescriber")
+def group():
+    """Upload a pseudonymous list, see the cohort assignment, adjust it."""
+    context = {"programmes": _programmes(), "consent_text": services.CONSENT_TEXT,
+               "structures": _my_structures() or ["administration"]}
+    if request.method == "GET":
+        return render_template("referrals/group.html", result=None, form={}, errors={},
+                               **context)
+    upload = request.files.get("fichier")
+    programme = db.session.get(Programme, _int("programme") or 0)
+    try:
+        result = groups.assign(db.session, upload.read() if upload else b"",
+                               programme.code if programme else None, now())
+    except InvalidInput as exc:
+        db.session.rollback()
+        return render_template("referrals/group.html", result=None, form=request.form,
+                               errors=exc.errors, message="Le fichier ne convient pas : "
+                               "corrigez-le puis recommencez.", **context), 422
+    return render_template("referrals/group.html", result=result, form=request.form,
+                           errors={}, **context)
+
+
+@bp.post("/orienter/groupe/envoyer")
+@requires("prescriber")
+def group_send():
+    structures = _my_structures() or ["administration"]
+    structure = request.form.get("structure") if request.form.get("structure") in structures \
+        else structures[0]
+    rows = []
+    count = _int("n") or 0
+    for i in range(min(count, 2000)):
+        lieu = (request.form.get(f"p-{i}-lieu") or "").strip()
+        seance = (request.form.get(f"p-{i}-seance") or "").strip()
+        rows.append({"id": (request.form.get(f"p-{i}-id") or "")[:64],
+                     "lieu": int(lieu) if lieu.isdigit() and len(lieu) < 18 else 0,
+                     "seance": int(seance) if seance.isdigit() and len(seance) < 18 else None,
+                     "garder": request.form.get(f"p-{i}-garder") == "oui"})
+    try:
+        sent = groups.send(db.session, rows, prescriber_id=g.person.id, structure=structure,
+                           programme_id=_int("programme"), cheques=request.form.get("cheques"),
+                           consent=request.form.get("consentement") == "oui", now=now(),
+                           actor=actor("prescriber"))
+        tokens = [(r, services.new_link(db.session, r, now(), _settings())) for r in sent]
+    except (InvalidInput, NotFound) as exc:
+        db.session.rollback()
+        detail = " ".join(t for texts in (getattr(exc, "errors", None) or {}).values()
+                          for t in texts)
+        flash(f"Rien n'a été envoyé : {detail or exc.message}", "erreur")
+        return redirect(url_for("referrals.group")), 303
+    db.session.commit()
+    for referral, token in tokens:
+        notify.to_venue(referral, token)
+    flash(f"{len(sent)} orientation(s) envoyée(s).")
+    return redirect(url_for("referrals.follow_up"))
 
 
 # --------------------------------------------------------------------------- follow-up

@@ -4,6 +4,7 @@ from the e-mail link (read from a real SMTP server), the person attends, the ven
 
 from __future__ import annotations
 
+import io
 import re
 from html import unescape
 
@@ -190,3 +191,33 @@ def test_planner_layer_counts_per_thousand_and_capacity_refusals(app, db_session
     assert props["orientations_pour_1000_habitants"] == round(7000 / props["population"], 2)
     departement = app.test_client().get("/api/v1/stats/carte").get_json()["features"][0]
     assert departement["properties"]["code"] == "33"
+
+
+def test_group_upload_assign_adjust_and_send(app, db_session, world, clock, smtp):
+    client = app.test_client()
+    sign_in(client, "conseillere@ccas.fr")
+    token = csrf_token(client, "/orienter/groupe")
+    personal = client.post("/orienter/groupe", data={
+        "csrf_token": token, "fichier": (io.BytesIO(b"id,nom,postal_code\nP-1,Dupont,33000\n"),
+                                         "groupe.csv")}, content_type="multipart/form-data")
+    assert personal.status_code == 422
+    assert "Données personnelles refusées" in unescape(personal.get_data(as_text=True))
+    csv_body = b"id,lat,lon\nP-1,44.84,-0.57\nP-2,44.84,-0.57\nP-3,44.841,-0.571\n"
+    page = client.post("/orienter/groupe", data={
+        "csrf_token": token, "programme": str(world.programme.id),
+        "fichier": (io.BytesIO(csv_body), "groupe.csv")}, content_type="multipart/form-data")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200, html[:600]
+    assert "3 personne(s) placée(s)" in html and "Médiathèque Pey-Berland" in html
+    fields = dict(re.findall(r'name="(p-\d+-(?:id|lieu))" value="([^"]*)"', html))
+    data = {"csrf_token": token, "n": "3", "programme": str(world.programme.id),
+            "cheques": "1", "consentement": "oui", **fields,
+            "p-0-garder": "oui", "p-1-garder": "oui"}  # P-3 left out
+    assert client.post("/orienter/groupe/envoyer", data={**data, "consentement": ""}) \
+        .status_code == 303
+    assert db_session.scalar(select(Referral).where(Referral.first_name == "P-1")) is None
+    done = client.post("/orienter/groupe/envoyer", data=data)
+    assert done.status_code == 302
+    sent = list(db_session.scalars(select(Referral.first_name).order_by(Referral.id)))
+    assert sent == ["P-1", "P-2"]
+    assert len(smtp.to("gerant@mediatheque.fr")) == 2
