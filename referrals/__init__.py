@@ -19,3 +19,8 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(referrals_cli)
     # /orienter offers "Orienter ici" only when this package is installed.
     app.jinja_env.globals["referral_url"] = referral_url
+    # The accounts' pages link to these only when this package is installed.
+    app.jinja_env.globals["referral_pages"] = {
+        "venue": "referrals.venue_dashboard", "follow_up": "referrals.follow_up",
+        "group": "referrals.group", "figures": "referrals.figures_page",
+        "person": "referrals.person_data"}

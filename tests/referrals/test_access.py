@@ -71,3 +71,16 @@ def test_referral_routes_against_every_profile(app, db_session, clock, geography
                         failures.append((method, url, persona, owner, status, "fuite"))
     assert failures == [], failures[:20]
     assert checked > len(routes) * len(PERSONAS)
+
+
+def test_spaces_link_to_the_referral_pages(app, db_session, clock, geography):
+    venue = cat.venue(db_session, -0.57, 44.84, nom="Lieu lié", code_insee="33063")
+    make_person(db_session, "p@lien.fr", ("prescriber", "CCAS"),
+                ("venue_manager", str(venue.id)))
+    client = app.test_client()
+    sign_in(client, "p@lien.fr")
+    home = client.get("/espace").get_data(as_text=True)
+    assert 'href="/orienter/suivi"' in home and 'href="/orienter/groupe"' in home
+    assert "/statistiques/orientations" not in home
+    venue_page = client.get(f"/espace/lieux/{venue.id}").get_data(as_text=True)
+    assert f'href="/espace/lieux/{venue.id}/orientations"' in venue_page
