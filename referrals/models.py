@@ -96,7 +96,7 @@ class ReferralLink(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    used_for: Mapped[str | None] = mapped_column(String(10))
+    used_for: Mapped[str | None] = mapped_column(String(16))  # the action taken
 
 
 __all__ = ["CONTACT_KINDS", "Referral", "ReferralLink"]

@@ -76,7 +76,7 @@ def upgrade():
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('used_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('used_for', sa.String(length=10), nullable=True),
+    sa.Column('used_for', sa.String(length=16), nullable=True),
     sa.ForeignKeyConstraint(['referral_id'], ['orientation.id'], name=op.f('fk_orientation_lien_referral_id_orientation'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_orientation_lien')),
     sa.UniqueConstraint('nonce_hash', name=op.f('uq_orientation_lien_nonce_hash'))

@@ -221,3 +221,43 @@ def test_group_upload_assign_adjust_and_send(app, db_session, world, clock, smtp
     sent = list(db_session.scalars(select(Referral.first_name).order_by(Referral.id)))
     assert sent == ["P-1", "P-2"]
     assert len(smtp.to("gerant@mediatheque.fr")) == 2
+
+
+def test_venue_proposes_another_session_and_a_full_session_is_refused(app, db_session,
+                                                                       world, clock, smtp):
+    import datetime as dt
+
+    from referrals import services
+    from referrals.views import LINK_ACTOR
+
+    later = TrainingSession(offre_id=world.offer.id,
+                            starts_at=clock.now + dt.timedelta(days=14),
+                            ends_at=clock.now + dt.timedelta(days=14, hours=2), seats=1)
+    db_session.add(later)
+    db_session.flush()
+    first = refer(db_session, world, clock.now, first_name="A")
+    token = services.new_link(db_session, first, clock.now,
+                              services.Settings.from_config(app.config))
+    link = f"/orientation/reponse/{token}"
+    browser = app.test_client()
+    page = browser.post(link, data={"action": "autre_seance", "seance": str(later.id),
+                                    "csrf_token": csrf_token(browser, link)})
+    assert page.status_code == 200, page.get_data(as_text=True)[:600]
+    db_session.refresh(first)
+    assert (first.state, first.seance_id) == ("accepted", later.id)
+    assert db_session.get(TrainingSession, later.id).seats_taken == 1
+    assert db_session.get(TrainingSession, world.seance.id).seats_taken == 0
+    second = refer(db_session, world, clock.now, first_name="B")
+    token = services.new_link(db_session, second, clock.now,
+                              services.Settings.from_config(app.config))
+    db_session.commit()  # the view's rollback must not undo the test's own rows
+    link = f"/orientation/reponse/{token}"
+    full = browser.post(link, data={"action": "autre_seance", "seance": str(later.id),
+                                    "csrf_token": csrf_token(browser, link)})
+    assert full.status_code == 409
+    assert "Cette séance est complète" in unescape(full.get_data(as_text=True))
+    assert browser.get(link).status_code == 200  # the link was not spent by the failure
+    db_session.refresh(second)
+    assert second.state == "sent"
+    services.refuse(db_session, second.id, "capacity", "complet", clock.now, LINK_ACTOR)
+    assert browser.get(link).status_code == 200  # still readable: shows the state
