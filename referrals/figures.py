@@ -64,6 +64,20 @@ def suppress(value: int | None) -> int | None:
     return value if value >= THRESHOLD else None
 
 
+def protect_parts(parts: dict[str, int], total: int) -> dict[str, int | None]:
+    """Suppress small parts of a shown total, and one more part when a single one would
+    otherwise be recovered by subtraction (secondary suppression)."""
+    shown = {k: suppress(v) for k, v in parts.items()}
+    hidden = [k for k, v in shown.items() if v is None]
+    if suppress(total) is None:
+        return {k: (v if v == 0 else None) for k, v in parts.items()}
+    if len(hidden) == 1:
+        others = sorted((v, k) for k, v in shown.items() if v)
+        if others:
+            shown[others[0][1]] = None
+    return shown
+
+
 def figures(session: Session, filters: Filters, programme_ids: list[int] | None = None,
             communes: list[str] | None = None) -> list[dict]:
     """One row per programme × territory × month (Paris time)."""
@@ -113,8 +127,9 @@ def figures(session: Session, filters: Filters, programme_ids: list[int] | None 
     result = []
     for row in rows:
         key = (row["programme_id"], row["code"], row["mois"])
-        by_reason = {label: suppress(reasons.get(key, {}).get(reason, 0))
-                     for reason, label in states.REFUSAL_REASONS.items()}
+        by_reason = protect_parts(
+            {label: reasons.get(key, {}).get(reason, 0)
+             for reason, label in states.REFUSAL_REASONS.items()}, row["refusees"])
         median = row["delai_median"] if row["repondues"] >= THRESHOLD else None
         result.append({
             "programme": row["programme"], "programme_id": row["programme_id"],

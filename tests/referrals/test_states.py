@@ -41,3 +41,4 @@ def test_final_states_and_labels_are_french():
     assert {"refused", "expired", "no_show", "honoured"} == states.FINAL
     assert set(states.LABELS_FR) == set(states.STATES)
     assert all(states.REFUSAL_REASONS.values())
+
