@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from sqlalchemy import update
 
 from accounts.journal import CLI
 from directory.services import clock_now
@@ -24,8 +25,14 @@ def run_tick(app) -> services.TickReport:
     db.session.commit()
     for referral_id in report.expired:
         notify.to_prescriber(db.session.get(Referral, referral_id))
-    for referral_id, token in report.reminded:
-        notify.to_venue(db.session.get(Referral, referral_id), token, reminder=True)
+    failed = [referral_id for referral_id, token in report.reminded
+              if not notify.to_venue(db.session.get(Referral, referral_id), token,
+                                     reminder=True)]
+    if failed:  # not sent: the next tick tries again
+        db.session.execute(update(Referral).where(Referral.id.in_(failed))
+                           .values(reminded_at=None))
+        db.session.commit()
+        report.reminded = [r for r in report.reminded if r[0] not in failed]
     return report
 
 

@@ -21,7 +21,19 @@ from tests.referrals.conftest import path_of, refer
 def test_reminder_after_ten_days_then_expiry_after_thirty(app, runner, db_session, world,
                                                           clock, smtp):
     referral = refer(db_session, world, clock.now)
-    clock.advance(days=9)
+    clock.advance(days=10)
+    from core.mail import mailer_from_config
+
+    working = app.extensions["mailer"]
+    app.extensions["mailer"] = mailer_from_config({**app.config, "PASSERELLE_SMTP_PORT": 9,
+                                                   "PASSERELLE_SMTP_TIMEOUT_S": 2.0})
+    try:  # the mail server is down: the reminder waits for the next tick
+        assert "0 rappel(s)" in runner.invoke(args=["referrals", "tick"]).output
+    finally:
+        app.extensions["mailer"] = working
+    db_session.refresh(referral)
+    assert referral.reminded_at is None
+    clock.advance(days=-1)
     assert "0 orientation(s) expirée(s), 0 rappel(s)" in runner.invoke(
         args=["referrals", "tick"]).output
     clock.advance(days=1)
