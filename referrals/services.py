@@ -207,6 +207,10 @@ def read_link(session: Session, token: str, now: dt.datetime,
     referral = session.get(Referral, link.referral_id)
     if referral is None or referral.anonymised_at is not None:
         raise LinkInvalid("Cette orientation n'existe plus.")
+    if referral.state != states.SENT:  # answered elsewhere: the link has no purpose left
+        raise LinkInvalid(f"Cette orientation a déjà reçu une réponse (elle est "
+                          f"{states.LABELS_FR[referral.state]}) ; connectez-vous à votre "
+                          "espace pour la suivre.")
     return link, referral
 
 

@@ -260,4 +260,6 @@ def test_venue_proposes_another_session_and_a_full_session_is_refused(app, db_se
     db_session.refresh(second)
     assert second.state == "sent"
     services.refuse(db_session, second.id, "capacity", "complet", clock.now, LINK_ACTOR)
-    assert browser.get(link).status_code == 200  # still readable: shows the state
+    answered = browser.get(link)  # answered from elsewhere: the link shows nothing more
+    assert answered.status_code == 410
+    assert "déjà reçu une réponse (elle est refusée)" in unescape(answered.get_data(as_text=True))
