@@ -435,20 +435,23 @@ def privacy():
 @bp.route("/admin/orientations/personne", methods=["GET", "POST"])
 @requires("administrator")
 def person_data():
-    query = request.values.get("recherche", "")
+    """Find, export or erase a person's referrals. The search travels in the POST body,
+    never in the address, so that no access log records a contact."""
+    query = request.form.get("recherche", "") if request.method == "POST" else ""
+    action = request.form.get("action", "chercher")
     rows, errors = [], {}
-    if query:
+    if request.method == "POST":
         try:
             rows = services.find_person(db.session, query)
         except InvalidInput as exc:
             errors = exc.errors
-    if request.method == "POST" and not errors:
+    if rows and action == "effacer":
         count = services.erase(db.session, [r.id for r in rows], now(),
                                actor("administrator"))
         db.session.commit()
         flash(f"{count} orientation(s) : données personnelles effacées.")
         return redirect(url_for("referrals.person_data"))
-    if request.args.get("format") == "json" and not errors and query:
+    if rows and action == "exporter":
         from accounts import journal
 
         journal.append(db.session, actor("administrator"), "données d'une personne exportées",

@@ -91,15 +91,15 @@ def test_administrator_exports_and_erases_a_persons_data(app, db_session, world,
     other = refer(db_session, world, clock.now, first_name="Yann", contact="0644444444")
     admin = app.test_client()
     sign_in(admin, "admin@passerelle.fr")
-    exported = admin.get("/admin/orientations/personne?recherche=0633333333&format=json")
+    url = "/admin/orientations/personne"
+    exported = post_form(admin, url, {"recherche": "0633333333", "action": "exporter"})
     data = json.loads(exported.get_data(as_text=True))["orientations"]
     assert [d["prenom_ou_initiales"] for d in data] == ["Zoé"]
     assert data[0]["consentement"]["version"] == "2026-12-v1"
-    too_short = admin.get("/admin/orientations/personne?recherche=OR")
-    assert too_short.status_code == 422
-    erased = post_form(admin, "/admin/orientations/personne",
-                       {"recherche": mine.reference},
-                       f"/admin/orientations/personne?recherche={mine.reference}")
+    assert post_form(admin, url, {"recherche": "OR"}).status_code == 422
+    found = post_form(admin, url, {"recherche": mine.reference}).get_data(as_text=True)
+    assert "Zoé" in found and "Yann" not in found
+    erased = post_form(admin, url, {"recherche": mine.reference, "action": "effacer"})
     assert erased.status_code == 302
     db_session.refresh(mine)
     db_session.refresh(other)
@@ -164,7 +164,8 @@ def test_canaries_never_reach_the_logs_nor_the_journal(app, db_session, world, c
         app.extensions["mailer"] = working
     admin = app.test_client()
     sign_in(admin, "admin@passerelle.fr")
-    admin.get(f"/admin/orientations/personne?recherche={mail_canary}&format=json")
+    post_form(admin, "/admin/orientations/personne", {"recherche": mail_canary,
+                                                      "action": "exporter"})
     runner = app.test_cli_runner()
     clock.advance(days=11)
     runner.invoke(args=["referrals", "tick"])
