@@ -64,8 +64,8 @@ class Settings:
 
 
 def _clean(value: str | None, limit: int = MAX_TEXT) -> str:
-    return " ".join((value or "").split())[:limit] if "\n" not in (value or "") \
-        else (value or "").strip()[:limit]
+    """One line, spaces collapsed, at most ``limit`` characters."""
+    return " ".join((value or "").split())[:limit]
 
 
 def _new_reference(session: Session) -> str:
