@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     from accounts.credentials import hash_password
     from accounts.models import Person
     from app import create_app
+    from core.clock import FrozenClock
     from core.config import local_database_url
     from core.database import create_database, drop_database
     from core.mail import mailer_from_config
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     from extensions import db
     from referrals.commands import run_tick
     from referrals.models import Referral
-    from tests.directory.factories import make_venue
+    from tests.conftest import make_venue
 
     url = local_database_url(BENCH_DB)
     print(f"Base du banc d'essai : {BENCH_DB} (créée, migrée).")
@@ -79,13 +80,12 @@ def main(argv: list[str] | None = None) -> int:
     smtp = Controller(counter, hostname="127.0.0.1", port=port)
     smtp.start()
     start = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
-    clock = {"now": start}
+    clock = FrozenClock(start)
     try:
         app = create_app({"DATABASE_URL": url, "TESTING": True, "PASSERELLE_LOCAL_DB": False,
                           "PASSERELLE_SMTP_HOST": "127.0.0.1", "PASSERELLE_SMTP_PORT": port,
-                          "PASSERELLE_LOG_LEVEL": "WARNING"})
+                          "PASSERELLE_LOG_LEVEL": "WARNING"}, clock=clock)
         app.extensions["mailer"] = mailer_from_config(app.config)
-        app.extensions["clock"] = lambda: clock["now"]
         with app.app_context():
             upgrade()
             venue = make_venue(db.session, nom="Lieu du banc", source="bench")
@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
                 base_ms.append((time.perf_counter() - t0) * 1000)
 
         # Reminders: every referral sent by the form is now due (10 days).
-        clock["now"] = start + dt.timedelta(days=10, minutes=1)
+        clock.set(start + dt.timedelta(days=10, minutes=1))
         before = counter.count
         with app.app_context():
             t0 = time.perf_counter()

@@ -9,7 +9,7 @@ from flask.cli import AppGroup
 from sqlalchemy import update
 
 from accounts.journal import CLI
-from directory.services import clock_now
+from core import clock
 from extensions import db
 
 from . import notify, services
@@ -20,7 +20,7 @@ referrals_cli = AppGroup("referrals", help="Orientations : rappels, expiration, 
 
 def run_tick(app) -> services.TickReport:
     """Expire and remind, commit, then send the e-mails (a job or the CLI)."""
-    report = services.tick(db.session, clock_now(app),
+    report = services.tick(db.session, clock.now(app),
                            services.Settings.from_config(app.config), CLI)
     db.session.commit()
     for referral_id in report.expired:
@@ -37,7 +37,7 @@ def run_tick(app) -> services.TickReport:
 
 
 def run_anonymise(app, days: int | None = None) -> int:
-    count = services.anonymise(db.session, clock_now(app),
+    count = services.anonymise(db.session, clock.now(app),
                                days or app.config["PASSERELLE_REFERRAL_ANONYMISE_DAYS"], CLI)
     db.session.commit()
     return count

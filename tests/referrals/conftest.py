@@ -12,8 +12,8 @@ import pytest
 
 from directory.models import TrainingSession
 from referrals import services
-from tests.accounts.conftest import clock, make_person, smtp  # noqa: F401  (fixtures)
-from tests.matching import catalogue as cat
+from tests import conftest as cat
+from tests.accounts.conftest import make_person, smtp  # noqa: F401  (fixture)
 
 STRUCTURE = "CCAS de Bordeaux"
 
@@ -31,15 +31,15 @@ class World:
 
 
 @pytest.fixture
-def world(app, db_session, clock, geography):  # noqa: F811
+def world(app, db_session, clock, geography):
     programme = cat.programme(db_session, "pass-gironde-orient", "Pass Gironde")
     venue = cat.venue(db_session, -0.57, 44.84, nom="Médiathèque Pey-Berland",
                       code_insee="33063", courriels=["accueil@mediatheque.fr"])
     cat.accept(db_session, venue, programme)
     offer = cat.offer(db_session, venue, "Aide aux démarches administratives",
                       title="Mes démarches en ligne", cheques=2)
-    seance = TrainingSession(offre_id=offer.id, starts_at=clock.now + dt.timedelta(days=7),
-                             ends_at=clock.now + dt.timedelta(days=7, hours=2), seats=10)
+    seance = TrainingSession(offre_id=offer.id, starts_at=clock.now() + dt.timedelta(days=7),
+                             ends_at=clock.now() + dt.timedelta(days=7, hours=2), seats=10)
     db_session.add(seance)
     db_session.flush()
     return World(

@@ -8,9 +8,9 @@ import datetime as dt
 
 from core.access import rule_for
 from directory.models import TrainingSession
+from tests import conftest as cat
 from tests.accounts.conftest import make_person, sign_in
 from tests.accounts.test_permissions import DENIED, PERSONAS, _expected
-from tests.matching import catalogue as cat
 from tests.referrals.conftest import World, refer
 
 
@@ -20,13 +20,13 @@ def test_referral_routes_against_every_profile(app, db_session, clock, geography
     for owner, structure in (("own", "CCAS de Bordeaux"), ("other", "Mission locale")):
         venue = cat.venue(db_session, -0.57, 44.84, nom=f"Lieu {owner}", code_insee="33063")
         offer = cat.offer(db_session, venue, "Aide aux démarches administratives")
-        seance = TrainingSession(offre_id=offer.id, starts_at=clock.now + dt.timedelta(days=2),
-                                 ends_at=clock.now + dt.timedelta(days=2, hours=1), seats=3)
+        seance = TrainingSession(offre_id=offer.id, starts_at=clock.now() + dt.timedelta(days=2),
+                                 ends_at=clock.now() + dt.timedelta(days=2, hours=1), seats=3)
         db_session.add(seance)
         db_session.flush()
         author = make_person(db_session, f"auteur-{owner}@test.fr", ("prescriber", structure))
         world = World(venue, offer, seance, programme, author, None, None, None)
-        referral = refer(db_session, world, clock.now, first_name=f"Secret{owner}",
+        referral = refer(db_session, world, clock.now(), first_name=f"Secret{owner}",
                          structure=structure)
         objects[owner] = {"venue_id": venue.id, "referral_id": referral.id,
                           "token": "1.x.y"}

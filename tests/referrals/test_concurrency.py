@@ -16,7 +16,7 @@ from extensions import db
 from referrals import services
 from referrals.models import Referral
 from referrals.views import LINK_ACTOR
-from tests.directory.factories import make_venue
+from tests.conftest import make_venue
 
 NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 

@@ -11,6 +11,7 @@ from html import unescape
 from sqlalchemy import select
 
 from accounts.models import JournalEntry
+from core.clock import PARIS
 from directory.models import TrainingSession
 from referrals.models import Referral
 from tests.accounts.conftest import csrf_token, post_form, sign_in
@@ -43,7 +44,7 @@ def test_refer_accept_by_link_attend_honour_and_figures(app, db_session, world, 
     referral = db_session.scalar(select(Referral))
     assert (referral.state, referral.structure, referral.consent_by) == (
         "sent", STRUCTURE, world.prescriber.id)
-    assert referral.consent_version == "2026-12-v1" and referral.consent_at == clock.now
+    assert referral.consent_version == "2026-12-v1" and referral.consent_at == clock.now()
     slip = prescriber.get(path_of(sent.headers["Location"])).get_data(as_text=True)
     for text in (referral.reference, "Médiathèque Pey-Berland", "1 place Pey-Berland",
                  "Quoi apporter", "Vos chèques Pass Gironde (2 chèques)", "Séance du"):
@@ -103,14 +104,14 @@ def test_refer_accept_by_link_attend_honour_and_figures(app, db_session, world, 
     from referrals.views import LINK_ACTOR
 
     for n in range(4):
-        other = refer(db_session, world, clock.now, first_name=f"P{n}")
-        services.accept(db_session, other.id, clock.now, LINK_ACTOR)
-        services.record_visit(db_session, other.id, True, clock.now, LINK_ACTOR)
-        services.honour(db_session, other.id, 2, None, clock.now, LINK_ACTOR)
+        other = refer(db_session, world, clock.now(), first_name=f"P{n}")
+        services.accept(db_session, other.id, clock.now(), LINK_ACTOR)
+        services.record_visit(db_session, other.id, True, clock.now(), LINK_ACTOR)
+        services.honour(db_session, other.id, 2, None, clock.now(), LINK_ACTOR)
     [row] = app.test_client().get("/api/v1/stats?niveau=commune").get_json()["lignes"]
     assert (row["territoire"], row["mois"], row["envoyees"], row["acceptees"],
             row["honorees"], row["cheques_honores"], row["refusees"]) == (
-        "Bordeaux", "2026-03", 5, 5, 5, 10, 0)
+        "Bordeaux", clock.now().astimezone(PARIS).strftime("%Y-%m"), 5, 5, 5, 10, 0)
     assert row["delai_median_jours"] == 0.0
     funder = app.test_client()
     sign_in(funder, "financeur@region.fr")
@@ -123,9 +124,9 @@ def test_small_counts_are_suppressed(app, db_session, world, clock):
     from referrals.views import LINK_ACTOR
 
     for n in range(6):
-        referral = refer(db_session, world, clock.now, first_name=f"R{n}")
+        referral = refer(db_session, world, clock.now(), first_name=f"R{n}")
         if n < 2:
-            services.refuse(db_session, referral.id, "capacity", None, clock.now, LINK_ACTOR)
+            services.refuse(db_session, referral.id, "capacity", None, clock.now(), LINK_ACTOR)
     [row] = app.test_client().get("/api/v1/stats").get_json()["lignes"]
     assert row["envoyees"] == 6
     assert row["refusees"] is None  # 2 < 5
@@ -139,10 +140,10 @@ def test_follow_up_filters_and_csv_neutralises_formulas(app, db_session, world, 
     from referrals import services
     from referrals.views import LINK_ACTOR
 
-    first = refer(db_session, world, clock.now, first_name="=HYPERLINK(1)")
-    refer(db_session, world, clock.now, first_name="Léa")
-    refer(db_session, world, clock.now, first_name="Autre", structure="Mission locale")
-    services.refuse(db_session, first.id, "not_offered", None, clock.now, LINK_ACTOR)
+    first = refer(db_session, world, clock.now(), first_name="=HYPERLINK(1)")
+    refer(db_session, world, clock.now(), first_name="Léa")
+    refer(db_session, world, clock.now(), first_name="Autre", structure="Mission locale")
+    services.refuse(db_session, first.id, "not_offered", None, clock.now(), LINK_ACTOR)
     client = app.test_client()
     sign_in(client, "conseillere@ccas.fr")
     page = client.get("/orienter/suivi").get_data(as_text=True)
@@ -179,9 +180,9 @@ def test_planner_layer_counts_per_thousand_and_capacity_refusals(app, db_session
     from referrals.views import LINK_ACTOR
 
     for n in range(7):
-        referral = refer(db_session, world, clock.now, first_name=f"C{n}", seance=False)
+        referral = refer(db_session, world, clock.now(), first_name=f"C{n}", seance=False)
         if n < 5:
-            services.refuse(db_session, referral.id, "capacity", None, clock.now, LINK_ACTOR)
+            services.refuse(db_session, referral.id, "capacity", None, clock.now(), LINK_ACTOR)
     layer = app.test_client().get("/api/v1/stats/carte?niveau=commune").get_json()
     [feature] = layer["features"]
     props = feature["properties"]
@@ -231,12 +232,12 @@ def test_venue_proposes_another_session_and_a_full_session_is_refused(app, db_se
     from referrals.views import LINK_ACTOR
 
     later = TrainingSession(offre_id=world.offer.id,
-                            starts_at=clock.now + dt.timedelta(days=14),
-                            ends_at=clock.now + dt.timedelta(days=14, hours=2), seats=1)
+                            starts_at=clock.now() + dt.timedelta(days=14),
+                            ends_at=clock.now() + dt.timedelta(days=14, hours=2), seats=1)
     db_session.add(later)
     db_session.flush()
-    first = refer(db_session, world, clock.now, first_name="A")
-    token = services.new_link(db_session, first, clock.now,
+    first = refer(db_session, world, clock.now(), first_name="A")
+    token = services.new_link(db_session, first, clock.now(),
                               services.Settings.from_config(app.config))
     link = f"/orientation/reponse/{token}"
     browser = app.test_client()
@@ -247,8 +248,8 @@ def test_venue_proposes_another_session_and_a_full_session_is_refused(app, db_se
     assert (first.state, first.seance_id) == ("accepted", later.id)
     assert db_session.get(TrainingSession, later.id).seats_taken == 1
     assert db_session.get(TrainingSession, world.seance.id).seats_taken == 0
-    second = refer(db_session, world, clock.now, first_name="B")
-    token = services.new_link(db_session, second, clock.now,
+    second = refer(db_session, world, clock.now(), first_name="B")
+    token = services.new_link(db_session, second, clock.now(),
                               services.Settings.from_config(app.config))
     db_session.commit()  # the view's rollback must not undo the test's own rows
     link = f"/orientation/reponse/{token}"
@@ -259,7 +260,7 @@ def test_venue_proposes_another_session_and_a_full_session_is_refused(app, db_se
     assert browser.get(link).status_code == 200  # the link was not spent by the failure
     db_session.refresh(second)
     assert second.state == "sent"
-    services.refuse(db_session, second.id, "capacity", "complet", clock.now, LINK_ACTOR)
+    services.refuse(db_session, second.id, "capacity", "complet", clock.now(), LINK_ACTOR)
     answered = browser.get(link)  # answered from elsewhere: the link shows nothing more
     assert answered.status_code == 410
     assert "déjà reçu une réponse (elle est refusée)" in unescape(answered.get_data(as_text=True))

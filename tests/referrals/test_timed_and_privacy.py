@@ -14,14 +14,14 @@ from sqlalchemy import select, text
 
 from accounts.models import JournalEntry
 from referrals.models import Referral
-from tests.accounts.conftest import csrf_token, post_form, sign_in
+from tests.accounts.conftest import advance, csrf_token, post_form, sign_in
 from tests.referrals.conftest import path_of, refer
 
 
 def test_reminder_after_ten_days_then_expiry_after_thirty(app, runner, db_session, world,
                                                           clock, smtp):
-    referral = refer(db_session, world, clock.now)
-    clock.advance(days=10)
+    referral = refer(db_session, world, clock.now())
+    advance(clock, days=10)
     from core.mail import mailer_from_config
 
     working = app.extensions["mailer"]
@@ -33,10 +33,10 @@ def test_reminder_after_ten_days_then_expiry_after_thirty(app, runner, db_sessio
         app.extensions["mailer"] = working
     db_session.refresh(referral)
     assert referral.reminded_at is None
-    clock.advance(days=-1)
+    advance(clock, days=-1)
     assert "0 orientation(s) expirée(s), 0 rappel(s)" in runner.invoke(
         args=["referrals", "tick"]).output
-    clock.advance(days=1)
+    advance(clock, days=1)
     out = runner.invoke(args=["referrals", "tick"])
     assert out.exit_code == 0, out.output
     assert "0 orientation(s) expirée(s), 1 rappel(s) envoyé(s) aux lieux." in out.output
@@ -45,7 +45,7 @@ def test_reminder_after_ten_days_then_expiry_after_thirty(app, runner, db_sessio
     assert "1 rappel(s)" not in runner.invoke(args=["referrals", "tick"]).output  # idempotent
     assert app.test_client().get(path_of(smtp.last_link("gerant@mediatheque.fr"))) \
         .status_code == 200
-    clock.advance(days=20)
+    advance(clock, days=20)
     out = runner.invoke(args=["referrals", "tick"])
     assert "1 orientation(s) expirée(s), 0 rappel(s)" in out.output
     db_session.refresh(referral)
@@ -60,14 +60,14 @@ def test_reminder_after_ten_days_then_expiry_after_thirty(app, runner, db_sessio
 
 def test_anonymisation_after_730_days_on_a_frozen_clock(app, runner, db_session, world,
                                                         clock):
-    old = refer(db_session, world, clock.now, first_name="Ancienne", contact="0611111111")
-    clock.advance(days=400)
-    recent = refer(db_session, world, clock.now, first_name="Récente", contact="0622222222",
+    old = refer(db_session, world, clock.now(), first_name="Ancienne", contact="0611111111")
+    advance(clock, days=400)
+    recent = refer(db_session, world, clock.now(), first_name="Récente", contact="0622222222",
                    seance=False)
-    clock.advance(days=330)  # old is exactly 730 days old: kept until the limit is passed
+    advance(clock, days=330)  # old is exactly 730 days old: kept until the limit is passed
     assert "0 orientation(s) anonymisée(s)." in runner.invoke(
         args=["referrals", "anonymise"]).output
-    clock.advance(days=1)
+    advance(clock, days=1)
     out = runner.invoke(args=["referrals", "anonymise"])
     assert "1 orientation(s) anonymisée(s)." in out.output, out.output
     assert "0 orientation(s)" in runner.invoke(args=["referrals", "anonymise"]).output
@@ -81,14 +81,14 @@ def test_anonymisation_after_730_days_on_a_frozen_clock(app, runner, db_session,
         "SELECT count(*) FROM orientation WHERE created_at < :limit AND (first_name IS NOT "
         "NULL OR contact_value IS NOT NULL OR availability IS NOT NULL OR note IS NOT NULL "
         "OR cardinality(pass_numbers) > 0)"),
-        {"limit": clock.now - dt.timedelta(days=730)})
+        {"limit": clock.now() - dt.timedelta(days=730)})
     assert left == 0
     assert runner.invoke(args=["referrals", "anonymise", "--jours", "0"]).exit_code != 0
 
 
 def test_administrator_exports_and_erases_a_persons_data(app, db_session, world, clock):
-    mine = refer(db_session, world, clock.now, first_name="Zoé", contact="0633333333")
-    other = refer(db_session, world, clock.now, first_name="Yann", contact="0644444444")
+    mine = refer(db_session, world, clock.now(), first_name="Zoé", contact="0633333333")
+    other = refer(db_session, world, clock.now(), first_name="Yann", contact="0644444444")
     admin = app.test_client()
     sign_in(admin, "admin@passerelle.fr")
     url = "/admin/orientations/personne"
@@ -167,9 +167,9 @@ def test_canaries_never_reach_the_logs_nor_the_journal(app, db_session, world, c
     post_form(admin, "/admin/orientations/personne", {"recherche": mail_canary,
                                                       "action": "exporter"})
     runner = app.test_cli_runner()
-    clock.advance(days=11)
+    advance(clock, days=11)
     runner.invoke(args=["referrals", "tick"])
-    clock.advance(days=800)
+    advance(clock, days=800)
     runner.invoke(args=["referrals", "anonymise"])
 
     assert any("courriel d'orientation non envoyé" in r.getMessage() for r in caplog.records)

@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 from accounts.models import Person
 from directory.models import TrainingSession, Venue
 from extensions import db
+from tests import conftest as cat
 from tests.accounts.conftest import PASSWORD, make_person, smtp  # noqa: F401  (fixture)
-from tests.matching import catalogue as cat
+from tests.conftest import TEST_NOW
 from tests.web.conftest import serious_violations
 
 
@@ -31,7 +32,7 @@ def prescriber(app):
                           courriels=["accueil@imprimee.fr"])
         offer = cat.offer(session, venue, "Aide aux démarches administratives",
                           title="Atelier démarches")
-        start = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=5)
+        start = TEST_NOW + dt.timedelta(days=5)
         session.add(TrainingSession(offre_id=offer.id, starts_at=start,
                                     ends_at=start + dt.timedelta(hours=2), seats=8))
         make_person(session, email, ("prescriber", "CCAS du navigateur"))

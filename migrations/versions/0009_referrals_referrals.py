@@ -1,7 +1,7 @@
 """referrals: orientations (personal data in a few columns, emptied by anonymisation) and the venue's signed answer links
 
-Revision ID: 0008_referrals
-Revises: 0007_accounts
+Revision ID: 0009_referrals
+Revises: 0008_accounts
 Create Date: 2026-12-05 17:25:11.118743
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
-revision = '0008_referrals'
-down_revision = '0007_accounts'
+revision = '0009_referrals'
+down_revision = '0008_accounts'
 branch_labels = None
 depends_on = None
 
