@@ -12,11 +12,13 @@ def init_app(app: Flask) -> None:
     from . import models  # noqa: F401  (tables known to migrations)
     from .api import blp as api_blp
     from .commands import referrals_cli
+    from .jobs import init_app as init_jobs
     from .views import bp, referral_url
 
     app.register_blueprint(bp)
     api.register_blueprint(public_blueprint(api_blp))
     app.cli.add_command(referrals_cli)
+    init_jobs()
     # /orienter offers "Orienter ici" only when this package is installed.
     app.jinja_env.globals["referral_url"] = referral_url
     # The accounts' pages link to these only when this package is installed.

@@ -43,9 +43,23 @@ def run_anonymise(app, days: int | None = None) -> int:
     return count
 
 
+def _enqueue(kind: str, params: dict) -> None:
+    from core import jobs
+
+    job = jobs.enqueue(kind, params)
+    state = jobs.STATE_LABELS.get(job.get_status(), "inconnu")
+    click.echo(f"Tâche mise en file : {job.id} ({state}).")
+
+
 @referrals_cli.command("tick")
-def tick_command() -> None:
+@click.option("--file", "queued", is_flag=True,
+              help="Mettre le travail dans la file des tâches (une fois par heure) au lieu "
+                   "de le faire ici.")
+def tick_command(queued: bool) -> None:
     """Expire les orientations sans réponse et relance les lieux (à lancer chaque heure)."""
+    if queued:
+        _enqueue("referrals.tick", {"heure": clock.now().strftime("%Y-%m-%dT%H")})
+        return
     report = run_tick(current_app)
     click.echo(f"{len(report.expired)} orientation(s) expirée(s), "
                f"{len(report.reminded)} rappel(s) envoyé(s) aux lieux.")
@@ -55,7 +69,13 @@ def tick_command() -> None:
 @click.option("--jours", "days", type=click.IntRange(min=1), default=None,
               help="Âge en jours au-delà duquel effacer (défaut : "
                    "PASSERELLE_REFERRAL_ANONYMISE_DAYS).")
-def anonymise_command(days: int | None) -> None:
+@click.option("--file", "queued", is_flag=True,
+              help="Mettre le travail dans la file des tâches (une fois par jour).")
+def anonymise_command(days: int | None, queued: bool) -> None:
     """Efface les données personnelles des orientations trop anciennes."""
+    if queued:
+        _enqueue("referrals.anonymise", {"jour": clock.now().date().isoformat(),
+                                         "jours": days})
+        return
     count = run_anonymise(current_app, days)
     click.echo(f"{count} orientation(s) anonymisée(s).")
