@@ -16,9 +16,10 @@ from accounts.models import Person
 from directory.models import TrainingSession, Venue
 from extensions import db
 from tests import conftest as cat
-from tests.accounts.conftest import PASSWORD, make_person, smtp  # noqa: F401  (fixture)
+from tests.accounts.conftest import make_person, smtp  # noqa: F401  (fixture)
 from tests.conftest import TEST_NOW
 from tests.web.conftest import serious_violations
+from tests.web.test_accounts_pages import _sign_in
 
 
 @pytest.fixture
@@ -49,11 +50,7 @@ def prescriber(app):
 
 def test_referral_form_then_slip_on_one_a4_page(page, prescriber, smtp):  # noqa: F811
     email, venue_id = prescriber
-    page.goto(f"{page.base_url}/connexion")
-    page.get_by_label("Adresse électronique").fill(email)
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Se connecter").click()
-    page.wait_for_url("**/espace")
+    _sign_in(page, email)
     page.goto(f"{page.base_url}/orienter/orientation?lieu={venue_id}")
     assert page.get_by_role("note").is_visible()
     assert "aucune donnée de santé" in page.get_by_role("note").inner_text()
