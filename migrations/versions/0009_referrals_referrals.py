@@ -1,7 +1,7 @@
 """referrals: orientations (personal data in a few columns, emptied by anonymisation) and the venue's signed answer links
 
 Revision ID: 0009_referrals
-Revises: 0008_accounts
+Revises: 0007_answers_topics
 Create Date: 2026-12-05 17:25:11.118743
 
 """
@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
 revision = '0009_referrals'
-down_revision = '0008_accounts'
+down_revision = '0007_answers_topics'
 branch_labels = None
 depends_on = None
 
