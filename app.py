@@ -58,12 +58,14 @@ def create_app(config: Mapping[str, Any] | None = None, *,
     import directory
     import geodata
     import matching
+    import referrals
 
     core.views.init_app(app)
     geodata.init_app(app)
     directory.init_app(app)
     matching.init_app(app)
     coverage.init_app(app)
+    referrals.init_app(app)
     # After every package: it checks the access rule each of their routes declares.
     accounts.init_app(app)
     # Registered last so that it replaces flask-smorest's JSON-only HTTP error handler.
