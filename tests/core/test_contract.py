@@ -82,6 +82,8 @@ DOCUMENTED_RULES = re.compile("|".join([
     # a name made of punctuation only: "at least one letter or digit" needs \p{L} classes,
     # which the document's regular expressions (ECMA 262 as read by the tools) do not share
     r"^Le nom recherché \(q\) ne contient ni lettre ni chiffre",
+    r"^Obligatoire avec budget",  # site_cost goes with budget
+    r"^Ne paie aucun site à ce coût",  # a budget below the cost of one site
 ]), re.DOTALL)
 SEEN_RULES: set[str] = set()
 
