@@ -303,7 +303,7 @@ def test_conservation_identity_seeded(seed):
     assert assert_conserved(population, capacity, pairs)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, derandomize=True)
 @given(st.data())
 def test_conservation_identity_property(data):
     n_demand = data.draw(st.integers(1, 8))
