@@ -12,10 +12,12 @@ def init_app(app: Flask) -> None:
     from . import access, models, views  # noqa: F401  (tables known to migrations)
     from .api import blp as api_blp
     from .commands import accounts_cli, journal_cli_commands
+    from .jobs import init_app as init_jobs
     from .views import bp
 
     mail.init_app(app)
     access.init_app(app)
+    init_jobs()
     app.register_blueprint(bp)
     api.spec.components.security_scheme("jeton", {
         "type": "http", "scheme": "bearer",

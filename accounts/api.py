@@ -1,24 +1,20 @@
-"""API for machines: ``POST /api/v1/sources/<source>/import`` runs the same importer as
-``flask directory import``, authorised by an API token scoped to that source.
-
-Runs synchronously with a size cap (PASSERELLE_API_IMPORT_MAX_BYTES) until the job queue
-(core/jobs.py) is on main; then it becomes a job answering 202.
+"""API for machines: ``POST /api/v1/sources/<source>/import`` hands the posted file to the
+worker, which runs the same importer as ``flask directory import`` (:mod:`accounts.jobs`);
+authorised by an API token scoped to that source. The answer is 202 with the job's address;
+the same file posted again finds the same job.
 """
 
 from __future__ import annotations
 
+import base64
+
 from flask import current_app, g, request
 from flask_smorest import Blueprint
-from sqlalchemy.exc import SQLAlchemyError
 
-from core import clock
+from core import clock, jobs
 from core.access import requires_token
-from core.errors import InvalidInput, PayloadTooLarge, ServiceUnavailable, UnsupportedMediaType
+from core.errors import PayloadTooLarge, UnsupportedMediaType
 from core.request_guard import accepts_upload
-from extensions import db
-
-from . import journal
-from .access import actor, now
 
 blp = Blueprint("accounts_api", __name__, url_prefix="/api/v1/sources",
                 description="Dépôt de fichiers de lieux par une source, avec un jeton d'API.")
@@ -39,12 +35,13 @@ def source_scope(args: dict) -> list[str]:
 @blp.doc(requestBody={"required": True, "content": {
     "text/csv": {"schema": {"type": "string", "format": "binary"}},
     "application/json": {"schema": {"type": "array", "items": {"type": "object"}}}}})
-@blp.response(200)
+@blp.response(202, description="Fichier reçu : l'import est confié à une tâche de fond, "
+                                "dont l'adresse (/api/v1/jobs/<id>) est dans l'en-tête Location "
+                                "et le membre `url` ; son résultat donne les comptes et les "
+                                "problèmes ligne par ligne.")
 @requires_token("source", source_scope)
 @accepts_upload(*FORMATS_BY_TYPE)
 def import_source(source: str):
-    from directory.importer.service import ImportFailed, run_import
-
     limit = current_app.config["PASSERELLE_API_IMPORT_MAX_BYTES"]
     if request.content_length is None or request.content_length > limit:
         raise PayloadTooLarge(f"Fichier absent ou trop gros : {limit // 1_000_000} Mo au plus "
@@ -52,28 +49,8 @@ def import_source(source: str):
     fmt = FORMATS_BY_TYPE.get(request.mimetype)
     if fmt is None:
         raise UnsupportedMediaType("Type attendu : text/csv ou application/json.")
-    data = request.get_data(cache=False)
-    try:
-        outcome = run_import(db.engine, f"api.{fmt}", source, fmt=fmt, data=data,
-                             complete_snapshot=request.args.get("instantane") == "1",
-                             geocoder=current_app.extensions.get("geocoder"),
-                             today=clock.today(), by_user=f"jeton d'API n° {g.api_token.id}")
-    except ImportFailed as exc:
-        raise InvalidInput(f"Fichier illisible : {exc}.") from exc
-    except SQLAlchemyError as exc:
-        raise ServiceUnavailable("La base a interrompu l'import : rien n'a été écrit.") from exc
-    result = outcome.write
-    summary = {
-        "source": source, "ecrit": outcome.written, "lignes_lues": outcome.rows_read,
-        "valides": outcome.valid, "rejetees": outcome.rejected,
-        "crees": result.inserted if result else 0, "mis_a_jour": result.updated if result else 0,
-        "inchanges": result.unchanged if result else 0, "fermes": result.closed if result else 0,
-        "problemes": [{"ligne": p.line, "identifiant": p.source_id, "champ": p.field,
-                       "niveau": p.level, "motif": p.reason}
-                      for p in outcome.report.sorted()[:1000]],
-    }
-    journal.append(db.session, actor(), "import par l'API", now(), object_type="source",
-                   object_id=source, after={k: v for k, v in summary.items()
-                                            if k != "problemes"})
-    db.session.commit()
-    return summary, (200 if outcome.written else 422)
+    params = {"source": source, "format": fmt,
+              "content": base64.b64encode(request.get_data(cache=False)).decode("ascii"),
+              "complete_snapshot": request.args.get("instantane") == "1",
+              "today": clock.today().isoformat(), "by": f"jeton d'API n° {g.api_token.id}"}
+    return jobs.accepted(jobs.enqueue("accounts.import", params))

@@ -62,7 +62,22 @@ def test_import_keeps_the_managers_edit_and_reports_the_conflict(
     assert "Conflits" not in again.output and "0 mis à jour" in again.output
 
 
-def test_api_token_runs_the_same_importer(app, client, db_session, source, clock):  # noqa: F811
+def _job_result(client, response) -> dict:
+    from tests.core.job_worker import wait_for
+
+    assert response.status_code == 202, response.get_json()
+    assert response.headers["Location"] == response.get_json()["url"]
+
+    def finished():
+        state = client.get(response.get_json()["url"]).get_json()
+        assert state["state"] != "failed", state
+        return state["result"] if state["state"] == "finished" else None
+
+    return wait_for(finished, what="la fin de l'import")
+
+
+def test_api_token_runs_the_same_importer(app, client, db_session, source, clock,  # noqa: F811
+                                         job_worker):
     admin = make_person(db_session, "admin@passerelle.fr", ("administrator", ""))
     token, secret = services.create_api_token(db_session, "annuaire régional", "source",
                                               source, clock.now(), Actor("web", admin.id,
@@ -82,10 +97,10 @@ def test_api_token_runs_the_same_importer(app, client, db_session, source, clock
     bad_type = client.post(url, data=b"<xml/>", content_type="application/xml",
                            headers={"Authorization": f"Bearer {secret}"})
     assert bad_type.status_code == 415
-    done = client.post(url, data=body, content_type="text/csv",
-                       headers={"Authorization": f"Bearer {secret}"})
-    assert done.status_code == 200, done.get_json()
-    answer = done.get_json()
+    posted = client.post(url, data=body, content_type="text/csv",
+                         headers={"Authorization": f"Bearer {secret}"})
+    # The worker imports the file: 202 with the job's address, then its result.
+    answer = _job_result(client, posted)
     assert answer["crees"] == 2 and answer["ecrit"] is True
     with app.app_context(), db.engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM lieu WHERE source = :s"),
@@ -96,7 +111,9 @@ def test_api_token_runs_the_same_importer(app, client, db_session, source, clock
 
     rejected = client.post(url, data=v1_csv(venue(id="3", latitude="12.0")),
                            content_type="text/csv", headers={"Authorization": f"Bearer {secret}"})
-    assert rejected.status_code == 422 and rejected.get_json()["ecrit"] is False
+    refused = _job_result(client, rejected)
+    assert refused["ecrit"] is False and refused["rejetees"] == 1
+    assert any(p["champ"] == "latitude" for p in refused["problemes"])
 
     services.revoke_api_token(db_session, token.id, clock.now(), Actor("cli"))
     db_session.commit()
