@@ -36,7 +36,8 @@ def sites_for_budget(budget_eur: float, site_cost_eur: float) -> int:
     k = int(budget_eur // site_cost_eur)
     if k < 1:
         raise InvalidInput("Ce budget ne paie aucun site à ce coût : augmentez le budget ou "
-                           "baissez le coût par site.", errors={"budget": ["Ne paie aucun site à ce coût."]})
+                           "baissez le coût par site.",
+                           errors={"budget": ["Ne paie aucun site à ce coût."]})
     return min(k, MAX_SITES)
 
 
