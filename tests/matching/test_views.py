@@ -18,16 +18,14 @@ from directory.vocabulary import SERVICES
 from matching import forms
 from matching.question import slug
 from tests import conftest as cat
+from tests.conftest import clock_at
 from tests.matching.world import DEMARCHES, LAT0, LOISIRS, LON0, NOW, at
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = {"where": "Ma position", "lat": str(LAT0), "lon": str(LON0)}
 
 
-@pytest.fixture
-def clock(clock):
-    clock.set(NOW)
-    return clock
+clock = clock_at(NOW)
 
 
 @pytest.fixture
