@@ -62,3 +62,14 @@ def make_world(session) -> dict[str, Venue]:
     v2 = make_venue(session, nom="Lieu V2", code_insee="99201", geom=point(LON, 48.55),
                     weekly_capacity=None)
     return {"V1": v1, "V2": v2}
+
+
+def cached_geojson(client, url: str, etag_prefix: str) -> dict:
+    """GET ``url``: a GeoJSON answer cached five minutes, its ETag starting with
+    ``etag_prefix`` (the run's kind and id); returns the body."""
+    response = client.get(url)
+    assert response.status_code == 200
+    assert response.mimetype == "application/geo+json"
+    assert response.headers["Cache-Control"] == "public, max-age=300"
+    assert etag_prefix in response.headers["ETag"]
+    return response.get_json()
