@@ -27,7 +27,6 @@ csrf = CSRFProtect()
 
 class Forbidden(PasserelleError):
     status = 403
-    message = "Accès refusé."
 
 
 def is_api() -> bool:

@@ -49,7 +49,6 @@ class TooManyAttempts(PasserelleError):
 
 class Unauthorised(PasserelleError):
     status = 401
-    message = "Authentification requise."
 
 
 # --------------------------------------------------------------------------- people, roles

@@ -33,10 +33,16 @@ STATUS_MESSAGES = {
 
 
 class PasserelleError(Exception):
-    """Base of every error the application raises on purpose."""
+    """Base of every error the application raises on purpose. A subclass that sets its
+    ``status`` and no ``message`` answers the French message of that status."""
 
     status = 500
     message = STATUS_MESSAGES[500]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "status" in cls.__dict__ and "message" not in cls.__dict__:
+            cls.message = STATUS_MESSAGES[cls.status]
 
     def __init__(self, message: str | None = None, *, errors: dict[str, Any] | None = None):
         super().__init__(message or self.message)
@@ -50,32 +56,26 @@ class ConfigurationError(PasserelleError):
 
 class BadRequest(PasserelleError):
     status = 400
-    message = STATUS_MESSAGES[400]
 
 
 class NotFound(PasserelleError):
     status = 404
-    message = STATUS_MESSAGES[404]
 
 
 class Conflict(PasserelleError):
     status = 409
-    message = STATUS_MESSAGES[409]
 
 
 class PayloadTooLarge(PasserelleError):
     status = 413
-    message = STATUS_MESSAGES[413]
 
 
 class UnsupportedMediaType(PasserelleError):
     status = 415
-    message = STATUS_MESSAGES[415]
 
 
 class InvalidInput(PasserelleError):
     status = 422
-    message = STATUS_MESSAGES[422]
 
 
 class AmbiguousPlace(InvalidInput):
@@ -96,7 +96,6 @@ class AmbiguousPlace(InvalidInput):
 
 class ServiceUnavailable(PasserelleError):
     status = 503
-    message = STATUS_MESSAGES[503]
 
 
 def _wants_json() -> bool:

@@ -102,9 +102,6 @@ class Geometry(fields.Dict):
 class FeatureSchema(Schema):
     """A Feature; subclasses type ``id`` and ``properties``."""
 
-    class Meta:
-        ordered = True
-
     type = fields.String(required=True, validate=validate.Equal("Feature"),
                          metadata={"enum": ["Feature"]})
     id = fields.Raw()
@@ -114,9 +111,6 @@ class FeatureSchema(Schema):
 
 class FeatureCollectionSchema(Schema):
     """A FeatureCollection; subclasses type the features and add foreign members."""
-
-    class Meta:
-        ordered = True
 
     type = fields.String(required=True, validate=validate.Equal("FeatureCollection"),
                          metadata={"enum": ["FeatureCollection"]})

@@ -20,9 +20,6 @@ class ProgressSchema(Schema):
 
 
 class JobSchema(Schema):
-    class Meta:
-        ordered = True
-
     id = fields.String(metadata={"description": "Identifiant, dérivé des paramètres : la "
                                                 "même demande retrouve la même tâche."})
     kind = fields.String(allow_none=True)

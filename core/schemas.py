@@ -93,7 +93,6 @@ class StrictSchema(Schema):
 
     class Meta:
         unknown = RAISE
-        ordered = True
 
 
 class ParameterSchema(Schema):
@@ -104,7 +103,6 @@ class ParameterSchema(Schema):
 
     class Meta:
         unknown = RAISE
-        ordered = True
 
     def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
         _speak_of_parameters(field_obj)
@@ -120,9 +118,6 @@ def _speak_of_parameters(field_obj: Any) -> None:
 
 class ErrorSchema(Schema):
     """Every error answer of the API, as ``core.errors`` sends it."""
-
-    class Meta:
-        ordered = True
 
     code = fields.Integer(required=True, metadata={
         "description": "Statut HTTP de la réponse (même valeur que status).", "example": 422})

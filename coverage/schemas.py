@@ -127,9 +127,6 @@ class SuggestionArgs(SelectionArgs):
 # --------------------------------------------------------------------------- output
 
 class RunSchema(Schema):
-    class Meta:
-        ordered = True
-
     id = fields.Integer()
     created_at = fields.DateTime()
     programme = fields.String(allow_none=True)
@@ -152,9 +149,6 @@ class RunListSchema(Schema):
 
 
 class SiteSchema(Schema):
-    class Meta:
-        ordered = True
-
     rank = fields.Integer()
     kind = fields.String(metadata={"description": "townhall ou venue"})
     commune_code = fields.String()
@@ -171,9 +165,6 @@ class SiteSchema(Schema):
 
 
 class BaselineSchema(Schema):
-    class Meta:
-        ordered = True
-
     population = fields.Float()
     need = fields.Float()
     population_covered = fields.Float()
@@ -183,9 +174,6 @@ class BaselineSchema(Schema):
 
 
 class GapTerritorySchema(Schema):
-    class Meta:
-        ordered = True
-
     rank = fields.Integer()
     code = fields.String()
     name = fields.String()
@@ -196,9 +184,6 @@ class GapTerritorySchema(Schema):
 
 
 class GapsSchema(Schema):
-    class Meta:
-        ordered = True
-
     level = fields.String()
     reference_mean = fields.Float()
     reference = fields.String()
@@ -207,9 +192,6 @@ class GapsSchema(Schema):
 
 
 class ScenarioSchema(Schema):
-    class Meta:
-        ordered = True
-
     budget = fields.Float(allow_none=True)
     site_cost = fields.Float(allow_none=True)
     site_capacity = fields.Float()
@@ -225,9 +207,6 @@ class ScenarioSchema(Schema):
 
 
 class SuggestionsSchema(Schema):
-    class Meta:
-        ordered = True
-
     within = fields.String()
     within_name = fields.String()
     radius_km = fields.Float()

@@ -141,9 +141,6 @@ class VenueListArgs(ParameterSchema):
 
 
 class VenueStopSchema(Schema):
-    class Meta:
-        ordered = True
-
     position = fields.Integer()
     label = fields.String()
     code_insee = fields.String(allow_none=True)
@@ -159,9 +156,6 @@ class VenueStopSchema(Schema):
 
 class VenueSchema(Schema):
     """A venue in a list: the standard v1.0.2 fields (French names) and ours."""
-
-    class Meta:
-        ordered = True
 
     id = fields.Integer(required=True)
     source = fields.String(required=True, metadata={"description": "Source d'import."})
@@ -216,9 +210,6 @@ class VenueSchema(Schema):
 
 
 class VenueListSchema(Schema):
-    class Meta:
-        ordered = True
-
     count = fields.Integer(metadata={"description": "Lieux dans cette page."})
     items = fields.List(fields.Nested(VenueSchema))
     next = fields.String(allow_none=True,
@@ -236,9 +227,6 @@ class VenueFeatureCollectionSchema(FeatureCollectionSchema):
 
 
 class VenueHoursSchema(Schema):
-    class Meta:
-        ordered = True
-
     valid = fields.Boolean()
     osm = fields.String(allow_none=True)
     raw = fields.String(allow_none=True)
@@ -249,18 +237,12 @@ class VenueHoursSchema(Schema):
 
 
 class VenueNextOpeningSchema(Schema):
-    class Meta:
-        ordered = True
-
     at = fields.DateTime(allow_none=True, metadata={
         "description": "Date et heure ISO avec le décalage du fuseau du lieu."})
     text = fields.String(metadata={"description": "La même chose en une phrase."})
 
 
 class VenueAcceptedProgrammeSchema(Schema):
-    class Meta:
-        ordered = True
-
     code = fields.String()
     name = fields.String()
     issuer = fields.String(allow_none=True)
@@ -276,9 +258,6 @@ class VenueAcceptedProgrammeSchema(Schema):
 
 
 class VenueOfferSchema(Schema):
-    class Meta:
-        ordered = True
-
     code = fields.String()
     title = fields.String()
     description = fields.String(allow_none=True)
@@ -296,9 +275,6 @@ class VenueOfferSchema(Schema):
 
 
 class VenueSessionSchema(Schema):
-    class Meta:
-        ordered = True
-
     id = fields.Integer()
     offer_code = fields.String()
     offer_title = fields.String()

@@ -51,15 +51,22 @@ def _cache_headers(response):
     return response
 
 
+def _territory_read(path: str, args_schema, response_schema):
+    """A read-only territory operation: its query arguments (unknown ones refused), its
+    200 answer, an ETag."""
+    def decorate(view):
+        view = territories.response(200, response_schema)(view)
+        view = territories.arguments(args_schema, location="query", unknown=RAISE)(view)
+        return territories.route(path)(territories.etag(view))
+    return decorate
+
+
 def _scale(args: dict) -> dict:
     return {"geometry": args["geometry"],
             "tolerance": services.tolerance_for(args.get("tolerance"), args.get("zoom"))}
 
 
-@territories.route("/communes")
-@territories.etag
-@territories.arguments(CommuneSearchArgs, location="query", unknown=RAISE)
-@territories.response(200, CommunePageSchema)
+@_territory_read("/communes", CommuneSearchArgs, CommunePageSchema)
 def list_communes(args):
     """Rechercher des communes
 
@@ -71,10 +78,7 @@ def list_communes(args):
                                     after=args.get("after"), **_scale(args))
 
 
-@territories.route("/communes/<code>")
-@territories.etag
-@territories.arguments(TerritoryGeometryArgs, location="query", unknown=RAISE)
-@territories.response(200, CommuneSchema)
+@_territory_read("/communes/<code>", TerritoryGeometryArgs, CommuneSchema)
 def get_commune(args, code):
     """Une commune par son code INSEE
 
@@ -84,55 +88,37 @@ def get_commune(args, code):
     return services.get_commune(db.session, code.upper(), **_scale(args))
 
 
-@territories.route("/at")
-@territories.etag
-@territories.arguments(TerritoryPointArgs, location="query", unknown=RAISE)
-@territories.response(200, CommuneSchema)
+@_territory_read("/at", TerritoryPointArgs, CommuneSchema)
 def commune_at(args):
     """La commune qui contient un point (latitude, longitude WGS 84)"""
     return services.commune_at(db.session, args["lat"], args["lon"])
 
 
-@territories.route("/departements")
-@territories.etag
-@territories.arguments(DepartementListArgs, location="query", unknown=RAISE)
-@territories.response(200, DepartementListSchema)
+@_territory_read("/departements", DepartementListArgs, DepartementListSchema)
 def list_departements(args):
     """Les départements (filtrables par région)"""
     return services.list_departements(db.session, args.get("region"), **_scale(args))
 
 
-@territories.route("/departements/<code>")
-@territories.etag
-@territories.arguments(TerritoryGeometryArgs, location="query", unknown=RAISE)
-@territories.response(200, DepartementSchema)
+@_territory_read("/departements/<code>", TerritoryGeometryArgs, DepartementSchema)
 def get_departement(args, code):
     """Un département"""
     return services.get_departement(db.session, code.upper(), **_scale(args))
 
 
-@territories.route("/regions")
-@territories.etag
-@territories.arguments(TerritoryGeometryArgs, location="query", unknown=RAISE)
-@territories.response(200, RegionListSchema)
+@_territory_read("/regions", TerritoryGeometryArgs, RegionListSchema)
 def list_regions(args):
     """Les régions"""
     return services.list_regions(db.session, **_scale(args))
 
 
-@territories.route("/regions/<code>")
-@territories.etag
-@territories.arguments(TerritoryGeometryArgs, location="query", unknown=RAISE)
-@territories.response(200, RegionSchema)
+@_territory_read("/regions/<code>", TerritoryGeometryArgs, RegionSchema)
 def get_region(args, code):
     """Une région"""
     return services.get_region(db.session, code, **_scale(args))
 
 
-@territories.route("/epci")
-@territories.etag
-@territories.arguments(EpciListArgs, location="query", unknown=RAISE)
-@territories.response(200, EpciPageSchema)
+@_territory_read("/epci", EpciListArgs, EpciPageSchema)
 def list_epcis(args):
     """Les EPCI à fiscalité propre, par page (filtrables par département, région, nom)"""
     return services.list_epcis(db.session, args.get("departement"), args.get("region"),
@@ -140,10 +126,7 @@ def list_epcis(args):
                                **_scale(args))
 
 
-@territories.route("/epci/<code>")
-@territories.etag
-@territories.arguments(TerritoryGeometryArgs, location="query", unknown=RAISE)
-@territories.response(200, EpciSchema)
+@_territory_read("/epci/<code>", TerritoryGeometryArgs, EpciSchema)
 def get_epci(args, code):
     """Un EPCI par son SIREN"""
     return services.get_epci(db.session, code, **_scale(args))

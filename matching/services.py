@@ -1046,27 +1046,20 @@ def _hints(session, place, f, q, programme, now, reach, search: _Search) -> list
         return _search(session, place, f2, q2, programme if f2.programme_id else None, now,
                        reach2, small, pool_size=small, max_scan=HINT_MAX_SCAN)
 
+    # (constraint, filters and question without it), for each constraint the person gave.
+    relaxed: list[tuple[str, Filters, Question]] = []
     if q.availability.given:
-        s = count(replace(f, weekly=None, now=None), replace(q, availability=Availability()))
-        text_ = ranking.hint("availability", len(s.pool), reach, q, has_programme=has_programme,
-                             at_least=len(s.pool) >= small)
-        if text_:
-            hints.append(text_)
+        relaxed.append(("availability", replace(f, weekly=None, now=None),
+                        replace(q, availability=Availability())))
     if q.support:
-        s = count(replace(f, support=()), replace(q, support=()))
-        text_ = ranking.hint("support", len(s.pool), reach, q, has_programme=has_programme,
-                             at_least=len(s.pool) >= small)
-        if text_:
-            hints.append(text_)
+        relaxed.append(("support", replace(f, support=()), replace(q, support=())))
     if f.services:
-        s = count(replace(f, services=()), replace(q, services=()))
-        text_ = ranking.hint("services", len(s.pool), reach, q, has_programme=has_programme,
-                             at_least=len(s.pool) >= small)
-        if text_:
-            hints.append(text_)
+        relaxed.append(("services", replace(f, services=()), replace(q, services=())))
     if has_programme:
-        s = count(replace(f, programme_id=None, national=True), q)
-        text_ = ranking.hint("programme", len(s.pool), reach, q, has_programme=True,
+        relaxed.append(("programme", replace(f, programme_id=None, national=True), q))
+    for constraint, f2, q2 in relaxed:
+        s = count(f2, q2)
+        text_ = ranking.hint(constraint, len(s.pool), reach, q, has_programme=has_programme,
                              at_least=len(s.pool) >= small)
         if text_:
             hints.append(text_)

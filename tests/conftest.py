@@ -241,6 +241,16 @@ def clock(app) -> Iterator[FrozenClock]:
     frozen.set(TEST_NOW)
 
 
+def clock_at(moment: dt.datetime):
+    """A module's own ``clock`` fixture (``clock = clock_at(moment)``): the application's
+    clock, on ``moment`` to start with."""
+    @pytest.fixture
+    def clock(clock):
+        clock.set(moment)
+        return clock
+    return clock
+
+
 @pytest.fixture
 def db_session(app) -> Iterator[Session]:
     with transactional_session(app) as session:

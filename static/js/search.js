@@ -192,16 +192,7 @@
       legend.hidden = false;
     });
     var map = L.map(element, { scrollWheelZoom: false });
-    var url = element.getAttribute("data-basemap-url") || "";
-    if (url) {
-      L.tileLayer(url, {
-        attribution: element.getAttribute("data-basemap-attribution") || "",
-        maxZoom: 19
-      }).addTo(map);
-    } else {
-      element.classList.add("result-map--plain");
-      map.attributionControl.setPrefix(false);
-    }
+    window.Passerelle.addBasemap(map, element, "result-map--plain");
     var bounds = [];
     if (data.place && typeof data.place.lat === "number") {
       L.circleMarker([data.place.lat, data.place.lon], {

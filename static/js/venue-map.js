@@ -37,16 +37,7 @@
     var L = window.L;
     element.classList.add("venue-map--active");
     var map = L.map(element, { scrollWheelZoom: false, zoomControl: true });
-    var url = element.getAttribute("data-basemap-url") || "";
-    if (url) {
-      L.tileLayer(url, {
-        attribution: element.getAttribute("data-basemap-attribution") || "",
-        maxZoom: 19
-      }).addTo(map);
-    } else {
-      element.classList.add("venue-map--plain");
-      map.attributionControl.setPrefix(false);
-    }
+    window.Passerelle.addBasemap(map, element, "venue-map--plain");
     var latLngs = points.map(function (point) {
       L.marker([point.lat, point.lon], {
         title: point.label,

@@ -19,7 +19,9 @@ V2–C 36.1. Every cost is at least 1.5 km from a threshold.
 
 from __future__ import annotations
 
-from directory.models import Venue
+import datetime as dt
+
+from directory.models import Programme, Venue
 from geodata.models import Commune, Departement, Epci, Region
 from tests.conftest import make_venue, point, square
 
@@ -62,3 +64,24 @@ def make_world(session) -> dict[str, Venue]:
     v2 = make_venue(session, nom="Lieu V2", code_insee="99201", geom=point(LON, 48.55),
                     weekly_capacity=None)
     return {"V1": v1, "V2": v2}
+
+
+def essai_programme(session, **fields) -> Programme:
+    """The national programme « pass-essai », open since 1 January 2026; ``fields`` add to it
+    (e.g. allowed_services)."""
+    programme = Programme(code="pass-essai", name="Pass d'essai", perimeter_codes=["fr"],
+                          valid_from=dt.date(2026, 1, 1), **fields)
+    session.add(programme)
+    session.flush()
+    return programme
+
+
+def cached_geojson(client, url: str, etag_prefix: str) -> dict:
+    """GET ``url``: a GeoJSON answer cached five minutes, its ETag starting with
+    ``etag_prefix`` (the run's kind and id); returns the body."""
+    response = client.get(url)
+    assert response.status_code == 200
+    assert response.mimetype == "application/geo+json"
+    assert response.headers["Cache-Control"] == "public, max-age=300"
+    assert etag_prefix in response.headers["ETag"]
+    return response.get_json()

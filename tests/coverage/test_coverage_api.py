@@ -11,18 +11,14 @@ import pytest
 from coverage.refresh import refresh
 from coverage.selection import Selection
 
-from .coverage_world import TERRITORY
+from .coverage_world import TERRITORY, cached_geojson
 
 TODAY = dt.date(2026, 6, 1)
 
 
 def test_departement_level_geojson(client, world):
-    response = client.get("/api/v1/coverage/departement?within=reg:991")
-    assert response.status_code == 200
-    assert response.mimetype == "application/geo+json"
-    assert response.headers["Cache-Control"] == "public, max-age=300"
-    assert f"coverage-{world['run_id']}-" in response.headers["ETag"]
-    body = response.get_json()
+    body = cached_geojson(client, "/api/v1/coverage/departement?within=reg:991",
+                          f"coverage-{world['run_id']}-")
     assert body["type"] == "FeatureCollection" and body["level"] == "departement"
     assert body["run"]["id"] == world["run_id"] and body["run"]["reference"] == "territoire"
     features = {f["id"]: f for f in body["features"]}

@@ -14,10 +14,10 @@ from coverage.costs import pairs_within_python
 from coverage.refresh import refresh
 from coverage.runs import KEEP_RUNS_PER_SELECTION
 from coverage.selection import Selection
-from directory.models import Acceptance, Offer, Programme, VenueStop
+from directory.models import Acceptance, Offer, VenueStop
 from tests.conftest import make_venue, point
 
-from .coverage_world import COMMUNES, LON, TERRITORY, make_world
+from .coverage_world import COMMUNES, LON, TERRITORY, essai_programme, make_world
 
 TODAY = dt.date(2026, 6, 1)
 
@@ -160,11 +160,8 @@ def test_sql_and_python_costs_agree(db_session):
 
 def test_programme_service_and_dates_select_the_supply(db_session):
     venues = make_world(db_session)
-    programme = Programme(code="pass-essai", name="Pass d'essai", perimeter_codes=["fr"],
-                          valid_from=dt.date(2026, 1, 1),
-                          allowed_services=["Aide aux démarches administratives"])
-    db_session.add(programme)
-    db_session.flush()
+    programme = essai_programme(db_session,
+                                allowed_services=["Aide aux démarches administratives"])
     # V1 accepts today; V2's acceptance ended before TODAY.
     db_session.add_all([
         Acceptance(lieu_id=venues["V1"].id, programme_id=programme.id,
@@ -236,10 +233,7 @@ def test_a_closure_period_with_one_bound_counts_whatever_the_status(
 def test_a_revoked_acceptance_without_end_date_accepts_nothing(db_session):
     """directory.rules: a revocation written by hand (revoked_at, no valid_to) ends it."""
     venues = make_world(db_session)
-    programme = Programme(code="pass-essai", name="Pass d'essai", perimeter_codes=["fr"],
-                          valid_from=dt.date(2026, 1, 1))
-    db_session.add(programme)
-    db_session.flush()
+    programme = essai_programme(db_session)
     acceptance = Acceptance(lieu_id=venues["V1"].id, programme_id=programme.id,
                             valid_from=dt.date(2026, 1, 1))
     db_session.add(acceptance)

@@ -10,10 +10,10 @@ from sqlalchemy import text
 
 from coverage.selection import Selection
 from coverage.suggestions import suggest, town_hall_name
-from directory.models import Acceptance, Programme
+from directory.models import Acceptance
 from tests.conftest import make_venue, point, shared_data
 
-from .coverage_world import LON, make_world
+from .coverage_world import LON, essai_programme, make_world
 
 TODAY = dt.date(2026, 6, 1)
 
@@ -63,10 +63,7 @@ def test_capacity_gaps_are_ranked(db_session):
 
 def test_venue_candidates_are_those_not_accepting(db_session):
     venues = make_world(db_session)
-    programme = Programme(code="pass-essai", name="Pass d'essai", perimeter_codes=["fr"],
-                          valid_from=dt.date(2026, 1, 1))
-    db_session.add(programme)
-    db_session.flush()
+    programme = essai_programme(db_session)
     db_session.add(Acceptance(lieu_id=venues["V1"].id, programme_id=programme.id,
                               valid_from=dt.date(2026, 1, 1)))
     candidate = make_venue(db_session, nom="Médiathèque de C", code_insee="99103",

@@ -26,6 +26,8 @@ from coverage.refresh import refresh
 from coverage.selection import Selection
 from coverage.views import map_settings
 
+from .coverage_world import cached_geojson
+
 EXAMPLE_TILES = "https://{s}.tile.example.org/{z}/{x}/{y}.png"
 
 
@@ -139,12 +141,8 @@ def test_map_settings_with_basemap():
 # --------------------------------------------------------------------------- the map's API
 
 def test_map_view_has_the_coverage_figures_it_draws(client, world):
-    response = client.get("/api/v1/coverage/map/departement?within=reg:991&zoom=8")
-    assert response.status_code == 200
-    assert response.mimetype == "application/geo+json"
-    assert response.headers["Cache-Control"] == "public, max-age=300"
-    assert f"map-{world['run_id']}-" in response.headers["ETag"]
-    body = response.get_json()
+    body = cached_geojson(client, "/api/v1/coverage/map/departement?within=reg:991&zoom=8",
+                          f"map-{world['run_id']}-")
     assert body["level"] == "departement" and body["zoom"] == 8
     assert body["run"]["id"] == world["run_id"]
     drawn = {f["id"]: f for f in body["features"]}

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 from urllib.parse import parse_qs, urlsplit
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import text
 
+from core.clock import PARIS
 from core.request_guard import NUL_MESSAGE
 from directory import programmes
 from directory.models import Acceptance, Offer, TrainingSession, VenueStop
-from tests.conftest import make_small_geography, make_venue, point
+from tests.conftest import clock_at, make_small_geography, make_venue, point
 
-PARIS = ZoneInfo("Europe/Paris")
 DEMARCHES = "Aide aux démarches administratives"
 OUTILS = "Maîtrise des outils numériques du quotidien"
 INSERTION = "Insertion professionnelle via le numérique"
@@ -22,13 +21,7 @@ LOISIRS = "Loisirs et créations numériques"
 HOURS = "Mo-Fr 09:00-12:00,14:00-17:00; PH off"
 # Thursday 26 November 2026, 10:00 in Paris.
 THURSDAY_10H = dt.datetime(2026, 11, 26, 10, 0, tzinfo=PARIS)
-
-
-@pytest.fixture
-def clock(clock):
-    """The application's clock, on THURSDAY_10H to start with."""
-    clock.set(THURSDAY_10H)
-    return clock
+clock = clock_at(THURSDAY_10H)
 
 
 def _with_hours(osm: str | None, **fields) -> dict:

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import math
 import random
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
@@ -19,18 +17,9 @@ from scipy.optimize import linear_sum_assignment
 from matching.cohort.assignment import PersonNeed, assign_cohort
 from matching.schemas import parse_question
 from tests import conftest as cat
+from tests.matching.world import DEMARCHES, LOISIRS, NOW, PARIS, at
 
-PARIS = ZoneInfo("Europe/Paris")
-NOW = dt.datetime(2026, 12, 1, 10, 0, tzinfo=PARIS)  # a Tuesday
-LON0, LAT0 = -0.58, 44.84
 GEOD = Geod(ellps="WGS84")
-DEMARCHES = "Aide aux démarches administratives"
-LOISIRS = "Loisirs et créations numériques"
-
-
-def at(km_east: float, km_north: float = 0.0) -> tuple[float, float]:
-    return (LON0 + km_east / (111.32 * math.cos(math.radians(LAT0))),
-            LAT0 + km_north / 111.2)
 
 
 def geodesic(a: tuple[float, float], b: tuple[float, float]) -> float:

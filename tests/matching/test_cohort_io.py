@@ -6,20 +6,14 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-import math
 
 import pytest
 
 from matching.cohort import api as cohort_api
 from tests import conftest as cat
+from tests.matching.world import DEMARCHES, at
 
-LON0, LAT0 = -0.58, 44.84
-DEMARCHES = "Aide aux démarches administratives"
 URL = "/api/v1/match/cohort"
-
-
-def at(km_east: float) -> tuple[float, float]:
-    return LON0 + km_east / (111.32 * math.cos(math.radians(LAT0))), LAT0
 
 
 @pytest.fixture

@@ -4,8 +4,6 @@ itinerant stops, sessions, remote offers, hints, and the plan of the candidate q
 from __future__ import annotations
 
 import datetime as dt
-import math
-from zoneinfo import ZoneInfo
 
 import pytest
 from pyproj import Geod
@@ -16,18 +14,9 @@ from matching.question import Availability, Question, Where
 from matching.services import Filters, Place, explain, match
 from tests import conftest as cat
 from tests.conftest import make_small_geography
+from tests.matching.world import DEMARCHES, LAT0, LOISIRS, LON0, NOW, PARIS, at
 
-PARIS = ZoneInfo("Europe/Paris")
-NOW = dt.datetime(2026, 12, 1, 10, 0, tzinfo=PARIS)  # a Tuesday
-LON0, LAT0 = -0.58, 44.84
 GEOD = Geod(ellps="WGS84")
-DEMARCHES = "Aide aux démarches administratives"
-LOISIRS = "Loisirs et créations numériques"
-
-
-def at(km_east: float, km_north: float = 0.0) -> tuple[float, float]:
-    return (LON0 + km_east / (111.32 * math.cos(math.radians(LAT0))),
-            LAT0 + km_north / 111.2)
 
 
 def geodesic(lon: float, lat: float) -> float:

@@ -5,14 +5,11 @@ its plain-text summary and its CSV."""
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import json
-import math
 import re
 from html import unescape
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from werkzeug.datastructures import MultiDict
@@ -21,25 +18,14 @@ from directory.vocabulary import SERVICES
 from matching import forms
 from matching.question import slug
 from tests import conftest as cat
+from tests.conftest import clock_at
+from tests.matching.world import DEMARCHES, LAT0, LOISIRS, LON0, NOW, at
 
 ROOT = Path(__file__).resolve().parents[2]
-PARIS = ZoneInfo("Europe/Paris")
-NOW = dt.datetime(2026, 12, 1, 10, 0, tzinfo=PARIS)  # a Tuesday morning
-LON0, LAT0 = -0.58, 44.84
-DEMARCHES = "Aide aux démarches administratives"
-LOISIRS = "Loisirs et créations numériques"
 HERE = {"where": "Ma position", "lat": str(LAT0), "lon": str(LON0)}
 
 
-def at(km_east: float, km_north: float = 0.0) -> tuple[float, float]:
-    return (LON0 + km_east / (111.32 * math.cos(math.radians(LAT0))),
-            LAT0 + km_north / 111.2)
-
-
-@pytest.fixture
-def clock(clock):
-    clock.set(NOW)
-    return clock
+clock = clock_at(NOW)
 
 
 @pytest.fixture

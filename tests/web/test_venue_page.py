@@ -5,30 +5,23 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
+from core.clock import PARIS
 from directory import programmes
 from directory.models import Acceptance, Offer, Programme, TrainingSession, Venue, VenueStop
 from extensions import db
-from tests.conftest import make_venue, point
+from tests.conftest import clock_at, make_venue, point
 from tests.web.conftest import serious_violations
 
-PARIS = ZoneInfo("Europe/Paris")
 HOURS = "Mo-Fr 09:00-12:00; Sa 10:00-12:00; PH off"
 DEMARCHES = "Aide aux démarches administratives"
 # Thursday 26 November 2026, 10:00 in Paris.
 THURSDAY_10H = dt.datetime(2026, 11, 26, 10, 0, tzinfo=PARIS)
-
-
-@pytest.fixture
-def clock(clock):
-    """The application's clock, on THURSDAY_10H to start with."""
-    clock.set(THURSDAY_10H)
-    return clock
+clock = clock_at(THURSDAY_10H)
 
 
 def _furnish(session, **fields) -> Venue:
