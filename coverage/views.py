@@ -103,6 +103,9 @@ def coverage_map():
         if "directory.venue_page" in current_app.view_functions else "",
         "brief": url_for("coverage_pages.territory_brief"),
         "folium": url_for("coverage_pages.territory_folium_map"),
+        # The referrals layer (demand met and not met), where the referrals are installed.
+        "demand": url_for("stats.demand_layer")
+        if "stats.demand_layer" in current_app.view_functions else "",
         # « Recalculer » only where the configuration opens refreshes from the web (until
         # accounts say who may) and the refresh endpoint (a background job) exists.
         "refresh": url_for("coverage.refresh")

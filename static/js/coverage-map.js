@@ -37,6 +37,10 @@
   var VENUE_MAX_PAGES = 2;
   var MAX_FOCUSABLE = 400;   // territories reachable with Tab (the exports carry the rest)
   var CIRCLE_MAX_PX = 28;
+  // The referrals layer: the stats API knows communes, départements and régions.
+  var DEMAND_LEVEL = { region: "region", departement: "departement", epci: "departement",
+    commune: "commune" };
+  var DEMAND_LEVEL_NAMES = { region: "région", departement: "département", commune: "commune" };
   // EPCI are large: bigger tiles mean fewer requests and fewer EPCI sent twice.
   // Few requests per view (each has a fixed cost on the server and the browser opens six
   // connections at most): a 1400 × 900 view takes about 4 × 3 tiles at either level.
@@ -319,17 +323,19 @@
       venuePage: element.getAttribute("data-venue-page-url"),
       refresh: element.getAttribute("data-refresh-url") || "",
       brief: element.getAttribute("data-brief-url") || "",
-      folium: element.getAttribute("data-folium-url") || ""
+      folium: element.getAttribute("data-folium-url") || "",
+      demand: element.getAttribute("data-demand-url") || ""
     };
     this.controls = {
       measure: byId("carte-mesure"), programme: byId("carte-programme"),
       service: byId("carte-service"), need: byId("carte-besoin"),
       within: byId("carte-territoire"), level: byId("carte-maille"),
       venues: byId("carte-couche-lieux"), uncovered: byId("carte-couche-non-couverts"),
-      sites: byId("carte-couche-sites")
+      sites: byId("carte-couche-sites"), demand: byId("carte-couche-orientations")
     };
     this.status = byId("carte-statut");
-    this.sequence = { territories: 0, venues: 0, sites: 0, details: 0 };
+    this.sequence = { territories: 0, venues: 0, sites: 0, details: 0, demand: 0 };
+    this.demandLevel = null;     // level of the referrals layer drawn
     this.collection = null;      // the FeatureCollection of a one-request level
     this.run = null;             // the coverage run the figures come from
     this.grid = null;            // the tile grid of a tiled level
@@ -423,6 +429,8 @@
     }) : L.layerGroup();
     this.venueLayer.addTo(map);
     this.siteLayer = L.layerGroup().addTo(map);
+    map.createPane("demand").style.zIndex = 455;
+    this.demandLayer = L.layerGroup().addTo(map);
     map.createPane("labels").style.zIndex = 460;
     map.getPane("labels").style.pointerEvents = "none";
     this.labelLayer = L.layerGroup().addTo(map);
@@ -458,6 +466,9 @@
     });
     c.venues.addEventListener("change", function () { self.loadVenues(); });
     c.uncovered.addEventListener("change", function () { self.drawUncovered(); });
+    if (c.demand && this.urls.demand) {
+      c.demand.addEventListener("change", function () { self.loadDemand(); });
+    }
     c.sites.addEventListener("change", function () {
       if (c.sites.checked) { self.siteLayer.addTo(self.map); }
       else { self.map.removeLayer(self.siteLayer); }
@@ -635,6 +646,7 @@
     var level = this.levelForZoom();
     if (this.shownLevel && level !== this.shownLevel) { this.resetPanel(); }
     this.shownLevel = level;
+    this.loadDemand();
     if (level === "epci" || level === "commune") {
       this.loadTiles(level, force);
       return;
@@ -1019,6 +1031,92 @@
     note.hidden = false;
     setText(note, "Cercles bleus : personnes sans lieu à moins de " + radius +
       " km (surface proportionnelle ; le plus grand : " + fmtNumber(max) + " personnes).");
+  };
+
+  // ------------------------------------------------------------------ referrals
+
+  /* The referrals layer (GET /api/v1/stats/carte): per territory of the venues, a disc
+   * whose area is proportional to the referrals per 1,000 inhabitants (the demand that
+   * reached a venue), and inside it a red ring on the same scale for the refusals for lack
+   * of capacity (the demand that was not met). Counts below 5 come masked (null). */
+  CoverageMap.prototype.loadDemand = function () {
+    var self = this;
+    var note = byId("carte-legende-orientations");
+    var box = this.controls.demand;
+    if (!box || !this.urls.demand || !box.checked) {
+      ++this.sequence.demand;
+      this.demandLayer.clearLayers();
+      this.demandLevel = null;
+      if (note) { note.hidden = true; }
+      return;
+    }
+    var level = DEMAND_LEVEL[this.levelForZoom()] || "departement";
+    if (level === this.demandLevel) { return; }
+    var ticket = ++this.sequence.demand;
+    this.demandLevel = level;
+    note.hidden = false;
+    setText(note, "Orientations : chargement…");
+    fetchJson(this.urls.demand + query({ niveau: level })).then(function (collection) {
+      if (ticket !== self.sequence.demand) { return; }
+      self.drawDemand(collection, level);
+    }).catch(function () {
+      if (ticket !== self.sequence.demand) { return; }
+      self.demandLevel = null;
+      setText(note, "Les orientations n'ont pas pu être chargées.");
+    });
+  };
+
+  CoverageMap.prototype.drawDemand = function (collection, level) {
+    var L = window.L;
+    var self = this;
+    var note = byId("carte-legende-orientations");
+    this.demandLayer.clearLayers();
+    var features = (collection.features || []).filter(function (f) { return f.geometry; });
+    var shown = features.filter(function (f) {
+      return f.properties.orientations_pour_1000_habitants !== null &&
+        f.properties.orientations_pour_1000_habitants !== undefined;
+    });
+    var masked = features.length - shown.length;
+    var max = 0;
+    shown.forEach(function (f) {
+      max = Math.max(max, f.properties.orientations_pour_1000_habitants);
+    });
+    var thousand = fmtNumber(1000);
+    function radius(rate) { return Math.max(3, CIRCLE_MAX_PX * Math.sqrt(rate / max)); }
+    shown.forEach(function (f) {
+      var p = f.properties;
+      var rate = p.orientations_pour_1000_habitants;
+      var centre = L.geoJSON(f).getBounds().getCenter();
+      var refused = p.refus_manque_de_place;
+      var tooltip = p.nom + " : " + fmtDecimal(rate) + " orientations pour " + thousand +
+        " habitants ; " + (refused === null || refused === undefined
+        ? "moins de 5" : fmtNumber(refused)) + " refusées faute de place";
+      var disc = L.circleMarker(centre, {
+        pane: "demand", radius: max > 0 ? radius(rate) : 3, className: "demand-disc",
+        color: "#1b7837", weight: 1.5, fillColor: "#5aae61", fillOpacity: 0.45
+      }).bindTooltip(tooltip, { direction: "top" });
+      disc.addTo(self.demandLayer);
+      if (refused && p.population && max > 0) {
+        L.circleMarker(centre, {
+          pane: "demand", interactive: false, className: "demand-refusals",
+          radius: radius(1000 * refused / p.population), color: "#b2182b", weight: 3,
+          fill: false
+        }).addTo(self.demandLayer);
+      }
+    });
+    var text;
+    if (!shown.length) {
+      text = "Orientations : aucune à afficher par " + DEMAND_LEVEL_NAMES[level] +
+        (masked ? " (" + fmtNumber(masked) + " territoire(s) à moins de 5 orientations, " +
+          "masqués)" : "") + ".";
+    } else {
+      text = "Disques verts : orientations pour " + thousand + " habitants par " +
+        DEMAND_LEVEL_NAMES[level] + " du lieu (surface proportionnelle ; la plus forte : " +
+        fmtDecimal(max) + ") ; anneau rouge : orientations refusées faute de place, à la " +
+        "même échelle." + (masked ? " " + fmtNumber(masked) + " territoire(s) à moins de 5 " +
+        "orientations, masqués." : "");
+    }
+    setText(note, text);
   };
 
   // ------------------------------------------------------------------ panel

@@ -1,7 +1,7 @@
 """The coverage map /carte in Chromium: a committed little world with a coverage run, a
 click on a département that opens its figures, a switch of measure that changes the legend,
-keyboard access, suggested sites, the message when no run exists — and nothing requested
-from another host, no JavaScript error, no Content-Security-Policy violation.
+keyboard access, suggested sites, the message when no run exists, the referrals layer —
+and nothing requested from another host, no JavaScript error, no Content-Security-Policy violation.
 
 The world (codes no real territory uses; the live server sees committed data only):
 
@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.sync_api import expect
-from sqlalchemy import delete, text
+from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
 from coverage.refresh import refresh
@@ -391,3 +391,89 @@ def test_planner_journey(page, browser, world, tmp_path):
     page.emulate_media(media="print")
     pdf = page.pdf(format="A4", print_background=True)
     assert len(re.findall(rb"/Type\s*/Page(?![s\w])", pdf)) == 1
+
+
+@pytest.fixture
+def referrals(app, world):
+    """Six referrals made to the venue of Aubry (département 961, 17 000 inhabitants), five
+    of them refused for lack of capacity — committed, so that the live server sees them."""
+    from accounts.journal import Actor
+    from accounts.models import Person
+    from core import clock
+    from directory.models import Offer
+    from referrals import services
+    from referrals.models import Referral
+    from tests import conftest as cat
+    from tests.accounts.conftest import make_person
+
+    email = "conseillere@carte-essai.fr"
+    with app.app_context():
+        session = Session(db.engine)
+        try:
+            session.execute(delete(Person).where(Person.email == email))
+            venue = session.get(Venue, world["venue_id"])
+            programme = session.scalar(select(Programme).where(Programme.code == PROGRAMME))
+            offer = cat.offer(session, venue, "Aide aux démarches administratives")
+            prescriber = make_person(session, email, ("prescriber", "CCAS d'essai"))
+            actor = Actor("web", prescriber.id, "prescriber")
+            now = clock.now()
+            for n in range(6):
+                referral = services.create(
+                    session, prescriber_id=prescriber.id, structure="CCAS d'essai",
+                    lieu_id=venue.id, offre_id=offer.id, seance_id=None,
+                    programme_id=programme.id, cheques=1, first_name=f"Carte{n}",
+                    contact_kind="telephone", contact_value="0612345678",
+                    availability="lundi", note=None, consent=True, now=now, actor=actor)
+                if n < 5:
+                    services.refuse(session, referral.id, "capacity", None, now, actor)
+            session.commit()
+            yield
+        finally:
+            session.rollback()
+            session.execute(delete(Referral).where(Referral.lieu_id == world["venue_id"]))
+            session.execute(delete(Offer).where(Offer.lieu_id == world["venue_id"]))
+            session.execute(delete(Person).where(Person.email == email))
+            session.commit()
+            session.close()
+
+
+def test_referrals_layer(page, world, referrals):
+    """The planner switches on « Orientations »: a disc per département of the venues from
+    /api/v1/stats/carte, a ring for the refusals for lack of capacity, a French tooltip and
+    legend line."""
+    demand_requests: list[str] = []
+    page.on("request", lambda request: demand_requests.append(request.url)
+            if "/api/v1/stats/carte" in request.url else None)
+    console, _ = _open_map(page, "?within=reg:96&maille=departement")
+    page.wait_for_selector('path.coverage-territory[data-code="961"]')
+    legend = page.locator("#carte-legende-orientations")
+    expect(legend).to_be_hidden()
+    assert demand_requests == []  # off by default: nothing asked
+
+    page.check("#carte-couche-orientations")
+    disc = page.locator("path.demand-disc")
+    expect(disc).to_have_count(1)
+    assert [parse_qs(urlsplit(url).query) for url in demand_requests] == [
+        {"niveau": ["departement"]}]
+    expect(page.locator("path.demand-refusals")).to_have_count(1)
+    expect(legend).to_be_visible()
+    expect(legend).to_contain_text("orientations pour 1")
+    assert "anneau rouge : orientations refusées faute de place" in legend.inner_text()
+    # 6 referrals for 17 000 inhabitants: 0,35 per 1 000; 5 refused for lack of capacity.
+    disc.hover()
+    tooltip = page.locator(".leaflet-tooltip")
+    expect(tooltip).to_be_visible()
+    said = re.sub(r"\s+", " ", tooltip.inner_text().replace("\u202f", " ").replace("\xa0", " "))
+    assert said == ("Val d'essai : 0,35 orientations pour 1 000 habitants ; "
+                    "5 refusées faute de place")
+
+    # Régions: another request, the région of the venue.
+    page.select_option("#carte-maille", "region")
+    expect(disc).to_have_count(1)
+    assert parse_qs(urlsplit(demand_requests[-1]).query) == {"niveau": ["region"]}
+
+    assert serious_violations(page) == []
+    page.uncheck("#carte-couche-orientations")
+    expect(disc).to_have_count(0)
+    expect(legend).to_be_hidden()
+    assert not [m for m in console if "Content Security Policy" in m], console
