@@ -582,7 +582,7 @@ def _candidate_query(f: Filters) -> Select:
                func.ST_Distance(c.c.geog, _GEOG, true()).label("distance_m"),
                lieu.c.nom, lieu.c.adresse, lieu.c.code_postal, lieu.c.commune,
                func.ST_Y(lieu.c.geom).label("lat"), func.ST_X(lieu.c.geom).label("lon"),
-               lieu.c.horaires_osm, lieu.c.timezone, _raw(lieu.c.services),
+               lieu.c.horaires_osm, lieu.c.timezone, lieu.c.code_insee, _raw(lieu.c.services),
                _raw(lieu.c.publics_specifiquement_adresses).label("publics"),
                _raw(lieu.c.prise_en_charge_specifique).label("support"),
                _raw(lieu.c.modalites_accompagnement).label("modalites"),
@@ -679,12 +679,20 @@ def _offers_of(row, q: Question, programme: ProgrammeRef | None) -> list[dict]:
             and (not q.services or o["service"] in q.services)]
 
 
+def holiday_departement(code_insee: str | None) -> str | None:
+    """The département to give the hours parser when its own public holidays differ from
+    the national ones and the time zone does not already say so (Alsace-Moselle), else None
+    (which keeps the caches below shared by all other venues)."""
+    departement = oh.departement_of_code_insee(code_insee)
+    return departement if departement in oh.REGIONAL_HOLIDAY_DEPARTEMENTS else None
+
+
 @functools.lru_cache(maxsize=4096)
-def hours_of(osm: str | None, tz: str) -> oh.Hours | None:
+def hours_of(osm: str | None, tz: str, departement: str | None = None) -> oh.Hours | None:
     if not osm:
         return None
     try:
-        return oh.parse(osm, tz)
+        return oh.parse(osm, tz, departement)
     except (oh.InvalidHours, ValueError):
         return None
 
@@ -697,8 +705,9 @@ def _free(availability: Availability, now: datetime, tz: str) -> tuple:
 
 
 @functools.lru_cache(maxsize=8192)
-def _opening(osm: str, tz: str, free: tuple, now: datetime, is_now: bool) -> Slot | None:
-    return first_opening(hours_of(osm, tz), list(free), now, is_now=is_now)
+def _opening(osm: str, tz: str, free: tuple, now: datetime, is_now: bool,
+             departement: str | None = None) -> Slot | None:
+    return first_opening(hours_of(osm, tz, departement), list(free), now, is_now=is_now)
 
 
 def _build_candidate(row, sessions: dict[int, list], q: Question,
@@ -710,7 +719,8 @@ def _build_candidate(row, sessions: dict[int, list], q: Question,
     services = frozenset(s for s in q.services if s in offered
                          and _service_covered(s, row.acc_services, programme))
     osm = row.stop_horaires if row.stop_id is not None else row.horaires_osm
-    hours = hours_of(osm, row.timezone)
+    departement = holiday_departement(row.code_insee)
+    hours = hours_of(osm, row.timezone, departement)
     free = _free(q.availability, now, row.timezone) if with_slot else ()
     offers = []
     session_slots: list[Slot] = []
@@ -732,7 +742,7 @@ def _build_candidate(row, sessions: dict[int, list], q: Question,
     if with_slot:
         options = list(session_slots)
         if hours is not None:
-            opening = _opening(osm, row.timezone, free, now, q.availability.now)
+            opening = _opening(osm, row.timezone, free, now, q.availability.now, departement)
             if opening is not None:
                 options.append(opening)
         if options:

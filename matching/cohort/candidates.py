@@ -27,7 +27,14 @@ from directory import rules
 
 from ..availability import first_opening, free_intervals
 from ..question import Availability, Question
-from ..services import Place, candidate_params, eligible_places, hours_of, nearest_per_venue
+from ..services import (
+    Place,
+    candidate_params,
+    eligible_places,
+    holiday_departement,
+    hours_of,
+    nearest_per_venue,
+)
 from .solver import Option
 
 DEFAULT_CANDIDATES = 20  # nearest venues per person that pass the hard constraints
@@ -179,7 +186,8 @@ def load_details(session: Session, det: Details, people: list[Prepared],
     if venue_ids:
         for r in session.execute(text(
                 "SELECT id, nom, adresse, code_postal, commune, ST_Y(geom) AS lat, "
-                "ST_X(geom) AS lon, horaires_osm, timezone, weekly_capacity FROM lieu "
+                "ST_X(geom) AS lon, horaires_osm, timezone, code_insee, weekly_capacity "
+                "FROM lieu "
                 "WHERE id = ANY(:ids)"), {"ids": venue_ids}):
             det.venues[r.id] = r
         if programme_ids:
@@ -226,13 +234,14 @@ class OpeningCache:
             self._free[key] = free_intervals(av, self.now, tz)
         return self._free[key]
 
-    def open_during(self, osm: str, tz: str, av: Availability) -> str | bool | None:
+    def open_during(self, osm: str, tz: str, av: Availability,
+                    departement: str | None = None) -> str | bool | None:
         """The first opening inside the availability in words ("ouvert lundi de 10 h à
         11 h"), True when no availability is given, False when closed then; None when the
         hours are unknown."""
-        key = (osm, tz, av)
+        key = (osm, tz, av, departement)
         if key not in self._opening:
-            hours = hours_of(osm, tz)
+            hours = hours_of(osm, tz, departement)
             if hours is None:
                 found: str | bool | None = None
             elif not av.given:
@@ -258,7 +267,8 @@ def _venue_ways(p: Prepared, row, det: Details, avail: OpeningCache
     stop = det.stops.get(row.stop_id) if row.stop_id is not None else None
     osm = stop.horaires_osm if stop is not None else venue.horaires_osm
     tz = venue.timezone
-    opening = avail.open_during(osm, tz, av) if osm else None
+    opening = (avail.open_during(osm, tz, av, holiday_departement(venue.code_insee))
+               if osm else None)
     kind = "unknown_hours" if opening is None else ("opening" if opening else None)
     opening_text = opening if isinstance(opening, str) else None
     free = avail.free(av, tz)

@@ -291,3 +291,27 @@ def test_open_now_at_night_gives_the_relaxation_hints(db_session, town):
         "administratives ».",
         "2 lieux proposent ce service à moins de 20 km, mais aucun n'accepte ce pass.",
     ]
+
+
+def test_good_friday_closes_a_moselle_venue_for_the_matcher_too(db_session):
+    """Good Friday is a public holiday in Moselle and Alsace only: the matcher and the cohort
+    read a venue's hours with its département's holidays, as its page does."""
+    from matching.cohort.assignment import assign_cohort
+    from matching.cohort.candidates import PersonNeed
+
+    prog = cat.programme(db_session, "pass-test", "Pass Numérique Test")
+    hours = "Mo-Fr 09:00-12:00; PH off"
+    metz = cat.venue(db_session, *at(1), horaires=hours, nom="Metz", code_insee="57463",
+                     services=[DEMARCHES])
+    other = cat.venue(db_session, *at(2), horaires=hours, nom="Ailleurs", code_insee="33063",
+                      services=[DEMARCHES])
+    for lieu in (metz, other):
+        cat.accept(db_session, lieu, prog)
+    good_friday = dt.datetime(2026, 4, 3, 10, 0, tzinfo=PARIS)
+    q = here(programme="pass-test", services=(DEMARCHES,), availability=Availability(now=True),
+             max_distance_m=20_000)
+    assert names(match(q, now=good_friday, limit=10, session=db_session)) == ["Ailleurs"]
+    assert names(match(q, now=good_friday + dt.timedelta(days=4), limit=10,
+                       session=db_session)) == ["Metz", "Ailleurs"]
+    result = assign_cohort([PersonNeed("P", q)], now=good_friday, session=db_session)
+    assert [a.venue_id for a in result.assignments] == [other.id]
