@@ -455,6 +455,8 @@ def job_worker(app, _worker_holder):
 
     process = _worker_holder["process"]
     if process is None or process.process.poll() is not None:
+        if process is not None:
+            process.stop()  # reaps the dead one and closes its output
         _worker_holder["process"] = process = WorkerProcess(app).start()
     return process
 

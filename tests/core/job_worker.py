@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -72,16 +73,19 @@ class WorkerProcess:
                    PASSERELLE_REDIS_URL=config["PASSERELLE_REDIS_URL"],
                    PASSERELLE_LOG_LEVEL="WARNING", PYTHONPATH=str(ROOT))
         # Its own session (process group): killing it kills the job's process too.
+        # Its output goes to a file, not a pipe: a pipe nobody reads fills up and blocks
+        # a long-lived worker, and an unread pipe left open is a resource leak.
+        self.output = tempfile.TemporaryFile(mode="w+", encoding="utf-8")  # noqa: SIM115 (closed by stop)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "flask", "--app", "app", "jobs", "worker", "--name",
              self.name], cwd=ROOT, env=env, start_new_session=True,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            stdout=self.output, stderr=subprocess.STDOUT, text=True)
         q = jobs.queue(self.app)
 
         def registered():
             if self.process.poll() is not None:
                 raise AssertionError("le processus de fond s'est arrêté :\n"
-                                     + self.process.stdout.read())
+                                     + self.stop())
             return any(w.name == self.name for w in Worker.all(queue=q))
 
         wait_for(registered, what="l'inscription du processus de fond")
@@ -94,18 +98,25 @@ class WorkerProcess:
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-        self.process.communicate()
+        self.process.wait()
         for pid in pids[1:]:
             wait_for(lambda pid=pid: not Path(f"/proc/{pid}").exists()
                      or "Z" in _state(pid), what=f"la fin du processus {pid}")
 
     def stop(self) -> str:
-        if self.process is None or self.process.poll() is not None:
+        """Stop the worker (if it still runs), reap it and return what it printed."""
+        if self.process is None:
             return ""
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            out, _ = self.process.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            out, _ = self.process.communicate()
-        return out
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        if self.output.closed:
+            return ""
+        self.output.seek(0)
+        printed = self.output.read()
+        self.output.close()
+        return printed
