@@ -173,8 +173,10 @@ _HOLIDAY_SUBDIVISION = {
     "975": "PM", "977": "BL", "978": "MF", "986": "WF", "987": "PF", "988": "NC",
 }  # fmt: skip
 _DEPARTEMENT_BY_TZ = {tz: code for code, tz in _TZ_BY_DEPARTEMENT.items()}
-# Départements whose own holidays the time zone does not tell (overseas ones it does).
-REGIONAL_HOLIDAY_DEPARTEMENTS = frozenset({"57", "67", "68"})
+# Départements whose own holidays the time zone does not tell (overseas ones it does):
+# the metropolitan keys of the table above, Alsace-Moselle.
+REGIONAL_HOLIDAY_DEPARTEMENTS = frozenset(code for code in _HOLIDAY_SUBDIVISION
+                                          if code not in _TZ_BY_DEPARTEMENT)
 # Years for which regional holidays are written into a venue's expression (see the docstring).
 HOLIDAY_YEARS = range(REFERENCE_YEAR - 1, REFERENCE_YEAR + 16)
 
