@@ -69,6 +69,10 @@ def _show(value) -> str:
 def keep_edited_fields(connection: Connection, source: str) -> list[Problem]:
     """Restore edited values in the staging table ``import_lieu`` and report conflicts.
 
+    A conflict is reported when the source sends something new: a row staged again with
+    the digest already stored (the geography completed it, nothing changed) restores the
+    edit silently, so an unchanged re-import reports nothing.
+
     Plugs into ``directory.importer.writer.write`` after staging and before ``_merge``.
     """
     problems: list[Problem] = []
@@ -82,6 +86,7 @@ def keep_edited_fields(connection: Connection, source: str) -> list[Problem]:
                  ON e.lieu_id = l.id AND e.field = :f
             WHERE l.source = :s AND l.source_id = s.source_id
               AND s.{first}::text IS DISTINCT FROM l.{first}::text
+              AND s.content_hash IS DISTINCT FROM l.content_hash
             ORDER BY s.line"""), {"f": name, "s": source}).all()
         for line, source_id, imported, edited in rows:
             problems.append(Problem(

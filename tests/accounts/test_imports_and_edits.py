@@ -31,7 +31,9 @@ def _edit_hours(app, source_name: str, hours: str, now) -> int:
 
 
 def test_import_keeps_the_managers_edit_and_reports_the_conflict(
-        app, runner, source, tmp_path, clock):  # noqa: F811
+        app, runner, source, tmp_path, clock, geography):  # noqa: F811
+    # With the geography loaded (as in production) the importer completes the commune, so
+    # an unchanged re-import is staged again: it must still report nothing.
     path = tmp_path / "lieux.csv"
     path.write_bytes(v1_csv(venue(id="1", horaires="Mo-Fr 09:00-12:00")))
     assert run(runner, str(path), "--source", source).exit_code == 0
