@@ -58,6 +58,10 @@ EXAMPLE_RESPONSE = {
         "prise_rdv": None, "weekly_capacity": 20}],
     "remote": [],
     "hints": [],
+    "relaxations": [],
+    "perimeter": {"valid_here": True, "commune_code": "33063", "commune_name": "Bordeaux",
+                  "valid_programmes": [{"code": "pass-numerique-gironde",
+                                        "name": "Pass Numérique Gironde"}]},
 }
 
 
@@ -97,6 +101,8 @@ def result_payload(result: MatchResult) -> dict[str, Any]:
         "results": results,
         "remote": [_offer(o) for o in result.remote],
         "hints": result.hints,
+        "relaxations": [asdict(r) for r in result.relaxations],
+        "perimeter": asdict(result.perimeter) if result.perimeter else None,
     }
 
 
@@ -111,6 +117,8 @@ class MatchFeatureCollectionSchema(FeatureCollectionSchema):
     count = fields.Integer()
     remote = fields.Raw()
     hints = fields.Raw()
+    relaxations = fields.Raw()
+    perimeter = fields.Raw(allow_none=True)
 
 
 def geojson_payload(payload: dict[str, Any]) -> dict[str, Any]:
@@ -141,7 +149,7 @@ _GEOJSON_DOC = {"responses": {200: {"content": {"application/geo+json": {
     "schema": {"type": "object", "description": (
         "Avec output=geojson ou Accept: application/geo+json : une FeatureCollection des "
         "lieux (géométrie Point lon/lat, mêmes propriétés que results) avec place, search, "
-        "assumptions, remote et hints en membres étrangers.")},
+        "assumptions, remote, hints, relaxations et perimeter en membres étrangers.")},
     "example": {"type": "FeatureCollection", "features": [{
         "type": "Feature", "id": 12, "geometry": {"type": "Point",
                                                   "coordinates": [-0.5995, 44.8651]},

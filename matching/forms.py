@@ -355,3 +355,106 @@ def services_for_display() -> list[dict[str, str]]:
     """The tiles of "what I want to learn": value (slug), plain label, icon, standard name."""
     return [{"value": slug(name), "label": label, "icon": icon, "standard": name}
             for name, (label, icon) in SERVICE_CHOICES.items()]
+
+
+# --------------------------------------------------------------------------- ways out
+
+# Distances a "widen" link of the prescriber's page offers, kilometres (up to the hints'
+# own horizon, 300 km).
+PRESCRIBER_WIDEN_KM = (5, 10, 20, 40, 80, 150, 300)
+# The beneficiary's distance choices, in metres, for the "widen" link; "" is the search's
+# default reach (matching.services.DEFAULT_REACH_M).
+BENEFICIARY_REACH_M = (("5km", 5_000), ("10km", 10_000), ("20km", 20_000), ("50km", 50_000),
+                       ("", 80_000))
+# The fields that say when the person is free, per form.
+WHEN_FIELDS = {"beneficiary": ("days", "moments", "now"),
+               "prescriber": ("days", "time_from", "time_to", "date", "now")}
+REACH_FIELDS = {"beneficiary": ("reach",),
+                "prescriber": ("max_km", "travel_mode", "max_minutes")}
+
+
+@dataclass(frozen=True)
+class WayOut:
+    """One click out of an empty answer: a link (a query string of the same page, or an
+    address) and what it does, in the page's words."""
+
+    kind: str  # widen | when | services | support | programme | other_programme | remote | venue
+    label: str
+    href: str
+
+
+def _same_page(form: SearchForm, drop: tuple[str, ...] = (), **changes: str) -> str:
+    """The form's query string without the fields ``drop``, with ``changes``."""
+    from urllib.parse import urlencode
+
+    items = [(k, v) for k, v in form.query_items()
+             if k not in drop and k not in changes and k != "remember"]
+    items += [(k, v) for k, v in changes.items() if v != ""]
+    return "?" + urlencode(items) + "#resultats"
+
+
+def _places(count: int, at_least: bool) -> str:
+    text = f"{count} lieu" if count == 1 else f"{count} lieux"
+    return ("au moins " if at_least else "") + text
+
+
+def ways_out(form: SearchForm, result, venue_url=None) -> list[WayOut]:
+    """The one-click ways out of an answer without any venue, built from the matcher's
+    structured hints (``result.relaxations``), the perimeter check and the remote offers:
+    widen to the distance of the nearest venue that fits, drop the day and time, drop what
+    to learn, search with a pass valid here, see the remote help. Only ways that lead
+    somewhere (a count above zero) are offered."""
+    if result is None or result.results:
+        return []
+    pro = form.kind == "prescriber"
+    out: list[WayOut] = []
+    by_kind = {r.constraint: r for r in result.relaxations}
+    perimeter = result.perimeter
+    if perimeter is not None and not perimeter.valid_here:
+        for p in perimeter.valid_programmes[:3]:
+            out.append(WayOut("other_programme", f"Chercher avec le {p.name}",
+                              _same_page(form, programme=p.code)))
+    far = by_kind.get("distance")
+    if far is not None and far.nearest_m is not None:
+        if pro:
+            km = next((k for k in PRESCRIBER_WIDEN_KM if k * 1000 >= far.nearest_m), None)
+            if km is not None:
+                out.append(WayOut("widen", f"Élargir à {km} km",
+                                  _same_page(form, REACH_FIELDS["prescriber"],
+                                             max_km=str(km))))
+        else:
+            reach = next((value for value, metres in BENEFICIARY_REACH_M
+                          if metres >= far.nearest_m), None)
+            if reach is not None and reach != form.values.get("reach"):
+                label = (f"Chercher jusqu'à {reach.removesuffix('km')} km" if reach
+                         else "Chercher au plus près, peu importe la distance")
+                out.append(WayOut("widen", label, _same_page(form, ("reach",), reach=reach)))
+        if not any(w.kind == "widen" for w in out) and far.nearest_venue_id is not None \
+                and venue_url is not None and venue_url(far.nearest_venue_id):
+            out.append(WayOut("venue", f"Voir le lieu le plus proche : {far.nearest_name}",
+                              venue_url(far.nearest_venue_id)))
+    when = by_kind.get("availability")
+    if when is not None and when.count:
+        out.append(WayOut("when", f"Voir {_places(when.count, when.at_least)}, "
+                                  "quels que soient le jour et l'heure",
+                          _same_page(form, WHEN_FIELDS[form.kind])))
+    services = by_kind.get("services")
+    if services is not None and services.count:
+        what = "pour tout accompagnement" if pro else "pour tout apprentissage"
+        out.append(WayOut("services", f"Voir {_places(services.count, services.at_least)} "
+                                      + what, _same_page(form, ("services",))))
+    support = by_kind.get("support")
+    if pro and support is not None and support.count:
+        out.append(WayOut("support", f"Voir {_places(support.count, support.at_least)} "
+                                     "sans cette prise en charge",
+                          _same_page(form, ("support",))))
+    programme = by_kind.get("programme")
+    if pro and programme is not None and programme.count:
+        out.append(WayOut("programme", f"Voir {_places(programme.count, programme.at_least)}, "
+                                       "quel que soit le pass",
+                          _same_page(form, ("programme",))))
+    if result.remote:
+        n = len(result.remote)
+        out.append(WayOut("remote", "Voir l'aide à distance, sans se déplacer "
+                                    f"({n} offre{'s' if n > 1 else ''})", "#a-distance"))
+    return out

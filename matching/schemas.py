@@ -220,6 +220,30 @@ class MatchOfferSchema(StrictSchema):
     next_session = fields.Nested(MatchSlotSchema, allow_none=True)
 
 
+class MatchRemoteOfferSchema(MatchOfferSchema):
+    """A remote offer, with the ways to reach its venue without travelling."""
+
+    telephone = fields.List(fields.String(), required=True)
+    courriels = fields.List(fields.String(), required=True)
+    site_web = fr.SafeUrlList(required=True)
+    prise_rdv = fr.SafeUrl(allow_none=True)
+
+
+class MatchRelaxationSchema(StrictSchema):
+    constraint = fields.String(required=True, metadata={
+        "description": "La contrainte relâchée : availability (jours et heures), support, "
+                       "services, programme (le pass), distance (le lieu le plus proche qui "
+                       "convient à tout, jusqu'à 300 km)."})
+    count = fields.Integer(required=True, metadata={
+        "description": "Lieux trouvés sans cette contrainte dans la distance demandée."})
+    at_least = fields.Boolean(required=True, metadata={
+        "description": "Vrai : le compte s'est arrêté à un plafond (au moins count)."})
+    text = fields.String(required=True)
+    nearest_m = fields.Float(allow_none=True)
+    nearest_venue_id = fields.Integer(allow_none=True)
+    nearest_name = fields.String(allow_none=True)
+
+
 class MatchVenueSchema(StrictSchema):
     rank = fields.Integer(required=True)
     venue_id = fields.Integer(required=True)
@@ -266,6 +290,17 @@ class MatchProgrammeSchema(StrictSchema):
     name = fields.String(required=True)
 
 
+class MatchPerimeterSchema(StrictSchema):
+    valid_here = fields.Boolean(required=True, metadata={
+        "description": "Le périmètre du pass choisi couvre le lieu de la personne."})
+    commune_code = fields.String(allow_none=True)
+    commune_name = fields.String(allow_none=True)
+    valid_programmes = fields.List(fields.Nested(MatchProgrammeSchema),
+                                   required=True, metadata={
+        "description": "Les pass valables à ce lieu à la date de la recherche (locaux "
+                       "d'abord, nationaux ensuite)."})
+
+
 class MatchSearchSchema(StrictSchema):
     radius_m = fields.Integer(required=True)
     max_distance_m = fields.Integer(required=True)
@@ -282,9 +317,15 @@ class MatchResponseSchema(StrictSchema):
     assumptions = fields.Dict(required=True)
     count = fields.Integer(required=True)
     results = fields.List(fields.Nested(MatchVenueSchema), required=True)
-    remote = fields.List(fields.Nested(MatchOfferSchema), required=True)
+    remote = fields.List(fields.Nested(MatchRemoteOfferSchema), required=True)
     hints = fields.List(fields.String(), required=True, metadata={
         "example": ["3 lieux acceptent ce pass à moins de 20 km, mais aucun le samedi."]})
+    relaxations = fields.List(fields.Nested(MatchRelaxationSchema), required=True, metadata={
+        "description": "Quand rien ne convient : ce que donne la même recherche sans une "
+                       "contrainte, ou plus loin (les faits derrière hints)."})
+    perimeter = fields.Nested(MatchPerimeterSchema, allow_none=True, metadata={
+        "description": "Avec un pass : est-il valable au lieu de la personne, et quels pass "
+                       "le sont ; null sans pass."})
 
 
 def parse_question(data: Mapping[str, Any]) -> Question:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -94,6 +94,8 @@ MAX_SCAN = 50_000
 # The hints look at this many venues at most: their counts are then lower bounds.
 HINT_MAX_SCAN = 5_000
 REMOTE_LIMIT = 5
+# How far the hints look for the nearest venue that fits everything, metres.
+HINT_FAR_M = 300_000
 PARIS = ZoneInfo("Europe/Paris")
 
 ASSUMPTIONS = {
@@ -174,6 +176,50 @@ class VenueMatch:
 
 
 @dataclass
+class RemoteOffer(OfferMatch):
+    """A remote offer with the ways to reach its venue (nobody travels: a number to call,
+    a site, a booking link)."""
+
+    telephone: list[str] = field(default_factory=list)
+    courriels: list[str] = field(default_factory=list)
+    site_web: list[str] = field(default_factory=list)
+    prise_rdv: str | None = None
+
+
+@dataclass(frozen=True)
+class Relaxation:
+    """What the same search finds with one of the person's constraints dropped
+    (``availability``, ``support``, ``services``, ``programme``: ``count`` venues within the
+    reach, a lower bound when ``at_least``), or further away (``distance``: the nearest
+    venue that fits everything, up to ``HINT_FAR_M``). ``text`` says it in French."""
+
+    constraint: str
+    count: int
+    text: str
+    at_least: bool = False
+    nearest_m: float | None = None
+    nearest_venue_id: int | None = None
+    nearest_name: str | None = None
+
+
+@dataclass(frozen=True)
+class ProgrammeName:
+    code: str
+    name: str
+
+
+@dataclass(frozen=True)
+class PerimeterCheck:
+    """Is the chosen pass valid where the person is, and which passes are (valid on the
+    date, local ones first)."""
+
+    valid_here: bool
+    commune_code: str | None
+    commune_name: str | None
+    valid_programmes: list[ProgrammeName]
+
+
+@dataclass
 class MatchResult:
     place: Place
     programme: ProgrammeRef | None
@@ -186,6 +232,10 @@ class MatchResult:
     hints: list[str]
     on_date: date
     assumptions: dict[str, Any] = field(default_factory=lambda: dict(ASSUMPTIONS))
+    # Nothing fits: the structured facts behind ``hints`` (the pages' one-click ways out).
+    relaxations: list[Relaxation] = field(default_factory=list)
+    # With a pass: whether it is valid at the place, and the passes that are.
+    perimeter: PerimeterCheck | None = None
 
 
 # --------------------------------------------------------------------------- the place
@@ -937,8 +987,11 @@ def match(q: Question, *, now: datetime, limit: int = 10, session: Session) -> M
     programme = load_programme(session, q.programme) if q.programme else None
     services = q.services
 
+    perimeter = perimeter_at(session, place, programme, on_date) if programme else None
+
     def empty(hints: list[str]) -> MatchResult:
-        return MatchResult(place, programme, [], [], reach, reach, steps, None, hints, on_date)
+        return MatchResult(place, programme, [], [], reach, reach, steps, None, hints, on_date,
+                           perimeter=perimeter)
 
     if programme is not None:
         problem = programme_problem(programme, on_date)
@@ -956,8 +1009,12 @@ def match(q: Question, *, now: datetime, limit: int = 10, session: Session) -> M
     if not q.availability.given:
         ranked = _with_slots(session, ranked, f, q, programme, now, place)
     results = [_venue_match(i + 1, r) for i, r in enumerate(ranked)]
-    remote = _remote_offers(session, place, f, q, programme)
-    hints = [] if results else _hints(session, place, f, q, programme, now, reach, search)
+    remote = with_contacts(session, _remote_offers(session, place, f, q, programme))
+    relaxations = [] if results else _hints(session, place, f, q, programme, now, reach,
+                                            search)
+    hints = [r.text for r in relaxations]
+    if not results and not hints and (perimeter is None or perimeter.valid_here):
+        hints.append("Aucun lieu ne correspond, même en relâchant une contrainte.")
     message = ranking.radius_message(search.steps, search.counts, search.radius, limit) \
         if results else None
     if search.capped_at_m is not None:
@@ -965,7 +1022,7 @@ def match(q: Question, *, now: datetime, limit: int = 10, session: Session) -> M
                    + f" (environ {ranking.km_fr(round(search.capped_at_m, -2))}) : d'autres "
                    "lieux plus loin peuvent convenir.")
     return MatchResult(place, programme, results, remote, search.radius, reach, search.steps,
-                       message, hints, on_date)
+                       message, hints, on_date, relaxations=relaxations, perimeter=perimeter)
 
 
 def _with_slots(session, ranked, f, q, programme, now, place):
@@ -1042,11 +1099,11 @@ def _remote_query(f: Filters) -> Select:
             .limit(bindparam("n", type_=Integer)))
 
 
-def _hints(session, place, f, q, programme, now, reach, search: _Search) -> list[str]:
+def _hints(session, place, f, q, programme, now, reach, search: _Search) -> list[Relaxation]:
     """Nothing fits: the same search with one constraint relaxed at a time (bounded: one
     small search per constraint the person gave). When no venue of the reach is open now
     (``search.reach_empty``), relaxing another constraint finds none either: not searched."""
-    hints: list[str] = []
+    found: list[Relaxation] = []
     has_programme = programme is not None
     small = 50
 
@@ -1069,27 +1126,72 @@ def _hints(session, place, f, q, programme, now, reach, search: _Search) -> list
         relaxed.append(("programme", replace(f, programme_id=None, national=True), q))
     for constraint, f2, q2 in relaxed:
         s = count(f2, q2)
+        at_least = len(s.pool) >= small
         text_ = ranking.hint(constraint, len(s.pool), reach, q, has_programme=has_programme,
-                             at_least=len(s.pool) >= small)
+                             at_least=at_least)
         if text_:
-            hints.append(text_)
-    far = 300_000
-    if reach < far:
-        s = _search(session, place, f, q, programme, now, far, 1, pool_size=1,
+            found.append(Relaxation(constraint, len(s.pool), text_, at_least))
+    if reach < HINT_FAR_M:
+        s = _search(session, place, f, q, programme, now, HINT_FAR_M, 1, pool_size=1,
                     max_scan=HINT_MAX_SCAN)
         if s.pool:
             c = s.pool[0]
-            hints.append(ranking.hint("distance", 1, reach, q, has_programme=has_programme,
-                                      nearest_m=c.distance_m,
-                                      nearest_name=f"{c.extra['row'].nom}, "
-                                                   f"{c.extra['row'].commune}"))
-    if not hints:
-        hints.append("Aucun lieu ne correspond, même en relâchant une contrainte : "
-                     "élargissez la recherche ou contactez votre prescripteur.")
-    return hints
+            name = f"{c.extra['row'].nom}, {c.extra['row'].commune}"
+            found.append(Relaxation(
+                "distance", 1, ranking.hint("distance", 1, reach, q,
+                                            has_programme=has_programme,
+                                            nearest_m=c.distance_m, nearest_name=name),
+                nearest_m=round(c.distance_m, 1), nearest_venue_id=c.venue_id,
+                nearest_name=name))
+    return found
 
 
-__all__ = ["ASSUMPTIONS", "OFFER_FORMATS", "Filters", "MatchResult", "OfferMatch", "Place",
-           "ProgrammeRef", "VenueMatch", "availability_condition", "candidate_params",
+# --------------------------------------------------------------------------- ways out
+
+def perimeter_at(session: Session, place: Place, programme: ProgrammeRef,
+                 on_date: date) -> PerimeterCheck:
+    """Whether ``programme``'s perimeter covers the place (its commune, else the commune of
+    its point, else the point), and the programmes valid there on ``on_date``."""
+    from directory.programmes import programmes_covering
+    from geodata.services import commune_at_select
+
+    code, name = place.commune_code, None
+    if code is None:
+        row = session.execute(commune_at_select(place.lat, place.lon)).first()
+        if row is not None:
+            code = row._mapping["code"]
+    if code is not None:
+        name = session.execute(_text("SELECT name FROM commune WHERE code = :code"),
+                               {"code": code}).scalar()
+    covering = programmes_covering(session, code, place.lon, place.lat)
+    return PerimeterCheck(
+        valid_here=any(p.id == programme.id for p in covering),
+        commune_code=code, commune_name=name,
+        valid_programmes=[ProgrammeName(p.code, p.name) for p in covering
+                          if rules.programme_valid(p, on_date)])
+
+
+def with_contacts(session: Session, offers: list[OfferMatch]) -> list[RemoteOffer]:
+    """The remote offers with their venue's phone numbers, e-mails, sites and booking link."""
+    if not offers:
+        return []
+    ids = sorted({o.venue_id for o in offers})
+    contacts = {row.id: row for row in session.execute(
+        select(_LIEU.c.id, _LIEU.c.telephone, _LIEU.c.courriels, _LIEU.c.site_web,
+               _LIEU.c.prise_rdv).where(_LIEU.c.id.in_(ids)))}
+    out = []
+    for o in offers:
+        c = contacts.get(o.venue_id)
+        base = {f.name: getattr(o, f.name) for f in fields(OfferMatch)}
+        out.append(RemoteOffer(**base, telephone=list(c.telephone or ()) if c else [],
+                               courriels=list(c.courriels or ()) if c else [],
+                               site_web=list(c.site_web or ()) if c else [],
+                               prise_rdv=c.prise_rdv if c else None))
+    return out
+
+
+__all__ = ["ASSUMPTIONS", "OFFER_FORMATS", "Filters", "MatchResult", "OfferMatch",
+           "PerimeterCheck", "Place", "ProgrammeName", "ProgrammeRef", "Relaxation",
+           "RemoteOffer", "VenueMatch", "availability_condition", "candidate_params",
            "candidate_query", "eligible_places", "explain", "filters_for", "hours_of", "match",
            "nearest_per_venue", "perimeter_condition", "resolve_place", "venue_conditions"]

@@ -103,6 +103,7 @@ def _context(form: forms.SearchForm, result, page: str) -> dict:
         "sheet_query": _query(form, page=page),
         "query": _query(form),
         "map_data": _map_data(result, form, page),
+        "ways_out": forms.ways_out(form, result, venue_url),
         "basemap_url": current_app.config.get("PASSERELLE_BASEMAP_URL", ""),
         "basemap_attribution": current_app.config.get("PASSERELLE_BASEMAP_ATTRIBUTION", ""),
         "services": forms.services_for_display(),
@@ -273,9 +274,25 @@ def plain_summary(result, form: forms.SearchForm) -> str:
             lines.append(f"   Téléphone : {', '.join(map(phone_fr, r.telephone))}")
         if r.unmet:
             lines.append(f"   À savoir : {' ; '.join(r.unmet)}")
+    perimeter = result.perimeter
+    if perimeter is not None and not perimeter.valid_here:
+        here = f"à {perimeter.commune_name}" if perimeter.commune_name else "ici"
+        lines.append(f"Ce pass n'est pas valable {here}.")
+        if perimeter.valid_programmes:
+            lines.append(f"Pass valables {here} : "
+                         + ", ".join(p.name for p in perimeter.valid_programmes) + ".")
     if not result.results:
         lines.append("Aucun lieu ne correspond.")
         lines.extend(result.hints)
+    if result.remote:
+        lines.append("")
+        lines.append("Aide à distance :")
+        for offer in result.remote:
+            contact = ", ".join([phone_fr(p) for p in offer.telephone]
+                                + list(offer.site_web) + ([offer.prise_rdv]
+                                                          if offer.prise_rdv else []))
+            lines.append(f"- {offer.venue_nom} : {offer_text(offer)}"
+                         + (f" ({contact})" if contact else ""))
     return "\n".join(lines)
 
 

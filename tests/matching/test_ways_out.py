@@ -1,0 +1,207 @@
+"""No dead ends: an answer without any venue offers one-click ways out (widen to the
+distance of the nearest venue that fits, drop the day and time, see the remote help with
+its phone number), each link followed here to a page that does list venues; outside the
+pass's perimeter the page says « Ce pass n'est pas valable à <commune> » and names the
+passes that are. Beneficiary words on /recherche, prescriber words on /orienter; the API
+gives the same facts in structured form."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+
+import pytest
+
+from matching.question import slug
+from tests import conftest as cat
+from tests.conftest import clock_at
+from tests.matching.test_views import query, result_names, text_of
+from tests.matching.world import DEMARCHES, LAT0, LON0, NOW, at
+
+clock = clock_at(NOW)
+
+# 7 km west of the venues: nothing within 5 km.
+WEST_LON, WEST_LAT = at(-7)
+WEST = {"where": "Ma position", "lat": f"{WEST_LAT:.5f}", "lon": f"{WEST_LON:.5f}"}
+HERE = {"where": "Ma position", "lat": str(LAT0), "lon": str(LON0)}
+
+
+@pytest.fixture
+def town(db_session, clock):
+    """A national pass accepted by A (1 km east of the origin, afternoons) and B (3 km
+    north, mornings); C (500 m west, always open) does not accept it. R, 40 km away,
+    gives help by phone (a remote offer)."""
+    s = db_session
+    prog = cat.programme(s, "pass-issue", "Pass Numérique Issue")
+    v = {
+        "a": cat.venue(s, *at(1), horaires="Tu-Sa 14:00-18:00", nom="Atelier Alpha",
+                       services=[DEMARCHES]),
+        "b": cat.venue(s, *at(0, 3), horaires="Mo-Fr 09:00-12:00", nom="Bibliothèque Bêta",
+                       services=[DEMARCHES]),
+        "c": cat.venue(s, *at(-0.5), horaires="Mo-Su 00:00-24:00", nom="Café Gamma",
+                       services=[DEMARCHES]),
+        "r": cat.venue(s, *at(40), horaires="Mo-Fr 09:00-17:00", nom="Réseau à distance",
+                       services=[DEMARCHES], telephone=["+33556000042"],
+                       site_web=["https://aide.example.org/numerique"]),
+    }
+    for key in "abr":
+        cat.accept(s, v[key], prog)
+    cat.offer(s, v["a"], DEMARCHES, title="Mes démarches en ligne")
+    cat.offer(s, v["b"], DEMARCHES, title="Les papiers sur internet")
+    cat.offer(s, v["r"], DEMARCHES, title="Démarches par téléphone", format="remote")
+    return prog, v
+
+
+def ways_out(response) -> dict[str, tuple[str, str]]:
+    """kind -> (label, href) of the page's one-click ways out."""
+    html = response.get_data(as_text=True)
+    return {kind: (" ".join(unescape(re.sub(r"<[^>]+>", "", label)).split()), unescape(href))
+            for href, kind, label in re.findall(
+                r'<a class="button[^"]*" href="([^"]+)" data-way-out="([a-z_]+)">(.*?)</a>',
+                html, flags=re.S)}
+
+
+def follow(client, path: str, href: str):
+    assert href.startswith("?"), href
+    return client.get(path + href.split("#")[0])
+
+
+def test_nothing_within_the_distance_widens_in_one_click(client, town):
+    response = client.get("/recherche", query_string=query(
+        **WEST, programme="pass-issue", services=slug(DEMARCHES), reach="5km"))
+    assert response.status_code == 200
+    assert result_names(response) == []
+    ways = ways_out(response)
+    assert ways["widen"][0] == "Chercher jusqu'à 10 km"
+    widened = follow(client, "/recherche", ways["widen"][1])
+    assert widened.status_code == 200
+    assert set(result_names(widened)) == {"Atelier Alpha", "Bibliothèque Bêta"}
+    # The rest of the search is kept: the pass, what to learn.
+    assert "pass : Pass Numérique Issue" in text_of(widened)
+
+
+def test_nothing_on_that_day_drops_the_day_in_one_click(client, town):
+    response = client.get("/recherche", query_string=query(
+        **HERE, programme="pass-issue", services=slug(DEMARCHES), days="dimanche",
+        moments="matin", reach="5km"))
+    assert result_names(response) == []
+    label, href = ways_out(response)["when"]
+    assert label == "Voir 2 lieux, quels que soient le jour et l'heure"
+    assert "days=" not in href and "moments=" not in href
+    assert set(result_names(follow(client, "/recherche", href))) == {
+        "Atelier Alpha", "Bibliothèque Bêta"}
+
+
+def test_remote_help_is_listed_with_its_phone_number_and_link(client, town):
+    response = client.get("/recherche", query_string=query(
+        **WEST, programme="pass-issue", services=slug(DEMARCHES), reach="5km"))
+    html = response.get_data(as_text=True)
+    assert ways_out(response)["remote"] == (
+        "Voir l'aide à distance, sans se déplacer (1 offre)", "#a-distance")
+    section = html[html.index('id="a-distance"'):]
+    assert "Réseau à distance" in section and "Démarches par téléphone" in section
+    assert 'href="tel:+33556000042"' in section
+    assert "Appeler le 05 56 00 00 42" in text_of(response)
+    assert 'href="https://aide.example.org/numerique"' in section
+
+
+def test_beneficiary_and_prescriber_wording(client, town):
+    fields = dict(programme="pass-issue", services=slug(DEMARCHES))
+    beneficiary = text_of(client.get("/recherche", query_string=query(
+        **WEST, **fields, reach="5km")))
+    prescriber_response = client.get("/orienter", query_string=query(
+        **WEST, **fields, max_km="5"))
+    prescriber = text_of(prescriber_response)
+    assert "la personne qui vous a donné le pass" in beneficiary
+    assert "prescripteur" not in prescriber.lower()
+    assert "prescripteur" not in beneficiary.lower()
+    assert "Orientez" in prescriber or "Proposez l'aide à distance" in prescriber
+    ways = ways_out(prescriber_response)
+    assert ways["widen"][0] == "Élargir à 10 km"
+    widened = follow(client, "/orienter", ways["widen"][1])
+    assert widened.status_code == 200
+    assert "2 lieux" in text_of(widened)
+
+
+def test_with_nothing_anywhere_the_fallback_names_no_prescriber(client, db_session, clock):
+    cat.programme(db_session, "pass-vide", "Pass Vide")
+    response = client.get("/orienter", query_string=query(**HERE, programme="pass-vide"))
+    text = text_of(response)
+    assert "Aucun lieu ne correspond" in text
+    assert "prescripteur" not in text.lower()
+
+
+@pytest.fixture
+def charente_pass(db_session, clock, geography):
+    """A pass for Charente only, one for Gironde; Bordeaux is in Gironde."""
+    s = db_session
+    charente = cat.programme(s, "pass-charente-t", "Pass Numérique Charente",
+                             perimeter_codes=("dep:16",))
+    gironde = cat.programme(s, "pass-gironde-t", "Pass Numérique Gironde",
+                            perimeter_codes=("dep:33",))
+    venue = cat.venue(s, -0.5775, 44.8375, horaires="Mo-Fr 09:00-17:00",
+                      nom="Médiathèque de Bordeaux", services=[DEMARCHES], code_insee="33063",
+                      commune="Bordeaux")
+    cat.accept(s, venue, gironde)
+    cat.offer(s, venue, DEMARCHES, title="Mes démarches")
+    return charente, gironde
+
+
+def test_outside_the_perimeter_says_the_pass_is_not_valid_here(client, charente_pass):
+    response = client.get("/recherche", query_string=query(
+        where="Bordeaux (33000)", commune="33063", programme="pass-charente-t"))
+    assert response.status_code == 200
+    text = text_of(response)
+    assert "Ce pass n'est pas valable à Bordeaux." in text
+    assert re.search(r"Pass valables? à Bordeaux : .*Pass Numérique Gironde", text)
+    assert "même en relâchant" not in text
+    assert "Pass Numérique Charente" not in text.split("Pass valable")[1].split(".")[0]
+    label, href = ways_out(response)["other_programme"]
+    assert label == "Chercher avec le Pass Numérique Gironde"
+    other = follow(client, "/recherche", href)
+    assert result_names(other) == ["Médiathèque de Bordeaux"]
+    assert "n'est pas valable" not in text_of(other)
+
+
+def test_prescriber_outside_the_perimeter(client, charente_pass):
+    response = client.get("/orienter", query_string=query(
+        where="Bordeaux (33000)", commune="33063", programme="pass-charente-t"))
+    text = text_of(response)
+    assert "Ce pass n'est pas valable à Bordeaux." in text
+    assert "Pass Numérique Gironde" in text
+    assert "Ce pass n'est pas valable à Bordeaux." in unescape(
+        re.search(r"<textarea[^>]*>(.*?)</textarea>", response.get_data(as_text=True),
+                  flags=re.S).group(1))
+
+
+def test_api_gives_the_perimeter_and_the_relaxations(client, charente_pass):
+    body = client.get("/api/v1/match", query_string={
+        "commune": "33063", "programme": "pass-charente-t"}).get_json()
+    perimeter = body["perimeter"]
+    assert perimeter["valid_here"] is False
+    assert perimeter["commune_code"] == "33063" and perimeter["commune_name"] == "Bordeaux"
+    codes = [p["code"] for p in perimeter["valid_programmes"]]
+    assert "pass-gironde-t" in codes and "pass-charente-t" not in codes
+    assert body["count"] == 0
+    assert not any("même en relâchant" in h for h in body["hints"])
+    inside = client.get("/api/v1/match", query_string={
+        "commune": "33063", "programme": "pass-gironde-t"}).get_json()
+    assert inside["perimeter"]["valid_here"] is True
+    assert inside["count"] == 1 and inside["relaxations"] == []
+    assert client.get("/api/v1/match", query_string={"commune": "33063"}).get_json()[
+        "perimeter"] is None
+
+
+def test_api_relaxations_and_remote_contacts(client, town):
+    body = client.get("/api/v1/match", query_string={
+        "lat": WEST["lat"], "lon": WEST["lon"], "programme": "pass-issue",
+        "max_distance_m": 5000}).get_json()
+    assert body["count"] == 0
+    far = next(r for r in body["relaxations"] if r["constraint"] == "distance")
+    assert 6000 < far["nearest_m"] < 10000
+    assert far["nearest_name"].startswith(("Atelier Alpha", "Bibliothèque Bêta"))
+    assert far["text"] in body["hints"]
+    remote = body["remote"][0]
+    assert remote["venue_nom"] == "Réseau à distance"
+    assert remote["telephone"] == ["+33556000042"]
+    assert remote["site_web"] == ["https://aide.example.org/numerique"]
