@@ -114,6 +114,11 @@ class SearchForm:
     # When the place names several communes: the question and the communes to choose from.
     place_question: str = ""
     place_choices: list[dict[str, Any]] = field(default_factory=list)
+    # The "remember my place and pass for this visit" checkbox: was it on the form sent
+    # (``remember_asked``), was it ticked. Never part of ``values``: links do not carry it.
+    remember_asked: bool = False
+    remember: bool = False
+    recalled: bool = False  # the place and pass shown come from the memory
 
     @property
     def valid(self) -> bool:
@@ -217,9 +222,21 @@ def _submitted(args: Mapping[str, Any]) -> bool:
     return any(name in args for name in ("where", "lat", "commune"))
 
 
+def recall(form: SearchForm, memory: Mapping[str, str] | None) -> None:
+    """A form not sent yet shows the place and the pass remembered for the visit."""
+    if form.submitted or not memory:
+        return
+    for name in ("where", "commune", "lat", "lon", "programme"):
+        form.values[name] = str(memory.get(name) or "")
+    form.recalled = True
+    form.remember = True
+
+
 def read_beneficiary(args: Any) -> SearchForm:
     """The beneficiary's form (``/recherche``)."""
     form = SearchForm(kind="beneficiary", values={}, submitted=_submitted(args))
+    form.remember_asked = bool(_text(args, "remember_asked", 5))
+    form.remember = bool(_text(args, "remember", 5))
     _where(form, args)
 
     programme = _text(args, "programme", 64)
@@ -388,7 +405,7 @@ def _same_page(form: SearchForm, drop: tuple[str, ...] = (), **changes: str) -> 
     from urllib.parse import urlencode
 
     items = [(k, v) for k, v in form.query_items()
-             if k not in drop and k not in changes and k != "remember"]
+             if k not in drop and k not in changes]
     items += [(k, v) for k, v in changes.items() if v != ""]
     return "?" + urlencode(items) + "#resultats"
 

@@ -15,7 +15,16 @@ import io
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, current_app, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 
 from core import clock, limits
 from core.errors import AmbiguousPlace, InvalidInput, NotFound
@@ -120,13 +129,57 @@ def _context(form: forms.SearchForm, result, page: str) -> dict:
     }
 
 
+# --------------------------------------------------------------------------- memory
+# With the person's consent (a checkbox), the place and the pass are kept for the visit in
+# Flask's session cookie — in the browser, signed, gone when it closes; nothing is stored
+# on our side and nothing else is kept.
+MEMORY_KEY = "search_memory"
+MEMORY_FIELDS = ("where", "commune", "lat", "lon", "programme")
+
+
+def search_memory() -> dict[str, str] | None:
+    """What the person asked us to remember (place, pass), or None."""
+    memory = session.get(MEMORY_KEY)
+    return memory if isinstance(memory, dict) else None
+
+
+def _remember(form: forms.SearchForm, result) -> None:
+    """Follow the form's checkbox: remember after a search that found its place, forget
+    when unchecked. Links (ways out, the sheet's way back) carry neither field: no change."""
+    if not form.remember_asked:
+        return
+    if form.remember and result is not None:
+        memory = {name: str(form.values.get(name) or "") for name in MEMORY_FIELDS}
+        memory["programme_name"] = result.programme.name if result.programme else ""
+        session[MEMORY_KEY] = memory
+    elif not form.remember:
+        session.pop(MEMORY_KEY, None)
+
+
+def home_form() -> forms.SearchForm:
+    """The home page's first question (the place), prefilled from the memory."""
+    form = forms.SearchForm(kind="beneficiary", values={name: "" for name in MEMORY_FIELDS})
+    forms.recall(form, search_memory())
+    return form
+
+
 @bp.get("/recherche")
 def search():
     form = forms.read_beneficiary(request.args)
+    forms.recall(form, search_memory())
     result = _answer(form)
+    _remember(form, result)
     status = 422 if form.submitted and form.errors else 200
-    return render_template("matching/search.html", **_context(form, result, "recherche")), \
-        status
+    return render_template("matching/search.html", **_context(form, result, "recherche"),
+                           memory=search_memory()), status
+
+
+@bp.post("/recherche/oublier")
+def forget():
+    """Forget the place and the pass (the session cookie's entry), back to the search."""
+    session.pop(MEMORY_KEY, None)
+    back = "core.home" if request.form.get("next") == "accueil" else "matching.search"
+    return redirect(url_for(back, oubli="1"), code=303)
 
 
 @bp.get("/orienter")

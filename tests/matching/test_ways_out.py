@@ -205,3 +205,73 @@ def test_api_relaxations_and_remote_contacts(client, town):
     assert remote["venue_nom"] == "Réseau à distance"
     assert remote["telephone"] == ["+33556000042"]
     assert remote["site_web"] == ["https://aide.example.org/numerique"]
+
+
+# --------------------------------------------------------------------------- memory
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def field_value(html: str, name: str) -> str | None:
+    found = re.search(rf'<input[^>]*name="{name}"[^>]*value="([^"]*)"', html)
+    return unescape(found.group(1)) if found else None
+
+
+def selected_programme(html: str) -> str | None:
+    found = re.search(r'<option value="([^"]*)" selected>', html)
+    return found.group(1) if found else None
+
+
+def test_place_and_pass_remembered_only_with_consent_and_forgotten(client, town):
+    search = dict(**HERE, programme="pass-issue", services=slug(DEMARCHES), remember_asked="1")
+    # Without the box ticked: nothing kept.
+    client.get("/recherche", query_string=query(**search))
+    with client.session_transaction() as cookie:
+        assert "search_memory" not in cookie
+    assert field_value(client.get("/recherche").get_data(as_text=True), "where") == ""
+
+    # Ticked: the place and the pass, nothing else (not what to learn, not when).
+    client.get("/recherche", query_string=query(**search, remember="1", days="mardi"))
+    with client.session_transaction() as cookie:
+        assert cookie["search_memory"] == {
+            "where": "Ma position", "commune": "", "lat": str(LAT0), "lon": str(LON0),
+            "programme": "pass-issue", "programme_name": "Pass Numérique Issue"}
+    html = client.get("/recherche").get_data(as_text=True)
+    assert field_value(html, "where") == "Ma position"
+    assert selected_programme(html) == "pass-issue"
+    assert re.search(r'name="remember" value="1" checked', html)
+    assert "Nous nous souvenons de votre commune et de votre pass" in text_of(
+        client.get("/recherche"))
+    assert 'name="days" value="mardi" checked' not in html
+    # The home page asks no place again: it searches from the remembered one.
+    home = client.get("/").get_data(as_text=True)
+    assert "Près de : <strong>Ma position</strong>" in home
+    assert field_value(home, "programme") == "pass-issue"
+
+    # A one-click way out (a link) changes nothing in the memory.
+    client.get("/recherche", query_string=query(**HERE, programme="pass-issue", reach="5km"))
+    with client.session_transaction() as cookie:
+        assert cookie["search_memory"]["programme"] == "pass-issue"
+
+    # Forget: the button (a POST with its token), back to the search, nothing prefilled.
+    token = CSRF.search(html).group(1)
+    response = client.post("/recherche/oublier", data={"csrf_token": token})
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith("/recherche?oubli=1")
+    after = client.get("/recherche?oubli=1")
+    assert "C'est oublié" in text_of(after)
+    assert field_value(after.get_data(as_text=True), "where") == ""
+    with client.session_transaction() as cookie:
+        assert "search_memory" not in cookie
+
+    # Ticked again, then unticked on the next search: forgotten too.
+    client.get("/recherche", query_string=query(**search, remember="1"))
+    client.get("/recherche", query_string=query(**search))
+    with client.session_transaction() as cookie:
+        assert "search_memory" not in cookie
+
+
+def test_forget_without_its_token_is_a_french_400(client, town):
+    response = client.post("/recherche/oublier")
+    assert response.status_code == 400
+    assert "jeton de sécurité" in response.get_data(as_text=True)
