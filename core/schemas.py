@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from .urls import safe_url
 
@@ -29,6 +29,40 @@ DATE_FORMAT_MESSAGE = "Date attendue au format AAAA-MM-JJ."
 # numbers separated by commas (minlon,minlat,maxlon,maxlat; the fields check the ranges).
 _NUMBER = r"-?[0-9]+(\.[0-9]+)?"
 BBOX_PATTERN = rf"^({_NUMBER}(,{_NUMBER}){{3}})?$"
+
+
+class BBox(fields.Field):
+    """``minlon,minlat,maxlon,maxlat`` in degrees (WGS 84), checked and in range."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any):
+        if not isinstance(value, str):
+            raise ValidationError("Attendu : minlon,minlat,maxlon,maxlat.")
+        if not value.strip():
+            return None  # ``bbox=`` as an empty form field sends it: no rectangle
+        parts = [p.strip() for p in value.split(",")]
+        if len(parts) != 4:
+            raise ValidationError(
+                "Attendu : quatre nombres séparés par des virgules, "
+                "minlon,minlat,maxlon,maxlat (par exemple -0.7,44.7,-0.4,45.0).")
+        try:
+            min_lon, min_lat, max_lon, max_lat = (float(p) for p in parts)
+        except ValueError:
+            raise ValidationError(
+                "Les quatre valeurs de bbox doivent être des nombres (point décimal).") from None
+        numbers = (min_lon, min_lat, max_lon, max_lat)
+        if any(n != n or n in (float("inf"), float("-inf")) for n in numbers):
+            raise ValidationError("Les valeurs de bbox doivent être des nombres finis.")
+        if not (-180 <= min_lon <= 180 and -180 <= max_lon <= 180):
+            raise ValidationError("Les longitudes de bbox doivent être comprises entre "
+                                  "-180 et 180.")
+        if not (-90 <= min_lat <= 90 and -90 <= max_lat <= 90):
+            raise ValidationError("Les latitudes de bbox doivent être comprises entre "
+                                  "-90 et 90.")
+        if min_lon >= max_lon or min_lat >= max_lat:
+            raise ValidationError(
+                "bbox mal ordonnée : attendu minlon < maxlon et minlat < maxlat "
+                "(ordre minlon,minlat,maxlon,maxlat).")
+        return numbers
 
 
 class String(fields.String):

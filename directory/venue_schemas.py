@@ -12,7 +12,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from core import schemas as fr
 from core.geojson import FeatureCollectionSchema, FeatureSchema
-from core.schemas import BBOX_PATTERN, ParameterSchema
+from core.schemas import BBOX_PATTERN, BBox, ParameterSchema
 
 from .services import SORTS
 from .vocabulary import (
@@ -31,40 +31,6 @@ def _one_of(values, what: str) -> validate.OneOf:
 # PostgreSQL refuses NUL in text; other control characters have no place in a search either.
 _PRINTABLE = validate.Regexp(r"^[^\x00-\x1f\x7f]*$",
                              error="Caractères de contrôle interdits.")
-
-
-class BBox(fields.Field):
-    """``minlon,minlat,maxlon,maxlat`` in degrees (WGS 84), checked and in range."""
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any):
-        if not isinstance(value, str):
-            raise ValidationError("Attendu : minlon,minlat,maxlon,maxlat.")
-        if not value.strip():
-            return None  # ``bbox=`` as an empty form field sends it: no rectangle
-        parts = [p.strip() for p in value.split(",")]
-        if len(parts) != 4:
-            raise ValidationError(
-                "Attendu : quatre nombres séparés par des virgules, "
-                "minlon,minlat,maxlon,maxlat (par exemple -0.7,44.7,-0.4,45.0).")
-        try:
-            min_lon, min_lat, max_lon, max_lat = (float(p) for p in parts)
-        except ValueError:
-            raise ValidationError(
-                "Les quatre valeurs de bbox doivent être des nombres (point décimal).") from None
-        numbers = (min_lon, min_lat, max_lon, max_lat)
-        if any(n != n or n in (float("inf"), float("-inf")) for n in numbers):
-            raise ValidationError("Les valeurs de bbox doivent être des nombres finis.")
-        if not (-180 <= min_lon <= 180 and -180 <= max_lon <= 180):
-            raise ValidationError("Les longitudes de bbox doivent être comprises entre "
-                                  "-180 et 180.")
-        if not (-90 <= min_lat <= 90 and -90 <= max_lat <= 90):
-            raise ValidationError("Les latitudes de bbox doivent être comprises entre "
-                                  "-90 et 90.")
-        if min_lon >= max_lon or min_lat >= max_lat:
-            raise ValidationError(
-                "bbox mal ordonnée : attendu minlon < maxlon et minlat < maxlat "
-                "(ordre minlon,minlat,maxlon,maxlat).")
-        return numbers
 
 
 def _code(pattern: str, what: str, description: str) -> fr.String:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
-from core.errors import NotFound
+from core.errors import InvalidInput, NotFound
 from extensions import db
 
 from . import services
@@ -25,6 +25,8 @@ from .schemas import (
     RegionListSchema,
     RegionSchema,
     TerritoryGeometryArgs,
+    TerritoryLabelArgs,
+    TerritoryLabelsSchema,
     TerritoryPointArgs,
 )
 
@@ -92,6 +94,19 @@ def get_commune(args, code):
 def commune_at(args):
     """La commune qui contient un point (latitude, longitude WGS 84)"""
     return services.commune_at(db.session, args["lat"], args["lon"])
+
+
+@_territory_read("/labels", TerritoryLabelArgs, TerritoryLabelsSchema)
+def territory_labels(args):
+    """Noms des territoires à écrire sur une carte
+
+    Les départements et, si la vue est étroite, les communes qui touchent l'emprise, avec
+    un point intérieur et leur emprise : de quoi nommer les lieux d'une carte sans fond de
+    carte (ou quand il est injoignable).
+    """
+    if args.get("bbox") is None:
+        raise InvalidInput(errors={"bbox": ["Paramètre obligatoire."]})
+    return services.territory_labels(db.session, args["bbox"])
 
 
 @_territory_read("/departements", DepartementListArgs, DepartementListSchema)

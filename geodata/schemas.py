@@ -86,6 +86,12 @@ class EpciListArgs(_PageArgs):
     after = _code(EPCI_CODE, "d'EPCI (SIREN)")
 
 
+class TerritoryLabelArgs(ParameterSchema):
+    bbox = fr.BBox(required=True, metadata={
+        "description": "Emprise de la carte minlon,minlat,maxlon,maxlat (degrés WGS 84).",
+        "example": "-0.7,44.7,-0.4,45.0", "type": "string", "pattern": fr.BBOX_PATTERN})
+
+
 class GeocodeArgs(ParameterSchema):
     q = fr.String(required=True,
                   validate=validate.Length(min=1, max=200, error="De 1 à 200 caractères."),
@@ -197,3 +203,21 @@ class GeocodeSchema(Schema):
         "description": "Vrai quand le géocodeur en ligne a échoué et que la réponse vient "
                        "du géocodeur hors ligne."})
     candidates = fields.List(fields.Nested(GeocodeCandidateSchema))
+
+
+class TerritoryLabelSchema(Schema):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    population = fields.Integer(allow_none=True)
+    point = fields.List(fields.Float(), required=True, metadata={
+        "description": "Point à l'intérieur du territoire [lon, lat], où écrire son nom."})
+    bbox = fields.List(fields.Float(), required=True, metadata={
+        "description": "Emprise du territoire [minlon, minlat, maxlon, maxlat]."})
+
+
+class TerritoryLabelsSchema(Schema):
+    departements = fields.List(fields.Nested(TerritoryLabelSchema), required=True)
+    communes = fields.List(fields.Nested(TerritoryLabelSchema), required=True, metadata={
+        "description": "Vide quand la vue dépasse 1,5 degré : les noms des départements "
+                       "seuls. Au plus 400, les plus peuplées d'abord."})
+

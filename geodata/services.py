@@ -393,3 +393,46 @@ def get_epci(session: Session, code: str, *, geometry: bool = False,
         raise NotFound(f"Aucun EPCI de code SIREN {code}.")
     return _epci_dict(row, geometry)
 
+
+# --------------------------------------------------------------------------- names on maps
+
+# Names of the communes only for views this narrow (degrees of longitude or latitude):
+# wider, the maps show the départements' names alone.
+LABEL_COMMUNES_SPAN_DEG = 1.5
+LABEL_COMMUNES_MAX = 400
+
+
+def _label_columns(model) -> list:
+    shape = model.geom
+    point = model.point if model is Commune else func.ST_PointOnSurface(shape)
+    return [model.code, model.name, model.population,
+            func.ST_X(point).label("lon"), func.ST_Y(point).label("lat"),
+            func.ST_XMin(shape).label("xmin"), func.ST_YMin(shape).label("ymin"),
+            func.ST_XMax(shape).label("xmax"), func.ST_YMax(shape).label("ymax")]
+
+
+def _label(row) -> dict[str, Any]:
+    return {"code": row.code, "name": row.name, "population": row.population,
+            "point": [round(row.lon, 5), round(row.lat, 5)],
+            "bbox": [round(v, 5) for v in (row.xmin, row.ymin, row.xmax, row.ymax)]}
+
+
+def territory_labels(session: Session, bbox: tuple[float, float, float, float]) -> dict:
+    """Names to draw on a map without a basemap: the départements, and the communes (the
+    most populous first) when the view is narrow enough, that meet ``bbox``; each with a
+    point inside it and its bounding box (the map writes a name only where it fits inside
+    its territory). The index on ``geom`` serves the ``&&`` filter."""
+    envelope = func.ST_MakeEnvelope(*bbox, 4326)
+    departements = session.execute(
+        select(*_label_columns(Departement))
+        .where(Departement.geom.op("&&")(envelope)).order_by(Departement.code)).all()
+    communes = []
+    if max(bbox[2] - bbox[0], bbox[3] - bbox[1]) <= LABEL_COMMUNES_SPAN_DEG:
+        communes = session.execute(
+            select(*_label_columns(Commune))
+            .where(Commune.geom.op("&&")(envelope), Commune.point.is_not(None))
+            .order_by(Commune.population.desc().nulls_last(), Commune.code)
+            .limit(LABEL_COMMUNES_MAX)).all()
+    return {"departements": [_label(r) for r in departements],
+            "communes": [_label(r) for r in communes]}
+

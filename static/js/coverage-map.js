@@ -1535,46 +1535,22 @@
   };
 
   /* Names of the territories drawn, where they fit inside their territory at this zoom,
-   * largest first, never over a name already placed. */
+   * largest first, never over a name already placed (leaflet-fr.js's placeLabels). */
   CoverageMap.prototype.placeLabels = function () {
-    var L = window.L;
-    var map = this.map;
-    var self = this;
-    this.labelLayer.clearLayers();
     var layers = this.territoryLayer.getLayers();
-    if (!layers.length || layers.length > LABEL_MAX) { return; }
-    var size = map.getSize();
-    var candidates = [];
-    layers.forEach(function (layer) {
-      var b = layer.getBounds();
-      if (!b.isValid()) { return; }
-      var nw = map.latLngToContainerPoint(b.getNorthWest());
-      var se = map.latLngToContainerPoint(b.getSouthEast());
-      candidates.push({ layer: layer, w: se.x - nw.x, h: se.y - nw.y });
-    });
-    candidates.sort(function (a, b) { return b.w * b.h - a.w * a.h; });
-    var placed = [];
-    candidates.forEach(function (c) {
-      var name = c.layer.feature.properties.name || "";
-      var width = name.length * 6.8 + 6;
-      var height = 16;
-      if (width > c.w * 0.9 || height > c.h * 0.5) { return; }
-      var centre;
-      try { centre = c.layer.getCenter(); } catch (e) { centre = c.layer.getBounds().getCenter(); }
-      var at = map.latLngToContainerPoint(centre);
-      var box = [at.x - width / 2, at.y - height / 2, at.x + width / 2, at.y + height / 2];
-      if (box[2] < 0 || box[0] > size.x || box[3] < 0 || box[1] > size.y) { return; }
-      var overlaps = placed.some(function (o) {
-        return !(box[2] < o[0] || box[0] > o[2] || box[3] < o[1] || box[1] > o[3]);
-      });
-      if (overlaps) { return; }
-      placed.push(box);
-      var text = document.createElement("span");
-      text.textContent = name;
-      L.marker(centre, { pane: "labels", interactive: false, keyboard: false,
-        icon: L.divIcon({ className: "territory-label", html: text, iconSize: [0, 0] })
-      }).addTo(self.labelLayer);
-    });
+    if (!layers.length || layers.length > LABEL_MAX) {
+      this.labelLayer.clearLayers();
+      return;
+    }
+    window.Passerelle.placeLabels(this.map, this.labelLayer, layers.map(function (layer) {
+      return {
+        name: layer.feature.properties.name || "",
+        bounds: layer.getBounds(),
+        centre: function () {
+          try { return layer.getCenter(); } catch (e) { return layer.getBounds().getCenter(); }
+        }
+      };
+    }));
   };
 
   function init() {

@@ -3,7 +3,8 @@
  *    accessible combobox;
  *  - "Utiliser ma position" (the device's position, sent as lat/lon);
  *  - the small map of the results (Leaflet, our own copy; data from a JSON script element,
- *    basemap from data-basemap-url: none when empty, nothing requested from another host);
+ *    basemap from data-basemap-url: none when empty, nothing requested from another host,
+ *    and then the names of the communes and départements around, leaflet-fr.js);
  *  - "Copier" and "Imprimer" buttons; focus on the error summary.
  * No inline script: everything is read from the page's attributes.
  */
@@ -192,7 +193,9 @@
       legend.hidden = false;
     });
     var map = L.map(element, { scrollWheelZoom: false });
-    window.Passerelle.addBasemap(map, element, "result-map--plain");
+    // Without a basemap the map names the communes around (a closer view would show
+    // none): it stops at zoom 13.
+    var maxZoom = window.Passerelle.addBasemap(map, element, "result-map--plain") ? 15 : 13;
     var bounds = [];
     if (data.place && typeof data.place.lat === "number") {
       L.circleMarker([data.place.lat, data.place.lon], {
@@ -216,9 +219,9 @@
       bounds.push([venue.lat, venue.lon]);
     });
     if (bounds.length === 1) {
-      map.setView(bounds[0], 14);
+      map.setView(bounds[0], Math.min(14, maxZoom));
     } else {
-      map.fitBounds(bounds, { padding: [24, 24], maxZoom: 15 });
+      map.fitBounds(bounds, { padding: [24, 24], maxZoom: maxZoom });
     }
   }
 

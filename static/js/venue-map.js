@@ -2,7 +2,8 @@
  * Reads everything from data-* attributes of #carte-lieu (no inline script):
  *   data-points               JSON [{lat, lon, label}], the venue first, then its stops
  *   data-basemap-url          tile URL template; empty = no basemap (plain background,
- *                             nothing requested from another host)
+ *                             nothing requested from another host, the names of the
+ *                             communes and départements around instead)
  *   data-basemap-attribution  text shown for the basemap
  */
 (function () {
@@ -37,7 +38,8 @@
     var L = window.L;
     element.classList.add("venue-map--active");
     var map = L.map(element, { scrollWheelZoom: false, zoomControl: true });
-    window.Passerelle.addBasemap(map, element, "venue-map--plain");
+    // Without a basemap, a wider view: the names of the communes around situate the venue.
+    var maxZoom = window.Passerelle.addBasemap(map, element, "venue-map--plain") ? 15 : 13;
     var latLngs = points.map(function (point) {
       L.marker([point.lat, point.lon], {
         title: point.label,
@@ -47,9 +49,9 @@
       return [point.lat, point.lon];
     });
     if (latLngs.length === 1) {
-      map.setView(latLngs[0], 15);
+      map.setView(latLngs[0], maxZoom);
     } else {
-      map.fitBounds(L.latLngBounds(latLngs), { padding: [24, 24], maxZoom: 15 });
+      map.fitBounds(L.latLngBounds(latLngs), { padding: [24, 24], maxZoom: maxZoom });
     }
     L.control.scale({ imperial: false }).addTo(map);
   }

@@ -240,3 +240,37 @@ def test_answers_carry_an_etag_and_revalidate(client, geography):
     assert again.status_code == 304 and again.data == b""
     other = client.get(f"{API}/departements/42?geometry=true&zoom=7")
     assert other.headers["ETag"] != first.headers["ETag"]
+
+
+def test_labels_name_the_communes_and_departements_of_a_view(api):
+    body = api("/labels", bbox="-0.75,44.75,-0.45,44.95")
+    assert [d["name"] for d in body["departements"]] == ["Gironde"]
+    names = [c["name"] for c in body["communes"]]
+    assert names[0] == "Bordeaux"  # the most populous first
+    assert {"Mérignac", "Pessac", "Talence"} <= set(names)
+    bordeaux = body["communes"][0]
+    lon, lat = bordeaux["point"]
+    west, south, east, north = bordeaux["bbox"]
+    assert west < lon < east and south < lat < north
+    assert west < BORDEAUX[1] < east and south < BORDEAUX[0] < north
+    # Every commune returned meets the view (its box).
+    for c in body["communes"]:
+        w, s, e, n = c["bbox"]
+        assert w <= -0.45 and e >= -0.75 and s <= 44.95 and n >= 44.75, c["name"]
+
+
+def test_labels_of_a_wide_view_are_the_departements_only(api):
+    body = api("/labels", bbox="-2.0,44.0,1.0,46.5")
+    assert body["communes"] == []
+    assert {"Gironde", "Charente"} <= {d["name"] for d in body["departements"]}
+
+
+@pytest.mark.parametrize(("params", "message"), [
+    ({}, "obligatoire"),
+    ({"bbox": "-0.5,44.9,-0.7,44.8"}, "bbox mal ordonnée"),
+    ({"bbox": "a,b,c,d"}, "nombres"),
+    ({"bbox": ""}, "obligatoire"),
+])
+def test_labels_refuse_a_bad_view_in_french(api, params, message):
+    body = api("/labels", status=422, **params)
+    assert message in str(body)

@@ -230,3 +230,23 @@ def test_search_flow_with_javascript_off(new_page, catalogue):
     page.get_by_role("link", name="Fiche à imprimer : Médiathèque Pey-Berland").click()
     page.wait_for_url(re.compile(r"/recherche/fiche/\d+"))
     assert "À apporter" in page.inner_text("article.sheet")
+
+
+def overlapping(boxes: list[dict]) -> list[tuple[int, int]]:
+    return [(i, j) for i, a in enumerate(boxes) for j, b in enumerate(boxes) if i < j
+            and a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"]
+            and a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"]]
+
+
+def test_results_map_names_communes_without_a_basemap(new_page, catalogue):
+    page = new_page()
+    page.goto(page.base_url + "/recherche?where=33000&programme=" + PROGRAMME
+              + "&services=aide-aux-demarches-administratives")
+    # No basemap in the tests: the names come from our own geography.
+    page.wait_for_selector("#search-map .territory-label span", timeout=10000)
+    labels = page.locator("#search-map .territory-label span")
+    names = labels.all_inner_texts()
+    assert {"Bordeaux", "Mérignac"} <= set(names), names
+    assert page.locator("#search-map img.leaflet-tile").count() == 0
+    assert overlapping([labels.nth(i).bounding_box() for i in range(labels.count())]) == []
+    assert serious_violations(page) == []
