@@ -87,6 +87,35 @@ def page(browser, live_server):
     assert not errors, f"erreurs JavaScript dans la page : {errors}"
 
 
+@pytest.fixture
+def new_page(browser, live_server):
+    """Like the `page` fixture (anything for another host is refused and fails the test,
+    so do JavaScript errors), with options of the browser context: JavaScript off,
+    a position for the geolocation…"""
+    opened = []
+
+    def make(**options):
+        context = browser.new_context(locale="fr-FR", timezone_id="Europe/Paris", **options)
+        log = RequestLog(live_server)
+        context.route("**/*", lambda route: route.continue_()
+                      if urlsplit(route.request.url).netloc == log.allowed
+                      or urlsplit(route.request.url).scheme in ("data", "blob")
+                      else route.abort())
+        context.on("request", log.record)
+        errors: list[str] = []
+        page = context.new_page()
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.base_url = live_server
+        opened.append((context, log, errors))
+        return page
+
+    yield make
+    for context, log, errors in opened:
+        context.close()
+        assert not log.external, f"requêtes vers des hôtes externes : {log.external}"
+        assert not errors, f"erreurs JavaScript dans la page : {errors}"
+
+
 def serious_violations(page) -> list[str]:
     """axe-core's serious or critical violations on the page. Our own copy is loaded from
     our host: the pages' Content-Security-Policy forbids injected inline scripts."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import delete
@@ -20,7 +19,7 @@ from core.clock import PARIS
 from directory.models import Acceptance, Offer, Programme, Venue
 from extensions import db
 from tests.conftest import clock_at, point, week
-from tests.web.conftest import RequestLog, serious_violations
+from tests.web.conftest import serious_violations
 
 pytestmark = pytest.mark.browser
 
@@ -78,31 +77,9 @@ def catalogue(app, geography):
 
 
 @pytest.fixture
-def phone(browser, live_server):
+def phone(new_page):
     """A phone's page (anything for another host refused and failing the test)."""
-    opened = []
-
-    def make(**options):
-        context = browser.new_context(locale="fr-FR", timezone_id="Europe/Paris",
-                                      **PHONE, **options)
-        log = RequestLog(live_server)
-        context.route("**/*", lambda route: route.continue_()
-                      if urlsplit(route.request.url).netloc == log.allowed
-                      or urlsplit(route.request.url).scheme in ("data", "blob")
-                      else route.abort())
-        context.on("request", log.record)
-        errors: list[str] = []
-        page = context.new_page()
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.base_url = live_server
-        opened.append((context, log, errors))
-        return page
-
-    yield make
-    for context, log, errors in opened:
-        context.close()
-        assert not log.external, f"requêtes vers des hôtes externes : {log.external}"
-        assert not errors, f"erreurs JavaScript dans la page : {errors}"
+    return lambda **options: new_page(**PHONE, **options)
 
 
 class Actions:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 from pathlib import Path
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -20,7 +19,7 @@ from sqlalchemy.orm import Session
 from directory.models import Acceptance, Offer, Programme, Venue
 from extensions import db
 from tests.conftest import point, week
-from tests.web.conftest import RequestLog, serious_violations
+from tests.web.conftest import serious_violations
 
 pytestmark = pytest.mark.browser
 
@@ -75,35 +74,6 @@ def catalogue(app, geography):
         session.execute(delete(Venue).where(Venue.source == SOURCE))
         session.execute(delete(Programme).where(Programme.code == PROGRAMME))
         session.commit()
-
-
-@pytest.fixture
-def new_page(browser, live_server):
-    """Like the `page` fixture (anything for another host is refused and fails the test,
-    so do JavaScript errors), with options of the browser context: JavaScript off,
-    a position for the geolocation…"""
-    opened = []
-
-    def make(**options):
-        context = browser.new_context(locale="fr-FR", timezone_id="Europe/Paris", **options)
-        log = RequestLog(live_server)
-        context.route("**/*", lambda route: route.continue_()
-                      if urlsplit(route.request.url).netloc == log.allowed
-                      or urlsplit(route.request.url).scheme in ("data", "blob")
-                      else route.abort())
-        context.on("request", log.record)
-        errors: list[str] = []
-        page = context.new_page()
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.base_url = live_server
-        opened.append((context, log, errors))
-        return page
-
-    yield make
-    for context, log, errors in opened:
-        context.close()
-        assert not log.external, f"requêtes vers des hôtes externes : {log.external}"
-        assert not errors, f"erreurs JavaScript dans la page : {errors}"
 
 
 @pytest.fixture(autouse=True)
