@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 from directory.models import Programme, Venue
 from extensions import db
 from tests.web.conftest import serious_violations
-from tests.web.test_search_flow import new_page  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("geography")]
 
