@@ -16,7 +16,6 @@ from werkzeug.datastructures import MultiDict
 
 from directory.vocabulary import SERVICES, TOPICS
 from matching import forms
-from matching.question import slug
 from tests import conftest as cat
 from tests.conftest import clock_at
 from tests.matching.world import ACCOMPAGNEMENT, CREER, DEMARCHES, LAT0, LOISIRS, LON0, NOW, at
@@ -318,7 +317,8 @@ def test_prescriber_view_with_every_filter(client, town):
     summary = unescape(summary)
     assert summary.startswith("Lieux pour : votre position — Pass Numérique Vue")
     assert "1. Bibliothèque Bêta — 1 place Pey-Berland, 33000 Bordeaux" in summary
-    assert "Offre : « Les papiers sur internet » (atelier collectif) — payé par votre pass : 2 chèques" in summary
+    assert ("Offre : « Les papiers sur internet » (atelier collectif) — payé par votre pass : "
+            "2 chèques") in summary
     assert 'data-copy="#copy-text" hidden' in html  # shown by search.js
     csv_link = re.search(r'href="(/orienter/resultats\.csv\?[^"]+)"', html).group(1)
     assert "support=Surd" in csv_link and "limit=20" in csv_link
@@ -374,7 +374,8 @@ def test_prescriber_csv(client, town, db_session):
                                         "Bibliothèque Bêta"]
     assert [int(r[5]) for r in rows[1:]] == [pytest.approx(1000, abs=5),
                                              pytest.approx(3000, abs=5)]
-    assert rows[2][10] == "« Les papiers sur internet » (atelier collectif) — payé par votre pass : 2 chèques"
+    assert rows[2][10] == ("« Les papiers sur internet » (atelier collectif) — payé par votre "
+                           "pass : 2 chèques")
     assert rows[1][-1].endswith(f"/lieux/{v['a'].id}")
 
 
