@@ -74,10 +74,10 @@ def charente(app, geography):
             ids[nom] = venue.id
         session.commit()
     yield ids
-    with app.app_context(), Session(db.engine) as session:
-        session.execute(delete(Venue).where(Venue.source == SOURCE))
-        session.execute(delete(Programme).where(Programme.code == PROGRAMME))
-        session.commit()
+    with app.app_context(), Session(db.engine) as session, session.begin():
+        for removal in (delete(Venue).where(Venue.source == SOURCE),
+                        delete(Programme).where(Programme.code == PROGRAMME)):
+            session.execute(removal)
 
 
 @pytest.fixture(autouse=True)
