@@ -242,3 +242,30 @@ def test_venue_api_says_who_pays_each_offer(client, smartphones):
     assert payments["Prendre en main son smartphone"] == \
         "payé par le Pass Numérique Région : 1 chèque"
     assert payments["Smartphone : aller plus loin"] == "non couvert par les pass acceptés ici"
+
+
+# --------------------------------------------------------------------------- the cohort
+
+
+def test_the_cohort_assigns_by_topic_through_offers_the_pass_pays(db_session, smartphones):
+    from matching.cohort.assignment import PersonNeed, assign_cohort
+    from matching.schemas import parse_question
+
+    def person(key, km, **fields):
+        lon, lat = at(km)
+        return PersonNeed(key, parse_question({"lon": lon, "lat": lat,
+                                               "programme": "pass-region", **fields}))
+
+    cat.programme(db_session, "pass-demarches", "Pass Démarches",
+                  allowed_services=(DEMARCHES,))
+    # Nearest to N and X: neither has a smartphone offer the pass pays for.
+    needs = [person("smartphone", -0.4, topics=[SMARTPHONE]),
+             person("demarches", -0.4, topics=[ACCOMPAGNEMENT]),
+             person("hors-pass", 0, topics=[SMARTPHONE], programme="pass-demarches")]
+    result = assign_cohort(needs, now=NOW, session=db_session, default_capacity=5)
+    placed = {a.key: a.venue_id for a in result.assignments}
+    _, v = smartphones
+    assert placed == {"smartphone": v["s"].id, "demarches": v["n"].id}
+    reasons = {u.key: (u.code, u.reason) for u in result.unassigned}
+    assert reasons["hors-pass"] == ("services", "Le Pass Démarches ne couvre pas « Me servir "
+                                                "d'un smartphone ou d'une tablette ».")
