@@ -11,14 +11,17 @@ the end unless ``--keep``): nothing is written to the ``passerelle`` database, w
 read for the communes (``flask --app app geodata load`` must have run). Venues come from
 ``bench/generate_venues.py`` (placed in communes in proportion to their population, valid
 hours); a national pass is accepted by 60 % of them. 1,000 seeded random questions: a point
-near a commune (population-weighted), the pass, one service (70 %), an availability (days,
-days and hours, now, or none). Server-side times are measured in-process around ``match``.
+near a commune (population-weighted), the pass, one topic (70 %: what the person wants to
+learn, answered by an offer on it), an availability (days, days and hours, now, or none).
+Each venue has one offer per service it declares, on one topic of that service.
+Server-side times are measured in-process around ``match``.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import random
 import re
@@ -59,9 +62,9 @@ def percentile(values: list[float], p: float) -> float:
 
 def make_questions(communes, count: int, seed: int) -> list[dict]:
     """API fields of ``count`` random questions."""
-    from directory.vocabulary import SERVICES
-    from matching.question import slug
+    from directory.vocabulary import SERVICES, TOPICS
 
+    topics = [t.code for t in TOPICS if t.service in SERVICES[:7]]
     rng = random.Random(seed)
     weights = [max(c[2], 50) for c in communes]
     picks = rng.choices(range(len(communes)), weights=weights, k=count)
@@ -71,7 +74,7 @@ def make_questions(communes, count: int, seed: int) -> list[dict]:
         q: dict = {"lat": round(lat + rng.uniform(-0.05, 0.05), 5),
                    "lon": round(lon + rng.uniform(-0.07, 0.07), 5), "programme": PASS_CODE}
         if rng.random() < 0.7:
-            q["services"] = slug(rng.choice(SERVICES[:7]))
+            q["topics"] = rng.choice(topics)
         r = rng.random()
         if r < 0.3:
             q["days"] = ",".join(rng.sample(DAYS[:6], rng.randint(1, 2)))
@@ -89,6 +92,7 @@ def load_catalogue(engine, communes, count: int, seed: int) -> float:
     from sqlalchemy import text
 
     from bench.generate_venues import generate, load
+    from directory.vocabulary import SERVICES, topics_of_service
 
     started = time.perf_counter()
     load(engine, generate(communes, count, seed, SOURCE), SOURCE)
@@ -102,15 +106,26 @@ def load_catalogue(engine, communes, count: int, seed: int) -> float:
             "INSERT INTO acceptation (lieu_id, programme_id, valid_from, source) "
             "SELECT id, :pid, DATE '2026-01-01', 'import' FROM lieu "
             "WHERE source = :s AND id % 10 < 6"), {"pid": pid, "s": SOURCE})
+        # One offer per declared service, on one of its topics (chosen by the venue's id).
+        conn.execute(text("""
+            INSERT INTO offre (lieu_id, code, title, service, topics, format)
+            SELECT l.id, 'bench-' || s.ord, 'Atelier ' || s.ord, s.svc,
+                   ARRAY[m.topics ->> CAST((l.id + s.ord) % json_array_length(m.topics)
+                                           AS int)], 'collective'
+              FROM lieu l CROSS JOIN LATERAL unnest(l.services) WITH ORDINALITY AS s(svc, ord)
+              JOIN json_each(CAST(:m AS json)) AS m(svc, topics) ON m.svc = s.svc
+             WHERE l.source = :s AND json_array_length(m.topics) > 0"""),
+            {"s": SOURCE, "m": json.dumps({sv: topics_of_service(sv) for sv in SERVICES})})
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE lieu"))
         conn.execute(text("VACUUM ANALYZE acceptation"))
+        conn.execute(text("VACUUM ANALYZE offre"))
     return time.perf_counter() - started
 
 
 def baseline_sql() -> str:
     """data·inclusion's way: a fixed 50 km, every venue in it measured and sorted; the same
-    hard constraints (pass accepted and valid, service offered, not closed)."""
+    hard constraints (pass accepted and valid, an offer on the topic, not closed)."""
     return """
 SELECT l.id, ST_Distance(l.geog, CAST(:g AS geography)) AS d
   FROM lieu l
@@ -118,7 +133,9 @@ SELECT l.id, ST_Distance(l.geog, CAST(:g AS geography)) AS d
    AND l.status = 'open'
    AND EXISTS (SELECT 1 FROM acceptation a WHERE a.lieu_id = l.id AND a.programme_id = :pid
                AND a.valid_from <= :d AND (a.valid_to IS NULL OR :d <= a.valid_to))
-   AND (CAST(:svc AS text) IS NULL OR CAST(:svc AS text) = ANY(l.services))
+   AND (CAST(:top AS text) IS NULL OR EXISTS (
+        SELECT 1 FROM offre o WHERE o.lieu_id = l.id AND o.active
+           AND o.topics && ARRAY[CAST(:top AS text)]))
  ORDER BY d
  LIMIT 10"""
 
@@ -127,13 +144,10 @@ def time_match(app, questions, baseline_questions: int | None = None, profile: b
                ) -> tuple[list[float], list[float], dict]:
     from sqlalchemy import text
 
-    from directory.vocabulary import SERVICES
     from extensions import db
-    from matching.question import slug
     from matching.schemas import parse_question
     from matching.services import match
 
-    by_slug = {slug(s): s for s in SERVICES}
     match_ms, base_ms = [], []
     stats = {"results": 0, "empty": 0, "widened": 0, "slowest": []}
     with app.app_context():
@@ -169,7 +183,7 @@ def time_match(app, questions, baseline_questions: int | None = None, profile: b
         sql = text(baseline_sql())
         for raw in questions[:baseline_questions]:
             params = {"g": f"SRID=4326;POINT({raw['lon']} {raw['lat']})", "pid": pid,
-                      "d": NOW.date(), "svc": by_slug.get(raw.get("services", ""))}
+                      "d": NOW.date(), "top": raw.get("topics")}
             started = time.perf_counter()
             session.execute(sql, params).all()
             base_ms.append((time.perf_counter() - started) * 1000)

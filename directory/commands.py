@@ -265,6 +265,10 @@ def offers_import(path: Path, fmt, dry_run):
                f"mise(s) à jour, {result.offers_unchanged} inchangée(s) ; séances : "
                f"{result.sessions_created} créée(s), {result.sessions_updated} mise(s) à "
                f"jour, {result.sessions_unchanged} inchangée(s).")
+    if result.unmapped:
+        click.echo(f"{len(result.unmapped)} offre(s) sans thématique reconnue :")
+        for note in result.unmapped:
+            click.echo(f"  {note}")
 
 
 # --------------------------------------------------------------------------- demo

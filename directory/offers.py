@@ -66,6 +66,9 @@ class OffersResult:
     sessions_created: int = 0
     sessions_updated: int = 0
     sessions_unchanged: int = 0
+    # What could not be mapped to a topic, in French, with the place in the file: such an
+    # offer answers no "what do you want to learn" question (only its service).
+    unmapped: list[str] = field(default_factory=list)
 
     @property
     def rows_written(self) -> int:
@@ -286,7 +289,10 @@ def _resolve_venue(session: Session, reference, cache: dict) -> Venue | None:
     return venue
 
 
-def validate(session: Session, records: list[_Record]) -> list[_ValidOffer]:
+def validate(session: Session, records: list[_Record],
+             unmapped: list[str] | None = None) -> list[_ValidOffer]:
+    """The offers of ``records``, or OffersFileError with every problem; ``unmapped``
+    receives the offers whose title and description name no topic."""
     problems: list[str] = []
     venues: dict = {}
     seen: dict[tuple[int, str], str] = {}
@@ -340,6 +346,11 @@ def validate(session: Session, records: list[_Record]) -> list[_ValidOffer]:
             _as_list(v.get("thematiques") or None, where, "thematiques", problems),
             v["intitule"], service, v.get("description"))
         problems.extend(f"{where}, thematiques : {p}." for p in topic_problems)
+        if not topics and not v.get("thematiques") and unmapped is not None:
+            unmapped.append(f"{where}, intitule : aucune thématique reconnue dans "
+                            f"« {v['intitule'].strip()} » (ni dans sa description) ; "
+                            "donnez-la dans la colonne thematiques, sinon l'offre ne répond "
+                            "à aucune demande par thématique.")
         active = _as_bool(v.get("active"), where, "active", problems)
         osm, weekly = None, None
         if v.get("horaires"):
@@ -465,9 +476,11 @@ def import_offers(session: Session, path: Path, fmt: str | None = None, dry_run:
                   progress: Callable[[str], None] | None = None) -> OffersResult:
     """Validate the whole file, then write it (the caller commits, or rolls back)."""
     records = read_records(path, fmt)
-    offers = validate(session, records)
+    unmapped: list[str] = []
+    offers = validate(session, records, unmapped)
     result = OffersResult(offers_read=len(offers),
-                          sessions_read=sum(len(o.sessions) for o in offers))
+                          sessions_read=sum(len(o.sessions) for o in offers),
+                          unmapped=[f"{path.name}, {note}" for note in unmapped])
     if dry_run:
         # Write inside a savepoint rolled back at once: the counts are the real ones.
         savepoint = session.begin_nested()

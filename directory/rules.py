@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import (
     Date,
+    Text,
     and_,
     any_,
     case,
@@ -35,6 +36,7 @@ from sqlalchemy import (
     or_,
     select,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import ColumnElement
 
 from .models import Acceptance, Offer, Programme, Venue
@@ -274,10 +276,61 @@ def covers(programme: Any, acceptance: Any, offer: Any) -> bool:
     return not eligible or not publics or bool(set(eligible) & set(publics))
 
 
+# --------------------------------------------------------------------------- offers a topic
+
+def _topics(topics) -> ColumnElement:
+    """A text[] expression: a SQL expression as given, a Python list as a bound array."""
+    if isinstance(topics, list | tuple):
+        return literal(list(topics), ARRAY(Text))
+    return topics
+
+
+def offer_on_topic_sql(topics, offer=Offer) -> ColumnElement[bool]:
+    """The offer is active and carries one of ``topics`` (a text[]: ``&&`` is what the GIN
+    index ``ix_offre_topics`` answers)."""
+    o = _columns(offer)
+    return and_(o.active, o.topics.op("&&")(_topics(topics)))
+
+
+def offer_on_topic(offer: Any, topics: Any) -> bool:
+    """Python twin of :func:`offer_on_topic_sql`."""
+    return bool(_get(offer, "active")) and bool(set(_get(offer, "topics") or ())
+                                               & set(topics))
+
+
+def offers_topic_sql(topics, venue=Venue, *, programme=None, acceptance=None,
+                     per_row: bool = False) -> ColumnElement[bool]:
+    """The venue answers one of ``topics``: through an active offer on it, never through its
+    broad v1.0.2 ``services``. Given ``programme`` and ``acceptance`` (the venue's
+    acceptance of it, both in the caller's FROM), an offer the programme pays for there
+    (:func:`covers_sql`: service, level, publics).
+
+    ``per_row``: see :func:`offers_service_sql`."""
+    v = _columns(venue)
+    o = Offer.__table__.alias("ot")
+    conditions = [o.c.lieu_id == v.id, offer_on_topic_sql(topics, o)]
+    if programme is not None:
+        conditions.append(covers_sql(programme, acceptance, o))
+    probe = select(literal_column("1")).where(*conditions).correlate_except(o)
+    if per_row:
+        probe = probe.limit(literal_column("1")).offset(literal_column("0"))
+    return exists(probe)
+
+
+def offers_topic(venue: Any, topics: Any, offers: Any = None, *, programme: Any = None,
+                 acceptance: Any = None) -> bool:
+    """Python twin of :func:`offers_topic_sql`; ``offers`` the venue's offers (default:
+    ``venue.offers``, loaded)."""
+    offers = _get(venue, "offers") if offers is None else offers
+    return any(offer_on_topic(o, topics)
+               and (programme is None or covers(programme, acceptance, o)) for o in offers)
+
+
 __all__ = [
     "ALL_FRANCE", "acceptance_covers", "acceptance_covers_sql", "acceptance_valid",
     "acceptance_valid_sql", "accepts", "accepts_sql", "covers", "covers_service",
     "covers_service_sql", "covers_sql", "in_perimeter", "in_perimeter_sql", "is_national",
-    "offers_service", "offers_service_sql", "open_on", "open_on_sql", "programme_allows",
+    "offer_on_topic", "offer_on_topic_sql", "offers_service", "offers_service_sql",
+    "offers_topic", "offers_topic_sql", "open_on", "open_on_sql", "programme_allows",
     "programme_allows_sql", "programme_valid", "programme_valid_sql",
 ]

@@ -295,6 +295,51 @@ def accepted_programme_codes(session: Session, venue_ids: Sequence[int],
     return result
 
 
+def offer_payers(session: Session, offer_ids: Sequence[int],
+                 on_date: dt.date) -> dict[int, list[tuple[str, str]]]:
+    """For each offer, the programmes (code, name) that pay for it at its venue on
+    ``on_date``: accepted there (acceptance and programme valid) and covering it
+    (``rules.covers_sql``: service, level, publics). Offers no pass pays for are absent."""
+    if not offer_ids:
+        return {}
+    rows = session.execute(
+        select(Offer.id, Programme.code, Programme.name)
+        .join(Acceptance, Acceptance.lieu_id == Offer.lieu_id)
+        .join(Programme, Programme.id == Acceptance.programme_id)
+        .where(Offer.id.in_(list(offer_ids)), rules.acceptance_valid_sql(on_date),
+               rules.programme_valid_sql(on_date), rules.covers_sql())
+        .order_by(Offer.id, Programme.name))
+    result: dict[int, list[tuple[str, str]]] = {}
+    for offer_id, code, name in rows:
+        result.setdefault(offer_id, []).append((code, name))
+    return result
+
+
+def cheques_fr(count: int) -> str:
+    return "1 chèque" if count == 1 else f"{count} chèques"
+
+
+def payment_fr(cheques_required: int, covered: bool) -> str:
+    """What the person's pass pays for one offer: « payé par votre pass : 1 chèque » or
+    « non couvert par ce pass » (never a price in cheques for what it does not pay)."""
+    if not covered:
+        return "non couvert par ce pass"
+    if not cheques_required:
+        return "gratuit, sans chèque"
+    return f"payé par votre pass : {cheques_fr(cheques_required)}"
+
+
+def payers_fr(cheques_required: int, names: Sequence[str]) -> str:
+    """The same when the person named no pass, at a venue that accepts some: which of
+    them pays (« payé par le Pass Numérique Gironde : 1 chèque »)."""
+    if not names:
+        return "non couvert par les pass acceptés ici"
+    if not cheques_required:
+        return "gratuit, sans chèque"
+    return (f"payé par {' ou '.join(f'le {n}' for n in names)} : "
+            f"{cheques_fr(cheques_required)}")
+
+
 SUMMARY_FIELDS: tuple[str, ...] = (
     "id", "source", "source_id", *STANDARD_FIELDS, "location_precision", "status",
     "closed_from", "closed_until", "horaires_osm", "horaires_valides", "flags", "updated_at")
@@ -455,8 +500,10 @@ def _offers(venue: Venue) -> list[dict]:
             continue
         parsed = _parse_hours(offer.horaires, venue.timezone, venue.code_insee)
         result.append({
+            "id": offer.id,
             "code": offer.code,
             "title": offer.title,
+            "topics": list(offer.topics),
             "description": offer.description,
             "service": offer.service,
             "level": offer.level,
@@ -548,11 +595,22 @@ def _stops(session: Session, venue: Venue, now: dt.datetime) -> list[dict]:
     return result
 
 
-def venue_detail(session: Session, venue_id: int, now: dt.datetime) -> dict:
-    """Everything about one venue, as of ``now`` (aware); NotFound in French."""
+def venue_detail(session: Session, venue_id: int, now: dt.datetime,
+                 programme: str | None = None) -> dict:
+    """Everything about one venue, as of ``now`` (aware); NotFound in French.
+
+    ``programme``: the code of the person's pass; each offer then says whether that pass
+    pays for it. Without it, which of the passes the venue accepts pays for it; nothing
+    when the venue accepts none (said once by the page, without prices in cheques)."""
     venue = session.get(Venue, venue_id) if 0 < venue_id <= MAX_BIGINT else None
     if venue is None:
         raise NotFound(f"Aucun lieu ne porte l'identifiant {venue_id}.")
+    asked = None
+    if programme:
+        asked = session.scalar(select(Programme).where(Programme.code == programme.lower()))
+        if asked is None:
+            raise InvalidInput(errors={"programme": [
+                f"Aucun pass ne porte le code « {programme} »."]})
     lon, lat = session.execute(
         select(func.ST_X(Venue.geom), func.ST_Y(Venue.geom)).where(Venue.id == venue.id)).one()
     block = _hours_block(venue, now)
@@ -565,6 +623,7 @@ def venue_detail(session: Session, venue_id: int, now: dt.datetime) -> dict:
         "weekly_capacity": venue.weekly_capacity,
         "accepted_programmes": programmes,
         "offers": _offers(venue),
+        "programme": None,
         "sessions": upcoming_sessions(session, venue, now),
         "stops": _stops(session, venue, now),
         "as_of": now.astimezone(ZoneInfo(block["timezone"])),
@@ -572,12 +631,34 @@ def venue_detail(session: Session, venue_id: int, now: dt.datetime) -> dict:
                          if venue.confirmed_at else None),
         "confirmed_by_role": venue.confirmed_by_role,
     })
+    _payments(session, detail, asked, today)
     return detail
+
+
+def _payments(session: Session, detail: dict, asked: Programme | None,
+              today: dt.date) -> None:
+    """Each offer's ``payment`` (French, None when the venue accepts no pass) and the
+    page's ``programme``: the person's pass, with whether this venue accepts it."""
+    payers = offer_payers(session, [o["id"] for o in detail["offers"]], today)
+    accepted = {p["code"] for p in detail["accepted_programmes"]}
+    if asked is not None:
+        detail["programme"] = {"code": asked.code, "name": asked.name,
+                               "accepted": asked.code in accepted}
+    for offer in detail["offers"]:
+        codes = [code for code, _ in payers.get(offer["id"], [])]
+        if detail["programme"] and detail["programme"]["accepted"]:
+            offer["payment"] = payment_fr(offer["cheques_required"], asked.code in codes)
+        elif accepted:
+            offer["payment"] = payers_fr(offer["cheques_required"],
+                                         [name for _, name in payers.get(offer["id"], [])])
+        else:
+            offer["payment"] = None
 
 
 __all__ = [
     "DEFAULT_STATUSES", "SERVICES", "SORTS", "VenuePage", "VenueQuery", "accepted_programmes",
-    "decode_cursor", "encode_cursor", "geojson_feature", "list_venues",
+    "decode_cursor", "encode_cursor", "geojson_feature", "list_venues", "offer_payers",
+    "payers_fr", "payment_fr",
     "upcoming_sessions", "venue_detail", "venue_summary", "what_to_bring",
 ]
 

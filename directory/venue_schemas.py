@@ -228,12 +228,19 @@ class VenueOfferSchema(Schema):
     title = fields.String()
     description = fields.String(allow_none=True)
     service = fields.String()
+    topics = fields.List(fields.String(), metadata={
+        "description": "Thématiques de l'offre (codes de data·inclusion)."})
     level = fields.Integer(allow_none=True)
     level_label = fields.String(allow_none=True)
     format = fields.String()
     format_label = fields.String()
     duration_minutes = fields.Integer(allow_none=True)
     cheques_required = fields.Integer()
+    payment = fields.String(allow_none=True, metadata={
+        "description": "Quels pass acceptés ici paient cette offre (« payé par le Pass "
+                       "Numérique Gironde : 1 chèque », « non couvert par les pass acceptés "
+                       "ici ») ; null si le lieu n'accepte aucun pass.",
+        "example": "payé par le Pass Numérique Gironde : 1 chèque"})
     languages = fields.List(fields.String())
     publics = fields.List(fields.String())
     horaires = fields.String(allow_none=True)

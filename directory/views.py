@@ -6,7 +6,7 @@ import re
 from urllib.parse import urlsplit
 
 import phonenumbers
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, current_app, render_template, request
 
 from core import clock
 from core.urls import WEB_SCHEMES, safe_url
@@ -19,7 +19,8 @@ bp = Blueprint("directory", __name__)
 
 @bp.get("/lieux/<int:venue_id>")
 def venue_page(venue_id: int):
-    venue = services.venue_detail(db.session, venue_id, clock.now())
+    programme = (request.args.get("programme") or "").strip()[:64] or None
+    venue = services.venue_detail(db.session, venue_id, clock.now(), programme)
     return render_template(
         "directory/venue.html",
         venue=venue,

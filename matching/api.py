@@ -46,12 +46,14 @@ EXAMPLE_RESPONSE = {
                       "kind": "opening", "text": "ouvert mardi de 14 h à 17 h",
                       "seats_free": None},
         "offers": [{"offer_id": 3, "venue_id": 12, "venue_nom": "Médiathèque du Bouscat",
-                    "title": "Mes démarches en ligne", "service":
-                    "Aide aux démarches administratives", "level": 1, "format": "individual",
-                    "cheques_required": 1, "duration_minutes": 60, "languages": ["fr"],
-                    "next_session": None}],
+                    "title": "Prendre en main son smartphone", "service":
+                    "Maîtrise des outils numériques du quotidien",
+                    "topics": ["numerique--prendre-en-main-un-smartphone-ou-une-tablette"],
+                    "level": 1, "format": "collective", "cheques_required": 1,
+                    "covered": True, "payment": "payé par votre pass : 1 chèque",
+                    "duration_minutes": 60, "languages": ["fr"], "next_session": None}],
         "reasons": ["accepte le Pass Numérique Gironde", "à 12 km",
-                    "propose « Aide aux démarches administratives »",
+                    "propose « Prendre en main son smartphone » (atelier)",
                     "ouvert mardi de 14 h à 17 h"],
         "unmet": [], "score": 12.43, "hours_known": True,
         "horaires": "Tu-Sa 10:00-12:00,14:00-18:00", "telephone": [], "site_web": [],
@@ -166,8 +168,12 @@ _GEOJSON_DOC = {"responses": {200: {"content": {"application/geo+json": {
 def match_get(args):
     """Lieux où utiliser le pass, par la requête (query string).
 
-    Exemple : `/api/v1/match?postal_code=33000&programme=pass-numerique-gironde&services=
-    aide-aux-demarches-administratives&days=mardi&time_from=14:00&time_to=17:00`.
+    Exemple : `/api/v1/match?postal_code=33000&programme=pass-numerique-gironde&topics=
+    numerique--prendre-en-main-un-smartphone-ou-une-tablette&days=mardi&time_from=14:00&time_to=17:00`.
+    Ce que la personne veut apprendre se demande par `topics` (thématiques) : un lieu y
+    répond par une offre active sur la thématique, que le pass paie (programme et
+    qualification du lieu : service, niveau, public) ; la raison cite cette offre.
+    `services` (les neuf services larges du standard) reste accepté.
     Les listes se donnent en répétant le paramètre ou séparées par des virgules.
 
     Un lieu jamais deviné : si `address` désigne plusieurs communes (même nom dans
@@ -183,7 +189,7 @@ def match_get(args):
 @limits.match
 @blp.arguments(QuestionSchema, location="json", unknown=RAISE, example={
     "postal_code": "33000", "programme": "pass-numerique-gironde",
-    "services": ["Aide aux démarches administratives"], "level": 1,
+    "topics": ["numerique--prendre-en-main-un-smartphone-ou-une-tablette"], "level": 1,
     "support": ["Surdité"], "days": ["mardi", "samedi"], "time_from": "14:00",
     "time_to": "17:00", "travel_mode": "transit", "max_minutes": 45})
 @blp.response(200, MatchResponseSchema, example=EXAMPLE_RESPONSE)

@@ -26,12 +26,16 @@ from directory.vocabulary import (
     OFFER_FORMATS,
     PRISE_EN_CHARGE_SPECIFIQUE,
     PUBLICS_SPECIFIQUEMENT_ADRESSES,
+    SERVICES,
+    TOPICS,
+    topic_of,
 )
 
 from .question import TRAVEL_MODE_LABELS, slug
 
 # The nine services of the standard v1.0.2 in plain words, with the icon drawn for each
-# (static/img/services/<icon>.svg). Keys are the standard's values.
+# (static/img/services/<icon>.svg), which the tiles of its topics show. Keys are the
+# standard's values.
 SERVICE_CHOICES: dict[str, tuple[str, str]] = {
     "Aide aux démarches administratives": ("Faire mes démarches en ligne", "demarches"),
     "Maîtrise des outils numériques du quotidien":
@@ -90,7 +94,7 @@ WHERE_MISSING = "Indiquez votre code postal ou le nom de votre commune."
 # Which form field shows an error of each API field. Unknown API fields go to the summary.
 BENEFICIARY_FIELD_OF = {
     "lat": "where", "lon": "where", "address": "where", "postal_code": "where",
-    "commune": "where", "_schema": "where", "programme": "programme", "services": "services",
+    "commune": "where", "_schema": "where", "programme": "programme", "topics": "topics",
     "days": "days", "time_from": "moments", "time_to": "moments", "now": "now",
     "date": "days", "max_distance_m": "reach", "travel_mode": "reach", "max_minutes": "reach",
 }
@@ -244,13 +248,7 @@ def read_beneficiary(args: Any) -> SearchForm:
     if programme:
         form.api["programme"] = programme
 
-    services = _list(args, "services")
-    form.values["services"] = services
-    known = {slug(name) for name in SERVICE_CHOICES}
-    if any(slug(value) not in known for value in services):
-        form.add_error("services", "Choisissez parmi les cases proposées.")
-    elif services:
-        form.api["services"] = services
+    _topics(form, args)
 
     days = _list(args, "days")
     moments = _list(args, "moments")
@@ -287,6 +285,16 @@ def read_beneficiary(args: Any) -> SearchForm:
     return _only_if_submitted(form)
 
 
+def _topics(form: SearchForm, args: Any) -> None:
+    """What the person wants to learn: topic codes (the tiles' and boxes' values)."""
+    topics = _list(args, "topics")
+    form.values["topics"] = topics
+    if any(topic_of(value) is None for value in topics):
+        form.add_error("topics", "Choisissez parmi les cases proposées.")
+    elif topics:
+        form.api["topics"] = topics
+
+
 def _only_if_submitted(form: SearchForm) -> SearchForm:
     """A first visit (nothing sent yet) shows the empty form, not errors."""
     if not form.submitted:
@@ -316,7 +324,8 @@ def read_prescriber(args: Any) -> SearchForm:
         form.values[name] = _text(args, name, 64)
         if form.values[name]:
             form.api[name] = form.values[name]
-    for name in ("services", "publics", "support", "formats", "days"):
+    _topics(form, args)
+    for name in ("publics", "support", "formats", "days"):
         form.values[name] = _list(args, name)
         if form.values[name]:
             form.api[name] = form.values[name]
@@ -368,10 +377,17 @@ def service_slug(value: str) -> str:
     return slug(value)
 
 
-def services_for_display() -> list[dict[str, str]]:
-    """The tiles of "what I want to learn": value (slug), plain label, icon, standard name."""
-    return [{"value": slug(name), "label": label, "icon": icon, "standard": name}
-            for name, (label, icon) in SERVICE_CHOICES.items()]
+def topics_for_display() -> list[dict[str, str]]:
+    """The tiles of "what I want to learn": value (topic code), plain label, the icon of
+    its service, the data·inclusion label, the service."""
+    return [{"value": t.code, "label": t.plain, "icon": SERVICE_CHOICES[t.service][1],
+             "standard": t.label, "service": t.service} for t in TOPICS]
+
+
+def topic_groups() -> list[tuple[str, list[dict[str, str]]]]:
+    """The prescriber's boxes: the topics under each service of the standard."""
+    tiles = topics_for_display()
+    return [(service, [t for t in tiles if t["service"] == service]) for service in SERVICES]
 
 
 # --------------------------------------------------------------------------- ways out
@@ -395,7 +411,8 @@ class WayOut:
     """One click out of an empty answer: a link (a query string of the same page, or an
     address) and what it does, in the page's words."""
 
-    kind: str  # widen | when | services | support | programme | other_programme | remote | venue
+    # widen | when | topics | services | support | programme | other_programme | remote | venue
+    kind: str
     label: str
     href: str
 
@@ -455,11 +472,12 @@ def ways_out(form: SearchForm, result, venue_url=None) -> list[WayOut]:
         out.append(WayOut("when", f"Voir {_places(when.count, when.at_least)}, "
                                   "quels que soient le jour et l'heure",
                           _same_page(form, WHEN_FIELDS[form.kind])))
-    services = by_kind.get("services")
-    if services is not None and services.count:
-        what = "pour tout accompagnement" if pro else "pour tout apprentissage"
-        out.append(WayOut("services", f"Voir {_places(services.count, services.at_least)} "
-                                      + what, _same_page(form, ("services",))))
+    for field_ in ("topics", "services"):
+        what_to_learn = by_kind.get(field_)
+        if what_to_learn is not None and what_to_learn.count:
+            what = "pour tout accompagnement" if pro else "pour tout apprentissage"
+            count = _places(what_to_learn.count, what_to_learn.at_least)
+            out.append(WayOut(field_, f"Voir {count} {what}", _same_page(form, (field_,))))
     support = by_kind.get("support")
     if pro and support is not None and support.count:
         out.append(WayOut("support", f"Voir {_places(support.count, support.at_least)} "

@@ -75,6 +75,9 @@ class Availability:
 class Question:
     where: Where
     programme: str | None = None
+    # What the person wants to learn: topic codes (directory.vocabulary.TOPICS), answered by
+    # a venue's offer on it. ``services`` (the standard's nine broad ones) is still accepted.
+    topics: tuple[str, ...] = ()
     services: tuple[str, ...] = ()
     level: int | None = None
     publics: tuple[str, ...] = ()
@@ -89,7 +92,7 @@ class Question:
     @property
     def has_preferences(self) -> bool:
         return bool(self.level or self.publics or self.languages or self.formats
-                    or len(self.services) > 1)
+                    or len(self.services) > 1 or len(self.topics) > 1)
 
     def reach_m(self) -> int | None:
         """The distance limit asked for, in geodesic metres (None = the default search)."""
@@ -121,6 +124,7 @@ def question_from_loaded(data: Mapping[str, Any]) -> Question:
         PRISE_EN_CHARGE_SPECIFIQUE,
         PUBLICS_SPECIFIQUEMENT_ADRESSES,
         SERVICES,
+        topic_of,
     )
 
     errors: dict[str, list[str]] = {}
@@ -146,6 +150,7 @@ def question_from_loaded(data: Mapping[str, Any]) -> Question:
                     postal_code=data.get("postal_code"),
                     commune=data["commune"].upper() if data.get("commune") else None),
         programme=data.get("programme"),
+        topics=unique(topic_of(v).code for v in data.get("topics") or ()),
         services=unique(canonical(v, SERVICES) for v in data.get("services") or ()),
         level=data.get("level"),
         publics=unique(canonical(v, PUBLICS_SPECIFIQUEMENT_ADRESSES)

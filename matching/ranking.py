@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from core.text import distance_fr, km_fr, language_fr
-from directory.vocabulary import LEVELS
+from directory.vocabulary import LEVELS, TOPIC_BY_CODE
 
 from .availability import Slot, availability_fr
 from .question import DETOUR_FACTOR, TRAVEL_MODES, Question
@@ -32,6 +32,9 @@ FORMAT_UNMET = {"individual": "pas d'accompagnement individuel annoncé",
                 "collective": "pas d'atelier collectif annoncé",
                 "remote": "pas d'accompagnement à distance annoncé",
                 "autonomous": "pas d'accès en autonomie annoncé"}
+# An offer's format as a reason cites it: « propose « Prendre en main son smartphone » (atelier) ».
+FORMAT_SHORT = {"individual": "accompagnement individuel", "collective": "atelier",
+                "remote": "à distance", "autonomous": "en accès libre"}
 # The standard's modalites_accompagnement value for each format.
 FORMAT_MODALITE = {"individual": "Accompagnement individuel",
                    "collective": "Dans un atelier collectif",
@@ -54,6 +57,12 @@ class OfferInfo:
     languages: tuple[str, ...]
     publics: tuple[str, ...]
     next_session: Slot | None = None
+    topics: tuple[str, ...] = ()
+    covered: bool | None = None  # the asked pass pays for it; None without a pass asked
+
+    @property
+    def usable(self) -> bool:
+        return self.covered is not False
 
 
 @dataclass
@@ -63,6 +72,7 @@ class Candidate:
     venue_id: int
     distance_m: float
     services: frozenset[str]  # the requested services it offers and the pass covers
+    topics: frozenset[str] = frozenset()  # requested topics of its offers the pass pays for
     offers: list[OfferInfo] = field(default_factory=list)
     publics: frozenset[str] = frozenset()
     support: frozenset[str] = frozenset()
@@ -120,6 +130,12 @@ def assess(c: Candidate, q: Question, *, programme_name: str | None, now: dateti
     reasons.append(distance_fr(c.distance_m, in_commune=in_commune))
     if c.stop_label:
         reasons.append(f"passe à {c.stop_label}")
+    for topic in q.topics:
+        offer = offer_on_topic(c, topic)
+        if offer is not None:
+            reasons.append(f"propose « {offer.title} » ({FORMAT_SHORT[offer.format]})")
+        else:
+            unmet.append(f"pas d'offre annoncée pour « {TOPIC_BY_CODE[topic].plain} »")
     for service in q.services:
         if service in c.services:
             reasons.append(f"propose « {service} »")
@@ -129,13 +145,14 @@ def assess(c: Candidate, q: Question, *, programme_name: str | None, now: dateti
         reasons.append(c.slot.text)
     for value in q.support:
         reasons.append(f"prise en charge : {value}")
+    usable = [o for o in c.offers if o.usable]
     if q.level:
-        if any(o.level in (None, q.level) for o in c.offers):
+        if any(o.level in (None, q.level) for o in usable):
             reasons.append(f"offre de niveau {q.level} ({LEVELS[q.level]})")
         else:
             unmet.append(f"pas d'offre de niveau {q.level} ({LEVELS[q.level]}) annoncée")
     for fmt in q.formats:
-        if any(o.format == fmt for o in c.offers) or FORMAT_MODALITE[fmt] in c.modalites:
+        if any(o.format == fmt for o in usable) or FORMAT_MODALITE[fmt] in c.modalites:
             reasons.append(FORMAT_MET[fmt])
         else:
             unmet.append(FORMAT_UNMET[fmt])
@@ -159,6 +176,16 @@ def assess(c: Candidate, q: Question, *, programme_name: str | None, now: dateti
             score += WAIT_PENALTY_KM_PER_DAY * wait_days
     return Ranked(candidate=c, score=round(score, 6), reasons=reasons, unmet=unmet,
                   travel_minutes=travel_minutes(c.distance_m))
+
+
+def offer_on_topic(c: Candidate, topic: str) -> OfferInfo | None:
+    """The offer a reason cites for ``topic``: one the person can use (paid by the pass
+    asked), the one with the first session inside the availability, else the first."""
+    found = [o for o in c.offers if o.usable and topic in o.topics]
+    if not found:
+        return None
+    return min(found, key=lambda o: (o.next_session is None,
+                                     o.next_session.start if o.next_session else 0, o.offer_id))
 
 
 def fits_availability(c: Candidate, q: Question) -> bool:
@@ -216,9 +243,13 @@ def hint(kind: str, count: int, radius_m: int, q: Question, *, has_programme: bo
     if kind == "services":
         return (f"{subject} {where}, mais aucun ne propose "
                 + " ou ".join(f"« {s} »" for s in q.services) + ".")
+    if kind == "topics":
+        return (f"{subject} {where}, mais aucun n'annonce d'offre pour "
+                + " ou ".join(f"« {TOPIC_BY_CODE[t].plain} »" for t in q.topics) + ".")
     if kind == "programme":
         verb = "propose" if count == 1 else "proposent"
-        what = "ce service" if q.services else "un accompagnement"
+        what = ("une offre sur ce sujet" if q.topics else
+                "ce service" if q.services else "un accompagnement")
         venues = ("Au moins " if at_least else "") + _venues(count)
         return f"{venues} {verb} {what} {where}, mais aucun n'accepte ce pass."
     if kind == "distance":

@@ -22,6 +22,8 @@ from directory.vocabulary import (
     PRISE_EN_CHARGE_SPECIFIQUE,
     PUBLICS_SPECIFIQUEMENT_ADRESSES,
     SERVICES,
+    TOPIC_CODES,
+    topic_of,
 )
 
 from .question import DAY_CODES, TRAVEL_MODES, Question, question_from_loaded, slug
@@ -90,6 +92,13 @@ def _one_of(values, what: str):
     return check
 
 
+def _topic(value: str) -> None:
+    if topic_of(value) is None:
+        raise ValidationError(f"Thématique inconnue : « {value} ». Donnez un code de "
+                              "data·inclusion, ex. numerique--prendre-en-main-un-ordinateur "
+                              "(liste : champ `topics` du document OpenAPI).")
+
+
 # --- The question -------------------------------------------------------------------------
 
 class QuestionSchema(StrictSchema):
@@ -111,11 +120,19 @@ class QuestionSchema(StrictSchema):
                                                                        "invalide."),
                           metadata={"description": "Code du programme du pass.",
                                     "example": "pass-numerique-gironde"})
+    topics = ListOrCsv(
+        validate=_each(_topic), item_schema={"enum": list(TOPIC_CODES)},
+        metadata={"description": "Ce que la personne veut apprendre : thématiques de "
+                                 "data·inclusion (code ou libellé v0.1). Un lieu répond par "
+                                 "une offre active sur l'une d'elles (payée par le pass quand "
+                                 "un programme est donné), jamais par ses seuls services.",
+                  "example": ["numerique--prendre-en-main-un-smartphone-ou-une-tablette"]})
     services = ListOrCsv(
         validate=_each(_one_of(SERVICES, "Service")), item_schema=accepted_forms(SERVICES),
-        metadata={"description": "Ce que la personne veut apprendre (valeurs du standard ou "
-                                 "leur forme courte, ex. aide-aux-demarches-administratives). "
-                                 "Au moins un doit être proposé.",
+        metadata={"description": "Services larges du standard v1.0.2 (compatibilité ; préférez "
+                                 "`topics`) : valeurs ou forme courte, ex. "
+                                 "aide-aux-demarches-administratives. Au moins un doit être "
+                                 "proposé.",
                   "example": ["Aide aux démarches administratives"]})
     level = fr.Integer(validate=validate.OneOf(list(LEVELS), error="Niveau 1, 2 ou 3."),
                        metadata={"description": "Niveau APTIC souhaité : 1 Découvrir, "
@@ -212,9 +229,19 @@ class MatchOfferSchema(StrictSchema):
     venue_nom = fields.String(required=True)
     title = fields.String(required=True)
     service = fields.String(required=True)
+    topics = fields.List(fields.String(), required=True, metadata={
+        "description": "Thématiques de l'offre (codes de data·inclusion)."})
     level = fields.Integer(allow_none=True)
     format = fields.String(required=True)
     cheques_required = fields.Integer(required=True)
+    covered = fields.Boolean(allow_none=True, metadata={
+        "description": "Le pass demandé paie cette offre (programme et qualification du lieu : "
+                       "service, niveau, public) ; null sans pass demandé."})
+    payment = fields.String(allow_none=True, metadata={
+        "description": "Ce que paie le pass demandé, en français ; sans pass demandé, lequel "
+                       "des pass acceptés par le lieu la paie ; null si le lieu n'en accepte "
+                       "aucun.",
+        "example": "payé par votre pass : 1 chèque"})
     duration_minutes = fields.Integer(allow_none=True)
     languages = fields.List(fields.String(), required=True)
     next_session = fields.Nested(MatchSlotSchema, allow_none=True)

@@ -63,7 +63,13 @@ from core.errors import InvalidInput
 from directory import hours as oh
 from directory import rules
 from directory.models import Acceptance, Offer, Programme, TrainingSession, Venue, VenueStop
-from directory.vocabulary import OFFER_FORMATS
+from directory.services import (
+    accepted_programme_codes,
+    offer_payers,
+    payers_fr,
+    payment_fr,
+)
+from directory.vocabulary import OFFER_FORMATS, TOPIC_BY_CODE
 
 from . import ranking
 from .availability import (
@@ -131,6 +137,8 @@ class ProgrammeRef:
     valid_to: date | None
     allowed_services: tuple[str, ...]
     is_national: bool
+    levels: tuple[int, ...] = ()
+    eligible_publics: tuple[str, ...] = ()
 
 
 @dataclass
@@ -146,6 +154,10 @@ class OfferMatch:
     duration_minutes: int | None
     languages: list[str]
     next_session: Slot | None = None
+    topics: list[str] = field(default_factory=list)
+    # The asked pass pays for it (directory.rules.covers); None without a pass asked.
+    covered: bool | None = None
+    payment: str | None = None  # what the pass pays, in French (directory.services)
 
 
 @dataclass
@@ -313,12 +325,31 @@ def _address_place(session: Session, address: str) -> Place:
 
 def load_programme(session: Session, code: str) -> ProgrammeRef:
     row = session.execute(_text(
-        "SELECT id, code, name, valid_from, valid_to, allowed_services, perimeter_codes "
-        "FROM programme WHERE code = :code"), {"code": code}).one_or_none()
+        "SELECT id, code, name, valid_from, valid_to, allowed_services, perimeter_codes, "
+        "levels, eligible_publics FROM programme WHERE code = :code"),
+        {"code": code}).one_or_none()
     if row is None:
         raise InvalidInput(errors={"programme": [f"Programme inconnu : « {code} »."]})
     return ProgrammeRef(row.id, row.code, row.name, row.valid_from, row.valid_to,
-                        tuple(row.allowed_services or ()), rules.is_national(row))
+                        tuple(row.allowed_services or ()), rules.is_national(row),
+                        tuple(row.levels or ()), tuple(row.eligible_publics or ()))
+
+
+def asked_within_programme(q: Question, programme: ProgrammeRef | None
+                           ) -> tuple[tuple[str, ...], tuple[str, ...], str | None]:
+    """The services and topics asked that the programme may pay for (its
+    ``allowed_services``), and, when it pays for none of them, why in French."""
+    services, topics = q.services, q.topics
+    if programme is None:
+        return services, topics, None
+    services = tuple(s for s in services if rules.programme_allows(programme, s))
+    topics = tuple(t for t in topics
+                   if rules.programme_allows(programme, TOPIC_BY_CODE[t].service))
+    if q.services and not services or q.topics and not topics:
+        asked = [*q.services, *(TOPIC_BY_CODE[t].plain for t in q.topics)]
+        return services, topics, (f"Le {programme.name} ne couvre pas "
+                                  + " ni ".join(f"« {a} »" for a in asked) + ".")
+    return services, topics, None
 
 
 def programme_problem(programme: ProgrammeRef, on_date: date) -> str | None:
@@ -344,6 +375,7 @@ class Filters:
     programme_id: int | None = None
     national: bool = True
     services: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()
     support: tuple[str, ...] = ()
     weekly: tuple[tuple[int, int], ...] | None = None
     now: datetime | None = None  # "open now" pre-filter
@@ -375,6 +407,7 @@ class _Geometry(UserDefinedType):
 _D = bindparam("d", type_=Date)
 _PID = bindparam("pid", type_=BigInteger)
 _SVC = cast(bindparam("svc", type_=Text), ARRAY(Text))
+_TOP = cast(bindparam("top", type_=Text), ARRAY(Text))
 _SUPPORT = cast(bindparam("support", type_=Text), ARRAY(Text))
 _WEEK = cast(bindparam("w", type_=Text), INT4MULTIRANGE)
 _H0 = bindparam("h0", type_=DateTime(timezone=True))
@@ -406,7 +439,8 @@ def venue_conditions(f: Filters, venue=_LIEU, per_row: bool = False) -> ColumnEl
     """Conditions on the venue rows of ``venue`` (the ``lieu`` table, an alias, or a sub-query
     with its columns): open on the date (``directory.rules.open_on_sql``), the programme's
     acceptance valid on the date and covering one requested service that the venue offers,
-    every required support.
+    an active offer on one requested topic that the programme pays for there
+    (``directory.rules.offers_topic_sql``), every required support.
 
     ``per_row``: for a few rows (the candidates), each EXISTS is an index probe per row
     (:func:`_probe`); without it, for set-wide queries, the planner chooses."""
@@ -414,6 +448,7 @@ def venue_conditions(f: Filters, venue=_LIEU, per_row: bool = False) -> ColumnEl
     requested = func.unnest(_SVC).table_valued("sv").render_derived(name="req")
     if f.programme_id is not None:
         a = _ACCEPTATION.alias("a")
+        p = _PROGRAMME.alias("pa")
         conditions = [a.c.lieu_id == venue.c.id, a.c.programme_id == _PID,
                       rules.acceptance_valid_sql(_D, a)]
         if f.services:
@@ -421,12 +456,20 @@ def venue_conditions(f: Filters, venue=_LIEU, per_row: bool = False) -> ColumnEl
                 rules.acceptance_covers_sql(requested.c.sv, a),
                 rules.offers_service_sql(requested.c.sv, venue, per_row=per_row))
                 .correlate_except(requested)))
-        parts.append(exists(_probe(select(literal_column("1")).where(*conditions)
-                                   .correlate_except(a), per_row)))
-    elif f.services:
-        parts.append(exists(select(literal_column("1")).select_from(requested)
-                            .where(rules.offers_service_sql(requested.c.sv, venue, per_row=per_row))
-                            .correlate_except(requested)))
+        if f.topics:
+            conditions.append(rules.offers_topic_sql(_TOP, venue, programme=p, acceptance=a,
+                                                     per_row=per_row))
+        source = a.join(p, p.c.id == a.c.programme_id) if f.topics else a
+        parts.append(exists(_probe(select(literal_column("1")).select_from(source)
+                                   .where(*conditions).correlate_except(a, p), per_row)))
+    else:
+        if f.services:
+            parts.append(exists(select(literal_column("1")).select_from(requested)
+                                .where(rules.offers_service_sql(requested.c.sv, venue,
+                                                                per_row=per_row))
+                                .correlate_except(requested)))
+        if f.topics:
+            parts.append(rules.offers_topic_sql(_TOP, venue, per_row=per_row))
     if f.support:
         parts.append(venue.c.prise_en_charge_specifique.contains(_SUPPORT))
     return and_(*parts)
@@ -470,7 +513,7 @@ def availability_condition(f: Filters, week, tz, venue_id,
     if f.weekly is None:
         return true()
     o = _OFFRE.alias("o")
-    by_service = [o.c.service == any_(_SVC)] if f.services else []
+    by_service = _asked_offer(f, o)
     se = _SEANCE.alias("se")
     return or_(
         week.is_(None), week.overlaps(_WEEK),
@@ -482,6 +525,12 @@ def availability_condition(f: Filters, week, tz, venue_id,
             o.c.lieu_id == venue_id, o.c.active, *by_service, se.c.starts_at >= _H0,
             se.c.starts_at < _H1, se.c.seats_taken < se.c.seats).correlate_except(o, se),
             per_row)))
+
+
+def _asked_offer(f: Filters, o) -> list[ColumnElement[bool]]:
+    """Conditions on an offer row ``o``: one of the services and of the topics asked."""
+    return ([o.c.service == any_(_SVC)] if f.services else []) + \
+        ([rules.offer_on_topic_sql(_TOP, o)] if f.topics else [])
 
 
 def eligible_places(f: Filters) -> Select:
@@ -527,6 +576,7 @@ def _shape(f: Filters) -> Filters:
     """``f`` with its values replaced by placeholders: the statement's cache key."""
     return Filters(on_date=date.min, programme_id=None if f.programme_id is None else 0,
                    national=f.national, services=("",) if f.services else (),
+                   topics=("",) if f.topics else (),
                    support=("",) if f.support else (),
                    weekly=None if f.weekly is None else (),
                    now=None if f.now is None else datetime.min.replace(tzinfo=UTC),
@@ -622,7 +672,8 @@ def _candidate_query(f: Filters) -> Select:
         acceptance = cast(literal_column("'{}'"), ARRAY(Text))
     o = _OFFRE.alias("o")
     offers = (select(func.json_agg(aggregate_order_by(func.json_build_object(
-        "id", o.c.id, "title", o.c.title, "service", o.c.service, "level", o.c.level,
+        "id", o.c.id, "title", o.c.title, "service", o.c.service, "topics", o.c.topics,
+        "active", o.c.active, "level", o.c.level,
         "format", o.c.format, "cheques_required", o.c.cheques_required,
         "duration_minutes", o.c.duration_minutes, "languages", o.c.languages,
         "publics", o.c.publics), o.c.id)))
@@ -678,6 +729,8 @@ def candidate_params(f: Filters, place: Place, reach: int, n: int,
         params["pid"] = f.programme_id
     if f.services:
         params["svc"] = list(f.services)
+    if f.topics:
+        params["top"] = list(f.topics)
     if f.support:
         params["support"] = list(f.support)
     if f.now is not None:
@@ -722,11 +775,26 @@ def _service_covered(service: str, acc_services, programme: ProgrammeRef | None)
     return rules.covers_service(programme, {"services": acc_services or ()}, service)
 
 
+def _covered(offer, acc_services, programme: ProgrammeRef | None) -> bool | None:
+    """The pass pays for the offer at a venue whose acceptance covers ``acc_services``
+    (``directory.rules.covers``: service, level, publics); None without a pass."""
+    if programme is None:
+        return None
+    return rules.covers(programme, {"services": acc_services or ()}, offer)
+
+
+def _usable(offer: dict) -> bool:
+    """An offer the person can use: paid by the pass asked, or any without a pass."""
+    return offer["covered"] is not False
+
+
 def _offers_of(row, q: Question, programme: ProgrammeRef | None) -> list[dict]:
-    """The venue's active offers the pass covers, for the requested services."""
-    return [o for o in (row.offers or ())
-            if _service_covered(o["service"], row.acc_services, programme)
-            and (not q.services or o["service"] in q.services)]
+    """The venue's active offers on what was asked (the topics, the services; all when
+    nothing was asked), each with ``covered``: whether the pass pays for it."""
+    return [{**o, "covered": _covered(o, row.acc_services, programme)}
+            for o in (row.offers or ())
+            if (not q.services or o["service"] in q.services)
+            and (not q.topics or rules.offer_on_topic(o, q.topics))]
 
 
 def holiday_departement(code_insee: str | None) -> str | None:
@@ -765,9 +833,11 @@ def _build_candidate(row, sessions: dict[int, list], q: Question,
                      with_slot: bool) -> ranking.Candidate:
     """A ranking candidate from a row of the candidate query."""
     offer_rows = _offers_of(row, q, programme)
-    offered = set(row.services or ()) | {o["service"] for o in offer_rows}
+    usable = [o for o in offer_rows if _usable(o)]
+    offered = set(row.services or ()) | {o["service"] for o in usable}
     services = frozenset(s for s in q.services if s in offered
                          and _service_covered(s, row.acc_services, programme))
+    topics = frozenset(t for t in q.topics if any(t in o["topics"] for o in usable))
     osm = row.stop_horaires if row.stop_id is not None else row.horaires_osm
     departement = holiday_departement(row.code_insee)
     hours = hours_of(osm, row.timezone, departement)
@@ -776,7 +846,7 @@ def _build_candidate(row, sessions: dict[int, list], q: Question,
     session_slots: list[Slot] = []
     for o in offer_rows:
         next_session = None
-        if with_slot and not q.availability.now:
+        if with_slot and not q.availability.now and _usable(o):
             infos = [SessionInfo(o["id"], s.starts_at, s.ends_at, s.free)
                      for s in sessions.get(o["id"], ())
                      if row.stop_id is None or s.stop_id in (None, row.stop_id)]
@@ -787,7 +857,8 @@ def _build_candidate(row, sessions: dict[int, list], q: Question,
             offer_id=o["id"], venue_id=row.lieu_id, title=o["title"], service=o["service"],
             level=o["level"], format=o["format"], cheques_required=o["cheques_required"],
             duration_minutes=o["duration_minutes"], languages=tuple(o["languages"] or ()),
-            publics=tuple(o["publics"] or ()), next_session=next_session))
+            publics=tuple(o["publics"] or ()), next_session=next_session,
+            topics=tuple(o["topics"] or ()), covered=o["covered"]))
     slot = None
     if with_slot:
         options = list(session_slots)
@@ -798,7 +869,8 @@ def _build_candidate(row, sessions: dict[int, list], q: Question,
         if options:
             slot = min(options, key=lambda s: (s.start, s.kind != "opening", s.offer_id or 0))
     return ranking.Candidate(
-        venue_id=row.lieu_id, distance_m=row.distance_m, services=services, offers=offers,
+        venue_id=row.lieu_id, distance_m=row.distance_m, services=services, topics=topics,
+        offers=offers,
         publics=frozenset(row.publics or ()), support=frozenset(row.support or ()),
         modalites=frozenset(row.modalites or ()), hours_known=hours is not None, slot=slot,
         stop_label=row.stop_label, extra={"row": row})
@@ -842,7 +914,7 @@ def _search(session: Session, place: Place, f: Filters, q: Question, programme,
     built: dict[tuple[int, int | None], ranking.Candidate | None] = {}
     # Each selective constraint lowers the share of scanned rows that pass: scan more at
     # once rather than in a second round trip.
-    m = min(max_scan, int(SCAN_FACTOR * n * (SELECTIVE_SCAN if f.services else 1)
+    m = min(max_scan, int(SCAN_FACTOR * n * (SELECTIVE_SCAN if f.services or f.topics else 1)
                           * (SELECTIVE_SCAN if with_slot else 1)))
     while True:
         raw = session.execute(sql, candidate_params(f, place, reach, n, m)).all()
@@ -862,7 +934,8 @@ def _search(session: Session, place: Place, f: Filters, q: Question, programme,
         if with_slot and not q.availability.now:
             sessions = _sessions(session, [o["id"] for r in rows
                                            if (r.lieu_id, r.stop_id) not in built
-                                           for o in _offers_of(r, q, programme)], f)
+                                           for o in _offers_of(r, q, programme)
+                                           if _usable(o)], f)
         # Nearest first, up to the ``wanted``-th that fits: the pool, the radius and the
         # counts below the radius are the same as with every row; rows built by an earlier
         # round (the same query, fewer rows) are not built again.
@@ -957,13 +1030,14 @@ def _horizon(av: Availability, now: datetime) -> tuple[datetime, datetime]:
 
 
 def filters_for(q: Question, now: datetime, on_date: date,
-                programme: ProgrammeRef | None, services: tuple[str, ...]) -> Filters:
+                programme: ProgrammeRef | None, services: tuple[str, ...],
+                topics: tuple[str, ...] = ()) -> Filters:
     weekly = weekly_ranges(q.availability)
     return Filters(
         on_date=on_date,
         programme_id=programme.id if programme else None,
         national=programme.is_national if programme else True,
-        services=services, support=q.support,
+        services=services, topics=topics, support=q.support,
         weekly=tuple(weekly) if weekly is not None else None,
         now=now if q.availability.now else None,
         horizon=_horizon(q.availability, now),
@@ -985,7 +1059,6 @@ def match(q: Question, *, now: datetime, limit: int = 10, session: Session) -> M
     reach = q.reach_m() or DEFAULT_REACH_M
     steps = [s for s in STEPS_M if s < reach] + [reach]
     programme = load_programme(session, q.programme) if q.programme else None
-    services = q.services
 
     perimeter = perimeter_at(session, place, programme, on_date) if programme else None
 
@@ -997,12 +1070,10 @@ def match(q: Question, *, now: datetime, limit: int = 10, session: Session) -> M
         problem = programme_problem(programme, on_date)
         if problem:
             return empty([problem])
-        if services:
-            services = tuple(s for s in services if rules.programme_allows(programme, s))
-            if not services:
-                return empty([f"Le {programme.name} ne couvre pas "
-                              + " ni ".join(f"« {s} »" for s in q.services) + "."])
-    f = filters_for(q, now, on_date, programme, services)
+    services, topics, problem = asked_within_programme(q, programme)
+    if problem:
+        return empty([problem])
+    f = filters_for(q, now, on_date, programme, services, topics)
     search = _search(session, place, f, q, programme, now, reach, limit)
     ranked = ranking.rank(search.pool, q, programme_name=programme.name if programme else None,
                           now=now, in_commune=place.is_polygon)[:limit]
@@ -1010,6 +1081,8 @@ def match(q: Question, *, now: datetime, limit: int = 10, session: Session) -> M
         ranked = _with_slots(session, ranked, f, q, programme, now, place)
     results = [_venue_match(i + 1, r) for i, r in enumerate(ranked)]
     remote = with_contacts(session, _remote_offers(session, place, f, q, programme))
+    if programme is None:
+        _say_who_pays(session, results, remote, on_date)
     relaxations = [] if results else _hints(session, place, f, q, programme, now, reach,
                                             search)
     hints = [r.text for r in relaxations]
@@ -1029,7 +1102,7 @@ def _with_slots(session, ranked, f, q, programme, now, place):
     """Next opening/session of the final results when no availability was given."""
     rows = [r.candidate.extra["row"] for r in ranked]
     sessions = _sessions(session, [o["id"] for row in rows
-                                   for o in _offers_of(row, q, programme)], f)
+                                   for o in _offers_of(row, q, programme) if _usable(o)], f)
     out = []
     for row, r in zip(rows, ranked, strict=True):
         c = _build_candidate(row, sessions, q, programme, now, True)
@@ -1040,7 +1113,9 @@ def _with_slots(session, ranked, f, q, programme, now, place):
 
 def _offer_match(o: ranking.OfferInfo, venue_nom: str) -> OfferMatch:
     return OfferMatch(o.offer_id, o.venue_id, venue_nom, o.title, o.service, o.level, o.format,
-                      o.cheques_required, o.duration_minutes, list(o.languages), o.next_session)
+                      o.cheques_required, o.duration_minutes, list(o.languages), o.next_session,
+                      list(o.topics), o.covered,
+                      None if o.covered is None else payment_fr(o.cheques_required, o.covered))
 
 
 def _venue_match(rank: int, r: ranking.Ranked) -> VenueMatch:
@@ -1061,6 +1136,20 @@ def _venue_match(rank: int, r: ranking.Ranked) -> VenueMatch:
         prise_rdv=row.prise_rdv, weekly_capacity=row.weekly_capacity)
 
 
+def _say_who_pays(session: Session, results: list[VenueMatch], remote: list[OfferMatch],
+                  on_date: date) -> None:
+    """No pass asked: each offer's ``payment`` says which of the passes its venue accepts
+    pays for it (``directory.services.payers_fr``); None at a venue that accepts none."""
+    offers = [o for r in results for o in r.offers] + remote
+    accepting = accepted_programme_codes(session, sorted({o.venue_id for o in offers}),
+                                         on_date)
+    payers = offer_payers(session, [o.offer_id for o in offers], on_date)
+    for o in offers:
+        if accepting.get(o.venue_id):
+            o.payment = payers_fr(o.cheques_required,
+                                  [name for _, name in payers.get(o.offer_id, [])])
+
+
 def _remote_offers(session, place, f, q, programme) -> list[OfferMatch]:
     """Remote offers, listed apart: no distance or opening-hours constraint, the other hard
     constraints kept; the nearest venues' first. Driven by the offers table (remote offers
@@ -1070,15 +1159,22 @@ def _remote_offers(session, place, f, q, programme) -> list[OfferMatch]:
     remote_f = replace(f, weekly=None, now=None)
     params = candidate_params(remote_f, place, 0, REMOTE_LIMIT * 4)
     rows = session.execute(_remote_query(_shape(remote_f)), params).all()
-    covered: dict[int, tuple[str, ...]] = {}
+    acc_services: dict[int, tuple[str, ...]] = {}
     if programme is not None and rows:
-        covered = {r.lieu_id: tuple(r.services) for r in session.execute(text(
+        acc_services = {r.lieu_id: tuple(r.services) for r in session.execute(text(
             "SELECT lieu_id, services FROM acceptation WHERE programme_id = :pid "
             "AND lieu_id = ANY(:ids)"), {"pid": programme.id,
                                          "ids": sorted({r.lieu_id for r in rows})})}
-    found = [OfferMatch(r.id, r.lieu_id, r.nom, r.title, r.service, r.level, r.format,
-                        r.cheques_required, r.duration_minutes, list(r.languages or ()))
-             for r in rows if _service_covered(r.service, covered.get(r.lieu_id), programme)]
+    found = []
+    for r in rows:
+        covered = _covered(r._mapping, acc_services.get(r.lieu_id), programme)
+        if covered is False:  # remote help the pass does not pay for is not listed
+            continue
+        found.append(OfferMatch(r.id, r.lieu_id, r.nom, r.title, r.service, r.level, r.format,
+                                r.cheques_required, r.duration_minutes, list(r.languages or ()),
+                                None, list(r.topics or ()), covered,
+                                None if covered is None else payment_fr(r.cheques_required,
+                                                                        covered)))
     return found[:REMOTE_LIMIT]
 
 
@@ -1087,9 +1183,10 @@ def _remote_query(f: Filters) -> Select:
     """Remote offers of venues that pass the hard constraints ``f`` (no place, no hours)."""
     o = _OFFRE.alias("o")
     lieu = _LIEU.alias("l")
-    by_service = [o.c.service == any_(_SVC)] if f.services else []
-    return (select(o.c.id, o.c.lieu_id, lieu.c.nom, o.c.title, o.c.service, o.c.level,
-                   o.c.format, o.c.cheques_required, o.c.duration_minutes, o.c.languages)
+    by_service = _asked_offer(f, o)
+    return (select(o.c.id, o.c.lieu_id, lieu.c.nom, o.c.title, o.c.service, o.c.topics,
+                   o.c.level, o.c.publics, o.c.format, o.c.cheques_required,
+                   o.c.duration_minutes, o.c.languages)
             .select_from(o.join(lieu, lieu.c.id == o.c.lieu_id))
             .where(o.c.format == "remote", o.c.active, *by_service,
                    venue_conditions(f, lieu),
@@ -1122,6 +1219,8 @@ def _hints(session, place, f, q, programme, now, reach, search: _Search) -> list
         relaxed.append(("support", replace(f, support=()), replace(q, support=())))
     if f.services:
         relaxed.append(("services", replace(f, services=()), replace(q, services=())))
+    if f.topics:
+        relaxed.append(("topics", replace(f, topics=()), replace(q, topics=())))
     if has_programme:
         relaxed.append(("programme", replace(f, programme_id=None, national=True), q))
     for constraint, f2, q2 in relaxed:

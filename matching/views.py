@@ -115,7 +115,8 @@ def _context(form: forms.SearchForm, result, page: str) -> dict:
         "ways_out": forms.ways_out(form, result, venue_url),
         "basemap_url": current_app.config.get("PASSERELLE_BASEMAP_URL", ""),
         "basemap_attribution": current_app.config.get("PASSERELLE_BASEMAP_ATTRIBUTION", ""),
-        "services": forms.services_for_display(),
+        "topics": forms.topics_for_display(),
+        "topic_groups": forms.topic_groups(),
         "days": forms.DAYS,
         "moments": forms.MOMENTS,
         "reach_choices": forms.REACH_CHOICES,
@@ -265,11 +266,14 @@ def cheques_text(count: int | None) -> str:
 
 
 def offer_text(offer) -> str:
-    """'« Premiers pas sur smartphone » (atelier collectif) : 1 chèque'."""
+    """'« Premiers pas sur smartphone » (atelier collectif) — payé par votre pass :
+    1 chèque', or '— non couvert par ce pass'; no price at a venue that accepts no pass."""
     from directory.vocabulary import OFFER_FORMAT_LABELS
 
     label = OFFER_FORMAT_LABELS.get(offer.format, offer.format)
-    text = f"« {offer.title} » ({label}) : {cheques_text(offer.cheques_required)}"
+    text = f"« {offer.title} » ({label})"
+    if offer.payment:
+        text += f" — {offer.payment}"
     if offer.next_session is not None:
         text += f" — {offer.next_session.text}"
     return text
@@ -280,13 +284,21 @@ def service_label(value: str) -> str:
     return forms.SERVICE_CHOICES.get(value, (value, ""))[0]
 
 
+def pays(offer) -> bool:
+    """A pass pays for the offer: the person's (``covered``), or, without one, a pass the
+    venue accepts (its ``payment`` names it)."""
+    if offer.covered is not None:
+        return offer.covered
+    return bool(offer.payment) and offer.payment.startswith("payé")
+
+
 def bring_list(detail: dict, found, result, advice: list[str]) -> list[str]:
     """What to bring: the cheques the matching offers need, then the venue page's advice
     (an ID for administrative procedures, one's login details, one's device)."""
     items: list[str] = []
     programme = getattr(result, "programme", None) if result else None
     needed = [o.cheques_required for o in (found.offers if found else [])
-              if o.cheques_required]
+              if o.cheques_required and pays(o)]
     if programme is not None and needed:
         items.append(f"vos chèques du {programme.name} : {cheques_text(min(needed))} "
                      "par séance (prévoyez-en assez)")
@@ -365,7 +377,7 @@ def results_csv(result, form: forms.SearchForm) -> str:
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for n, r in enumerate(result.results, start=1):
-        cheques = [o.cheques_required for o in r.offers]
+        cheques = [o.cheques_required for o in r.offers if pays(o)]
         writer.writerow([_cell(v) for v in (
             n, r.nom, r.adresse or "", r.code_postal or "", r.commune, round(r.distance_m),
             r.travel_minutes.get("walk", ""), r.travel_minutes.get("transit", ""),
@@ -380,11 +392,13 @@ def results_csv(result, form: forms.SearchForm) -> str:
     return out.getvalue()
 
 
-def venue_url(venue_id: int) -> str | None:
-    """The venue page, once the directory's pages exist."""
+def venue_url(venue_id: int, programme=None) -> str | None:
+    """The venue page, once the directory's pages exist; with the person's pass, the page
+    says offer by offer what it pays."""
     if "directory.venue_page" not in current_app.view_functions:
         return None
-    return url_for("directory.venue_page", venue_id=venue_id)
+    return url_for("directory.venue_page", venue_id=venue_id,
+                   **({"programme": programme.code} if programme else {}))
 
 
 def place_label(place) -> str:

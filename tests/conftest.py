@@ -387,12 +387,13 @@ def venue(session, lon: float, lat: float, *, horaires: str | None = None, **fie
 
 def programme(session, code: str = "pass-test", name: str = "Pass Numérique Test", *,
               perimeter_codes=("fr",), valid_from=dt.date(2026, 1, 1), valid_to=None,
-              allowed_services=()):
+              allowed_services=(), levels=(1, 2, 3), eligible_publics=()):
     from directory.programmes import save_programme
 
     prog, _ = save_programme(session, code=code, name=name, perimeter_codes=perimeter_codes,
                              valid_from=valid_from, valid_to=valid_to,
-                             allowed_services=allowed_services)
+                             allowed_services=allowed_services, levels=levels,
+                             eligible_publics=eligible_publics)
     return prog
 
 

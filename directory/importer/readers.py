@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from directory.importer.report import INFO, WARNING, Problem
-from directory.vocabulary import STANDARD_FIELDS
+from directory.vocabulary import STANDARD_FIELDS, map_v0_services
 
 FORMATS = ("standard-v1-csv", "standard-v1-json", "standard-v0-json", "standard-v0-csv")
 
@@ -47,6 +47,8 @@ class Candidate:
     status: str | None = None
     problems: list[Problem] = field(default_factory=list)
     crs: str | None = None                   # coordinates CRS when not EPSG:4326
+    # Topics (directory.vocabulary.TOPICS) of a v0.1 row's fine-grained `services`.
+    topics: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -198,25 +200,9 @@ def standard_v1(rows: list[RawRow] | Iterator[RawRow]) -> Iterator[Candidate]:
 
 # --- Standard v0.1.1 → v1.0.2 -----------------------------------------------------------------
 
-V0_SERVICES: dict[str, str] = {
-    "Devenir autonome dans les démarches administratives": "Aide aux démarches administratives",
-    "Réaliser des démarches administratives avec un accompagnement":
-        "Aide aux démarches administratives",
-    "Accompagner les démarches de santé": "Aide aux démarches administratives",
-    "Prendre en main un smartphone ou une tablette": "Maîtrise des outils numériques du quotidien",
-    "Prendre en main un ordinateur": "Maîtrise des outils numériques du quotidien",
-    "Utiliser le numérique au quotidien": "Maîtrise des outils numériques du quotidien",
-    "Approfondir ma culture numérique": "Compréhension du monde numérique",
-    "Promouvoir la citoyenneté numérique": "Compréhension du monde numérique",
-    "Favoriser mon insertion professionnelle": "Insertion professionnelle via le numérique",
-    "Créer et développer mon entreprise": "Insertion professionnelle via le numérique",
-    "Accéder à une connexion internet": "Accès internet et matériel informatique",
-    "Accéder à du matériel": "Accès internet et matériel informatique",
-    "S'équiper en matériel informatique": "Acquisition de matériel informatique à prix solidaire",
-    "Créer avec le numérique": "Loisirs et créations numériques",
-    "Soutenir la parentalité et l'éducation avec le numérique":
-        "Parentalité et éducation avec le numérique",
-}
+# v0.1 `services` are the labels of our topics (data·inclusion's thematiques): the mapping
+# to topics and to v1.0.2 services is directory.vocabulary.map_v0_services.
+
 
 # publics_accueillis → (v1 field, v1 value); "Adultes" is not a specific public: dropped.
 V0_PUBLICS: dict[str, tuple[str, str] | None] = {
@@ -321,12 +307,13 @@ def standard_v0(rows: list[RawRow] | Iterator[RawRow]) -> Iterator[Candidate]:
             if value not in bucket:
                 bucket.append(value)
 
-        for value in _split_v0(data.get("services")):
-            if value in V0_SERVICES:
-                put("services", V0_SERVICES[value])
-            else:
-                note(Problem(row.line, "services",
-                             f"service v0.1 inconnu « {value} »", source_id=source_id))
+        topics, services, unknown = map_v0_services(_split_v0(data.get("services")))
+        candidate.topics = topics
+        for value in services:
+            put("services", value)
+        for value in unknown:
+            note(Problem(row.line, "services", f"service v0.1 inconnu « {value} » : ni "
+                         "thématique ni service du standard", source_id=source_id))
         for value in _split_v0(data.get("publics_accueillis")):
             key = value.split(" : ", 1)[0].strip()
             if key not in V0_PUBLICS:

@@ -27,7 +27,6 @@ from sqlalchemy.orm import Session
 
 from core.errors import InvalidInput
 from core.text import distance_fr, km_fr, relative_day_fr
-from directory import rules
 
 from ..availability import HORIZON_DAYS, availability_fr
 from ..question import Availability
@@ -170,6 +169,7 @@ def _prepare(session: Session, needs: Sequence[PersonNeed], now: datetime,
     """Place, programme and filters of each person (the engine's functions); early reasons."""
     from ..services import (
         DEFAULT_REACH_M,
+        asked_within_programme,
         filters_for,
         load_programme,
         programme_problem,
@@ -200,23 +200,21 @@ def _prepare(session: Session, needs: Sequence[PersonNeed], now: datetime,
             continue
         on_date = q.availability.on_date or now.astimezone(PARIS).date()
         reach = q.reach_m() or DEFAULT_REACH_M
-        services = q.services
         if programme is not None:
             problem = programme_problem(programme, on_date)
             if problem:
                 early.append(Unassigned(need.key, "programme", problem))
                 early_index[i] = "programme"
                 continue
-            if services:
-                services = tuple(s for s in services if rules.programme_allows(programme, s))
-                if not services:
-                    early.append(Unassigned(need.key, "services", (
-                        f"Le {programme.name} ne couvre pas "
-                        + " ni ".join(f"« {s} »" for s in q.services) + ".")))
-                    early_index[i] = "services"
-                    continue
-        f = filters_for(q, now, on_date, programme, services)
-        prepared.append(Prepared(i, need, place, programme, f, reach, services, k=candidates))
+        # What was asked (services, topics) that the programme may pay for.
+        services, topics, problem = asked_within_programme(q, programme)
+        if problem:
+            early.append(Unassigned(need.key, "services", problem))
+            early_index[i] = "services"
+            continue
+        f = filters_for(q, now, on_date, programme, services, topics)
+        prepared.append(Prepared(i, need, place, programme, f, reach, services, k=candidates,
+                                 topics=topics))
     if errors:
         raise InvalidInput(errors={"people": errors})
     return prepared, early, early_index

@@ -61,6 +61,7 @@ class Prepared:
     reach: int
     services: tuple[str, ...]
     k: int = DEFAULT_CANDIDATES
+    topics: tuple[str, ...] = ()
     rows: list[Any] = field(default_factory=list)  # nearest row per venue, by distance
     truncated: bool = False
     options: list[Option] = field(default_factory=list)
@@ -69,14 +70,15 @@ class Prepared:
 # --- the engine's hard constraints, for many people at once -------------------------------
 
 # Parameters of the engine's venue-level conditions (``matching.services.eligible_places``).
-_GROUP_PARAMS = ("d", "pid", "svc", "support")
+_GROUP_PARAMS = ("d", "pid", "svc", "top", "support")
 # The temporary table of one group's eligible venues and stops (one group at a time).
 _ELIGIBLE = table("cohort_eligible", column("lieu_id"), column("stop_id"), column("geog"))
 
 
 def _group_key(f) -> tuple:
-    """People who share the venue-level constraints (programme, date, services, support)."""
-    return (f.programme_id, f.national, f.on_date, f.services, f.support)
+    """People who share the venue-level constraints (programme, date, services, topics,
+    support)."""
+    return (f.programme_id, f.national, f.on_date, f.services, f.topics, f.support)
 
 
 def _group_params(f, place) -> dict[str, Any]:
@@ -198,7 +200,8 @@ def load_details(session: Session, det: Details, people: list[Prepared],
                 det.covered[(r.lieu_id, r.programme_id)] = tuple(r.services or ())
         new_offers: list[int] = []
         for r in session.execute(text(
-                "SELECT id, lieu_id, title, service FROM offre WHERE lieu_id = ANY(:ids) "
+                "SELECT id, lieu_id, title, service, topics, level, publics, active FROM offre "
+                "WHERE lieu_id = ANY(:ids) "
                 "AND active AND format <> 'remote' ORDER BY lieu_id, id"), {"ids": venue_ids}):
             det.offers.setdefault(r.lieu_id, []).append(r)
             det.offer_by_id[r.id] = r
@@ -259,7 +262,8 @@ def _venue_ways(p: Prepared, row, det: Details, avail: OpeningCache
     "unknown_hours" or None when closed at their times) and the dated sessions with free seats
     that fit their availability, for an offer of a requested service the pass covers."""
     av = p.need.question.availability
-    key = (row.lieu_id, row.stop_id, p.programme.id if p.programme else None, p.services, av)
+    key = (row.lieu_id, row.stop_id, p.programme.id if p.programme else None, p.services,
+           p.topics, av)
     cached = avail.ways.get(key)
     if cached is not None:
         return cached
@@ -289,8 +293,10 @@ def _venue_ways(p: Prepared, row, det: Details, avail: OpeningCache
 def _venue_sessions(p: Prepared, row, det: Details, avail: OpeningCache
                     ) -> list[tuple[datetime, int]]:
     """Sessions with free seats at a venue (or stop) for an offer of a requested service the
-    person's pass covers, whenever they are: (start, id), earliest first."""
-    key = (row.lieu_id, row.stop_id, p.programme.id if p.programme else None, p.services)
+    person's pass covers (``rules.covers``: service, level, publics), on a requested topic,
+    whenever they are: (start, id), earliest first."""
+    key = (row.lieu_id, row.stop_id, p.programme.id if p.programme else None, p.services,
+           p.topics)
     cached = avail.sessions.get(key)
     if cached is not None:
         return cached
@@ -301,8 +307,9 @@ def _venue_sessions(p: Prepared, row, det: Details, avail: OpeningCache
     for offer in det.offers.get(row.lieu_id, ()):
         if p.services and offer.service not in p.services:
             continue
-        if p.programme is not None and not rules.covers_service(p.programme, acceptance,
-                                                                 offer.service):
+        if p.topics and not rules.offer_on_topic(offer, p.topics):
+            continue
+        if p.programme is not None and not rules.covers(p.programme, acceptance, offer):
             continue
         for s in det.sessions.get(offer.id, ()):
             if row.stop_id is None or s.stop_id in (None, row.stop_id):

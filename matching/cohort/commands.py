@@ -29,7 +29,7 @@ match_cli = AppGroup("match", help="Recherche de lieux : affectation de cohortes
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_ERRORS_SHOWN = 20
-LIST_FIELDS = ("services", "publics", "support", "languages", "formats", "days")
+LIST_FIELDS = ("topics", "services", "publics", "support", "languages", "formats", "days")
 DECIMAL_FIELDS = ("lat", "lon")
 CSV_COLUMNS = ("id", "statut", "venue_id", "nom", "adresse", "code_postal", "commune",
                "arret", "seance_id", "seance_debut", "seance_fin", "offre", "distance_m",

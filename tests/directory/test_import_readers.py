@@ -89,14 +89,28 @@ def test_v0_vocabulary_is_translated_and_the_pass_becomes_an_acceptance_marker()
     assert values["courriels"] == ["contact@laquincaillerie.tl"]
 
 
-def test_every_v0_service_has_a_v1_value():
-    from directory.vocabulary import SERVICES
+def test_every_v0_service_is_a_topic_with_a_v1_value():
+    from directory.vocabulary import SERVICES, TOPIC_BY_CODE, map_v0_services
 
     enumerations = shared_data("standard", "enumerations.csv").read_text(encoding="utf-8")
     old = [line.split(",", 2)[2] for line in enumerations.splitlines()
            if line.startswith("v0.1.1,services,")]
-    assert sorted(old) == sorted(readers.V0_SERVICES)
-    assert set(readers.V0_SERVICES.values()) <= set(SERVICES)
+    assert len(old) == 15
+    for value in old:
+        topics, services, unknown = map_v0_services([value])
+        assert unknown == [] and len(topics) == 1, value
+        assert TOPIC_BY_CODE[topics[0]].label == value
+        assert services == [TOPIC_BY_CODE[topics[0]].service] and services[0] in SERVICES
+
+
+def test_a_v0_row_carries_its_topics():
+    candidates = list(readers.standard_v0([readers.RawRow(2, {
+        "id": "1", "services": "Prendre en main un smartphone ou une tablette;"
+                               "Accompagner les démarches de santé"})]))
+    assert candidates[0].topics == ["numerique--prendre-en-main-un-smartphone-ou-une-tablette",
+                                    "numerique--accompagner-les-demarches-de-sante"]
+    assert candidates[0].values["services"] == ["Aide aux démarches administratives",
+                                                "Maîtrise des outils numériques du quotidien"]
 
 
 def test_unknown_v0_service_rejects_the_row():

@@ -197,3 +197,23 @@ def test_missing_file_and_unknown_extension(runner, db_session, tmp_path):
     path.write_text("x", encoding="utf-8")
     result = _import(runner, path)
     assert result.exit_code == 1 and "Format du fichier" in result.output
+
+
+def test_titles_are_mapped_to_topics_and_the_unmapped_are_reported(runner, db_session, venue,
+                                                                   tmp_path):
+    path = tmp_path / "offres.csv"
+    path.write_text(VALID_CSV + (
+        "t:mediatheque,cafe,Café convivial du jeudi,Compréhension du monde numérique,,"
+        "collectif,60,1,,,,,,,\n"), encoding="utf-8")
+    result = _import(runner, path)
+    assert result.exit_code == 0, result.output
+    offers = {o.code: o for o in db_session.scalars(select(Offer))}
+    assert offers["tablette-1"].topics == [
+        "numerique--prendre-en-main-un-smartphone-ou-une-tablette"]
+    assert offers["demarches"].topics == [
+        "numerique--realiser-des-demarches-administratives-avec-un-accompagnement"]
+    assert offers["cafe"].topics == []
+    assert "1 offre(s) sans thématique reconnue :" in result.output
+    assert ("offres.csv, ligne 5, intitule : aucune thématique reconnue dans « Café convivial "
+            "du jeudi »") in result.output
+    assert "tablette" not in result.output.split("sans thématique reconnue")[1]

@@ -284,3 +284,79 @@ def test_offers_service_sql_and_python_agree(db_session):
     assert not rules.offers_service(venues[1], declared)
     assert rules.offers_service(venues[1], by_offer)
     assert not rules.offers_service(venues[1], inactive)
+
+
+# --------------------------------------------------------------------------- offers a topic
+
+SMARTPHONE = "numerique--prendre-en-main-un-smartphone-ou-une-tablette"
+COMPUTER = "numerique--prendre-en-main-un-ordinateur"
+HEALTH = "numerique--accompagner-les-demarches-de-sante"
+MAITRISE, DEMARCHES = SERVICES[1], SERVICES[0]
+
+
+def test_offers_topic_needs_an_offer_on_it_not_the_venue_services(db_session):
+    """The broad v1.0.2 ``services`` of a venue answer no topic; an inactive offer neither."""
+    broad = make_venue(db_session, services=[MAITRISE])
+    db_session.add(Offer(lieu_id=broad.id, code="demarches", title="Démarches en ligne",
+                         service=DEMARCHES, format="individual", topics=[HEALTH]))
+    sleeping = make_venue(db_session, services=[])
+    db_session.add(Offer(lieu_id=sleeping.id, code="smartphone", title="Smartphone",
+                         service=MAITRISE, format="collective", topics=[SMARTPHONE],
+                         active=False))
+    db_session.flush()
+    for venue in (broad, sleeping):
+        db_session.refresh(venue)
+    assert not rules.offers_topic(broad, [SMARTPHONE])
+    assert rules.offers_topic(broad, [SMARTPHONE, HEALTH])
+    assert not rules.offers_topic(sleeping, [SMARTPHONE])
+    in_sql = dict(db_session.execute(select(Venue.id, rules.offers_topic_sql([SMARTPHONE]))
+                                     .where(Venue.id.in_([broad.id, sleeping.id]))).all())
+    assert in_sql == {broad.id: False, sleeping.id: False}
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(levels=st.lists(st.integers(1, 3), max_size=2, unique=True),
+       covered=st.lists(st.sampled_from((MAITRISE, DEMARCHES)), max_size=1, unique=True),
+       asked=st.lists(st.sampled_from((SMARTPHONE, COMPUTER, HEALTH)), min_size=1, max_size=2,
+                      unique=True),
+       offers=st.lists(st.tuples(st.sampled_from(((MAITRISE, SMARTPHONE), (MAITRISE, COMPUTER),
+                                                  (DEMARCHES, HEALTH))),
+                                 st.one_of(st.none(), st.integers(1, 3)), st.booleans()),
+                       max_size=4))
+def test_offers_topic_sql_and_python_agree(db_session, levels, covered, asked, offers):
+    """With and without a programme (then the offer must be one it pays for), per row or
+    set-wide: the SQL form and its Python twin give the same answer."""
+    nested = db_session.begin_nested()
+    try:
+        venue = make_venue(db_session, services=[MAITRISE, DEMARCHES])
+        programme = _programme(db_session, -1, None, levels=levels)
+        acceptance = Acceptance(lieu_id=venue.id, programme_id=programme.id,
+                                valid_from=_at(-1), services=covered)
+        db_session.add(acceptance)
+        for i, ((service, topic), level, active) in enumerate(offers):
+            db_session.add(Offer(lieu_id=venue.id, code=f"o{i}", title="Atelier",
+                                 service=service, topics=[topic], level=level,
+                                 format="collective", active=active))
+        db_session.flush()
+        db_session.refresh(venue)
+        for per_row in (False, True):
+            plain = db_session.scalar(select(rules.offers_topic_sql(asked, per_row=per_row))
+                                      .where(Venue.id == venue.id))
+            assert plain is rules.offers_topic(venue, asked)
+            paid = db_session.scalar(
+                select(rules.offers_topic_sql(asked, programme=Programme, acceptance=Acceptance,
+                                              per_row=per_row))
+                .select_from(Venue).join(Acceptance, Acceptance.lieu_id == Venue.id)
+                .join(Programme, Programme.id == Acceptance.programme_id)
+                .where(Venue.id == venue.id))
+            assert paid is rules.offers_topic(venue, asked, programme=programme,
+                                              acceptance=acceptance)
+        expected = any(active and topic in asked
+                       and (level is None or not levels or level in levels)
+                       and (not covered or service in covered)
+                       for (service, topic), level, active in offers)
+        assert rules.offers_topic(venue, asked, programme=programme,
+                                  acceptance=acceptance) is expected
+    finally:
+        nested.rollback()

@@ -14,12 +14,11 @@ from pathlib import Path
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from directory.vocabulary import SERVICES
+from directory.vocabulary import SERVICES, TOPICS
 from matching import forms
-from matching.question import slug
 from tests import conftest as cat
 from tests.conftest import clock_at
-from tests.matching.world import DEMARCHES, LAT0, LOISIRS, LON0, NOW, at
+from tests.matching.world import ACCOMPAGNEMENT, CREER, DEMARCHES, LAT0, LOISIRS, LON0, NOW, at
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = {"where": "Ma position", "lat": str(LAT0), "lon": str(LON0)}
@@ -45,9 +44,16 @@ def town(db_session, clock):
     }
     for key in "abg":
         cat.accept(s, v[key], prog)
-    cat.offer(s, v["a"], DEMARCHES, title="Mes démarches en ligne", cheques=1)
+    cat.offer(s, v["a"], DEMARCHES, title="Mes démarches en ligne", cheques=1,
+              topics=[ACCOMPAGNEMENT])
     cat.offer(s, v["b"], DEMARCHES, title="Les papiers sur internet", format="collective",
-              cheques=2)
+              cheques=2, topics=[ACCOMPAGNEMENT])
+    cat.offer(s, v["b"], LOISIRS, title="Retoucher ses photos", format="collective",
+              topics=[CREER])
+    cat.offer(s, v["c"], DEMARCHES, title="Un coup de main pour vos papiers",
+              topics=[ACCOMPAGNEMENT])
+    cat.offer(s, v["g"], LOISIRS, title="Monter ses vidéos", format="collective",
+              topics=[CREER])
     return prog, v
 
 
@@ -79,11 +85,13 @@ def test_search_page_without_javascript_is_a_complete_get_form(client, town):
     assert '<html lang="fr">' in html
     assert re.search(r'<form class="search-form" method="get" action="/recherche', html)
     assert "<h1>Où utiliser mon Pass Numérique ?</h1>" in html
-    # One large tile per service of the standard, each with an icon that exists.
-    for value in SERVICES:
-        assert f'name="services" value="{slug(value)}"' in html
+    # One large tile per topic (what one learns), each with its service's icon, which exists.
+    for topic in TOPICS:
+        assert f'name="topics" value="{topic.code}"' in html
+        assert topic.plain.replace("'", "&#39;") in html
+    assert 'name="services"' not in html
     icons = re.findall(r'src="/static/(img/services/[a-z-]+\.svg)(?:\?v=[0-9a-f]+)?"', html)
-    assert len(icons) == len(SERVICES)
+    assert len(icons) == len(TOPICS) and len(set(icons)) == len(SERVICES)
     assert all((ROOT / "static" / icon).is_file() for icon in icons)
     # The programmes of the database, and "je ne sais pas".
     assert '<option value="pass-vue">Pass Numérique Vue</option>' in html
@@ -101,7 +109,7 @@ def test_search_page_without_javascript_is_a_complete_get_form(client, town):
 def test_search_form_to_results_with_reasons(client, town):
     _, v = town
     response = client.get("/recherche", query_string=query(
-        **HERE, programme="pass-vue", services=slug(DEMARCHES), reach=""))
+        **HERE, programme="pass-vue", topics=ACCOMPAGNEMENT, reach=""))
     assert response.status_code == 200
     # Distance order without availability; C does not accept the pass, G is too far off
     # the service.
@@ -111,12 +119,16 @@ def test_search_form_to_results_with_reasons(client, town):
     assert "Autour de : votre position · pass : Pass Numérique Vue" in text
     assert "À 1,0 km" in text and "À 3,0 km" in text
     assert "Accepte le Pass Numérique Vue" in text
-    assert f"Propose « {DEMARCHES} »" in text
-    assert "« Mes démarches en ligne » (accompagnement individuel) : 1 chèque" in text
-    assert "« Les papiers sur internet » (atelier collectif) : 2 chèques" in text
+    # The reason cites the offer on the topic asked, not the venue's broad service.
+    assert "Propose « Mes démarches en ligne » (accompagnement individuel)" in text
+    assert DEMARCHES not in text
+    assert ("« Mes démarches en ligne » (accompagnement individuel) — payé par votre pass : "
+            "1 chèque") in text
+    assert "« Les papiers sur internet » (atelier collectif) — payé par votre pass : 2 chèques" \
+        in text
     assert "Trajet : environ 17 min à pied" in text  # 1 km × 1,3 at 4,5 km/h
     html = response.get_data(as_text=True)
-    assert f'href="/lieux/{v["a"].id}"' in html
+    assert f'href="/lieux/{v["a"].id}?programme=pass-vue"' in html
     sheet = re.search(rf'href="(/recherche/fiche/{v["a"].id}\?[^"]+)"', html).group(1)
     assert "programme=pass-vue" in sheet and "page=recherche" in sheet
     # The map's data: a JSON script element, no inline code.
@@ -130,7 +142,7 @@ def test_search_form_to_results_with_reasons(client, town):
 
 
 def test_basemap_comes_from_the_configuration(client, town, app):
-    fields = query(**HERE, programme="pass-vue", services=slug(DEMARCHES))
+    fields = query(**HERE, programme="pass-vue", topics=ACCOMPAGNEMENT)
     html = client.get("/recherche", query_string=fields).get_data(as_text=True)
     assert 'data-basemap-url=""' in html  # none configured: markers on a plain background
     app.config["PASSERELLE_BASEMAP_URL"] = "https://tuiles.example.fr/{z}/{x}/{y}.png"
@@ -143,7 +155,7 @@ def test_basemap_comes_from_the_configuration(client, town, app):
 
 def test_availability_from_days_and_moments(client, town):
     response = client.get("/recherche", query_string=query(
-        **HERE, programme="pass-vue", services=slug(DEMARCHES), days="mardi",
+        **HERE, programme="pass-vue", topics=ACCOMPAGNEMENT, days="mardi",
         moments="apres-midi"))
     assert response.status_code == 200
     # B opens on mornings only: known to be closed on Tuesday afternoons.
@@ -153,14 +165,14 @@ def test_availability_from_days_and_moments(client, town):
 
 def test_now_overrides_days_and_says_so(client, town):
     response = client.get("/recherche", query_string=query(
-        **HERE, programme="pass-vue", services=slug(DEMARCHES), now="1", days="samedi"))
+        **HERE, programme="pass-vue", topics=ACCOMPAGNEMENT, now="1", days="samedi"))
     assert response.status_code == 200
     assert result_names(response) == ["Bibliothèque Bêta"]  # open at 10:00 on Tuesday
     assert "les jours et moments cochés ne sont pas utilisés" in text_of(response)
 
 
 def test_without_a_pass_each_result_says_which_passes_it_accepts(client, town):
-    response = client.get("/recherche", query_string=query(**HERE, services=slug(DEMARCHES)))
+    response = client.get("/recherche", query_string=query(**HERE, topics=ACCOMPAGNEMENT))
     assert response.status_code == 200
     assert result_names(response) == ["Café Gamma", "Atelier Alpha", "Bibliothèque Bêta"]
     html = response.get_data(as_text=True)
@@ -172,7 +184,7 @@ def test_without_a_pass_each_result_says_which_passes_it_accepts(client, town):
 
 def test_nothing_fits_gives_a_relaxation_hint(client, town):
     response = client.get("/recherche", query_string=query(
-        **HERE, programme="pass-vue", services=slug(DEMARCHES), days="dimanche", reach="5km"))
+        **HERE, programme="pass-vue", topics=ACCOMPAGNEMENT, days="dimanche", reach="5km"))
     assert response.status_code == 200
     text = text_of(response)
     assert "Aucun lieu ne correspond à votre recherche" in text
@@ -182,7 +194,7 @@ def test_nothing_fits_gives_a_relaxation_hint(client, town):
 
 def test_radius_widening_is_said(client, town):
     response = client.get("/recherche", query_string=query(
-        **HERE, programme="pass-vue", services=slug(LOISIRS)))
+        **HERE, programme="pass-vue", topics=CREER))
     assert response.status_code == 200
     assert result_names(response) == ["Bibliothèque Bêta", "Garage Delta"]
     assert "recherche élargie" in text_of(response)
@@ -191,7 +203,7 @@ def test_radius_widening_is_said(client, town):
 @pytest.mark.parametrize(("fields", "field", "message"), [
     ({"where": ""}, "where", "Indiquez votre code postal ou le nom de votre commune."),
     ({"where": "330"}, "where", "Un code postal a 5 chiffres, par exemple 33000."),
-    ({"where": "33000", "services": "cuisine"}, "services",
+    ({"where": "33000", "topics": "cuisine"}, "topics",
      "Choisissez parmi les cases proposées."),
     ({"where": "33000", "days": "jour-ferie"}, "days", "Choisissez parmi les jours proposés."),
     ({"where": "33000", "reach": "1000km"}, "reach", "Choisissez une distance dans la liste."),
@@ -215,11 +227,11 @@ def test_errors_in_french_next_to_the_field_and_in_the_summary(client, town, fie
 
 def test_the_form_keeps_what_was_typed(client, town):
     response = client.get("/recherche", query_string=query(
-        where="", services=[slug(DEMARCHES), slug(LOISIRS)], days="mardi", reach="10km"))
+        where="", topics=[ACCOMPAGNEMENT, CREER], days="mardi", reach="10km"))
     html = response.get_data(as_text=True)
     assert response.status_code == 422
-    assert re.search(rf'value="{slug(DEMARCHES)}" checked', html)
-    assert re.search(rf'value="{slug(LOISIRS)}" checked', html)
+    assert re.search(rf'value="{ACCOMPAGNEMENT}" checked', html)
+    assert re.search(rf'value="{CREER}" checked', html)
     assert re.search(r'value="mardi" checked', html)
     assert '<option value="10km" selected>' in html
     assert 'aria-invalid="true"' in html and 'aria-describedby="where-hint where-error"' in html
@@ -231,7 +243,7 @@ def test_the_form_keeps_what_was_typed(client, town):
 def test_printable_sheet_for_a_search(client, town):
     _, v = town
     response = client.get(f"/recherche/fiche/{v['b'].id}", query_string=query(
-        **HERE, programme="pass-vue", services=slug(DEMARCHES), page="recherche"))
+        **HERE, programme="pass-vue", topics=ACCOMPAGNEMENT, page="recherche"))
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert '/static/css/search.css' in html and "@media print" in (
@@ -271,7 +283,7 @@ def test_sheet_from_the_prescriber_view_keeps_its_filters(client, town):
 def test_sheet_of_a_venue_outside_the_search_still_helps(client, town):
     _, v = town
     response = client.get(f"/recherche/fiche/{v['c'].id}", query_string=query(
-        **HERE, programme="pass-vue", services=slug(DEMARCHES)))
+        **HERE, programme="pass-vue", topics=ACCOMPAGNEMENT))
     assert response.status_code == 200
     text = text_of(response)
     assert "Ce lieu ne fait pas partie des résultats de votre recherche" in text
@@ -290,7 +302,7 @@ def test_sheet_of_an_unknown_venue_is_a_french_404(client, town):
 def test_prescriber_view_with_every_filter(client, town):
     _, v = town
     response = client.get("/orienter", query_string=query(
-        **HERE, programme="pass-vue", services=slug(DEMARCHES), level="1",
+        **HERE, programme="pass-vue", topics=ACCOMPAGNEMENT, level="1",
         support="Surdité", formats="collective", publics="Seniors", languages="fr",
         days=["lundi", "mardi"], time_from="09:00", time_to="12:00", max_km="20", limit="20"))
     assert response.status_code == 200
@@ -305,7 +317,8 @@ def test_prescriber_view_with_every_filter(client, town):
     summary = unescape(summary)
     assert summary.startswith("Lieux pour : votre position — Pass Numérique Vue")
     assert "1. Bibliothèque Bêta — 1 place Pey-Berland, 33000 Bordeaux" in summary
-    assert "Offre : « Les papiers sur internet » (atelier collectif) : 2 chèques" in summary
+    assert ("Offre : « Les papiers sur internet » (atelier collectif) — payé par votre pass : "
+            "2 chèques") in summary
     assert 'data-copy="#copy-text" hidden' in html  # shown by search.js
     csv_link = re.search(r'href="(/orienter/resultats\.csv\?[^"]+)"', html).group(1)
     assert "support=Surd" in csv_link and "limit=20" in csv_link
@@ -314,7 +327,7 @@ def test_prescriber_view_with_every_filter(client, town):
 def test_prescriber_number_of_results(client, town):
     _, v = town
     response = client.get("/orienter", query_string=query(
-        **HERE, programme="pass-vue", services=slug(DEMARCHES), limit="1"))
+        **HERE, programme="pass-vue", topics=ACCOMPAGNEMENT, limit="1"))
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert re.findall(r'<tr id="lieu-(\d+)">', html) == [str(v["a"].id)]
@@ -349,7 +362,7 @@ def test_prescriber_csv(client, town, db_session):
     v["a"].nom = "=HYPERLINK(\"http://example.org\")"
     db_session.flush()
     response = client.get("/orienter/resultats.csv", query_string=query(
-        **HERE, programme="pass-vue", services=slug(DEMARCHES)))
+        **HERE, programme="pass-vue", topics=ACCOMPAGNEMENT))
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
     assert "attachment" in response.headers["Content-Disposition"]
@@ -361,7 +374,8 @@ def test_prescriber_csv(client, town, db_session):
                                         "Bibliothèque Bêta"]
     assert [int(r[5]) for r in rows[1:]] == [pytest.approx(1000, abs=5),
                                              pytest.approx(3000, abs=5)]
-    assert rows[2][10] == "« Les papiers sur internet » (atelier collectif) : 2 chèques"
+    assert rows[2][10] == ("« Les papiers sur internet » (atelier collectif) — payé par votre "
+                           "pass : 2 chèques")
     assert rows[1][-1].endswith(f"/lieux/{v['a'].id}")
 
 
@@ -379,11 +393,11 @@ def test_navigation_links_to_the_search(client):
 
 
 def test_form_reading_into_the_api_fields():
-    form = forms.read_beneficiary(query(where="33 000", services=[slug(DEMARCHES)],
+    form = forms.read_beneficiary(query(where="33 000", topics=[ACCOMPAGNEMENT],
                                         days=["mardi", "jeudi"],
                                         moments=["matin", "apres-midi"], reach="walk30"))
     assert form.valid
-    assert form.api == {"address": "33000", "services": [slug(DEMARCHES)],
+    assert form.api == {"address": "33000", "topics": [ACCOMPAGNEMENT],
                         "days": ["mardi", "jeudi"], "time_from": "08:00", "time_to": "18:00",
                         "travel_mode": "walk", "max_minutes": 30}
     picked = forms.read_beneficiary(query(where="Bordeaux (33000)", commune="33063"))
@@ -445,7 +459,7 @@ def test_glossary_rendered_beneficiary_pages_use_plain_words(client, town, db_se
     db_session.flush()
     pages = {
         "recherche": client.get("/recherche", query_string=query(
-            **HERE, programme="pass-vue", services=slug(DEMARCHES))),
+            **HERE, programme="pass-vue", topics=ACCOMPAGNEMENT)),
         "fiche": client.get(f"/recherche/fiche/{v['a'].id}", query_string=query(**HERE)),
         "lieu": client.get(f"/lieux/{v['a'].id}"),
         "accueil": client.get("/"),

@@ -12,6 +12,11 @@ NOW = dt.datetime(2026, 12, 1, 10, 0, tzinfo=PARIS)  # a Tuesday morning
 LON0, LAT0 = -0.58, 44.84
 DEMARCHES = "Aide aux démarches administratives"
 LOISIRS = "Loisirs et créations numériques"
+MAITRISE = "Maîtrise des outils numériques du quotidien"
+# Topics (directory.vocabulary.TOPICS) under those services.
+ACCOMPAGNEMENT = "numerique--realiser-des-demarches-administratives-avec-un-accompagnement"
+CREER = "numerique--creer-avec-le-numerique"
+SMARTPHONE = "numerique--prendre-en-main-un-smartphone-ou-une-tablette"
 
 
 def at(km_east: float, km_north: float = 0.0) -> tuple[float, float]:

@@ -30,15 +30,21 @@ SOURCE = "test-web-search"
 PROGRAMME = "pass-numerique-web"
 DEMARCHES = "Aide aux démarches administratives"
 MAITRISE = "Maîtrise des outils numériques du quotidien"
+ACCOMPAGNEMENT = "numerique--realiser-des-demarches-administratives-avec-un-accompagnement"
+SANTE = "numerique--accompagner-les-demarches-de-sante"
+SMARTPHONE = "numerique--prendre-en-main-un-smartphone-ou-une-tablette"
 
-# (name, lon, lat, code INSEE, commune, postal code, hours, services, offer, cheques)
+# (name, lon, lat, code INSEE, commune, postal code, hours, services, offer, cheques,
+#  the offer's topics)
 VENUES = [
     ("Médiathèque Pey-Berland", -0.5775, 44.8375, "33063", "Bordeaux", "33000",
-     "Tu-Sa 14:00-18:00", [DEMARCHES, MAITRISE], "Mes démarches en ligne", 1),
+     "Tu-Sa 14:00-18:00", [DEMARCHES, MAITRISE], "Mes démarches en ligne", 1,
+     [ACCOMPAGNEMENT]),
     ("Espace numérique de Mérignac", -0.6446, 44.8386, "33281", "Mérignac", "33700",
-     "Mo-Fr 09:00-12:00,14:00-17:00", [DEMARCHES], "Créer mon compte Ameli", 2),
+     "Mo-Fr 09:00-12:00,14:00-17:00", [DEMARCHES], "Créer mon compte Ameli", 2,
+     [ACCOMPAGNEMENT, SANTE]),
     ("Point numérique de Pessac", -0.6300, 44.8060, "33318", "Pessac", "33600",
-     "Mo-Fr 09:00-12:00", [MAITRISE], "Premiers pas sur smartphone", 1),
+     "Mo-Fr 09:00-12:00", [MAITRISE], "Premiers pas sur smartphone", 1, [SMARTPHONE]),
 ]
 
 
@@ -52,8 +58,8 @@ def catalogue(app, geography):
                                       perimeter_codes=["dep:33"],
                                       valid_from=dt.date(2026, 1, 1))
         ids = {}
-        for n, (nom, lon, lat, insee, commune, postal, hours, services, title, cheques) \
-                in enumerate(VENUES):
+        for n, (nom, lon, lat, insee, commune, postal, hours, services, title, cheques,
+                topics) in enumerate(VENUES):
             venue = Venue(source=SOURCE, source_id=f"web-{n}", nom=nom, commune=commune,
                           code_postal=postal, code_insee=insee, adresse=f"{n + 1} place du Test",
                           geom=point(lon, lat), location_precision="address",
@@ -65,7 +71,7 @@ def catalogue(app, geography):
             session.add(Acceptance(lieu_id=venue.id, programme_id=programme.id,
                                    valid_from=dt.date(2026, 1, 1)))
             session.add(Offer(lieu_id=venue.id, code=f"web-{n}", title=title,
-                              service=services[0], format="individual",
+                              service=services[0], topics=topics, format="individual",
                               cheques_required=cheques, languages=["fr"]))
             ids[nom] = venue.id
         session.commit()
@@ -84,7 +90,7 @@ def _on_tuesday_morning(clock):
 def fill_search(page, where: str = "33000") -> None:
     page.get_by_label("Votre code postal ou votre commune").fill(where)
     page.get_by_label("Le nom écrit sur vos chèques").select_option(label="Pass Numérique Web")
-    page.get_by_label("Faire mes démarches en ligne").check()
+    page.get_by_label("Être aidé pour une démarche en ligne").check()
     page.get_by_label("Mardi").check()
     page.get_by_label("Distance ou temps de trajet").select_option(label="À moins de 20 km")
 
@@ -117,10 +123,10 @@ def test_search_flow_with_javascript(new_page, catalogue):
     first = page.locator(".result").first
     reasons = first.locator(".reasons li").all_inner_texts()
     assert "Accepte le Pass Numérique Web" in reasons
-    assert f"Propose « {DEMARCHES} »" in reasons
+    assert "Propose « Mes démarches en ligne » (accompagnement individuel)" in reasons
     assert "Dans la commune" in first.inner_text()
-    assert "« Mes démarches en ligne » (accompagnement individuel) : 1 chèque" \
-        in first.inner_text()
+    assert ("« Mes démarches en ligne » (accompagnement individuel) — payé par votre pass : "
+            "1 chèque") in first.inner_text()
     # The map: two numbered markers, no basemap requested (none configured).
     page.wait_for_selector("#search-map .search-marker")
     assert page.locator("#search-map").is_visible()
@@ -148,7 +154,7 @@ def test_geolocation_button_fills_the_position(new_page, catalogue):
     page.get_by_role("button", name="Utiliser ma position").click()
     page.wait_for_function("() => document.getElementById('lat').value !== ''")
     assert page.get_by_label("Votre code postal ou votre commune").input_value() == "Ma position"
-    page.get_by_label("Faire mes démarches en ligne").check()
+    page.get_by_label("Être aidé pour une démarche en ligne").check()
     page.get_by_role("button", name="Voir les lieux").click()
     page.wait_for_selector("#resultats")
     assert "Autour de : votre position" in page.inner_text("#resultats")
@@ -174,7 +180,7 @@ def test_errors_are_announced_and_focused(new_page, catalogue):
 def test_prescriber_view_copy_and_axe(new_page, catalogue):
     page = new_page(permissions=["clipboard-read", "clipboard-write"])
     page.goto(page.base_url + "/orienter?where=33000&programme=" + PROGRAMME
-              + "&services=aide-aux-demarches-administratives&limit=10")
+              + "&topics=" + ACCOMPAGNEMENT + "&limit=10")
     rows = page.locator(".pro-table tbody tr")
     assert rows.count() == 2
     assert serious_violations(page) == []
