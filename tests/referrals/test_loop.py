@@ -194,6 +194,31 @@ def test_planner_layer_counts_per_thousand_and_capacity_refusals(app, db_session
     assert departement["properties"]["code"] == "33"
 
 
+def test_figures_and_planner_layer_filter_by_programme_code_or_id(app, db_session, world,
+                                                                    clock):
+    from tests import conftest as cat
+
+    other = cat.programme(db_session, "pass-autre-orient", "Pass Autre")
+    for n in range(6):
+        refer(db_session, world, clock.now(), first_name=f"D{n}", seance=False)
+    client = app.test_client()
+
+    def layer(query):
+        return client.get("/api/v1/stats/carte" + query)
+
+    by_code = layer(f"?niveau=commune&programme={world.programme.code}").get_json()
+    assert [f["properties"]["orientations"] for f in by_code["features"]] == [6]
+    assert layer(f"?niveau=commune&programme={world.programme.id}").get_json() == by_code
+    assert layer(f"?niveau=commune&programme={other.code}").get_json()["features"] == []
+    unknown = layer("?programme=pass-inconnu")
+    assert unknown.status_code == 422
+    assert unknown.get_json()["errors"]["programme"] == [
+        "Aucun programme ne porte le code « pass-inconnu »."]
+    rows = client.get(f"/api/v1/stats?programme={world.programme.code}").get_json()["lignes"]
+    assert [(r["programme_id"], r["envoyees"]) for r in rows] == [(world.programme.id, 6)]
+    assert client.get(f"/api/v1/stats?programme={other.code}").get_json()["lignes"] == []
+
+
 def test_group_upload_assign_adjust_and_send(app, db_session, world, clock, smtp):
     client = app.test_client()
     sign_in(client, "conseillere@ccas.fr")
