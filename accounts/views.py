@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from core.access import public, requires, signed_in
 from core.errors import InvalidInput, NotFound
-from core.mail import send_template
+from core.mail import send_later, send_template
 from directory.models import Programme, Venue
 from directory.vocabulary import LEVELS, OFFER_FORMAT_LABELS, SERVICES
 from extensions import db
@@ -162,12 +162,14 @@ def _email_link_page(purpose: str):
     except InvalidInput as exc:
         return _form_error("accounts/email_request.html", exc, **context)
     person = services.person_by_email(db.session, email)
+    secret = None
     if person is not None and person.active:
         ttl = _config("PASSERELLE_LINK_TTL_S")
         secret = services.issue_link(db.session, person, purpose, now(), ttl)
-        send_template(email, subject, mail_name, link=_link(endpoint, token=secret),
-                      minutes=ttl // 60)
     db.session.commit()
+    if secret is not None:  # sent by the worker, once the link is stored
+        send_later(email, subject, mail_name, key=secret, link=_link(endpoint, token=secret),
+                   minutes=ttl // 60)
     return render_template("accounts/sent.html", what=what)
 
 
@@ -286,14 +288,16 @@ def claim(venue_id: int):
     if request.method == "GET":
         return render_template("accounts/claim.html", venue=venue, has_email=bool(email))
     claim_row = services.request_claim(db.session, g.person, venue_id, now())
+    secret = None
     if email:
         secret = services.issue_link(db.session, g.person, "claim", now(),
                                      _config("PASSERELLE_CLAIM_TTL_S"), claim_id=claim_row.id)
-        send_template(email, f"Gestion du lieu « {venue.nom} » sur Passerelle",
-                      "claim_confirm", venue=venue,
-                      link=_link("accounts.claim_confirm", token=secret),
-                      days=_config("PASSERELLE_CLAIM_TTL_S") // 86400)
     db.session.commit()
+    if secret is not None:
+        send_later(email, f"Gestion du lieu « {venue.nom} » sur Passerelle",
+                   "claim_confirm", key=secret, venue=venue,
+                   link=_link("accounts.claim_confirm", token=secret),
+                   days=_config("PASSERELLE_CLAIM_TTL_S") // 86400)
     flash("Demande enregistrée : elle sera confirmée par le lien envoyé à l'adresse publique "
           "du lieu, ou par le gestionnaire d'un programme qu'il accepte.")
     return redirect(url_for("accounts.dashboard"))
@@ -576,17 +580,22 @@ def admin_invite():
                                          actor("administrator"))
     except InvalidInput as exc:
         return _form_error("accounts/admin_invite.html", exc, **context)
-    send_invitation(person.email, secret, roles)
     db.session.commit()
+    send_invitation(person.email, secret, roles, later=True)
     flash(f"Invitation envoyée à {person.email}.")
     return redirect(url_for("accounts.admin_invite"))
 
 
-def send_invitation(email: str, secret: str, roles: list[tuple[str, str]]) -> None:
-    send_template(email, "Invitation à Passerelle", "invitation",
-                  link=_link("accounts.invitation", token=secret),
-                  roles=[ROLE_LABELS_FR.get(r, r) for r, _ in roles],
-                  days=_config("PASSERELLE_INVITE_TTL_S") // 86400)
+def send_invitation(email: str, secret: str, roles: list[tuple[str, str]], *,
+                    later: bool = False) -> None:
+    """The invitation's e-mail: by the worker from a page (``later``), now from the CLI."""
+    context = {"link": _link("accounts.invitation", token=secret),
+               "roles": [ROLE_LABELS_FR.get(r, r) for r, _ in roles],
+               "days": _config("PASSERELLE_INVITE_TTL_S") // 86400}
+    if later:
+        send_later(email, "Invitation à Passerelle", "invitation", key=secret, **context)
+    else:
+        send_template(email, "Invitation à Passerelle", "invitation", **context)
 
 
 @bp.get("/admin/journal")

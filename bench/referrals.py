@@ -1,7 +1,9 @@
 """Benchmark of referrals: creation latency (p50/p95) through the web form (CSRF, checks,
-insert, journal, signed link, e-mail to the venue on a real SMTP server on 127.0.0.1)
-against a bare INSERT of the same row; e-mail throughput of the timed work (``referrals
-tick`` sending reminders) against raw ``smtplib`` sends of the same number of messages.
+insert, journal, signed link, the venue's e-mail rendered and put in the job queue)
+against a bare INSERT of the same row; e-mail throughput of the background worker (RQ,
+burst mode, sending the queued messages to a real SMTP server on 127.0.0.1) and of the
+timed work (``referrals tick`` sending reminders) against raw ``smtplib`` sends of the same
+number of messages.
 
     .venv/bin/python bench/referrals.py            # 300 creations, 300 reminders
     .venv/bin/python bench/referrals.py -n 1000
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import re
 import smtplib
 import socket
@@ -60,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     from accounts.credentials import hash_password
     from accounts.models import Person
     from app import create_app
+    from core import jobs
     from core.clock import FrozenClock
     from core.config import local_database_url
     from core.database import create_database, drop_database
@@ -81,10 +85,13 @@ def main(argv: list[str] | None = None) -> int:
     smtp.start()
     start = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
     clock = FrozenClock(start)
+    namespace = f"passerelle-bench-{os.getpid()}"  # its own queue in Redis, emptied at the end
+    app = None
     try:
         app = create_app({"DATABASE_URL": url, "TESTING": True, "PASSERELLE_LOCAL_DB": False,
                           "PASSERELLE_SMTP_HOST": "127.0.0.1", "PASSERELLE_SMTP_PORT": port,
-                          "PASSERELLE_LOG_LEVEL": "WARNING"}, clock=clock)
+                          "PASSERELLE_LOG_LEVEL": "WARNING",
+                          "PASSERELLE_JOBS_NAMESPACE": namespace}, clock=clock)
         app.extensions["mailer"] = mailer_from_config(app.config)
         with app.app_context():
             upgrade()
@@ -120,7 +127,12 @@ def main(argv: list[str] | None = None) -> int:
             if response.status_code != 302:
                 print(f"Échec de création : {response.status_code}", file=sys.stderr)
                 return 1
-        mails_at_creation = counter.count
+        mails_at_creation = counter.count  # none: the page only queues the message
+        queued = jobs.queue(app).count
+        t0 = time.perf_counter()
+        jobs.start_worker(app, burst=True)  # the real worker: one forked process per job
+        worker_s = time.perf_counter() - t0
+        worker_mails = counter.count - mails_at_creation
 
         with app.app_context():
             base_ms = []
@@ -154,6 +166,10 @@ def main(argv: list[str] | None = None) -> int:
         raw_s = time.perf_counter() - t0
     finally:
         smtp.stop()
+        if app is not None:
+            conn = jobs.connection(app)
+            for key in conn.scan_iter(match=f"*{namespace}*", count=1000):
+                conn.delete(key)
         if args.keep:
             print(f"Base {BENCH_DB} conservée (--keep).")
         else:
@@ -163,13 +179,18 @@ def main(argv: list[str] | None = None) -> int:
     p50, p95 = percentile(web_ms, 50), percentile(web_ms, 95)
     b50, b95 = percentile(base_ms, 50), percentile(base_ms, 95)
     print(f"Création d'une orientation par le formulaire ({args.n} fois, courriel au lieu "
-          f"compris, {mails_at_creation} courriels) : p50 {p50:.1f} ms, p95 {p95:.1f} ms, "
+          f"rédigé et mis en file : {queued} tâche(s), {mails_at_creation} envoi(s) pendant "
+          f"les requêtes) : p50 {p50:.1f} ms, p95 {p95:.1f} ms, "
           f"moyenne {statistics.mean(web_ms):.1f} ms")
     print(f"Référence, INSERT seul de la même ligne : p50 {b50:.2f} ms, p95 {b95:.2f} ms ; "
           f"rapport p95 : × {p95 / b95:.1f}")
     print(f"Rappels de « referrals tick » : {len(report.reminded)} orientation(s), "
           f"{tick_mails} courriel(s) en {tick_s:.2f} s, soit {tick_mails / tick_s:.0f} "
           f"courriels/s")
+    print(f"Processus de fond (RQ, un processus fils par tâche) : {worker_mails} courriel(s) "
+          f"de la file en {worker_s:.2f} s, soit {worker_mails / worker_s:.0f} courriels/s ; "
+          f"rapport : × {raw_s / worker_s * worker_mails / max(tick_mails, 1):.2f} du débit "
+          "brut")
     print(f"Référence, smtplib seul ({tick_mails} envois) : {tick_mails / raw_s:.0f} "
           f"courriels/s ; rapport : × {raw_s / tick_s:.2f} du débit brut")
     return 0

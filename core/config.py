@@ -57,6 +57,8 @@ DEFAULTS: dict[str, tuple[Any, type, str]] = {
     "PASSERELLE_JOB_RESULT_TTL_S": (3600, int,
                                     "durée de conservation d'un résultat de tâche, secondes"),
     "PASSERELLE_JOB_RETRIES": (3, int, "reprises d'une tâche abandonnée (processus tué)"),
+    "PASSERELLE_SCHEDULER": (True, bool, "le processus de fond met lui-même en file les "
+                                         "tâches périodiques (sans cron)"),
     "PASSERELLE_SUGGEST_SYNC_MAX_COMMUNES": (1000, int,
                                              "au-delà, les suggestions passent en tâche de "
                                              "fond (nombre de communes du territoire)"),
@@ -81,6 +83,9 @@ DEFAULTS: dict[str, tuple[Any, type, str]] = {
     "PASSERELLE_SMTP_TIMEOUT_S": (10.0, float, "délai du serveur SMTP, secondes"),
     "PASSERELLE_MAIL_SENDER": ("Passerelle <ne-pas-repondre@passerelle.invalid>", str,
                                "expéditeur des courriels"),
+    "PASSERELLE_MAIL_ONCE_S": (604_800, int,
+                               "un même courriel (même événement, même destinataire) n'est "
+                               "envoyé qu'une fois pendant cette durée, secondes"),
     "PASSERELLE_PUBLIC_URL": ("http://127.0.0.1:5000", str,
                               "adresse publique, pour les liens des courriels envoyés en CLI"),
     # --- comptes
@@ -100,6 +105,12 @@ DEFAULTS: dict[str, tuple[Any, type, str]] = {
     "PASSERELLE_REFERRAL_ANONYMISE_DAYS": (730, int,
                                            "données personnelles d'une orientation effacées "
                                            "après N jours"),
+    "PASSERELLE_REFERRAL_TICK_EVERY_S": (3600, int,
+                                         "période de l'expiration et des rappels (tâche "
+                                         "périodique), secondes ; 0 = jamais"),
+    "PASSERELLE_REFERRAL_ANONYMISE_EVERY_S": (86_400, int,
+                                              "période de l'anonymisation (tâche "
+                                              "périodique), secondes ; 0 = jamais"),
 }
 
 

@@ -17,18 +17,25 @@ Guarantees:
   clean-up requeues it after the heartbeat expires (``Retry``) on another machine.
 - **Idempotent jobs**: a job computes from its inputs and writes in one transaction
   (coverage refresh replaces its run), so running it twice is harmless.
-- Each job runs in an application context, with the batch statement timeout.
+- Each job runs in an application context, with the batch statement timeout (a kind
+  declared without database, such as sending an e-mail, does not touch PostgreSQL).
+- **Periodic work without cron**: a kind declared with :func:`every` is put in the queue
+  once per period by the scheduler of ``flask jobs worker`` (:class:`PeriodicEnqueuer`, a
+  thread of the worker). The period's job has a deterministic id, and a claim per kind
+  and period in Redis (``SET NX``) makes any number of workers enqueue it once.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import importlib
 import json
 import logging
 import os
 import socket
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +47,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 
+from . import clock
 from .errors import NotFound, ServiceUnavailable
 
 log = logging.getLogger(__name__)
@@ -66,14 +74,21 @@ class JobKind:
     name: str
     function: str
     label: str
+    database: bool = True
+    retry_intervals: tuple[int, ...] = ()
 
 
 _KINDS: dict[str, JobKind] = {}
 
 
-def register(name: str, function: Callable[[dict], Any], label: str) -> None:
-    """Declare a kind of job (called from a package's ``init_app``)."""
-    _KINDS[name] = JobKind(name, f"{function.__module__}.{function.__qualname__}", label)
+def register(name: str, function: Callable[[dict], Any], label: str, *,
+             database: bool = True, retry_intervals: tuple[int, ...] = ()) -> None:
+    """Declare a kind of job (called from a package's ``init_app``). ``database=False``:
+    the job never reads PostgreSQL (it runs even when the database is down);
+    ``retry_intervals``: seconds to wait before each retry after a failure (the worker's
+    scheduler puts the job back), else retries are immediate."""
+    _KINDS[name] = JobKind(name, f"{function.__module__}.{function.__qualname__}", label,
+                           database, tuple(retry_intervals))
 
 
 def kinds() -> dict[str, JobKind]:
@@ -118,13 +133,16 @@ def _unavailable(exc: Exception) -> ServiceUnavailable:
 
 # --------------------------------------------------------------------------- enqueue
 
-def enqueue(kind: str, params: dict[str, Any], *, result_url: str | None = None) -> Job:
+def enqueue(kind: str, params: dict[str, Any], *, result_url: str | None = None,
+            key: Any = None) -> Job:
     """The job computing ``kind`` for ``params``: the existing one when the same inputs
-    are queued, running or finished (its result is reused), else a new one."""
+    are queued, running or finished (its result is reused), else a new one. ``key``, when
+    given, names the job instead of ``params`` (an event whose parameters carry something
+    fresh each time, such as an e-mail with a new link)."""
     if kind not in _KINDS:
         raise KeyError(f"tâche inconnue : {kind}")
     config = current_app.config
-    identifier = job_id(kind, params)
+    identifier = job_id(kind, params if key is None else {"cle": key})
     try:
         conn = connection()
         job = _fetch(identifier, conn)
@@ -140,12 +158,14 @@ def enqueue(kind: str, params: dict[str, Any], *, result_url: str | None = None)
             if job is not None:  # failed, stopped or canceled: start afresh
                 job.delete()
             retries = config["PASSERELLE_JOB_RETRIES"]
+            intervals = list(_KINDS[kind].retry_intervals) or 0
+            extra = {} if _KINDS[kind].database else {"database": False}
             return queue().enqueue(
-                execute, _KINDS[kind].function, params, job_id=identifier,
+                execute, _KINDS[kind].function, params, **extra, job_id=identifier,
                 description=_KINDS[kind].label,
                 result_ttl=config["PASSERELLE_JOB_RESULT_TTL_S"],
                 failure_ttl=config["PASSERELLE_JOB_RESULT_TTL_S"],
-                retry=Retry(max=retries) if retries > 0 else None,
+                retry=Retry(max=retries, interval=intervals) if retries > 0 else None,
                 meta={"kind": kind, "label": _KINDS[kind].label, "result_url": result_url,
                       "progress": None})
     except redis.RedisError as exc:
@@ -175,7 +195,7 @@ def get(identifier: str) -> Job:
 
 # --------------------------------------------------------------------------- in the worker
 
-def execute(function: str, params: dict[str, Any]) -> Any:
+def execute(function: str, params: dict[str, Any], database: bool = True) -> Any:
     """Run a job function in an application context (the RQ entry point of every job)."""
     module_name, _, name = function.rpartition(".")
     target = getattr(importlib.import_module(module_name), name)
@@ -191,6 +211,8 @@ def execute(function: str, params: dict[str, Any]) -> Any:
     from extensions import db
 
     with app.app_context():
+        if not database:
+            return target(params)
         # The worker forks per job: never share the parent's pooled connections.
         db.engine.dispose(close=False)
         try:
@@ -269,14 +291,141 @@ class PasserelleWorker(Worker):
 _worker_app: Flask | None = None
 
 
-def start_worker(app: Flask, *, burst: bool = False, name: str | None = None) -> bool:
+def start_worker(app: Flask, *, burst: bool = False, name: str | None = None,
+                 schedule: bool | None = None) -> bool:
+    """Work the queue (until stopped, or until it is empty with ``burst``). Unless in
+    burst mode, the worker also runs RQ's scheduler (retries after a delay) and, when
+    ``schedule`` (default: ``PASSERELLE_SCHEDULER``), the periodic work (:func:`every`)."""
     global _worker_app
     _worker_app = app
     q = queue(app)
     requeue_abandoned(q)
     worker = PasserelleWorker([q], connection=connection(app), name=name,
                               maintenance_interval=60)
-    return worker.work(burst=burst, with_scheduler=False, logging_level="WARNING")
+    if schedule is None:
+        schedule = app.config["PASSERELLE_SCHEDULER"]
+    enqueuer = PeriodicEnqueuer(app) if schedule and not burst and _PERIODIC else None
+    if enqueuer is not None:
+        enqueuer.start()
+    try:
+        return worker.work(burst=burst, with_scheduler=not burst, logging_level="WARNING")
+    finally:
+        if enqueuer is not None:
+            enqueuer.stop()
+
+
+# --------------------------------------------------------------------------- periodic work
+
+# kind -> configuration key holding its period in seconds (0: never).
+_PERIODIC: dict[str, str] = {}
+
+
+def every(kind: str, period_setting: str) -> None:
+    """Run ``kind`` once per period, the period (seconds) read from the configuration key
+    ``period_setting``; the job gets ``{"periode": <start of the period, ISO 8601>}``."""
+    if kind not in _KINDS:
+        raise KeyError(f"tâche inconnue : {kind}")
+    _PERIODIC[kind] = period_setting
+
+
+def periodic() -> dict[str, str]:
+    return dict(_PERIODIC)
+
+
+def period_start(moment: dt.datetime, period_s: int) -> dt.datetime:
+    """The start of the period of ``period_s`` seconds holding ``moment`` (periods are
+    aligned on the Unix epoch: an hour starts on the hour, a day at midnight UTC)."""
+    seconds = int(moment.timestamp())
+    return dt.datetime.fromtimestamp(seconds - seconds % period_s, dt.UTC)
+
+
+def period_params(kind: str, moment: dt.datetime) -> dict[str, str]:
+    period = current_app.config[_PERIODIC[kind]]
+    return {"periode": period_start(moment, period).isoformat()}
+
+
+def enqueue_period(kind: str, moment: dt.datetime) -> tuple[Job | None, bool]:
+    """The job of ``kind`` for the period holding ``moment``: ``(job, True)`` when this
+    call put it in the queue, ``(job or None, False)`` when another worker (or a command)
+    already did — a claim in Redis (``SET NX``, kept two periods) decides, then the job's
+    deterministic id."""
+    period = current_app.config[_PERIODIC[kind]]
+    params = period_params(kind, moment)
+    namespace = current_app.config["PASSERELLE_JOBS_NAMESPACE"]
+    claim = f"{namespace}:planifiee:{kind}:{params['periode']}"
+    try:
+        conn = connection()
+        if not conn.set(claim, socket.gethostname(), nx=True, ex=max(2 * period, 60)):
+            return _fetch(job_id(kind, params), conn), False
+    except redis.RedisError as exc:
+        raise _unavailable(exc) from exc
+    try:
+        return enqueue(kind, params), True
+    except BaseException:
+        with contextlib.suppress(redis.RedisError):
+            conn.delete(claim)  # not enqueued: the next attempt claims again
+        raise
+
+
+def enqueue_due(app: Flask, moment: dt.datetime) -> list[Job]:
+    """Enqueue the current period's job of every periodic kind not yet enqueued; return
+    the jobs this call enqueued."""
+    enqueued = []
+    with app.app_context():
+        for kind, setting in sorted(_PERIODIC.items()):
+            if app.config[setting] <= 0:
+                continue
+            job, mine = enqueue_period(kind, moment)
+            if mine and job is not None:
+                enqueued.append(job)
+    return enqueued
+
+
+def next_boundary_s(app: Flask, moment: dt.datetime) -> float:
+    """Seconds until the next period starts, for the earliest periodic kind."""
+    waits = []
+    for setting in _PERIODIC.values():
+        period = app.config[setting]
+        if period > 0:
+            start = period_start(moment, period)
+            waits.append((start + dt.timedelta(seconds=period) - moment).total_seconds())
+    return min(waits, default=60.0)
+
+
+class PeriodicEnqueuer(threading.Thread):
+    """The worker's scheduler: at each period's start (and when the worker starts), put
+    the periodic kinds' jobs in the queue. A failure (Redis unreachable, a bug) is logged
+    and tried again a few seconds later; it never stops the worker."""
+
+    MAX_SLEEP_S = 60.0
+    RETRY_S = 5.0
+
+    def __init__(self, app: Flask) -> None:
+        super().__init__(name="passerelle-planificateur", daemon=True)
+        self.app = app
+        self.stopping = threading.Event()
+
+    def step(self) -> float:
+        """Enqueue what is due; return how long to sleep."""
+        try:
+            moment = clock.now(self.app)
+            enqueue_due(self.app, moment)
+            # Just after the boundary, so that the clock reads the new period.
+            return min(max(next_boundary_s(self.app, moment), 0.0) + 0.05, self.MAX_SLEEP_S)
+        except ServiceUnavailable:
+            return self.RETRY_S  # logged by _unavailable
+        except Exception:
+            log.exception("planificateur des tâches périodiques : erreur, nouvel essai dans "
+                          "%s s", self.RETRY_S)
+            return self.RETRY_S
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            self.stopping.wait(self.step())
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join(timeout=5)
 
 
 # --------------------------------------------------------------------------- read-outs

@@ -2,6 +2,15 @@
 
 Every message is French, in plain text and HTML (two templates ``mail/<name>.txt`` and
 ``mail/<name>.html``), and carries only what it needs: a link, never a password.
+
+A web request never talks to the SMTP server: :func:`send_later` renders the message in the
+request (its links and wording as the user saw them) and puts it in the job queue; the
+worker sends it (:func:`deliver`), retrying after a delay when the server is down. The
+job's id is a digest of the event's ``key`` and the recipient, and the worker marks a
+message sent in Redis before sending: asking twice, a retried job or a job requeued after
+its worker died never sends it twice (at most once; a worker killed in the middle of the
+SMTP exchange loses that message rather than risk a duplicate). The command line and the
+worker's own work (reminders of the periodic tick) send directly (:func:`send_template`).
 """
 
 from __future__ import annotations
@@ -9,7 +18,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Protocol
@@ -91,13 +100,60 @@ def mailer_from_config(config) -> SmtpMailer:
                       timeout_s=config["PASSERELLE_SMTP_TIMEOUT_S"])
 
 
-def send_template(to: str, subject: str, name: str, **context) -> None:
-    """Render ``mail/<name>.txt`` and ``.html`` with ``context`` and send them to ``to``."""
-    mail = Mail(to=to, subject=subject,
+MAIL_JOB = "mail.send"
+# Delays before each new attempt when the SMTP server refuses or is unreachable.
+RETRY_INTERVALS_S = (30, 300, 1800)
+
+
+def render(to: str, subject: str, name: str, **context) -> Mail:
+    """``mail/<name>.txt`` and ``.html`` rendered with ``context``, for ``to``."""
+    return Mail(to=to, subject=subject,
                 text=render_template(f"mail/{name}.txt", subject=subject, **context),
                 html=render_template(f"mail/{name}.html", subject=subject, **context))
-    current_app.extensions["mailer"].send(mail)
+
+
+def send_template(to: str, subject: str, name: str, **context) -> None:
+    """Render ``mail/<name>`` and send it now (command line, worker)."""
+    current_app.extensions["mailer"].send(render(to, subject, name, **context))
+
+
+def send_later(to: str, subject: str, name: str, *, key: str, **context) -> str:
+    """Render ``mail/<name>`` now and let the worker send it; return the job's id.
+    ``key`` names the event (a link's secret, a referral and its new state): the same key
+    and recipient make one job and one message. ServiceUnavailable (French) when the
+    queue is unreachable."""
+    from . import jobs
+
+    mail = render(to, subject, name, **context)
+    return jobs.enqueue(MAIL_JOB, asdict(mail), key={"modele": name, "evenement": key,
+                                                      "a": to}).id
+
+
+def deliver(params: dict) -> dict:
+    """The worker's side of :func:`send_later`: send once (see the module's docstring)."""
+    from rq import get_current_job
+
+    from . import jobs
+
+    config = current_app.config
+    job = get_current_job()
+    marker = f"{config['PASSERELLE_JOBS_NAMESPACE']}:courriel-envoye:" \
+             f"{job.id if job is not None else jobs.job_id(MAIL_JOB, params)}"
+    conn = jobs.connection()
+    if not conn.set(marker, "1", nx=True, ex=config["PASSERELLE_MAIL_ONCE_S"]):
+        return {"envoye": False, "motif": "déjà envoyé"}
+    try:
+        current_app.extensions["mailer"].send(Mail(**{k: params[k] for k in
+                                                      ("to", "subject", "text", "html")}))
+    except BaseException:
+        conn.delete(marker)  # not sent: the retry may send it
+        raise
+    return {"envoye": True}
 
 
 def init_app(app: Flask) -> None:
+    from . import jobs
+
     app.extensions.setdefault("mailer", mailer_from_config(app.config))
+    jobs.register(MAIL_JOB, deliver, "Envoi d'un courriel", database=False,
+                  retry_intervals=RETRY_INTERVALS_S)

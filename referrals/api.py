@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
+from core.errors import InvalidInput, NotFound
+from directory.programmes import get_programme
 from extensions import db
 
 from . import figures
@@ -22,8 +24,8 @@ blp = Blueprint("stats", __name__, url_prefix="/api/v1/stats",
 def stats(args):
     """Orientations envoyées, acceptées, refusées (par motif), honorées, chèques honorés,
     délai médian de réponse."""
-    filters = figures.Filters(args["niveau"], args["programme"], args["depuis"],
-                              args["jusqua"])
+    filters = figures.Filters(args["niveau"], _programme_id(args["programme"]),
+                              args["depuis"], args["jusqua"])
     return {"seuil": figures.THRESHOLD, "lignes": figures.figures(db.session, filters)}
 
 
@@ -33,4 +35,18 @@ def stats(args):
 def demand_layer(args):
     """Couche de la carte du planificateur (GeoJSON) : orientations pour 1 000 habitants
     et refus pour manque de place, par territoire du lieu ; petits nombres masqués."""
-    return figures.demand_layer(db.session, args["niveau"], args["programme"])
+    return figures.demand_layer(db.session, args["niveau"], _programme_id(args["programme"]))
+
+
+def _programme_id(value: str | None) -> int | None:
+    """The programme named by its code (as the map's selector knows it) or its id."""
+    if value is None:
+        return None
+    if value.isdigit():
+        if len(value) > 18:
+            raise InvalidInput(errors={"programme": ["Identifiant de programme trop long."]})
+        return int(value)
+    try:
+        return get_programme(db.session, value).id
+    except NotFound as exc:
+        raise InvalidInput(errors={"programme": [exc.message]}) from None

@@ -1,5 +1,6 @@
-"""``flask --app app referrals …``: the timed work by hand (or from cron): reminders and
-expiry (``tick``), anonymisation (``anonymise``). Each is idempotent and prints counts."""
+"""``flask --app app referrals …``: the timed work by hand: reminders and expiry (``tick``),
+anonymisation (``anonymise``); the worker runs them by itself (referrals/jobs.py). Each is
+idempotent and prints counts."""
 
 from __future__ import annotations
 
@@ -19,15 +20,16 @@ referrals_cli = AppGroup("referrals", help="Orientations : rappels, expiration, 
 
 
 def run_tick(app) -> services.TickReport:
-    """Expire and remind, commit, then send the e-mails (a job or the CLI)."""
+    """Expire and remind, commit, then send the e-mails now (this runs in the worker or
+    the CLI: the reminders not taken by the mail server are tried at the next tick)."""
     report = services.tick(db.session, clock.now(app),
                            services.Settings.from_config(app.config), CLI)
     db.session.commit()
     for referral_id in report.expired:
-        notify.to_prescriber(db.session.get(Referral, referral_id))
+        notify.to_prescriber(db.session.get(Referral, referral_id), queued=False)
     failed = [referral_id for referral_id, token in report.reminded
               if not notify.to_venue(db.session.get(Referral, referral_id), token,
-                                     reminder=True)]
+                                     reminder=True, queued=False)]
     if failed:  # not sent: the next tick tries again
         db.session.execute(update(Referral).where(Referral.id.in_(failed))
                            .values(reminded_at=None))
@@ -43,22 +45,31 @@ def run_anonymise(app, days: int | None = None) -> int:
     return count
 
 
-def _enqueue(kind: str, params: dict) -> None:
+def _enqueue(kind: str, days: int | None = None) -> None:
+    """Put this period's job of ``kind`` in the queue (the same job as the worker's
+    scheduler: one per period), or a job of its own for another age limit."""
     from core import jobs
 
-    job = jobs.enqueue(kind, params)
+    if days is not None:
+        job = jobs.enqueue(kind, {"jour": clock.now().date().isoformat(), "jours": days})
+    else:
+        job, _mine = jobs.enqueue_period(kind, clock.now())
+    if job is None:
+        click.echo("Tâche de cette période déjà faite (son résultat a expiré).")
+        return
     state = jobs.STATE_LABELS.get(job.get_status(), "inconnu")
     click.echo(f"Tâche mise en file : {job.id} ({state}).")
 
 
 @referrals_cli.command("tick")
 @click.option("--file", "queued", is_flag=True,
-              help="Mettre le travail dans la file des tâches (une fois par heure) au lieu "
-                   "de le faire ici.")
+              help="Mettre le travail dans la file des tâches (une fois par période, comme "
+                   "le planificateur du processus de fond) au lieu de le faire ici.")
 def tick_command(queued: bool) -> None:
-    """Expire les orientations sans réponse et relance les lieux (à lancer chaque heure)."""
+    """Expire les orientations sans réponse et relance les lieux (le processus de fond le
+    fait chaque heure de lui-même)."""
     if queued:
-        _enqueue("referrals.tick", {"heure": clock.now().strftime("%Y-%m-%dT%H")})
+        _enqueue("referrals.tick")
         return
     report = run_tick(current_app)
     click.echo(f"{len(report.expired)} orientation(s) expirée(s), "
@@ -70,12 +81,12 @@ def tick_command(queued: bool) -> None:
               help="Âge en jours au-delà duquel effacer (défaut : "
                    "PASSERELLE_REFERRAL_ANONYMISE_DAYS).")
 @click.option("--file", "queued", is_flag=True,
-              help="Mettre le travail dans la file des tâches (une fois par jour).")
+              help="Mettre le travail dans la file des tâches (une fois par période).")
 def anonymise_command(days: int | None, queued: bool) -> None:
-    """Efface les données personnelles des orientations trop anciennes."""
+    """Efface les données personnelles des orientations trop anciennes (le processus de
+    fond le fait chaque jour de lui-même)."""
     if queued:
-        _enqueue("referrals.anonymise", {"jour": clock.now().date().isoformat(),
-                                         "jours": days})
+        _enqueue("referrals.anonymise", days)
         return
     count = run_anonymise(current_app, days)
     click.echo(f"{count} orientation(s) anonymisée(s).")

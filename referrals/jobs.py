@@ -1,7 +1,9 @@
 """The referrals' timed work as jobs of the queue (core/jobs.py): expiry and reminders
-(``referrals.tick``), anonymisation (``referrals.anonymise``). Each is idempotent; the job id
-is a digest of its parameters (the hour or the day), so asking twice in the same hour runs
-it once. ``flask --app app referrals tick --file`` (from cron) puts it in the queue."""
+(``referrals.tick``, every ``PASSERELLE_REFERRAL_TICK_EVERY_S``, an hour), anonymisation
+(``referrals.anonymise``, every ``PASSERELLE_REFERRAL_ANONYMISE_EVERY_S``, a day). The
+worker's scheduler enqueues them by itself (no cron); each is idempotent and its job id is
+a digest of its period, so however many workers (or ``referrals tick --file``) ask in the
+same period, it runs once."""
 
 from __future__ import annotations
 
@@ -29,3 +31,5 @@ def anonymise(params: dict[str, Any]) -> dict[str, int]:
 def init_app() -> None:
     jobs.register("referrals.tick", tick, "Orientations : expiration et rappels")
     jobs.register("referrals.anonymise", anonymise, "Orientations : anonymisation")
+    jobs.every("referrals.tick", "PASSERELLE_REFERRAL_TICK_EVERY_S")
+    jobs.every("referrals.anonymise", "PASSERELLE_REFERRAL_ANONYMISE_EVERY_S")

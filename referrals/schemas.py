@@ -6,12 +6,16 @@ from marshmallow import Schema, fields, validate
 
 from . import figures
 
+PROGRAMME_HELP = ("code du programme (ex. pass-numerique-gironde, celui du sélecteur de la "
+                  "carte) ou son identifiant numérique")
+
 
 class StatsQuerySchema(Schema):
     niveau = fields.String(load_default="departement",
                            validate=validate.OneOf(list(figures.LEVELS)),
                            metadata={"description": "commune, departement ou region"})
-    programme = fields.Integer(load_default=None, metadata={"description": "id du programme"})
+    programme = fields.String(load_default=None, validate=validate.Length(min=1, max=100),
+                              metadata={"description": PROGRAMME_HELP})
     depuis = fields.Date(load_default=None)
     jusqua = fields.Date(load_default=None)
 
@@ -41,4 +45,5 @@ class StatsSchema(Schema):
 class LayerQuerySchema(Schema):
     niveau = fields.String(load_default="departement",
                            validate=validate.OneOf(list(figures.LEVELS)))
-    programme = fields.Integer(load_default=None)
+    programme = fields.String(load_default=None, validate=validate.Length(min=1, max=100),
+                              metadata={"description": PROGRAMME_HELP})

@@ -82,6 +82,12 @@ def _programmes() -> list[Programme]:
     return list(db.session.scalars(select(Programme).order_by(Programme.name)))
 
 
+def _basemap() -> dict:
+    config = current_app.config
+    return {"url": config.get("PASSERELLE_BASEMAP_URL", ""),
+            "attribution": config.get("PASSERELLE_BASEMAP_ATTRIBUTION", "")}
+
+
 def _mail_after_commit(function, *args, **kwargs) -> None:
     if not function(*args, **kwargs):
         flash("Le courriel n'a pas pu être envoyé pour l'instant.", "erreur")
@@ -166,15 +172,20 @@ def group():
     upload = request.files.get("fichier")
     programme = db.session.get(Programme, _int("programme") or 0)
     try:
-        result = groups.assign(db.session, upload.read() if upload else b"",
-                               programme.code if programme else None, now())
+        group_plan = groups.plan(db.session, upload.read() if upload else b"",
+                                 programme.code if programme else None, now())
     except InvalidInput as exc:
         db.session.rollback()
         return render_template("referrals/group.html", result=None, form=request.form,
                                errors=exc.errors, message="Le fichier ne convient pas : "
                                "corrigez-le puis recommencez.", **context), 422
+    result = group_plan.result
+    people = [{"i": i, "key": a.key, "venue": a.venue_id,
+               "lat": group_plan.places[a.key][0], "lon": group_plan.places[a.key][1]}
+              for i, a in enumerate(result.assignments) if a.key in group_plan.places]
     return render_template("referrals/group.html", result=result, form=request.form,
-                           errors={}, **context)
+                           errors={}, venues=group_plan.venues, map_people=people,
+                           basemap=_basemap(), **context)
 
 
 @bp.post("/orienter/groupe/envoyer")

@@ -7,11 +7,16 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import email
+import email.policy
 import itertools
 import os
 import re
 import secrets
+import socket
+import threading
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -440,26 +445,47 @@ def stop(session, lieu, lon: float, lat: float, label: str, *, horaires=None, po
 
 # --------------------------------------------------------------------------- job worker
 
+# Settings of the session's worker: it sends e-mail to the session's SMTP server, and its
+# scheduler is off (its real clock would tick over the committed data of other tests); a
+# test changes them with ``@pytest.mark.worker_env(NAME="value", …)``.
+def _worker_env(smtp_server) -> dict[str, str]:
+    return {"PASSERELLE_SMTP_HOST": "127.0.0.1",
+            "PASSERELLE_SMTP_PORT": str(smtp_server.port), "PASSERELLE_SCHEDULER": "0"}
+
+
 @pytest.fixture(scope="session")
-def _worker_holder(app):
-    holder: dict = {"process": None}
+def _worker_holder(app, smtp_server):
+    holder: dict = {"process": None, "env": None}
     yield holder
     if holder["process"] is not None:
         holder["process"].stop()
 
 
-@pytest.fixture
-def job_worker(app, _worker_holder):
-    """A real RQ worker subprocess (``flask jobs worker``) on the test database and this
-    process's queue, shared by the session's tests. It sees committed data only."""
+def _running_worker(app, holder: dict, env: dict[str, str]):
+    """The holder's worker, started (again) when it is not running with ``env``."""
     from tests.core.job_worker import WorkerProcess
 
-    process = _worker_holder["process"]
-    if process is None or process.process.poll() is not None:
+    process = holder["process"]
+    if process is None or process.process.poll() is not None or holder["env"] != env:
         if process is not None:
-            process.stop()  # reaps the dead one and closes its output
-        _worker_holder["process"] = process = WorkerProcess(app).start()
+            process.stop()  # reaps the dead one (or the other settings') and its output
+        holder["process"] = process = WorkerProcess(app, env).start()
+        holder["env"] = env
     return process
+
+
+@pytest.fixture
+def job_worker(request, app, _worker_holder, smtp_server):
+    """A real RQ worker subprocess (``flask jobs worker``) on the test database and this
+    process's queue, shared by the session's tests (restarted when a test asks for other
+    settings). It sees committed data only."""
+    env = _worker_env(smtp_server)
+    marker = request.node.get_closest_marker("worker_env")
+    if marker is not None:
+        env.update({k: str(v) for k, v in marker.kwargs.items()})
+    yield _running_worker(app, _worker_holder, env)
+    if marker is not None:  # its settings (a scheduler, say) end with the test
+        _worker_holder["process"].stop()
 
 
 @pytest.fixture
@@ -467,3 +493,101 @@ def no_job_worker(_worker_holder):
     """No worker listens on this process's queue during the test."""
     if _worker_holder["process"] is not None:
         _worker_holder["process"].stop()
+
+
+# --------------------------------------------------------------------------- e-mail
+
+@dataclass
+class Inbox:
+    """The messages a real SMTP server (aiosmtpd on 127.0.0.1) received. Reading waits
+    until the queue's e-mail jobs of this process have ended (sent by the worker)."""
+
+    port: int = 0
+    app: object = None
+    start_worker: object = None  # makes sure a worker runs (the ``smtp`` fixture's)
+    messages: list = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_DATA(self, server, session, envelope):  # aiosmtpd handler
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self.lock:
+            self.messages.append((envelope.rcpt_tos, message))
+        return "250 OK"
+
+    def pending_mail_jobs(self) -> list[str]:
+        """E-mail jobs of this process not ended yet (queued, running, waiting a retry)."""
+        from rq.job import Job, JobStatus
+
+        from core import jobs
+
+        conn = jobs.connection(self.app)
+        namespace = self.app.config["PASSERELLE_JOBS_NAMESPACE"]
+        ids = [key.decode().removeprefix("rq:job:") for key in
+               conn.scan_iter(match=f"rq:job:{namespace}-mail_send-*", count=1000)]
+        ended = {JobStatus.FINISHED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.STOPPED}
+        return [job.id for job in Job.fetch_many(ids, connection=conn)
+                if job is not None and job.get_status(refresh=False) not in ended]
+
+    def settle(self) -> None:
+        from tests.core.job_worker import wait_for
+
+        if self.start_worker is not None:
+            self.start_worker()
+        wait_for(lambda: not self.pending_mail_jobs(), timeout=30,
+                 what="l'envoi des courriels en file par le processus de fond")
+
+    def clear(self) -> None:
+        with self.lock:
+            self.messages.clear()
+
+    def to(self, address: str) -> list:
+        self.settle()
+        with self.lock:
+            return [m for rcpt, m in self.messages if address in rcpt]
+
+    def last_link(self, address: str) -> str:
+        message = self.to(address)[-1]
+        text = message.get_body(("plain",)).get_content()
+        return re.search(r"https?://\S+", text).group(0)
+
+
+@pytest.fixture(scope="session")
+def smtp_server(app) -> Iterator[Inbox]:
+    """One real SMTP server on 127.0.0.1 for the session (the worker sends to it)."""
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as probe:  # a free port (the controller checks it can connect)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    inbox = Inbox(port=port, app=app)
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def smtp(request, app, smtp_server, _worker_holder) -> Iterator[Inbox]:
+    """The session's SMTP server, emptied for the test; the application (pages through
+    the worker, commands directly) sends through it. Reading it (``to``, ``last_link``)
+    starts the session's worker if none runs, then waits for the e-mail jobs."""
+    from core.mail import mailer_from_config
+
+    env = _worker_env(smtp_server)
+    marker = request.node.get_closest_marker("worker_env")
+    if marker is not None:
+        env.update({k: str(v) for k, v in marker.kwargs.items()})
+    smtp_server.start_worker = lambda: _running_worker(app, _worker_holder, env)
+    smtp_server.settle()  # a previous test's messages are not this one's
+    smtp_server.clear()
+    previous = app.extensions["mailer"]
+    app.extensions["mailer"] = mailer_from_config({
+        **app.config, "PASSERELLE_SMTP_HOST": "127.0.0.1",
+        "PASSERELLE_SMTP_PORT": smtp_server.port})
+    try:
+        yield smtp_server
+    finally:
+        app.extensions["mailer"] = previous
+        smtp_server.start_worker = None

@@ -335,7 +335,7 @@
     };
     this.status = byId("carte-statut");
     this.sequence = { territories: 0, venues: 0, sites: 0, details: 0, demand: 0 };
-    this.demandLevel = null;     // level of the referrals layer drawn
+    this.demandLevel = null;     // level and programme of the referrals layer drawn
     this.collection = null;      // the FeatureCollection of a one-request level
     this.run = null;             // the coverage run the figures come from
     this.grid = null;            // the tile grid of a tiled level
@@ -468,6 +468,7 @@
     c.uncovered.addEventListener("change", function () { self.drawUncovered(); });
     if (c.demand && this.urls.demand) {
       c.demand.addEventListener("change", function () { self.loadDemand(); });
+      c.programme.addEventListener("change", function () { self.loadDemand(); });
     }
     c.sites.addEventListener("change", function () {
       if (c.sites.checked) { self.siteLayer.addTo(self.map); }
@@ -1051,12 +1052,16 @@
       return;
     }
     var level = DEMAND_LEVEL[this.levelForZoom()] || "departement";
-    if (level === this.demandLevel) { return; }
+    // The programme of the map's selector (its code) filters the referrals too.
+    var programme = this.controls.programme.value;
+    var key = level + "|" + programme;
+    if (key === this.demandLevel) { return; }
     var ticket = ++this.sequence.demand;
-    this.demandLevel = level;
+    this.demandLevel = key;
     note.hidden = false;
     setText(note, "Orientations : chargement…");
-    fetchJson(this.urls.demand + query({ niveau: level })).then(function (collection) {
+    fetchJson(this.urls.demand + query({ niveau: level, programme: programme }))
+      .then(function (collection) {
       if (ticket !== self.sequence.demand) { return; }
       self.drawDemand(collection, level);
     }).catch(function () {

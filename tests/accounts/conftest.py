@@ -1,68 +1,17 @@
-"""Accounts test harness: a real SMTP server (aiosmtpd on 127.0.0.1) whose messages the
-tests read, people with roles, and a client that signs in through the
-real login form (CSRF token included)."""
+"""Accounts test harness: people with roles and a client that signs in through the real
+login form (CSRF token included). The real SMTP server (``smtp``) is in tests/conftest.py."""
 
 from __future__ import annotations
 
 import datetime as dt
-import email
-import email.policy
 import re
-import socket
-import threading
-from dataclasses import dataclass, field
-
-import pytest
 
 from accounts import services
 from accounts.credentials import hash_password
 from accounts.models import Person
-from core.mail import mailer_from_config
 
 PASSWORD = "une phrase de passe assez longue"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-@dataclass
-class Inbox:
-    messages: list = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    async def handle_DATA(self, server, session, envelope):  # aiosmtpd handler
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        with self.lock:
-            self.messages.append((envelope.rcpt_tos, message))
-        return "250 OK"
-
-    def to(self, address: str) -> list:
-        with self.lock:
-            return [m for rcpt, m in self.messages if address in rcpt]
-
-    def last_link(self, address: str) -> str:
-        message = self.to(address)[-1]
-        text = message.get_body(("plain",)).get_content()
-        return re.search(r"https?://\S+", text).group(0)
-
-
-@pytest.fixture
-def smtp(app):
-    """A real SMTP server on 127.0.0.1; the application sends through it during the test."""
-    from aiosmtpd.controller import Controller
-
-    inbox = Inbox()
-    with socket.socket() as probe:  # a free port (the controller checks it can connect)
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    previous = app.extensions["mailer"]
-    app.extensions["mailer"] = mailer_from_config({
-        **app.config, "PASSERELLE_SMTP_HOST": "127.0.0.1", "PASSERELLE_SMTP_PORT": port})
-    try:
-        yield inbox
-    finally:
-        app.extensions["mailer"] = previous
-        controller.stop()
 
 
 def advance(clock, **delta) -> None:

@@ -57,8 +57,9 @@ def _children(pid: int) -> list[int]:
 
 
 class WorkerProcess:
-    def __init__(self, app) -> None:
+    def __init__(self, app, env: dict[str, str] | None = None) -> None:
         self.app = app
+        self.env = dict(env or {})
         self.name = f"test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.process: subprocess.Popen | None = None
 
@@ -71,7 +72,7 @@ class WorkerProcess:
         env = dict(os.environ, DATABASE_URL=config["DATABASE_URL"],
                    PASSERELLE_JOBS_NAMESPACE=config["PASSERELLE_JOBS_NAMESPACE"],
                    PASSERELLE_REDIS_URL=config["PASSERELLE_REDIS_URL"],
-                   PASSERELLE_LOG_LEVEL="WARNING", PYTHONPATH=str(ROOT))
+                   PASSERELLE_LOG_LEVEL="WARNING", PYTHONPATH=str(ROOT), **self.env)
         # Its own session (process group): killing it kills the job's process too.
         # Its output goes to a file, not a pipe: a pipe nobody reads fills up and blocks
         # a long-lived worker, and an unread pipe left open is a resource leak.
@@ -102,6 +103,14 @@ class WorkerProcess:
         for pid in pids[1:]:
             wait_for(lambda pid=pid: not Path(f"/proc/{pid}").exists()
                      or "Z" in _state(pid), what=f"la fin du processus {pid}")
+
+    def printed(self) -> str:
+        """What the worker printed so far (it keeps running)."""
+        if self.output.closed:
+            return ""
+        # pread: the worker shares the file's offset, which must not move under it.
+        fd = self.output.fileno()
+        return os.pread(fd, os.fstat(fd).st_size, 0).decode("utf-8", "replace")
 
     def stop(self) -> str:
         """Stop the worker (if it still runs), reap it and return what it printed."""

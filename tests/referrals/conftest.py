@@ -13,7 +13,7 @@ import pytest
 from directory.models import TrainingSession
 from referrals import services
 from tests import conftest as cat
-from tests.accounts.conftest import make_person, smtp  # noqa: F401  (fixture)
+from tests.accounts.conftest import make_person
 
 STRUCTURE = "CCAS de Bordeaux"
 

@@ -194,6 +194,31 @@ def test_planner_layer_counts_per_thousand_and_capacity_refusals(app, db_session
     assert departement["properties"]["code"] == "33"
 
 
+def test_figures_and_planner_layer_filter_by_programme_code_or_id(app, db_session, world,
+                                                                    clock):
+    from tests import conftest as cat
+
+    other = cat.programme(db_session, "pass-autre-orient", "Pass Autre")
+    for n in range(6):
+        refer(db_session, world, clock.now(), first_name=f"D{n}", seance=False)
+    client = app.test_client()
+
+    def layer(query):
+        return client.get("/api/v1/stats/carte" + query)
+
+    by_code = layer(f"?niveau=commune&programme={world.programme.code}").get_json()
+    assert [f["properties"]["orientations"] for f in by_code["features"]] == [6]
+    assert layer(f"?niveau=commune&programme={world.programme.id}").get_json() == by_code
+    assert layer(f"?niveau=commune&programme={other.code}").get_json()["features"] == []
+    unknown = layer("?programme=pass-inconnu")
+    assert unknown.status_code == 422
+    assert unknown.get_json()["errors"]["programme"] == [
+        "Aucun programme ne porte le code « pass-inconnu »."]
+    rows = client.get(f"/api/v1/stats?programme={world.programme.code}").get_json()["lignes"]
+    assert [(r["programme_id"], r["envoyees"]) for r in rows] == [(world.programme.id, 6)]
+    assert client.get(f"/api/v1/stats?programme={other.code}").get_json()["lignes"] == []
+
+
 def test_group_upload_assign_adjust_and_send(app, db_session, world, clock, smtp):
     client = app.test_client()
     sign_in(client, "conseillere@ccas.fr")
@@ -210,7 +235,9 @@ def test_group_upload_assign_adjust_and_send(app, db_session, world, clock, smtp
     html = page.get_data(as_text=True)
     assert page.status_code == 200, html[:600]
     assert "3 personne(s) placée(s)" in html and "Médiathèque Pey-Berland" in html
-    fields = dict(re.findall(r'name="(p-\d+-(?:id|lieu))" value="([^"]*)"', html))
+    fields = dict(re.findall(r'name="(p-\d+-id)" value="([^"]*)"', html))
+    fields.update(re.findall(r'name="(p-\d+-lieu)" data-assigned="(\d+)"', html))
+    assert len(fields) == 6
     data = {"csrf_token": token, "n": "3", "programme": str(world.programme.id),
             "cheques": "1", "consentement": "oui", **fields,
             "p-0-garder": "oui", "p-1-garder": "oui"}  # P-3 left out
@@ -264,3 +291,20 @@ def test_venue_proposes_another_session_and_a_full_session_is_refused(app, db_se
     answered = browser.get(link)  # answered from elsewhere: the link shows nothing more
     assert answered.status_code == 410
     assert "déjà reçu une réponse (elle est refusée)" in unescape(answered.get_data(as_text=True))
+
+
+def test_group_person_moved_to_another_venue_is_referred_there_without_the_old_session(
+        app, db_session, world, clock):
+    from accounts.journal import Actor
+    from referrals import groups
+    from tests import conftest as cat
+
+    other = cat.venue(db_session, -0.55, 44.86, nom="Espace du nord", code_insee="33063")
+    rows = [{"id": "M-1", "lieu": other.id, "seance": world.seance.id, "garder": True},
+            {"id": "M-2", "lieu": world.venue.id, "seance": world.seance.id, "garder": True}]
+    moved, stayed = groups.send(
+        db_session, rows, prescriber_id=world.prescriber.id, structure=STRUCTURE,
+        programme_id=None, cheques="0", consent=True, now=clock.now(),
+        actor=Actor("web", world.prescriber.id, "prescriber"))
+    assert (moved.lieu_id, moved.seance_id) == (other.id, None)
+    assert (stayed.lieu_id, stayed.seance_id) == (world.venue.id, world.seance.id)

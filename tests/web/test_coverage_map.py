@@ -472,6 +472,16 @@ def test_referrals_layer(page, world, referrals):
     expect(disc).to_have_count(1)
     assert parse_qs(urlsplit(demand_requests[-1]).query) == {"niveau": ["region"]}
 
+    # The map's programme selector filters the referrals too (by the programme's code).
+    asked = len(demand_requests)
+    page.select_option("#carte-programme", PROGRAMME)
+    expect(disc).to_have_count(1)
+    assert [parse_qs(urlsplit(url).query) for url in demand_requests[asked:]] == [
+        {"niveau": ["region"], "programme": [PROGRAMME]}]
+    page.select_option("#carte-programme", "")
+    expect(disc).to_have_count(1)
+    assert parse_qs(urlsplit(demand_requests[-1]).query) == {"niveau": ["region"]}
+
     assert serious_violations(page) == []
     page.uncheck("#carte-couche-orientations")
     expect(disc).to_have_count(0)

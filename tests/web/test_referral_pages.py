@@ -16,7 +16,7 @@ from accounts.models import Person
 from directory.models import TrainingSession, Venue
 from extensions import db
 from tests import conftest as cat
-from tests.accounts.conftest import make_person, smtp  # noqa: F401  (fixture)
+from tests.accounts.conftest import make_person
 from tests.conftest import TEST_NOW
 from tests.web.conftest import serious_violations
 from tests.web.test_accounts_pages import _sign_in
