@@ -323,9 +323,17 @@ def _address_place(session: Session, address: str) -> Place:
 
 # --------------------------------------------------------------------------- the programme
 
-def load_programme(session: Session, code: str) -> ProgrammeRef:
+# The match's transaction settings (see :func:`match`), as a select list.
+_MATCH_SETTINGS = ("set_config('jit', 'off', true) AS jit, "
+                   "set_config('max_parallel_workers_per_gather', '0', true) AS parallel")
+
+
+def load_programme(session: Session, code: str, *, settings: bool = False) -> ProgrammeRef:
+    """The programme ``code``; ``settings``: also apply the match's transaction settings in
+    the same round trip."""
     row = session.execute(_text(
-        "SELECT id, code, name, valid_from, valid_to, allowed_services, perimeter_codes, "
+        "SELECT " + (_MATCH_SETTINGS + ", " if settings else "")
+        + "id, code, name, valid_from, valid_to, allowed_services, perimeter_codes, "
         "levels, eligible_publics FROM programme WHERE code = :code"),
         {"code": code}).one_or_none()
     if row is None:
@@ -642,7 +650,12 @@ def _candidate_query(f: Filters) -> Select:
                       .label("near_rows"))
                .where(branch.c.rows_seen >= m).cte("scanned"))
 
-    n = near.alias("l")
+    # The hard constraints are read nearest first and stop at the ``:n``-th row that passes
+    # them: ``near`` in the output's order (a sort of ``:m`` small rows), its OFFSET 0 keeps
+    # the conditions above the sort (not pushed under it, where every scanned row would be
+    # checked), and the same ORDER BY above uses that order without sorting again.
+    n = (select(near).order_by(near.c.knn, near.c.id, near.c.stop_id)
+         .offset(literal_column("0")).subquery("l"))
     st = _STOP.alias("st")
     own_place = and_(
         n.c.stop_id.is_(None),
@@ -1052,13 +1065,16 @@ def match(q: Question, *, now: datetime, limit: int = 10, session: Session) -> M
     # compiling it takes ~60 ms, ten times its run time: no JIT for this transaction. No
     # parallel workers either: starting them costs more than the few thousand rows a large
     # scan reads, and on a loaded machine (every web worker busy) they wait for a core.
-    session.execute(_text("SELECT set_config('jit', 'off', true), "
-                          "set_config('max_parallel_workers_per_gather', '0', true)"))
+    # With a programme, they are set by the programme's query (one round trip less).
     place = resolve_place(session, q.where)
     on_date = q.availability.on_date or now.astimezone(PARIS).date()
     reach = q.reach_m() or DEFAULT_REACH_M
     steps = [s for s in STEPS_M if s < reach] + [reach]
-    programme = load_programme(session, q.programme) if q.programme else None
+    if q.programme:
+        programme = load_programme(session, q.programme, settings=True)
+    else:
+        session.execute(_text("SELECT " + _MATCH_SETTINGS))
+        programme = None
 
     perimeter = perimeter_at(session, place, programme, on_date) if programme else None
 
