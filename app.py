@@ -30,6 +30,7 @@ def create_app(config: Mapping[str, Any] | None = None, *,
         templating,
     )
     from core.config import instance_secret_key, load_config
+    from core.database import cache_long_statements
     from extensions import db, migrate
 
     settings = load_config(overrides=config)
@@ -47,6 +48,7 @@ def create_app(config: Mapping[str, Any] | None = None, *,
     limits.init_app(app)
 
     db.init_app(app)
+    cache_long_statements()
     migrate.init_app(app, db, directory=str(app.root_path + "/migrations"),
                      compare_type=True)
     openapi.init_app(app)

@@ -17,6 +17,21 @@ log = logging.getLogger(__name__)
 
 # unaccent and pg_trgm serve accent-insensitive and fuzzy name search.
 EXTENSIONS = ("postgis", "unaccent", "pg_trgm")
+# psycopg rewrites each statement's ``%(name)s`` placeholders into ``$n`` and caches the result
+# only for statements up to 4 kB; the matcher's candidate query (5-7 kB, built once per shape
+# of question) was parsed again on every request: ~0.5 ms of Python each (profile of
+# bench/match.py). Our statements are a fixed set (bound parameters, no values in the text).
+CACHED_STATEMENT_LENGTH = 32 * 1024
+
+
+def cache_long_statements() -> None:
+    """Let psycopg cache the placeholder conversion of statements up to
+    :data:`CACHED_STATEMENT_LENGTH` (its own limit is a module setting, read on each call)."""
+    from psycopg import _queries
+
+    if getattr(_queries, "MAX_CACHED_STATEMENT_LENGTH", CACHED_STATEMENT_LENGTH) \
+            < CACHED_STATEMENT_LENGTH:
+        _queries.MAX_CACHED_STATEMENT_LENGTH = CACHED_STATEMENT_LENGTH
 
 
 def conninfo(url: str, dbname: str | None = None) -> dict:
