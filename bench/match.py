@@ -140,6 +140,20 @@ SELECT l.id, ST_Distance(l.geog, CAST(:g AS geography)) AS d
  LIMIT 10"""
 
 
+def backend_cpu(session) -> tuple[int, float] | None:
+    """(pid, CPU seconds so far) of the session's PostgreSQL backend, when the server runs on
+    this machine (Linux ``/proc``); None otherwise."""
+    from sqlalchemy import text
+
+    pid = session.execute(text("SELECT pg_backend_pid()")).scalar()
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return pid, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def time_match(app, questions, baseline_questions: int | None = None, profile: bool = False
                ) -> tuple[list[float], list[float], dict]:
     from sqlalchemy import text
@@ -158,6 +172,11 @@ def time_match(app, questions, baseline_questions: int | None = None, profile: b
         for q in parsed[:20]:  # warm-up: connection pool, parser caches, plan cache
             match(q, now=NOW, limit=10, session=session)
         session.rollback()
+        # CPU per question (Python, and the PostgreSQL backend, the same connection for the
+        # whole loop): unlike the times, barely changed by other work sharing the machine.
+        backend_before = backend_cpu(session)
+        session.rollback()
+        python_before = time.process_time()
         profiler = None
         if profile:
             import cProfile
@@ -174,6 +193,11 @@ def time_match(app, questions, baseline_questions: int | None = None, profile: b
             stats["results"] += len(result.results)
             stats["empty"] += not result.results
             stats["widened"] += result.search_message is not None
+        stats["python_cpu_ms"] = (time.process_time() - python_before) * 1000 / len(parsed)
+        backend_after = backend_cpu(session)
+        session.rollback()
+        if backend_before and backend_after and backend_after[0] == backend_before[0]:
+            stats["backend_cpu_ms"] = (backend_after[1] - backend_before[1]) * 1000 / len(parsed)
         if profiler is not None:
             import pstats
 
@@ -281,6 +305,12 @@ def report(label: str, match_ms, base_ms, stats) -> dict:
     print(f"  match      p50 {figures['match_p50']:7.2f} ms   p95 {figures['match_p95']:7.2f} ms"
           f"   ({n} questions, {stats['results'] / n:.1f} lieux en moyenne, "
           f"{stats['empty']} sans résultat, {stats['widened']} rayons élargis)")
+    if "backend_cpu_ms" in stats:
+        cpu = stats["python_cpu_ms"] + stats["backend_cpu_ms"]
+        figures["cpu_ms"] = cpu
+        print(f"  CPU par question : Python {stats['python_cpu_ms']:.2f} ms + PostgreSQL "
+              f"{stats['backend_cpu_ms']:.2f} ms = {cpu:.2f} ms (plafond en processus sur "
+              f"{os.cpu_count()} cœurs : {os.cpu_count() * 1000 / cpu:.0f} questions/s)")
     print(f"  référence  p50 {figures['base_p50']:7.2f} ms   p95 {figures['base_p95']:7.2f} ms"
           f"   (ST_DWithin 50 km + ORDER BY ST_Distance, {len(base_ms)} questions)")
     for ms, found, radius, hints, q in sorted(stats["slowest"], key=lambda x: -x[0])[:3]:
