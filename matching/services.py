@@ -73,12 +73,16 @@ from directory.vocabulary import OFFER_FORMATS, TOPIC_BY_CODE
 
 from . import ranking
 from .availability import (
+    DEFAULT_DURATION_MINUTES,
     HORIZON_DAYS,
     SessionInfo,
     Slot,
     first_opening,
     first_session,
+    fits_week_sql,
     free_intervals,
+    needed_minutes,
+    needed_minutes_sql,
     weekly_ranges,
 )
 from .question import DETOUR_FACTOR, TRAVEL_MODES, Availability, Question, Where
@@ -513,20 +517,28 @@ def open_now_condition(week, tz) -> ColumnElement[bool]:
 
 def availability_condition(f: Filters, week, tz, venue_id,
                            per_row: bool = False) -> ColumnElement[bool]:
-    """Superset pre-filter: unknown hours, an overlapping weekly opening, an offer's weekly
-    schedule, or a session with free seats in the horizon (``per_row``: see
-    :func:`venue_conditions`)."""
+    """Superset pre-filter: unknown hours, a weekly opening that overlaps the availability
+    for long enough (``matching.availability.fits_week_sql``: the shortest of the venue's
+    on-site offers of the requested services, an hour when unknown), an offer's weekly
+    schedule that does for that offer, or a session with free seats in the horizon
+    (``per_row``: see :func:`venue_conditions`)."""
     if f.now is not None:
         return open_now_condition(week, tz)
     if f.weekly is None:
         return true()
     o = _OFFRE.alias("o")
     by_service = _asked_offer(f, o)
+    od = _OFFRE.alias("od")
+    minutes = needed_minutes_sql(
+        [od.c.lieu_id == venue_id, od.c.active, od.c.format != "remote", *_asked_offer(f, od)],
+        od)
     se = _SEANCE.alias("se")
     return or_(
-        week.is_(None), week.overlaps(_WEEK),
+        fits_week_sql(week, _WEEK, minutes),
         exists(_probe(select(literal_column("1")).where(
-            o.c.lieu_id == venue_id, o.c.active, o.c.opening_week.overlaps(_WEEK),
+            o.c.lieu_id == venue_id, o.c.active, o.c.opening_week.is_not(None),
+            fits_week_sql(o.c.opening_week, _WEEK,
+                          func.coalesce(o.c.duration_minutes, DEFAULT_DURATION_MINUTES)),
             *by_service).correlate_except(o), per_row)),
         exists(_probe(select(literal_column("1")).select_from(
             o.join(se, se.c.offre_id == o.c.id)).where(
@@ -837,8 +849,21 @@ def _free(availability: Availability, now: datetime, tz: str) -> tuple:
 
 @functools.lru_cache(maxsize=8192)
 def _opening(osm: str, tz: str, free: tuple, now: datetime, is_now: bool,
-             departement: str | None = None) -> Slot | None:
-    return first_opening(hours_of(osm, tz, departement), list(free), now, is_now=is_now)
+             departement: str | None = None,
+             minutes: int = DEFAULT_DURATION_MINUTES) -> Slot | None:
+    return first_opening(hours_of(osm, tz, departement), list(free), now, is_now=is_now,
+                         minutes=minutes)
+
+
+def venue_minutes(offers, services: tuple[str, ...], topics: tuple[str, ...] = ()) -> int:
+    """Minutes a person needs at the venue's opening (``matching.availability.needed_minutes``
+    over its active on-site ``offers``, of one of ``services`` and on one of ``topics`` when
+    some are asked for: :func:`_asked_offer`), as :func:`availability_condition` computes them
+    in SQL."""
+    return needed_minutes(o["duration_minutes"] for o in offers or ()
+                          if o["format"] != "remote"
+                          and (not services or o["service"] in services)
+                          and (not topics or rules.offer_on_topic(o, topics)))
 
 
 def _build_candidate(row, sessions: dict[int, list], q: Question,
@@ -860,7 +885,8 @@ def _build_candidate(row, sessions: dict[int, list], q: Question,
     for o in offer_rows:
         next_session = None
         if with_slot and not q.availability.now and _usable(o):
-            infos = [SessionInfo(o["id"], s.starts_at, s.ends_at, s.free)
+            infos = [SessionInfo(o["id"], s.starts_at, s.ends_at, s.free,
+                                 o["duration_minutes"])
                      for s in sessions.get(o["id"], ())
                      if row.stop_id is None or s.stop_id in (None, row.stop_id)]
             next_session = first_session(infos, list(free), now)
@@ -876,7 +902,9 @@ def _build_candidate(row, sessions: dict[int, list], q: Question,
     if with_slot:
         options = list(session_slots)
         if hours is not None:
-            opening = _opening(osm, row.timezone, free, now, q.availability.now, departement)
+            services_asked, topics_asked, _ = asked_within_programme(q, programme)
+            opening = _opening(osm, row.timezone, free, now, q.availability.now, departement,
+                               venue_minutes(row.offers, services_asked, topics_asked))
             if opening is not None:
                 options.append(opening)
         if options:
