@@ -8,9 +8,11 @@ with ``4 k`` candidates (up to ``MAX_CANDIDATES``) and the whole cohort solved a
 the reasons and figures.
 
 Assumptions (returned with every answer): a venue's ``weekly_capacity`` counts the people it
-can take in the period (× ``weeks``), sessions included; an unknown capacity is taken as
-``default_capacity`` per week (``None`` = no limit); nothing is booked: seats and capacities
-are read, not written.
+can take in the period (× ``weeks``), sessions included, and is shared over its openings in
+proportion to their length (each dated opening takes at most its share, rounded up); an
+unknown capacity is taken as ``default_capacity`` per week (``None`` = no limit); a person is
+sent to an opening or a session only where they are free for the offer's duration; nothing is
+booked: seats and capacities are read, not written.
 """
 
 from __future__ import annotations
@@ -40,7 +42,9 @@ from .candidates import (
     fetch_candidates,
     load_details,
     options_for,
+    person_minutes,
     resolve_places,
+    window_capacity,
 )
 from .solver import MAX_PEOPLE, Option, Problem, solve
 
@@ -248,8 +252,8 @@ def assign_cohort(needs: Sequence[PersonNeed], *, now: datetime,
     t_prepare = clock.perf_counter()
 
     det = Details()
-    avail = OpeningCache(now)
     horizon = _horizon(now, prepared)
+    avail = OpeningCache(now, horizon)
     todo = prepared
     rounds = 0
     t_candidates = 0.0
@@ -274,7 +278,8 @@ def assign_cohort(needs: Sequence[PersonNeed], *, now: datetime,
             weekly = row.weekly_capacity if row.weekly_capacity is not None else default_capacity
             capacity[v] = None if weekly is None else weekly * weeks
         seats = {s.id: s.free for lst in det.sessions.values() for s in lst}
-        problem = Problem([p.options for p in prepared], capacity, seats)
+        windows = _window_capacities(det, avail, default_capacity)
+        problem = Problem([p.options for p in prepared], capacity, seats, windows)
         choice = solve(problem)
         t2 = clock.perf_counter()
         t_solve += t2 - t1
@@ -291,7 +296,7 @@ def assign_cohort(needs: Sequence[PersonNeed], *, now: datetime,
         q = p.need.question
         programme_name = p.programme.name if p.programme else None
         if c is not None:
-            by_index[p.index] = _assignment(p, c, det, now)
+            by_index[p.index] = _assignment(p, c, det, avail)
             loads[c.venue_id] = loads.get(c.venue_id, 0) + 1
             continue
         if p.options:
@@ -341,8 +346,12 @@ def assign_cohort(needs: Sequence[PersonNeed], *, now: datetime,
                 else f"{default_capacity} personne(s) par semaine")
     assumptions = {
         "capacity": f"La capacité hebdomadaire d'un lieu (weekly_capacity) compte les personnes "
-                    f"qu'il peut recevoir sur {weeks} semaine(s), séances comprises ; "
+                    f"qu'il peut recevoir sur {weeks} semaine(s), séances comprises ; elle est "
+                    "répartie entre ses ouvertures de la semaine selon leur durée (arrondi au "
+                    "supérieur) : une ouverture datée ne reçoit pas plus que sa part ; "
                     "rien n'est réservé (places et capacités lues, non modifiées).",
+        "duration": "Une ouverture ou une séance ne convient que si la personne est libre "
+                    "pendant toute la durée de l'offre (1 h quand elle n'est pas indiquée).",
         "unknown_capacity": f"Capacité inconnue : {cap_text}.",
         "default_capacity": default_capacity,
         "weeks": weeks,
@@ -367,7 +376,27 @@ def assign_cohort(needs: Sequence[PersonNeed], *, now: datetime,
                         problem, choice)
 
 
-def _assignment(p: Prepared, c: Option, det: Details, now: datetime) -> Assignment:
+def _window_capacities(det: Details, avail: OpeningCache, default_capacity: int | None
+                       ) -> dict[Any, int | None]:
+    """People per opening window (``candidates.window_capacity``)."""
+    from ..services import holiday_departement, hours_of
+
+    found: dict[Any, int | None] = {}
+    for key, w in avail.window_by_key.items():
+        venue = det.venues[key[0]]
+        stop = det.stops.get(key[1]) if key[1] is not None else None
+        osm = stop.horaires_osm if stop is not None else venue.horaires_osm
+        weekly = venue.weekly_capacity if venue.weekly_capacity is not None \
+            else default_capacity
+        hours = hours_of(osm, venue.timezone, holiday_departement(venue.code_insee))
+        found[key] = window_capacity(weekly, hours, w.start, w.end)
+    return found
+
+
+def _assignment(p: Prepared, c: Option, det: Details, avail: OpeningCache) -> Assignment:
+    from ..services import holiday_departement
+
+    now = avail.now
     venue = det.venues[c.venue_id]
     stop = det.stops.get(c.stop_id) if c.stop_id is not None else None
     ref = None
@@ -384,10 +413,15 @@ def _assignment(p: Prepared, c: Option, det: Details, now: datetime) -> Assignme
         note = text_
     elif c.kind == "unknown_hours":
         note = "horaires inconnus : appelez avant de vous déplacer"
-    elif c.text:
-        note = c.text
     else:
-        note = "aux heures d'ouverture"
+        note = None
+        if c.window is not None:
+            w = avail.window_by_key[c.window]
+            osm = stop.horaires_osm if stop is not None else venue.horaires_osm
+            note = avail.usable_text(osm, venue.timezone, holiday_departement(venue.code_insee),
+                                     p.need.question.availability,
+                                     person_minutes(p, c.venue_id, det), w.start, w.end)
+        note = note or c.text or "aux heures d'ouverture"
     in_polygon = bool(p.place.is_polygon)
     note = f"{distance_fr(c.distance_m, in_commune=in_polygon)} ; {note}"
     return Assignment(

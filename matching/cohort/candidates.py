@@ -7,25 +7,37 @@ sharing those constraints, into a temporary table with a GiST index; then the ``
 of each distinct place within the person's reach (KNN, exact ellipsoidal distance, 0 inside a
 commune or postal-code polygon), all places in one ``LATERAL`` query; then the exact
 availability per person (opening hours through the OSM parser, sessions with free seats), as
-``matching.services`` does for one person. Running the engine's one-place query 2,000 times
+``matching.services`` does for one person: an opening or a session fits only if the person is
+free there for the offer's duration (``matching.availability``). A person is offered a venue's
+opening *windows* (its dated openings in the horizon) that fit their time, each with the
+venue's capacity per opening (:func:`window_capacity`), so that nobody is sent to a window
+already full. Running the engine's one-place query 2,000 times
 would take about 15 ms each: the shared table makes a cohort of 2,000 a matter of seconds.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import column, insert, table, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from directory import hours as oh
 from directory import rules
 
-from ..availability import first_opening, free_intervals
+from ..availability import (
+    SessionInfo,
+    first_opening,
+    free_intervals,
+    session_minutes,
+    usable_part,
+)
 from ..question import Availability, Question
 from ..services import (
     Place,
@@ -34,6 +46,7 @@ from ..services import (
     holiday_departement,
     hours_of,
     nearest_per_venue,
+    venue_minutes,
 )
 from .solver import Option
 
@@ -200,8 +213,8 @@ def load_details(session: Session, det: Details, people: list[Prepared],
                 det.covered[(r.lieu_id, r.programme_id)] = tuple(r.services or ())
         new_offers: list[int] = []
         for r in session.execute(text(
-                "SELECT id, lieu_id, title, service, topics, level, publics, active FROM offre "
-                "WHERE lieu_id = ANY(:ids) "
+                "SELECT id, lieu_id, title, service, topics, level, publics, active, format, "
+                "duration_minutes FROM offre WHERE lieu_id = ANY(:ids) "
                 "AND active AND format <> 'remote' ORDER BY lieu_id, id"), {"ids": venue_ids}):
             det.offers.setdefault(r.lieu_id, []).append(r)
             det.offer_by_id[r.id] = r
@@ -221,14 +234,40 @@ def load_details(session: Session, det: Details, people: list[Prepared],
             det.stops[r.id] = r
 
 
-class OpeningCache:
-    """Per-run caches of the free intervals and of the opening-hours checks."""
+def window_capacity(weekly: int | None, hours: oh.Hours, start: datetime,
+                    end: datetime) -> int | None:
+    """People one opening ``[start, end)`` can take: the venue's capacity per week shared
+    over its weekly opening in proportion to the opening's length (rounded up; the venue's
+    own capacity for the period still holds). None = no limit."""
+    if weekly is None:
+        return None
+    open_minutes = sum(b - a for a, b in oh.weekly_intervals(hours))
+    minutes = (end - start).total_seconds() / 60
+    if open_minutes <= 0 or minutes >= open_minutes:
+        return weekly
+    return math.ceil(weekly * minutes / open_minutes)
 
-    def __init__(self, now: datetime):
+
+@dataclass(frozen=True)
+class Window:
+    """A dated opening of a venue (or stop) in the horizon: ``key`` names it in the flow."""
+
+    key: tuple[int, int | None, datetime]  # (venue, stop, start)
+    start: datetime
+    end: datetime
+
+
+class OpeningCache:
+    """Per-run caches of the free intervals, of the openings and of the ways a person can be
+    received at a venue."""
+
+    def __init__(self, now: datetime, horizon: tuple[datetime, datetime] | None = None):
         self.now = now
+        self.horizon = horizon or (now, now + timedelta(days=15))
         self._free: dict[tuple, list] = {}
-        self._opening: dict[tuple, str | bool | None] = {}
-        self.ways: dict[tuple, tuple[str | None, str | None, tuple[int, ...]]] = {}
+        self._openings: dict[tuple, list[tuple[datetime, datetime]]] = {}
+        self.ways: dict[tuple, tuple[str | None, tuple, tuple[int, ...]]] = {}
+        self.window_by_key: dict[tuple, Window] = {}
         self.sessions: dict[tuple, list[tuple[datetime, int]]] = {}
 
     def free(self, av: Availability, tz: str) -> list[tuple[datetime, datetime]]:
@@ -237,55 +276,92 @@ class OpeningCache:
             self._free[key] = free_intervals(av, self.now, tz)
         return self._free[key]
 
-    def open_during(self, osm: str, tz: str, av: Availability,
-                    departement: str | None = None) -> str | bool | None:
-        """The first opening inside the availability in words ("ouvert lundi de 10 h à
-        11 h"), True when no availability is given, False when closed then; None when the
-        hours are unknown."""
-        key = (osm, tz, av, departement)
-        if key not in self._opening:
+    def openings(self, osm: str, tz: str, departement: str | None
+                 ) -> list[tuple[datetime, datetime]]:
+        """The openings (whole, not clipped to the horizon's start) that end in the horizon."""
+        key = (osm, tz, departement)
+        if key not in self._openings:
             hours = hours_of(osm, tz, departement)
-            if hours is None:
-                found: str | bool | None = None
-            elif not av.given:
-                found = True
-            else:
-                slot = first_opening(hours, self.free(av, tz), self.now)
-                found = slot.text if slot is not None else False
-            self._opening[key] = found
-        return self._opening[key]
+            h0, h1 = self.horizon
+            self._openings[key] = [] if hours is None else [
+                (s, e) for s, e in oh.open_intervals(hours, h0 - timedelta(days=1), h1)
+                if e > h0]
+        return self._openings[key]
+
+    def windows(self, osm: str, tz: str, departement: str | None, av: Availability,
+                minutes: int) -> list[tuple[datetime, datetime]] | None:
+        """The openings a person free at ``av`` can use for ``minutes`` (for "now": the
+        opening in progress); None when the hours are unknown."""
+        hours = hours_of(osm, tz, departement)
+        if hours is None:
+            return None
+        if av.now:
+            now = self.free(av, tz)[0][0]
+            return [(s, e) for s, e in self.openings(osm, tz, departement) if s <= now < e]
+        free = self.free(av, tz)
+        return [(s, e) for s, e in self.openings(osm, tz, departement)
+                if usable_part(s, e, free, minutes) is not None]
+
+    def usable_text(self, osm: str, tz: str, departement: str | None, av: Availability,
+                    minutes: int, start: datetime, end: datetime) -> str | None:
+        """The part of the opening ``[start, end)`` the person can use, in words ("ouvert
+        mardi de 18 h à 19 h")."""
+        hours = hours_of(osm, tz, departement)
+        if hours is None:
+            return None
+        free = self.free(av, tz)
+        if not av.now:
+            free = [(max(ws, start), min(we, end)) for ws, we in free if ws < end and we > start]
+        slot = first_opening(hours, free, self.now, is_now=av.now, minutes=minutes)
+        return slot.text if slot is not None else None
+
+
+def _place_hours(row, det: Details) -> tuple[str | None, str, str | None]:
+    venue = det.venues[row.lieu_id]
+    stop = det.stops.get(row.stop_id) if row.stop_id is not None else None
+    osm = stop.horaires_osm if stop is not None else venue.horaires_osm
+    return osm, venue.timezone, holiday_departement(venue.code_insee)
+
+
+def person_minutes(p: Prepared, venue_id: int, det: Details) -> int:
+    """Minutes the person needs at the venue's opening (``matching.services.venue_minutes``)."""
+    return venue_minutes([o._mapping for o in det.offers.get(venue_id, ())], p.services,
+                         p.topics)
 
 
 def _venue_ways(p: Prepared, row, det: Details, avail: OpeningCache
-                ) -> tuple[str | None, str | None, tuple[int, ...]]:
+                ) -> tuple[str | None, tuple, tuple[int, ...]]:
     """How a person can be received at a candidate venue (or stop): at an opening ("opening",
-    "unknown_hours" or None when closed at their times) and the dated sessions with free seats
-    that fit their availability, for an offer of a requested service the pass covers."""
+    "unknown_hours" or None when no opening fits their time) with the opening windows they can
+    use, and the dated sessions with free seats that fit their availability, for an offer of a
+    requested service the pass covers."""
     av = p.need.question.availability
     key = (row.lieu_id, row.stop_id, p.programme.id if p.programme else None, p.services,
            p.topics, av)
     cached = avail.ways.get(key)
     if cached is not None:
         return cached
-    venue = det.venues[row.lieu_id]
-    stop = det.stops.get(row.stop_id) if row.stop_id is not None else None
-    osm = stop.horaires_osm if stop is not None else venue.horaires_osm
-    tz = venue.timezone
-    opening = (avail.open_during(osm, tz, av, holiday_departement(venue.code_insee))
-               if osm else None)
-    kind = "unknown_hours" if opening is None else ("opening" if opening else None)
-    opening_text = opening if isinstance(opening, str) else None
+    osm, tz, departement = _place_hours(row, det)
+    minutes = person_minutes(p, row.lieu_id, det)
+    spans = avail.windows(osm, tz, departement, av, minutes) if osm else None
+    kind = "unknown_hours" if spans is None else ("opening" if spans else None)
+    windows = tuple(Window((row.lieu_id, row.stop_id, s), s, e) for s, e in spans or ())
+    for w in windows:
+        avail.window_by_key.setdefault(w.key, w)
     free = avail.free(av, tz)
     fitting = []
-    for start, sid in _venue_sessions(p, row, det, avail):  # earliest first
-        if len(fitting) >= SESSIONS_PER_VENUE:
-            break
-        for ws, we in free:
-            if ws <= start < we:
-                fitting.append((start, sid))
+    if not av.now:
+        for start, sid in _venue_sessions(p, row, det, avail):  # earliest first
+            if len(fitting) >= SESSIONS_PER_VENUE:
                 break
-    fitting.sort()
-    result = (kind, opening_text, tuple(sid for _, sid in fitting[:SESSIONS_PER_VENUE]))
+            s = det.session_by_id[sid]
+            info = SessionInfo(s.offre_id, s.starts_at, s.ends_at, s.free,
+                               det.offer_by_id[s.offre_id].duration_minutes)
+            zone = free[0][0].tzinfo if free else None
+            if free and usable_part(s.starts_at.astimezone(zone), s.ends_at.astimezone(zone),
+                                    free, session_minutes(info)) is not None:
+                fitting.append((start, sid))
+    result = (kind, windows, tuple(sid for _, sid in fitting))
     avail.ways[key] = result
     return result
 
@@ -322,10 +398,10 @@ def _venue_sessions(p: Prepared, row, det: Details, avail: OpeningCache
 def options_for(p: Prepared, det: Details, avail: OpeningCache) -> list[Option]:
     options: list[Option] = []
     for rank, row in enumerate(p.rows, start=1):
-        kind, opening_text, sessions = _venue_ways(p, row, det, avail)
+        kind, windows, sessions = _venue_ways(p, row, det, avail)
         if kind is not None:
             options.append(Option(row.lieu_id, row.distance_m, kind, stop_id=row.stop_id,
-                                  rank=rank, text=opening_text))
+                                  rank=rank, windows=tuple(w.key for w in windows)))
         for sid in sessions:
             options.append(Option(row.lieu_id, row.distance_m, "session", session_id=sid,
                                   stop_id=row.stop_id, rank=rank))

@@ -14,6 +14,7 @@ import pytest
 from pyproj import Geod
 from scipy.optimize import linear_sum_assignment
 
+from matching.cohort import solver
 from matching.cohort.assignment import PersonNeed, assign_cohort
 from matching.schemas import parse_question
 from tests import conftest as cat
@@ -347,3 +348,56 @@ def test_places_resolved_in_bulk_equal_the_engines(db_session, geography):
     assert set(found) == set(wheres[:-3])
     for where, place in found.items():
         assert place == resolve_place(db_session, where)
+
+
+def test_a_window_never_takes_more_than_its_share_of_the_week(db_session):
+    """Four people free on the same Tuesday afternoon; the nearest venue takes 4 people a week
+    over two openings of two hours: 2 in that Tuesday's opening, the others go farther."""
+    prog = cat.programme(db_session)
+    near = cat.venue(db_session, *at(0.5), nom="Près", horaires="Tu,Th 14:00-16:00",
+                     services=[DEMARCHES], weekly_capacity=4)
+    far = cat.venue(db_session, *at(5), nom="Loin", horaires="Tu 14:00-18:00",
+                    services=[DEMARCHES], weekly_capacity=10)
+    for v in (near, far):
+        cat.accept(db_session, v, prog)
+    needs = [person(f"P{i}", at(0.1 * i), programme="pass-test", date="2026-12-08")
+             for i in range(4)]
+    result = assign(db_session, needs)
+    assert result.totals["assigned"] == 4
+    by_venue = {}
+    for a in result.assignments:
+        by_venue.setdefault(a.venue_id, []).append(a)
+    assert len(by_venue[near.id]) == 2 and len(by_venue[far.id]) == 2
+    assert {a.note.split(" ; ")[1] for a in by_venue[near.id]} == {
+        "ouvert le mardi 8 décembre de 14 h à 16 h"}
+    assert solver.violations(result.problem, result.choice) == []
+    windows = {}
+    for c in result.choice:
+        windows[c.window] = windows.get(c.window, 0) + 1
+    assert all(n <= result.problem.window_capacity[w] for w, n in windows.items())
+    # Free on two Tuesdays, the same people all fit the nearest venue (two windows of 2).
+    spread = [person(f"Q{i}", at(0.1 * i), programme="pass-test", days=["mardi"],
+                     time_from="14:00", time_to="16:00") for i in range(4)]
+    result = assign(db_session, spread)
+    assert {a.venue_id for a in result.assignments} == {near.id}
+    assert len({c.window for c in result.choice}) == 2
+
+
+def test_the_cohort_wants_the_offers_duration(db_session):
+    """« Libre à partir de 18 h » is no time for « ouvert mardi de 18 h à 18 h 30 »."""
+    prog = cat.programme(db_session)
+    short = cat.venue(db_session, *at(0.5), nom="Court", horaires="Tu 18:00-18:30",
+                      services=[DEMARCHES], weekly_capacity=5)
+    long_ = cat.venue(db_session, *at(3), nom="Long", horaires="Tu 17:00-19:00",
+                      services=[DEMARCHES], weekly_capacity=5)
+    for v in (short, long_):
+        cat.accept(db_session, v, prog)
+    needs = [person("A", at(0), programme="pass-test", days=["mardi"], time_from="18:00")]
+    result = assign(db_session, needs)
+    assert [(a.venue_id, a.note) for a in result.assignments] == [
+        (long_.id, "à 3,0 km ; ouvert aujourd'hui de 18 h à 19 h")]
+    quick = cat.offer(db_session, short, DEMARCHES, duration=30, title="Question rapide")
+    assert quick.duration_minutes == 30
+    result = assign(db_session, needs)
+    assert [(a.venue_id, a.note) for a in result.assignments] == [
+        (short.id, "à 500 m ; ouvert aujourd'hui de 18 h à 18 h 30")]

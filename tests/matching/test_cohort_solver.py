@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from dataclasses import replace
 
 import pytest
 
@@ -67,7 +68,8 @@ def test_empty_and_impossible():
 def _exhaustive(problem: Problem) -> tuple[int, int]:
     """(assigned, total cost) of the best choice by brute force."""
     best = (0, 0)
-    choices = [opts + [None] for opts in problem.options]
+    choices = [[replace(o, window=w) for o in opts for w in (o.windows or (None,))] + [None]
+               for opts in problem.options]
     for combo in itertools.product(*choices):
         if violations(problem, combo):
             continue
@@ -81,11 +83,18 @@ def _exhaustive(problem: Problem) -> tuple[int, int]:
 def _random_problem(rng: random.Random, people: int, venues: int) -> Problem:
     options = []
     sessions: dict[int, int] = {}
+    windows: dict[int, int | None] = {}
     for _ in range(people):
         opts = []
         for v in rng.sample(range(1, venues + 1), rng.randint(0, venues)):
             d = rng.choice([0.0, rng.uniform(0, 30_000)])
-            if rng.random() < 0.7:
+            if rng.random() < 0.35:  # at openings the person can use, each with its capacity
+                mine = tuple(sorted(rng.sample([v * 1000 + k for k in range(3)],
+                                               rng.randint(1, 3))))
+                for w in mine:
+                    windows.setdefault(w, rng.choice([None, 0, 1, 1, 2]))
+                opts.append(Option(v, d, "opening", windows=mine))
+            elif rng.random() < 0.5:
                 opts.append(Option(v, d, rng.choice(["opening", "unknown_hours"])))
             if rng.random() < 0.4:
                 sid = v * 100 + rng.randint(0, 1)
@@ -93,7 +102,27 @@ def _random_problem(rng: random.Random, people: int, venues: int) -> Problem:
                 opts.append(Option(v, d, "session", session_id=sid))
         options.append(opts)
     capacity = {v: rng.choice([None, 0, 1, 1, 2, 3]) for v in range(1, venues + 1)}
-    return Problem(options, capacity, sessions)
+    return Problem(options, capacity, sessions, windows)
+
+
+def test_openings_hold_their_share_of_people():
+    """Three people can use two openings of one person each: two are placed, one per
+    opening, the earliest first; a choice with two people in one opening breaks it."""
+    people = [[Option(1, 100.0 * i, windows=("mardi", "jeudi"))] for i in range(3)]
+    problem = Problem(people, {1: 10}, window_capacity={"mardi": 1, "jeudi": 1})
+    choice = solve(problem)
+    assert sorted(o.window for o in choice if o is not None) == ["jeudi", "mardi"]
+    assert choice[2] is None  # the farthest
+    assert violations(problem, choice) == []
+    crowded = [replace(people[0][0], window="mardi"), replace(people[1][0], window="mardi"),
+               None]
+    assert violations(problem, crowded) == ["créneau mardi : 2 personnes pour 1 places"]
+    assert [o and o.window for o in greedy(problem)] == ["mardi", "jeudi", None]
+    # Only one person can use Thursday: they get it, the others share Tuesday's room.
+    people = [[Option(1, 0.0, windows=("mardi", "jeudi"))],
+              [Option(1, 0.0, windows=("jeudi",))]]
+    choice = solve(Problem(people, {1: 10}, window_capacity={"mardi": 1, "jeudi": 1}))
+    assert [o.window for o in choice] == ["mardi", "jeudi"]
 
 
 @pytest.mark.parametrize("seed", range(40))
