@@ -350,16 +350,23 @@ def test_places_resolved_in_bulk_equal_the_engines(db_session, geography):
         assert place == resolve_place(db_session, where)
 
 
+def _accepting(db_session, *specs):
+    """Venues that accept the test pass, each from (km east, name, hours, weekly capacity)."""
+    prog = cat.programme(db_session)
+    venues = []
+    for km, nom, hours, capacity in specs:
+        v = cat.venue(db_session, *at(km), nom=nom, horaires=hours, services=[DEMARCHES],
+                      weekly_capacity=capacity)
+        cat.accept(db_session, v, prog)
+        venues.append(v)
+    return venues
+
+
 def test_a_window_never_takes_more_than_its_share_of_the_week(db_session):
     """Four people free on the same Tuesday afternoon; the nearest venue takes 4 people a week
     over two openings of two hours: 2 in that Tuesday's opening, the others go farther."""
-    prog = cat.programme(db_session)
-    near = cat.venue(db_session, *at(0.5), nom="Près", horaires="Tu,Th 14:00-16:00",
-                     services=[DEMARCHES], weekly_capacity=4)
-    far = cat.venue(db_session, *at(5), nom="Loin", horaires="Tu 14:00-18:00",
-                    services=[DEMARCHES], weekly_capacity=10)
-    for v in (near, far):
-        cat.accept(db_session, v, prog)
+    near, far = _accepting(db_session, (0.5, "Près", "Tu,Th 14:00-16:00", 4),
+                           (5, "Loin", "Tu 14:00-18:00", 10))
     needs = [person(f"P{i}", at(0.1 * i), programme="pass-test", date="2026-12-08")
              for i in range(4)]
     result = assign(db_session, needs)
@@ -385,13 +392,8 @@ def test_a_window_never_takes_more_than_its_share_of_the_week(db_session):
 
 def test_the_cohort_wants_the_offers_duration(db_session):
     """« Libre à partir de 18 h » is no time for « ouvert mardi de 18 h à 18 h 30 »."""
-    prog = cat.programme(db_session)
-    short = cat.venue(db_session, *at(0.5), nom="Court", horaires="Tu 18:00-18:30",
-                      services=[DEMARCHES], weekly_capacity=5)
-    long_ = cat.venue(db_session, *at(3), nom="Long", horaires="Tu 17:00-19:00",
-                      services=[DEMARCHES], weekly_capacity=5)
-    for v in (short, long_):
-        cat.accept(db_session, v, prog)
+    short, long_ = _accepting(db_session, (0.5, "Court", "Tu 18:00-18:30", 5),
+                              (3, "Long", "Tu 17:00-19:00", 5))
     needs = [person("A", at(0), programme="pass-test", days=["mardi"], time_from="18:00")]
     result = assign(db_session, needs)
     assert [(a.venue_id, a.note) for a in result.assignments] == [
