@@ -17,7 +17,7 @@ minutes of the week for the SQL pre-filter (:func:`fits_week_sql`, SQLAlchemy Co
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -85,23 +85,36 @@ def session_minutes(session: SessionInfo) -> int:
     return min(length, session.duration_minutes or length)
 
 
+def usable_parts(spans: Iterable[tuple[datetime, datetime]],
+                 free: list[tuple[datetime, datetime]], minutes: int
+                 ) -> Iterator[tuple[tuple[datetime, datetime], tuple[datetime, datetime]]]:
+    """Each of the ``spans`` (openings or sessions, in time order) that overlaps one of the
+    ``free`` intervals (in time order, adjacent ones joined: :func:`free_intervals`) for at
+    least ``minutes`` in a row, with its first such part: ``(span, part)``. One walk through
+    both lists."""
+    need = timedelta(minutes=minutes)
+    i = 0
+    for start, end in spans:
+        while i < len(free) and free[i][1] <= start:
+            i += 1
+        j = i
+        while j < len(free) and free[j][0] < end:
+            s, e = max(start, free[j][0]), min(end, free[j][1])
+            if e - s >= need:
+                yield (start, end), (s, e)
+                break
+            j += 1
+
+
 def usable_part(start: datetime, end: datetime, free: list[tuple[datetime, datetime]],
                 minutes: int) -> tuple[datetime, datetime] | None:
-    """The first part of ``[start, end)`` inside the free intervals (adjacent ones joined)
-    that lasts at least ``minutes``, or None."""
-    need = timedelta(minutes=minutes)
-    for ws, we in _joined(free):
-        if we <= start:
-            continue
-        if ws >= end:
-            break
-        s, e = max(start, ws), min(end, we)
-        if e - s >= need:
-            return s, e
-    return None
+    """The first part of ``[start, end)`` inside ``free`` (as :func:`usable_parts`) that
+    lasts at least ``minutes``, or None."""
+    found = next(usable_parts([(start, end)], free, minutes), None)
+    return found[1] if found is not None else None
 
 
-def _joined(intervals: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+def join(intervals: Iterable[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
     """Sorted intervals with adjacent or overlapping ones joined (free all Sunday and all
     Monday is free across midnight)."""
     out: list[tuple[datetime, datetime]] = []
@@ -177,7 +190,8 @@ def weekly_ranges(availability: Availability) -> list[tuple[int, int]] | None:
 
 def free_intervals(availability: Availability, now: datetime, tz: str
                    ) -> list[tuple[datetime, datetime]]:
-    """The concrete intervals when the person is free, from ``now`` on, in the zone ``tz``."""
+    """The concrete intervals when the person is free, from ``now`` on, in the zone ``tz``, in
+    time order, adjacent ones joined."""
     zone = ZoneInfo(tz)
     local_now = now.astimezone(zone)
     if availability.now:
@@ -200,7 +214,7 @@ def free_intervals(availability: Availability, now: datetime, tz: str
         start = max(start, local_now)
         if start < end:
             result.append((start, end))
-    return result
+    return join(result)
 
 
 def _at(day: date, minutes: int, zone: ZoneInfo) -> datetime:
@@ -223,13 +237,11 @@ def first_opening(hours: oh.Hours, free: list[tuple[datetime, datetime]], now: d
         spans = oh.open_intervals(hours, start, start + timedelta(days=2))
         end = spans[0][1] if spans else start + timedelta(minutes=1)
         return Slot(start, end, "opening", f"ouvert en ce moment, jusqu'à {_clock(end)}")
-    free = _joined(free)
-    for start, end in oh.open_intervals(hours, free[0][0], free[-1][1]):
-        part = usable_part(start, end, free, minutes)
-        if part is not None:
-            s, e = part
-            day = oh.relative_day_fr(s.date(), now.astimezone(s.tzinfo).date())
-            return Slot(s, e, "opening", f"ouvert {day} de {_clock(s)} à {_clock(e)}")
+    free = join(free)
+    spans = oh.open_intervals(hours, free[0][0], free[-1][1])
+    for _, (s, e) in usable_parts(spans, free, minutes):
+        day = oh.relative_day_fr(s.date(), now.astimezone(s.tzinfo).date())
+        return Slot(s, e, "opening", f"ouvert {day} de {_clock(s)} à {_clock(e)}")
     return None
 
 
@@ -240,6 +252,7 @@ def first_session(sessions: Iterable[SessionInfo], free: list[tuple[datetime, da
     shorter)."""
     if not free:
         return None
+    free = join(free)
     zone = free[0][0].tzinfo
     best: SessionInfo | None = None
     best_part: tuple[datetime, datetime] | None = None

@@ -420,7 +420,7 @@ def _assignment(p: Prepared, c: Option, det: Details, avail: OpeningCache) -> As
             osm = stop.horaires_osm if stop is not None else venue.horaires_osm
             note = avail.usable_text(osm, venue.timezone, holiday_departement(venue.code_insee),
                                      p.need.question.availability,
-                                     person_minutes(p, c.venue_id, det), w.start, w.end)
+                                     person_minutes(p, c.venue_id, det, avail), w.start, w.end)
         note = note or c.text or "aux heures d'ouverture"
     in_polygon = bool(p.place.is_polygon)
     note = f"{distance_fr(c.distance_m, in_commune=in_polygon)} ; {note}"

@@ -37,6 +37,7 @@ from ..availability import (
     free_intervals,
     session_minutes,
     usable_part,
+    usable_parts,
 )
 from ..question import Availability, Question
 from ..services import (
@@ -266,6 +267,9 @@ class OpeningCache:
         self.horizon = horizon or (now, now + timedelta(days=15))
         self._free: dict[tuple, list] = {}
         self._openings: dict[tuple, list[tuple[datetime, datetime]]] = {}
+        self._fitting: dict[tuple, tuple[tuple[datetime, datetime], ...] | None] = {}
+        self._window_keys: dict[tuple, tuple] = {}
+        self.minutes: dict[tuple, int] = {}
         self.ways: dict[tuple, tuple[str | None, tuple, tuple[int, ...]]] = {}
         self.window_by_key: dict[tuple, Window] = {}
         self.sessions: dict[tuple, list[tuple[datetime, int]]] = {}
@@ -289,18 +293,35 @@ class OpeningCache:
         return self._openings[key]
 
     def windows(self, osm: str, tz: str, departement: str | None, av: Availability,
-                minutes: int) -> list[tuple[datetime, datetime]] | None:
+                minutes: int) -> tuple[tuple[datetime, datetime], ...] | None:
         """The openings a person free at ``av`` can use for ``minutes`` (for "now": the
         opening in progress); None when the hours are unknown."""
-        hours = hours_of(osm, tz, departement)
-        if hours is None:
-            return None
-        if av.now:
-            now = self.free(av, tz)[0][0]
-            return [(s, e) for s, e in self.openings(osm, tz, departement) if s <= now < e]
-        free = self.free(av, tz)
-        return [(s, e) for s, e in self.openings(osm, tz, departement)
-                if usable_part(s, e, free, minutes) is not None]
+        key = (osm, tz, departement, av, minutes)
+        if key in self._fitting:
+            return self._fitting[key]
+        found: tuple[tuple[datetime, datetime], ...] | None = None
+        if hours_of(osm, tz, departement) is not None:
+            openings = self.openings(osm, tz, departement)
+            free = self.free(av, tz)
+            if av.now:
+                found = tuple((s, e) for s, e in openings if s <= free[0][0] < e)
+            else:
+                found = tuple(span for span, _ in usable_parts(openings, free, minutes))
+        self._fitting[key] = found
+        return found
+
+    def window_keys(self, venue_id: int, stop_id: int | None,
+                    spans: tuple[tuple[datetime, datetime], ...]) -> tuple:
+        """The flow's keys of these openings of a venue (or stop), each recorded once."""
+        key = (venue_id, stop_id, spans)
+        if key not in self._window_keys:
+            keys = []
+            for s, e in spans:
+                w = Window((venue_id, stop_id, s), s, e)
+                self.window_by_key.setdefault(w.key, w)
+                keys.append(w.key)
+            self._window_keys[key] = tuple(keys)
+        return self._window_keys[key]
 
     def usable_text(self, osm: str, tz: str, departement: str | None, av: Availability,
                     minutes: int, start: datetime, end: datetime) -> str | None:
@@ -323,10 +344,13 @@ def _place_hours(row, det: Details) -> tuple[str | None, str, str | None]:
     return osm, venue.timezone, holiday_departement(venue.code_insee)
 
 
-def person_minutes(p: Prepared, venue_id: int, det: Details) -> int:
+def person_minutes(p: Prepared, venue_id: int, det: Details, avail: OpeningCache) -> int:
     """Minutes the person needs at the venue's opening (``matching.services.venue_minutes``)."""
-    return venue_minutes([o._mapping for o in det.offers.get(venue_id, ())], p.services,
-                         p.topics)
+    key = (venue_id, p.services, p.topics)
+    if key not in avail.minutes:
+        avail.minutes[key] = venue_minutes([o._mapping for o in det.offers.get(venue_id, ())],
+                                           p.services, p.topics)
+    return avail.minutes[key]
 
 
 def _venue_ways(p: Prepared, row, det: Details, avail: OpeningCache
@@ -342,12 +366,10 @@ def _venue_ways(p: Prepared, row, det: Details, avail: OpeningCache
     if cached is not None:
         return cached
     osm, tz, departement = _place_hours(row, det)
-    minutes = person_minutes(p, row.lieu_id, det)
+    minutes = person_minutes(p, row.lieu_id, det, avail)
     spans = avail.windows(osm, tz, departement, av, minutes) if osm else None
     kind = "unknown_hours" if spans is None else ("opening" if spans else None)
-    windows = tuple(Window((row.lieu_id, row.stop_id, s), s, e) for s, e in spans or ())
-    for w in windows:
-        avail.window_by_key.setdefault(w.key, w)
+    windows = avail.window_keys(row.lieu_id, row.stop_id, spans) if spans else ()
     free = avail.free(av, tz)
     fitting = []
     if not av.now:
@@ -401,7 +423,7 @@ def options_for(p: Prepared, det: Details, avail: OpeningCache) -> list[Option]:
         kind, windows, sessions = _venue_ways(p, row, det, avail)
         if kind is not None:
             options.append(Option(row.lieu_id, row.distance_m, kind, stop_id=row.stop_id,
-                                  rank=rank, windows=tuple(w.key for w in windows)))
+                                  rank=rank, windows=windows))
         for sid in sessions:
             options.append(Option(row.lieu_id, row.distance_m, "session", session_id=sid,
                                   stop_id=row.stop_id, rank=rank))
