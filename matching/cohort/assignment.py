@@ -43,6 +43,7 @@ from .candidates import (
     load_details,
     options_for,
     person_minutes,
+    place_hours,
     resolve_places,
     window_capacity,
 )
@@ -379,23 +380,19 @@ def assign_cohort(needs: Sequence[PersonNeed], *, now: datetime,
 def _window_capacities(det: Details, avail: OpeningCache, default_capacity: int | None
                        ) -> dict[Any, int | None]:
     """People per opening window (``candidates.window_capacity``)."""
-    from ..services import holiday_departement, hours_of
+    from ..services import hours_of
 
     found: dict[Any, int | None] = {}
     for key, w in avail.window_by_key.items():
         venue = det.venues[key[0]]
-        stop = det.stops.get(key[1]) if key[1] is not None else None
-        osm = stop.horaires_osm if stop is not None else venue.horaires_osm
         weekly = venue.weekly_capacity if venue.weekly_capacity is not None \
             else default_capacity
-        hours = hours_of(osm, venue.timezone, holiday_departement(venue.code_insee))
+        hours = hours_of(*place_hours(det, key[0], key[1]))
         found[key] = window_capacity(weekly, hours, w.start, w.end)
     return found
 
 
 def _assignment(p: Prepared, c: Option, det: Details, avail: OpeningCache) -> Assignment:
-    from ..services import holiday_departement
-
     now = avail.now
     venue = det.venues[c.venue_id]
     stop = det.stops.get(c.stop_id) if c.stop_id is not None else None
@@ -417,11 +414,10 @@ def _assignment(p: Prepared, c: Option, det: Details, avail: OpeningCache) -> As
         note = None
         if c.window is not None:
             w = avail.window_by_key[c.window]
-            osm = stop.horaires_osm if stop is not None else venue.horaires_osm
-            note = avail.usable_text(osm, venue.timezone, holiday_departement(venue.code_insee),
+            note = avail.usable_text(*place_hours(det, c.venue_id, c.stop_id),
                                      p.need.question.availability,
                                      person_minutes(p, c.venue_id, det, avail), w.start, w.end)
-        note = note or c.text or "aux heures d'ouverture"
+        note = note or "aux heures d'ouverture"
     in_polygon = bool(p.place.is_polygon)
     note = f"{distance_fr(c.distance_m, in_commune=in_polygon)} ; {note}"
     return Assignment(

@@ -337,9 +337,12 @@ class OpeningCache:
         return slot.text if slot is not None else None
 
 
-def _place_hours(row, det: Details) -> tuple[str | None, str, str | None]:
-    venue = det.venues[row.lieu_id]
-    stop = det.stops.get(row.stop_id) if row.stop_id is not None else None
+def place_hours(det: Details, venue_id: int, stop_id: int | None
+                ) -> tuple[str | None, str, str | None]:
+    """The opening hours of a venue, or of its stop, with the venue's zone and the
+    département whose own public holidays apply (``matching.services.hours_of``)."""
+    venue = det.venues[venue_id]
+    stop = det.stops.get(stop_id) if stop_id is not None else None
     osm = stop.horaires_osm if stop is not None else venue.horaires_osm
     return osm, venue.timezone, holiday_departement(venue.code_insee)
 
@@ -365,7 +368,7 @@ def _venue_ways(p: Prepared, row, det: Details, avail: OpeningCache
     cached = avail.ways.get(key)
     if cached is not None:
         return cached
-    osm, tz, departement = _place_hours(row, det)
+    osm, tz, departement = place_hours(det, row.lieu_id, row.stop_id)
     minutes = person_minutes(p, row.lieu_id, det, avail)
     spans = avail.windows(osm, tz, departement, av, minutes) if osm else None
     kind = "unknown_hours" if spans is None else ("opening" if spans else None)

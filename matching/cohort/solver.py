@@ -41,7 +41,6 @@ class Option:
     session_id: int | None = None
     stop_id: int | None = None
     rank: int = 1  # 1 = the person's nearest venue that passed the hard constraints
-    text: str | None = field(default=None, compare=False)  # "ouvert lundi de 10 h à 11 h"
     # The opening windows (keys of ``Problem.window_capacity``) the person can use; empty:
     # the venue as a whole (unknown hours).
     windows: tuple = ()
