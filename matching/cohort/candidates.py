@@ -312,8 +312,10 @@ class OpeningCache:
 
     def window_keys(self, venue_id: int, stop_id: int | None,
                     spans: tuple[tuple[datetime, datetime], ...]) -> tuple:
-        """The flow's keys of these openings of a venue (or stop), each recorded once."""
-        key = (venue_id, stop_id, spans)
+        """The flow's keys of these openings of a venue (or stop), each recorded once.
+        ``spans`` is one of :meth:`windows`'s answers, kept by its cache: its identity is a
+        cheaper key than its fifteen datetimes."""
+        key = (venue_id, stop_id, id(spans))
         if key not in self._window_keys:
             keys = []
             for s, e in spans:
