@@ -320,6 +320,24 @@ def report(label: str, match_ms, base_ms, stats) -> dict:
     return figures
 
 
+def read_main_communes() -> list:
+    """The communes of the main database (``DATABASE_URL``, default the local
+    ``passerelle``), where the questions are drawn; empty, with the reason on stderr, when
+    its geography is not loaded."""
+    from sqlalchemy import create_engine
+
+    from bench.generate_venues import read_communes
+    from core.config import local_database_url
+
+    main_url = os.environ.get("DATABASE_URL") or local_database_url("passerelle")
+    with create_engine(main_url).connect() as conn:
+        communes = read_communes(conn)
+    if not communes:
+        print("La géographie n'est pas chargée : lancez « flask --app app geodata load ».",
+              file=sys.stderr)
+    return communes
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=20_000, help="lieux (20000)")
@@ -342,19 +360,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.count <= 0 or args.questions <= 0 or not 1 <= args.seconds <= 30:
         parser.error("--count et --questions positifs, --seconds entre 1 et 30")
 
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import text
 
     from app import create_app
-    from bench.generate_venues import read_communes
     from core.config import local_database_url
     from core.database import create_database, drop_database
 
-    main_url = os.environ.get("DATABASE_URL") or local_database_url("passerelle")
-    with create_engine(main_url).connect() as conn:
-        communes = read_communes(conn)
+    communes = read_main_communes()
     if not communes:
-        print("La géographie n'est pas chargée : lancez « flask --app app geodata load ».",
-              file=sys.stderr)
         return 1
     url = local_database_url(BENCH_DB)
     print(f"Base du banc d'essai : {BENCH_DB} (créée, migrée).")

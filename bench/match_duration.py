@@ -14,7 +14,6 @@ Reads the database ``bench/match.py --keep`` leaves (``passerelle_bench_match``;
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -35,22 +34,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.questions <= 0 or args.repeat <= 0:
         parser.error("--questions et --repeat positifs")
 
-    from sqlalchemy import create_engine, or_, text
+    from sqlalchemy import or_, text
 
     from app import create_app
     from bench import match as bench_match
-    from bench.generate_venues import read_communes
     from core.config import local_database_url
     from extensions import db
     from matching import services
     from matching.schemas import parse_question
 
-    main_url = os.environ.get("DATABASE_URL") or local_database_url("passerelle")
-    with create_engine(main_url).connect() as conn:
-        communes = read_communes(conn)
+    communes = bench_match.read_main_communes()
     if not communes:
-        print("La géographie n'est pas chargée : lancez « flask --app app geodata load ».",
-              file=sys.stderr)
         return 1
     url = local_database_url(args.database or bench_match.BENCH_DB)
     app = create_app({"DATABASE_URL": url, "PASSERELLE_LOCAL_DB": False,
