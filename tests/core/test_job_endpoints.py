@@ -83,15 +83,18 @@ def committed_by_worker(app):
 
     from extensions import db
 
+    tables = ("coverage_shape", "coverage_map_shape")
     with app.app_context(), db.engine.connect() as conn:
-        shapes = set(conn.execute(text("SELECT level, code FROM coverage_shape")).all())
+        shapes = {table: set(conn.execute(text(f"SELECT level, code FROM {table}")).all())
+                  for table in tables}
         runs = set(conn.execute(text("SELECT id FROM coverage_run")).scalars())
     yield
     with app.app_context(), db.engine.begin() as conn:
-        for level, code in set(conn.execute(text("SELECT level, code FROM coverage_shape"))
-                               .all()) - shapes:
-            conn.execute(text("DELETE FROM coverage_shape WHERE level = :l AND code = :c"),
-                         {"l": level, "c": code})
+        for table in tables:
+            for level, code in set(conn.execute(text(f"SELECT level, code FROM {table}"))
+                                   .all()) - shapes[table]:
+                conn.execute(text(f"DELETE FROM {table} WHERE level = :l AND code = :c"),
+                             {"l": level, "c": code})
         for run_id in set(conn.execute(text("SELECT id FROM coverage_run")).scalars()) - runs:
             conn.execute(text("DELETE FROM coverage_run WHERE id = :id"), {"id": run_id})
 

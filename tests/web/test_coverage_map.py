@@ -55,10 +55,10 @@ def _centre(bounds: tuple[float, float, float, float]) -> tuple[float, float]:
 
 def _remove_world(session: Session) -> None:
     session.execute(text("DELETE FROM coverage_run WHERE within = 'reg:96'"))
-    session.execute(text(
-        "DELETE FROM coverage_shape WHERE code IN ('96', '961', '962', '999600001', "
-        "'999600002') "
-        "OR code LIKE '96___'"))
+    for table in ("coverage_shape", "coverage_map_shape"):
+        session.execute(text(
+            f"DELETE FROM {table} WHERE code IN ('96', '961', '962', '999600001', "
+            "'999600002') OR code LIKE '96___'"))
     session.execute(delete(Venue).where(Venue.source == SOURCE))
     session.execute(delete(Programme).where(Programme.code == PROGRAMME))
     session.execute(delete(Commune).where(Commune.code.in_(COMMUNES)))
