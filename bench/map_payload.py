@@ -303,7 +303,8 @@ def main() -> int:
             browser.close()
 
         print("\n3. Mêmes URL rejouées une à une par un client HTTP simple (sans navigateur) : "
-              f"une fois à froid (caches de réponses du processus vidés), puis {args.replay} fois à chaud")
+              "une fois à froid (caches de réponses du processus vidés), puis "
+              f"{args.replay} fois à chaud")
         from coverage.map_api import reset_caches
 
         # (With gunicorn the workers' caches cannot be emptied from here: "cold" is warm.)
