@@ -64,8 +64,6 @@ DEFAULTS: dict[str, tuple[Any, type, str]] = {
                                              "fond (nombre de communes du territoire)"),
     "PASSERELLE_COHORT_SYNC_MAX_PEOPLE": (300, int,
                                           "au-delà, une cohorte passe en tâche de fond"),
-    "PASSERELLE_WEB_REFRESH": (False, bool,
-                               "autoriser « recalculer » la couverture depuis le web"),
     "PASSERELLE_RATE_LIMITS_ENABLED": (True, bool, "limites de débit par client"),
     "PASSERELLE_RATE_LIMIT_MATCH": ("600/minute", str, "limite de /api/v1/match par client"),
     "PASSERELLE_RATE_LIMIT_HEAVY": ("20/minute;200/hour", str,

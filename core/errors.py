@@ -58,6 +58,10 @@ class BadRequest(PasserelleError):
     status = 400
 
 
+class Forbidden(PasserelleError):
+    status = 403
+
+
 class NotFound(PasserelleError):
     status = 404
 
@@ -99,7 +103,12 @@ class ServiceUnavailable(PasserelleError):
 
 
 def _wants_json() -> bool:
-    return request.path.startswith("/api/") or request.path == "/api"
+    """The API, and a page's script that asks for JSON (``Accept``) — a browser's page
+    request prefers HTML."""
+    if request.path.startswith("/api/") or request.path == "/api":
+        return True
+    return request.accept_mimetypes.best_match(("text/html", "application/json")) \
+        == "application/json"
 
 
 def _answer(status: int, message: str, errors: dict[str, Any] | None = None,

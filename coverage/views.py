@@ -15,16 +15,17 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, current_app, render_template, request, url_for
-from marshmallow import EXCLUDE, ValidationError
+from marshmallow import EXCLUDE, RAISE, ValidationError
 
-from core import clock
-from core.errors import InvalidInput
+from core import clock, jobs
+from core.access import holds, requires
+from core.errors import Forbidden, InvalidInput
 from directory.vocabulary import SERVICES
 from extensions import db
 
 from .brief import METHOD_SENTENCES, folium_map, make_brief
-from .schemas import SuggestionArgs
-from .selection import NEEDS, Selection
+from .schemas import RefreshArgs, SuggestionArgs
+from .selection import NEEDS, Selection, containing_territories, resolve_territory
 from .suggestions import sites_for_budget
 
 bp = Blueprint("coverage_pages", __name__)
@@ -106,17 +107,33 @@ def coverage_map():
         # The referrals layer (demand met and not met), where the referrals are installed.
         "demand": url_for("stats.demand_layer")
         if "stats.demand_layer" in current_app.view_functions else "",
-        # « Recalculer » only where the configuration opens refreshes from the web (until
-        # accounts say who may) and the refresh endpoint (a background job) exists.
-        "refresh": url_for("coverage.refresh")
-        if config.get("PASSERELLE_WEB_REFRESH") and "coverage.refresh" in
-        current_app.view_functions else "",
+        # « Recalculer » for planners and administrators only (checked again on POST).
+        "refresh": url_for("coverage_pages.refresh_selection") if holds("planner") else "",
     }
     # core.security sets the page's Content-Security-Policy (our host, the basemap's tiles).
     return render_template(
         "coverage/map.html", settings=settings, endpoints=endpoints, services=SERVICES,
         needs=[(need, NEED_LABELS.get(need, need)) for need in NEEDS],
         method=METHOD_SENTENCES)
+
+
+@bp.post("/carte/recalculer")
+@requires("planner")
+def refresh_selection():
+    """« Recalculer » of the map: the selection's refresh as a background job (202 and the
+    job's address), for a planner of a territory holding the one asked, or an
+    administrator. JSON answers: the map's script follows the job."""
+    try:
+        args = RefreshArgs(unknown=RAISE).load(request.args)
+    except ValidationError as error:
+        raise InvalidInput("Paramètres du recalcul invalides.",
+                           errors=error.normalized_messages()) from error
+    territory = resolve_territory(db.session, args["within"])  # French 422 when unknown
+    if not any(holds("planner", code)
+               for code in containing_territories(db.session, territory)):
+        raise Forbidden(f"Votre rôle de planificateur ne porte pas sur {territory.name} : "
+                        "vous pouvez recalculer votre territoire et ceux qu'il contient.")
+    return jobs.accepted(jobs.enqueue("coverage.refresh", dict(args)))
 
 
 def _brief_args() -> dict[str, Any]:

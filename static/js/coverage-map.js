@@ -278,15 +278,20 @@
 
   // A long computation answers 202 with its background job (body.url): follow the job
   // until it ends, telling ``onProgress`` its state, and resolve with its result.
-  function fetchJson(url, onProgress, method) {
-    return fetch(url, { method: method || "GET",
-      headers: { Accept: "application/json, application/geo+json" } })
+  function fetchJson(url, onProgress, method, csrfToken) {
+    var headers = { Accept: "application/json, application/geo+json" };
+    if (csrfToken) { headers["X-CSRFToken"] = csrfToken; }
+    return fetch(url, { method: method || "GET", headers: headers, credentials: "same-origin" })
       .then(function (response) {
         return response.json().catch(function () { return null; }).then(function (body) {
           if (!response.ok) {
             var error = new Error((body && body.message) || ("Erreur " + response.status));
             error.status = response.status;
             throw error;
+          }
+          if (body === null && response.redirected) {
+            // A page answered instead (the sign-in page, once the session has expired).
+            throw new Error("votre session a expiré : reconnectez-vous puis recommencez.");
           }
           if (response.status === 202 && body && body.url) {
             return followJob(body, onProgress);
@@ -322,6 +327,7 @@
       programmes: element.getAttribute("data-programmes-url"),
       venuePage: element.getAttribute("data-venue-page-url"),
       refresh: element.getAttribute("data-refresh-url") || "",
+      csrf: element.getAttribute("data-csrf-token") || "",
       brief: element.getAttribute("data-brief-url") || "",
       folium: element.getAttribute("data-folium-url") || "",
       demand: element.getAttribute("data-demand-url") || ""
@@ -1434,7 +1440,7 @@
       service: s.service, need: s.need === "population" ? "" : s.need }), function (job) {
       var step = job.progress ? " (" + job.progress.done + "/" + job.progress.total + ")" : "";
       self.say("Recalcul : tâche " + job.state_label + step + "…");
-    }, "POST")
+    }, "POST", this.urls.csrf)
       .then(function () {
         self.say("Recalcul terminé : chiffres mis à jour.");
         self.rankingUrl = null;

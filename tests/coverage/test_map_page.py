@@ -276,14 +276,20 @@ def test_map_route_is_documented(client):
     assert "/api/v1/coverage/map/{level}" in spec["paths"]
 
 
-def test_recompute_is_offered_only_when_the_configuration_allows(app, client, monkeypatch):
-    monkeypatch.setitem(app.config, "PASSERELLE_WEB_REFRESH", False)
-    assert 'id="carte-recalculer"' not in client.get("/carte").get_data(as_text=True)
-    if "coverage.refresh" not in app.view_functions:
-        pytest.skip("pas encore de recalcul en tâche de fond (POST /api/v1/coverage/refresh)")
-    monkeypatch.setitem(app.config, "PASSERELLE_WEB_REFRESH", True)
+@pytest.mark.parametrize("roles, offered", [
+    ((), False), ((("prescriber", "CCAS d'essai"),), False),
+    ((("planner", "dep:33"),), True), ((("administrator", ""),), True)])
+def test_recompute_is_offered_to_planners_and_administrators(app, client, db_session, roles,
+                                                             offered):
+    from tests.accounts.conftest import make_person, sign_in
+
+    if roles:
+        make_person(db_session, "personne@essai.fr", *roles)
+        sign_in(client, "personne@essai.fr")
     page = client.get("/carte").get_data(as_text=True)
-    assert 'id="carte-recalculer"' in page and 'data-refresh-url="/api/v1/coverage/refresh"' in page
+    assert ('id="carte-recalculer"' in page) == offered
+    assert ('data-refresh-url="/carte/recalculer"' in page) == offered
+    assert ("data-csrf-token=" in page) == offered
 
 
 def test_response_cache_keeps_the_most_recent_answers():
