@@ -60,7 +60,8 @@ DEFAULTS: dict[str, tuple[Any, type, str]] = {
     "PASSERELLE_SCHEDULER": (True, bool, "le processus de fond met lui-même en file les "
                                          "tâches périodiques (sans cron)"),
     "PASSERELLE_SUGGEST_SYNC_MAX_COMMUNES": (1000, int,
-                                             "au-delà, les suggestions passent en tâche de "
+                                             "au-delà, les suggestions, la fiche et la "
+                                             "carte d'un territoire passent en tâche de "
                                              "fond (nombre de communes du territoire)"),
     "PASSERELLE_COHORT_SYNC_MAX_PEOPLE": (300, int,
                                           "au-delà, une cohorte passe en tâche de fond"),

@@ -102,13 +102,16 @@ class ServiceUnavailable(PasserelleError):
     status = 503
 
 
-def _wants_json() -> bool:
-    """The API, and a page's script that asks for JSON (``Accept``) — a browser's page
-    request prefers HTML."""
-    if request.path.startswith("/api/") or request.path == "/api":
-        return True
+def prefers_json() -> bool:
+    """The request asks for JSON rather than HTML (``Accept``): a page's script; a
+    browser's page request prefers HTML."""
     return request.accept_mimetypes.best_match(("text/html", "application/json")) \
         == "application/json"
+
+
+def _wants_json() -> bool:
+    """The API, and a page's script that asks for JSON."""
+    return request.path.startswith("/api/") or request.path == "/api" or prefers_json()
 
 
 def _answer(status: int, message: str, errors: dict[str, Any] | None = None,

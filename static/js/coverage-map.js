@@ -1462,6 +1462,24 @@
     byId("carte-fiche").href = this.urls.brief + query(wanted);
     byId("carte-folium").href = this.urls.folium + query(wanted);
     box.hidden = false;
+    // Both documents come from one background job: started now, its progress shown, the
+    // links said ready once it is done (followed without a script, they wait for it too).
+    var note = byId("carte-suite-etat");
+    var ticket = this.sequence.sites;
+    var self = this;
+    setText(note, "Préparation de la fiche et de la carte…");
+    fetchJson(this.urls.brief + query(wanted), function (job) {
+      if (ticket !== self.sequence.sites) { return; }
+      var step = job.progress ? " (" + Math.min(job.progress.done + 1, job.progress.total) +
+        "/" + job.progress.total + " : " + job.progress.message + ")" : "";
+      setText(note, "Préparation de la fiche et de la carte : tâche " + job.state_label + step + "…");
+    }).then(function () {
+      if (ticket === self.sequence.sites) { setText(note, "Fiche et carte prêtes."); }
+    }).catch(function (error) {
+      if (ticket === self.sequence.sites) {
+        setText(note, "La fiche et la carte n'ont pas pu être préparées : " + error.message);
+      }
+    });
   };
 
   // ------------------------------------------------------------------ panel reset, ranking, labels

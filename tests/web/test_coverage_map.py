@@ -304,10 +304,12 @@ def _decimal(cell: str) -> float:
     return float(cell.replace(",", "."))
 
 
-def test_planner_journey(page, browser, world, tmp_path):
+def test_planner_journey(page, browser, world, tmp_path, app, job_worker, monkeypatch):
     """The planner's way through /carte: the worst EPCI of the région without touching a
     control, its panel, a CSV a French spreadsheet reads, a budget scenario, the territory's
-    one-page brief and its standalone map, which requests nothing."""
+    one-page brief and its standalone map, which requests nothing — both made by a
+    background job here, as for a large territory."""
+    monkeypatch.setitem(app.config, "PASSERELLE_SUGGEST_SYNC_MAX_COMMUNES", 0)
     _open_map(page)
     expect(page.locator("#carte-territoire")).to_have_value("reg:96")
     # The ranked list, beside the map, without touching a control.
@@ -366,6 +368,10 @@ def test_planner_journey(page, browser, world, tmp_path):
 
     assert serious_violations(page) == []
 
+    # The brief and the standalone map are made by a background job, started with the
+    # scenario: the map says when they are ready.
+    expect(page.locator("#carte-suite-etat")).to_have_text("Fiche et carte prêtes.",
+                                                           timeout=60_000)
     # The standalone map: downloaded, opened from the disk, it requests nothing.
     with page.expect_download() as download:
         page.click("#carte-folium")
@@ -391,6 +397,28 @@ def test_planner_journey(page, browser, world, tmp_path):
     page.emulate_media(media="print")
     pdf = page.pdf(format="A4", print_background=True)
     assert len(re.findall(rb"/Type\s*/Page(?![s\w])", pdf)) == 1
+
+
+def test_brief_without_javascript_waits_then_shows(browser, live_server, world, app,
+                                                   job_worker, monkeypatch):
+    """Without a script, the brief's address answers a page « en préparation » that
+    reloads itself until the background job is done, then the brief itself."""
+    monkeypatch.setitem(app.config, "PASSERELLE_SUGGEST_SYNC_MAX_COMMUNES", 0)
+    context = browser.new_context(java_script_enabled=False, locale="fr-FR")
+    try:
+        page = context.new_page()
+        url = (f"{live_server}/carte/fiche?within=epci:999600001&k=2&radius_km=15")
+        first = page.goto(url)
+        assert first.status == 202
+        expect(page.locator("h1")).to_have_text("La fiche est en préparation")
+        assert page.locator('meta[http-equiv="refresh"]').count() == 1
+        # The page reloads by itself (no script) until the brief is there.
+        expect(page.locator("h1")).to_contain_text("Communauté d'essai", timeout=60_000)
+        assert "Aubry-d'essai" in page.inner_text("main")
+        # Asked again, the same brief comes at once from the job's kept result.
+        assert page.goto(url).status == 200
+    finally:
+        context.close()
 
 
 @pytest.fixture
