@@ -46,6 +46,7 @@
   // connections at most): a 1400 × 900 view takes about 4 × 3 tiles at either level.
   var TILE_SIZE = { epci: 1024, commune: 512 };
   var REFRESH_DELAY_MS = 60;
+  var FREE_ZOOM_SNAP = 0.25;      // without a basemap (see buildMap)
   var DEFAULT_MEASURE = "uncovered20";
   // The ranked list: one level below the study territory, fetched at a zoom fit for it.
   var RANK_LEVEL = { fr: "departement", reg: "epci", dep: "epci", epci: "commune",
@@ -369,7 +370,8 @@
       });
     this.wanted = { programme: params.get("programme") || "", within: params.get("within") || "" };
     // "#zoom/lat/lon": a shared view (written back as the map moves).
-    var view = /^#(\d{1,2})\/(-?\d+(?:\.\d+)?)\/(-?\d+(?:\.\d+)?)$/.exec(window.location.hash);
+    var view = /^#(\d{1,2}(?:\.\d+)?)\/(-?\d+(?:\.\d+)?)\/(-?\d+(?:\.\d+)?)$/.exec(
+      window.location.hash);
     this.wantedView = view ? { zoom: +view[1], center: [+view[2], +view[3]] } : null;
   };
 
@@ -392,7 +394,8 @@
   CoverageMap.prototype.viewHash = function () {
     if (!this.map) { return ""; }
     var c = this.map.getCenter();
-    return "#" + this.map.getZoom() + "/" + c.lat.toFixed(4) + "/" + c.lng.toFixed(4);
+    var zoom = Math.round(this.map.getZoom() * 100) / 100;
+    return "#" + zoom + "/" + c.lat.toFixed(4) + "/" + c.lng.toFixed(4);
   };
 
   CoverageMap.prototype.buildMap = function () {
@@ -401,12 +404,15 @@
     try { options = JSON.parse(this.element.getAttribute("data-options") || "{}"); }
     catch (e) { options = {}; }
     this.home = { center: options.center || [46.6, 2.4], zoom: options.zoom || 6 };
+    var basemap = this.element.getAttribute("data-basemap");
     var map = L.map(this.element, {
       center: this.home.center, zoom: this.home.zoom,
       minZoom: options.minZoom, maxZoom: options.maxZoom,
-      zoomControl: options.zoomControl !== false, preferCanvas: false
+      zoomControl: options.zoomControl !== false, preferCanvas: false,
+      // Without a basemap nothing is drawn from raster tiles: quarter zooms let a
+      // territory fill the frame (with whole zooms it may fill barely half of it).
+      zoomSnap: basemap ? 1 : FREE_ZOOM_SNAP
     });
-    var basemap = this.element.getAttribute("data-basemap");
     if (basemap) {
       try {
         var config = JSON.parse(basemap);
@@ -606,7 +612,7 @@
 
   CoverageMap.prototype.levelForZoom = function () {
     var chosen = this.controls.level.value;
-    var zoom = this.map.getZoom();
+    var zoom = Math.round(this.map.getZoom());   // the zoom of the data tiles
     if (chosen === "commune" && zoom < COMMUNE_MIN_ZOOM) { return "epci"; }
     if (chosen !== "auto") { return chosen; }
     if (zoom <= 4) { return "region"; }
@@ -637,7 +643,8 @@
   CoverageMap.prototype.drawUrl = function (level, extra, zoom) {
     if (!this.urls.map) { return this.coverageUrl(level, extra); }
     var url = this.coverageUrl(level, extra).replace(this.urls.coverage + "/", this.urls.map + "/");
-    return url + (url.indexOf("?") >= 0 ? "&" : "?") + "zoom=" + zoom;
+    // Shapes come per whole zoom (a fractional zoom rounds, as Leaflet's tiles do).
+    return url + (url.indexOf("?") >= 0 ? "&" : "?") + "zoom=" + Math.round(zoom);
   };
 
   CoverageMap.prototype.onMove = function () {

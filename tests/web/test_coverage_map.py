@@ -292,6 +292,32 @@ def test_suggested_sites_through_a_background_job(page, world, app, job_worker, 
     assert job_requests, "la carte n'a pas suivi la tâche de fond"
 
 
+def test_territory_fills_the_frame_without_a_basemap(browser, live_server, world):
+    """On first load without a basemap the studied région fills the frame: its drawn
+    bounds take most of the map's width or height (whole zooms left it at half)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="fr-FR")
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server}/carte?within=reg:96")
+        page.wait_for_selector("path.coverage-territory")
+        page.wait_for_load_state("networkidle")
+        frame = page.locator("#carte-couverture").bounding_box()
+        x0, y0, x1, y1 = page.evaluate("""() => {
+          const boxes = [...document.querySelectorAll('path.coverage-territory')]
+            .map((p) => p.getBoundingClientRect());
+          return [Math.min(...boxes.map((b) => b.left)), Math.min(...boxes.map((b) => b.top)),
+                  Math.max(...boxes.map((b) => b.right)),
+                  Math.max(...boxes.map((b) => b.bottom))];
+        }""")
+        fill = max((x1 - x0) / frame["width"], (y1 - y0) / frame["height"])
+        assert 0.75 <= fill <= 1.0, fill
+        # Inside the frame, centred.
+        assert frame["x"] <= x0 and x1 <= frame["x"] + frame["width"]
+        assert frame["y"] <= y0 and y1 <= frame["y"] + frame["height"]
+    finally:
+        context.close()
+
+
 def _french_cells(path) -> list[dict[str, str]]:
     """A CSV read the way a French spreadsheet reads it: UTF-8 with BOM, `;` separator."""
     data = Path(path).read_bytes()
