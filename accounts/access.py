@@ -14,8 +14,8 @@ from flask import Flask, current_app, g, redirect, request, url_for
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from core import clock
-from core.access import Rule, rule_for
-from core.errors import BadRequest, NotFound, PasserelleError
+from core.access import Rule, holds, rule_for
+from core.errors import BadRequest, Forbidden, NotFound
 from extensions import db
 
 from . import services
@@ -23,10 +23,6 @@ from .journal import Actor
 
 COOKIE = "passerelle_session"
 csrf = CSRFProtect()
-
-
-class Forbidden(PasserelleError):
-    status = 403
 
 
 def is_api() -> bool:
@@ -50,13 +46,6 @@ def load_person() -> None:
         g.person = person
         g.grants = services.grants_of(db.session, person.id)
     db.session.commit()  # the session's last_seen_at / revocation
-
-
-def holds(role: str, scope: str | None = None) -> bool:
-    grants = getattr(g, "grants", frozenset())
-    if ("administrator", "") in grants:
-        return True
-    return any(r == role and (scope is None or s == scope) for r, s in grants)
 
 
 def actor(role: str | None = None) -> Actor:

@@ -18,7 +18,7 @@ view, a 1400 × 900 window — and prints:
    p50 / p95 / max, the time until the view's last territory byte (the full view; target at
    zoom 7–10: p95 ≤ 150 ms), the requests and bytes per view (territories, venues);
 3. the same territory URLs replayed ``--replay`` times by a plain HTTP client (server time
-   without the browser), once cold (polygon and answer caches emptied) then warm, p50 / p95;
+   without the browser), once cold (the process's answer caches emptied) then warm, p50 / p95;
    target: cold p95 ≤ 50 ms per request (tile or view).
 
 Needs a coverage run for the selection: the national one of bench/coverage_refresh.py
@@ -303,12 +303,12 @@ def main() -> int:
             browser.close()
 
         print("\n3. Mêmes URL rejouées une à une par un client HTTP simple (sans navigateur) : "
-              f"une fois à froid (cache des polygones vidé), puis {args.replay} fois à chaud")
-        from coverage.map_api import ResponseCache, ShapeCache
+              "une fois à froid (caches de réponses du processus vidés), puis "
+              f"{args.replay} fois à chaud")
+        from coverage.map_api import reset_caches
 
         # (With gunicorn the workers' caches cannot be emptied from here: "cold" is warm.)
-        app.extensions["coverage_map_shapes"] = ShapeCache()
-        app.extensions["coverage_map_answers"] = ResponseCache()
+        reset_caches(app)
         for zoom, urls in replay_urls.items():
             cold = replay(urls, 1)
             warm = replay(urls, args.replay)

@@ -2,8 +2,9 @@
 
 A view gets its rule with a decorator (``@public``, ``@signed_in``, ``@requires(...)``); a
 blueprint whose every route is open to all is declared once with :func:`public_blueprint`.
-A route with no rule is refused (403). This module only records the rules, so that any
-package can declare them without importing accounts.
+A route with no rule is refused (403). This module only records the rules and reads the
+grants accounts loaded for the request (:func:`holds`), so that any package can declare
+and consult them without importing accounts.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from flask import Blueprint, Flask
+from flask import Blueprint, Flask, g
 
 # A scope function receives the view's arguments and returns the scopes that give access
 # (e.g. the venue's id as text); an empty result means the object does not exist (404).
@@ -68,6 +69,16 @@ def public_blueprint(bp: Blueprint) -> Blueprint:
     """Every route of ``bp`` is public (read-only catalogue pages and APIs)."""
     bp.access_rule = PUBLIC
     return bp
+
+
+def holds(role: str, scope: str | None = None) -> bool:
+    """The signed-in person of this request holds ``role`` (for ``scope`` when given);
+    an administrator holds every role. The grants are those accounts loaded for the
+    request (none for the API, which reads no session)."""
+    grants = getattr(g, "grants", frozenset())
+    if ("administrator", "") in grants:
+        return True
+    return any(r == role and (scope is None or s == scope) for r, s in grants)
 
 
 def rule_for(app: Flask, endpoint: str | None) -> Rule | None:

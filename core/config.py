@@ -60,12 +60,11 @@ DEFAULTS: dict[str, tuple[Any, type, str]] = {
     "PASSERELLE_SCHEDULER": (True, bool, "le processus de fond met lui-même en file les "
                                          "tâches périodiques (sans cron)"),
     "PASSERELLE_SUGGEST_SYNC_MAX_COMMUNES": (1000, int,
-                                             "au-delà, les suggestions passent en tâche de "
+                                             "au-delà, les suggestions, la fiche et la "
+                                             "carte d'un territoire passent en tâche de "
                                              "fond (nombre de communes du territoire)"),
     "PASSERELLE_COHORT_SYNC_MAX_PEOPLE": (300, int,
                                           "au-delà, une cohorte passe en tâche de fond"),
-    "PASSERELLE_WEB_REFRESH": (False, bool,
-                               "autoriser « recalculer » la couverture depuis le web"),
     "PASSERELLE_RATE_LIMITS_ENABLED": (True, bool, "limites de débit par client"),
     "PASSERELLE_RATE_LIMIT_MATCH": ("600/minute", str, "limite de /api/v1/match par client"),
     "PASSERELLE_RATE_LIMIT_HEAVY": ("20/minute;200/hour", str,

@@ -58,6 +58,10 @@ class BadRequest(PasserelleError):
     status = 400
 
 
+class Forbidden(PasserelleError):
+    status = 403
+
+
 class NotFound(PasserelleError):
     status = 404
 
@@ -98,8 +102,16 @@ class ServiceUnavailable(PasserelleError):
     status = 503
 
 
+def prefers_json() -> bool:
+    """The request asks for JSON rather than HTML (``Accept``): a page's script; a
+    browser's page request prefers HTML."""
+    return request.accept_mimetypes.best_match(("text/html", "application/json")) \
+        == "application/json"
+
+
 def _wants_json() -> bool:
-    return request.path.startswith("/api/") or request.path == "/api"
+    """The API, and a page's script that asks for JSON."""
+    return request.path.startswith("/api/") or request.path == "/api" or prefers_json()
 
 
 def _answer(status: int, message: str, errors: dict[str, Any] | None = None,

@@ -134,11 +134,12 @@ def _unavailable(exc: Exception) -> ServiceUnavailable:
 # --------------------------------------------------------------------------- enqueue
 
 def enqueue(kind: str, params: dict[str, Any], *, result_url: str | None = None,
-            key: Any = None) -> Job:
+            key: Any = None, show_result: bool = True) -> Job:
     """The job computing ``kind`` for ``params``: the existing one when the same inputs
     are queued, running or finished (its result is reused), else a new one. ``key``, when
     given, names the job instead of ``params`` (an event whose parameters carry something
-    fresh each time, such as an e-mail with a new link)."""
+    fresh each time, such as an e-mail with a new link). ``show_result=False``: the job's
+    state omits the result (a page, a file), which only ``result_url`` serves."""
     if kind not in _KINDS:
         raise KeyError(f"tâche inconnue : {kind}")
     config = current_app.config
@@ -167,7 +168,7 @@ def enqueue(kind: str, params: dict[str, Any], *, result_url: str | None = None,
                 failure_ttl=config["PASSERELLE_JOB_RESULT_TTL_S"],
                 retry=Retry(max=retries, interval=intervals) if retries > 0 else None,
                 meta={"kind": kind, "label": _KINDS[kind].label, "result_url": result_url,
-                      "progress": None})
+                      "progress": None, "show_result": show_result})
     except redis.RedisError as exc:
         raise _unavailable(exc) from exc
 
@@ -449,7 +450,8 @@ def describe(job: Job) -> dict[str, Any]:
     }
     if status == JobStatus.FINISHED:
         body["result_url"] = meta.get("result_url")
-        body["result"] = job.return_value()
+        if meta.get("show_result", True):
+            body["result"] = job.return_value()
     elif status == JobStatus.FAILED:
         body["error"] = _error_message(job)
     return body

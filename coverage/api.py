@@ -12,7 +12,6 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE, fields
 
 from core import clock, jobs, limits
-from core.errors import PasserelleError
 from core.geojson import (
     MEDIA_TYPE,
     FeatureCollectionSchema,
@@ -28,13 +27,12 @@ from .readouts import coverage_view, fill_territory_codes, view_csv, view_geojso
 from .runs import list_runs as stored_runs
 from .schemas import (
     LevelArgs,
-    RefreshArgs,
     RunListSchema,
     RunsArgs,
     SuggestionArgs,
     SuggestionsSchema,
 )
-from .selection import Selection, resolve_territory
+from .selection import Selection
 from .suggestions import suggest_from_args
 
 blp = Blueprint(
@@ -64,12 +62,6 @@ def list_runs(args):
     selection = Selection(args.get("programme"), args.get("service"), "fr",
                                    args.get("need"))  # type: ignore[arg-type]
     return {"runs": stored_runs(db.session, selection)}
-
-
-class RefreshForbidden(PasserelleError):
-    status = 403
-    message = ("Le recalcul depuis le web n'est pas ouvert sur ce serveur "
-               "(PASSERELLE_WEB_REFRESH) ; utilisez « flask --app app coverage refresh ».")
 
 
 JOB_DESCRIPTION = ("Calcul confié à une tâche de fond : l'en-tête Location et le membre `url` "
@@ -132,24 +124,6 @@ def _geojson(result: dict) -> Response:
         for site in result["sites"]))
     return Response(json.dumps(collection, ensure_ascii=False, default=str),
                     mimetype=MEDIA_TYPE)
-
-
-@blp.route("/refresh", methods=["POST"])
-@limits.heavy
-@blp.arguments(RefreshArgs, location="query", unknown=RAISE)
-@blp.response(202, description=JOB_DESCRIPTION)
-@blp.alt_response(403, description="Recalcul depuis le web fermé sur ce serveur.")
-@blp.alt_response(429, description="Trop de demandes de ce client (Retry-After).")
-def refresh(args):
-    """Recalculer la couverture d'une sélection (tâche de fond)
-
-    Ouvert quand PASSERELLE_WEB_REFRESH vaut 1 (en attendant les comptes). Réponse 202 avec
-    l'adresse de la tâche, qui donne l'avancement puis le numéro du calcul enregistré.
-    """
-    if not current_app.config["PASSERELLE_WEB_REFRESH"]:
-        raise RefreshForbidden()
-    resolve_territory(db.session, args["within"])  # a French 422 when unknown
-    return jobs.accepted(jobs.enqueue("coverage.refresh", dict(args)))
 
 
 @blp.route("/<any(commune, epci, departement, region):level>")

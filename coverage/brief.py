@@ -189,11 +189,13 @@ def svg_map(parts: list[dict], sites: list[dict]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- folium
 
 def folium_map(session: Session, selection: Selection, vendor: Path, *, k: int,
-               radius_km: float, detour: float, today: dt.date) -> str:
+               radius_km: float, detour: float, today: dt.date,
+               result: dict[str, Any] | None = None) -> str:
     """A standalone HTML map of the territory: its parts coloured by the share of people
     within 20 km (names and figures on hover) and the suggested sites; Leaflet's script
     and stylesheet read from ``vendor`` and written into the page, no basemap, so the file
-    opens offline and requests nothing."""
+    opens offline and requests nothing. ``result``: the suggestions already computed for
+    these inputs (the brief's), else computed here."""
     import folium
 
     from core.text import number_fr
@@ -201,8 +203,9 @@ def folium_map(session: Session, selection: Selection, vendor: Path, *, k: int,
     territory = check_briefable(session, selection.within)
     selection = selection.with_within(territory.code)
     _run, parts = _features(session, PARTS_LEVEL[territory.kind], selection)
-    result = suggest(session, selection, k=k, radius_km=radius_km, candidates="townhalls",
-                     detour=detour, today=today)
+    if result is None:
+        result = suggest(session, selection, k=k, radius_km=radius_km,
+                         candidates="townhalls", detour=detour, today=today)
     for f in parts:
         p = f["properties"]
         share = p.get("share_population_covered_20km")

@@ -4,6 +4,8 @@ suggestions, and refreshes asked from the web. The computations are those of
 
 from __future__ import annotations
 
+import datetime as dt
+from pathlib import Path
 from typing import Any
 
 from flask import current_app
@@ -15,6 +17,7 @@ from extensions import db
 from geodata.models import Commune
 
 from .accessibility import DEFAULT_METHOD
+from .brief import folium_map, make_brief
 from .refresh import refresh as refresh_run
 from .schemas import SuggestionsSchema
 from .selection import Selection, resolve_territory
@@ -74,6 +77,47 @@ def refresh(params: dict[str, Any]) -> dict[str, Any]:
             "covered_population": {f"{k:g}": v for k, v in report.covered_population.items()}}
 
 
+BRIEF_STEPS = ("chiffres du territoire et sites suggérés", "carte autonome (folium)")
+DOCUMENTS = ("brief", "folium")
+
+
+def documents(params: dict[str, Any], wanted: tuple[str, ...] = DOCUMENTS) -> dict[str, Any]:
+    """The ``wanted`` documents of a territory: its brief (:class:`coverage.brief.Brief`)
+    and its standalone folium map (HTML), from one computation of the suggested sites.
+    ``params``: the brief's arguments (those of the suggestions, k resolved) and
+    ``today``."""
+    today = dt.date.fromisoformat(params["today"])
+    selection = selection_of(params)
+    made: dict[str, Any] = {}
+    result = None
+    if "brief" in wanted:
+        jobs.progress(0, len(BRIEF_STEPS), BRIEF_STEPS[0])
+        made["brief"] = make_brief(
+            db.session, selection, k=params["k"], radius_km=params["radius_km"],
+            detour=params["detour"], today=today, site_capacity=params.get("site_capacity"),
+            budget=params.get("budget"), site_cost=params.get("site_cost"))
+        result = made["brief"].result
+    if "folium" in wanted:
+        jobs.progress(1, len(BRIEF_STEPS), BRIEF_STEPS[1])
+        vendor = Path(current_app.static_folder or "static") / "vendor"
+        made["folium"] = folium_map(db.session, selection, vendor, k=params["k"],
+                                    radius_km=params["radius_km"], detour=params["detour"],
+                                    today=today, result=result)
+    return made
+
+
+def brief_documents(params: dict[str, Any]) -> dict[str, Any]:
+    """The background job of a large territory's brief and map (both at once: a planner
+    who asks for one usually takes the other). ``params`` also holds the ``run_id`` they
+    were asked against: a new run is another job."""
+    made = documents(params)
+    db.session.rollback()  # read only
+    jobs.progress(len(BRIEF_STEPS), len(BRIEF_STEPS), "terminé")
+    return made
+
+
 def init_app() -> None:
     jobs.register("coverage.suggestions", suggestions, "Couverture : sites suggérés")
     jobs.register("coverage.refresh", refresh, "Couverture : recalcul")
+    jobs.register("coverage.brief", brief_documents,
+                  "Couverture : fiche et carte d'un territoire")

@@ -2,18 +2,19 @@
 
 The coverage API (:mod:`coverage.api`) serves every figure with polygons fit for
 any zoom; a map only needs what it draws at the zoom it shows. This endpoint reuses that
-API's service (same run lookup, same territory and bbox filters, same figures, same errors)
-and differs in three ways, each measured by bench/map_payload.py:
+API's checks and rows (same run lookup, same territory and bbox filters, same figures,
+same errors) and differs in three ways, each measured by bench/map_payload.py:
 
 - only the properties the choropleth, its circles and its labels use (``MAP_FIELDS``; the
   side panel fetches the full figures of the one territory clicked from the coverage API);
-- polygons simplified to about one screen pixel at ``zoom`` (never finer than the coverage
-  API's own shapes) and coordinates rounded to match — Leaflet would drop the finer
-  vertices anyway (its ``smoothFactor`` is one pixel);
+- polygons simplified to about one screen pixel at ``zoom``, stored per zoom by the
+  refresh (:mod:`coverage.map_shapes`), with coordinates rounded to match;
 - gzip when the client accepts it.
 
-Simplified polygons are kept in memory per process, keyed by run, level and tolerance: a
-new run (the refresh that follows any change of the reference geography) starts afresh.
+A tile is one statement (PostgreSQL assembles the Features) after the newest run's id,
+which keys the answers: the checked arguments and the run of a selection are kept per
+process until a new run appears, and so are the gzipped answers (the same tile asked by
+another user, or after a pan back, costs one query).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import math
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -29,19 +29,29 @@ from collections.abc import Sequence
 from flask import Flask, Response, current_app, request
 from flask_smorest import Blueprint
 from marshmallow import RAISE, fields, validate
-from sqlalchemy import ARRAY, Text, any_, func, literal, select
+from sqlalchemy import Float, Integer, Text, and_, bindparam, cast, func, literal, select
 from sqlalchemy.orm import Session
 
 from core import schemas as fr
 from core.geojson import MEDIA_TYPE, FeatureCollectionSchema, collection_text
 from core.schemas import BBOX_PATTERN, other_content
 from extensions import db
-from geodata.models import Commune
 
-from .models import CoverageRun
-from .readouts import COORDINATE_DIGITS, SIMPLIFY, coverage_view
+from .map_shapes import degrees_per_pixel, digits_for, shape_zoom, tolerance_for
+from .models import CoverageMapShape, CoverageRun
+from .readouts import (
+    ViewRequest,
+    bbox_params,
+    check_view_size,
+    features_text,
+    prepare_view,
+    view_rows,
+)
 from .schemas import TERRITORY_PATTERN, BBox, SelectionArgs
-from .selection import LEVEL_MODELS, Selection
+from .selection import Selection
+
+__all__ = ["MAP_FIELDS", "ResponseCache", "degrees_per_pixel", "digits_for", "map_view",
+           "tolerance_for"]
 
 # What the map draws: the five measures, the uncovered-people circles, names for labels.
 MAP_FIELDS: tuple[str, ...] = (
@@ -51,86 +61,43 @@ MAP_FIELDS: tuple[str, ...] = (
     "uncovered_population_20km", "uncovered_population_30km",
     "mean_nearest_km", "accessibility_index", "capacity_gap",
 )
-_MODELS = {"commune": Commune, **LEVEL_MODELS}
-PIXEL_FRACTION = 1.0          # simplify to one pixel (Leaflet's own smoothing threshold)
 GZIP_LEVEL = 1           # 4× faster than 5 on a tile, ≈ 15 % larger: the wire is not the cost
-SHAPE_CACHE_MAX_ENTRIES = 150_000   # ≈ 300 B each: ≈ 45 MB per process at most
 RESPONSE_CACHE_MAX_BYTES = 32_000_000   # gzipped answers kept per process
+PREPARED_MAX_ENTRIES = 256
 CACHE_CONTROL = "public, max-age=300"
 
 
-def degrees_per_pixel(zoom: int) -> float:
-    """Longitude degrees covered by one 256-pixel-tile pixel at ``zoom`` (Web Mercator)."""
-    return 360.0 / (256 * 2 ** zoom)
-
-
-def tolerance_for(level: str, zoom: int) -> float:
-    return max(SIMPLIFY[level], PIXEL_FRACTION * degrees_per_pixel(zoom))
-
-
-def digits_for(tolerance: float) -> int:
-    """Decimals such that rounding moves a vertex by at most half the tolerance."""
-    return max(2, min(COORDINATE_DIGITS, math.ceil(-math.log10(tolerance / 2))))
-
-
-class ShapeCache:
-    """GeoJSON text of simplified polygons by (run, level, tolerance) then code; the
-    least recently used keys go first once ``max_entries`` polygons are held."""
-
-    def __init__(self, max_entries: int = SHAPE_CACHE_MAX_ENTRIES) -> None:
-        self.max_entries = max_entries
-        self._keys: OrderedDict[tuple, dict[str, str | None]] = OrderedDict()
-        self._size = 0
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple, codes: Sequence[str]) -> tuple[dict[str, str | None], list[str]]:
-        with self._lock:
-            shapes = self._keys.get(key)
-            if shapes is None:
-                return {}, list(codes)
-            self._keys.move_to_end(key)
-            found = {c: shapes[c] for c in codes if c in shapes}
-        return found, [c for c in codes if c not in found]
-
-    def put(self, key: tuple, shapes: dict[str, str | None]) -> None:
-        with self._lock:
-            held = self._keys.setdefault(key, {})
-            before = len(held)
-            held.update(shapes)
-            self._size += len(held) - before
-            self._keys.move_to_end(key)
-            while self._size > self.max_entries and len(self._keys) > 1:
-                _key, dropped = self._keys.popitem(last=False)
-                self._size -= len(dropped)
-
-
 class ResponseCache:
-    """Gzipped answers by key (the latest run id and the request's arguments), the least
-    recently used dropped past ``max_bytes``: a tile asked again — by another user, or after
-    a pan back — is served without a query."""
+    """Values by key, the least recently used dropped past ``max_bytes`` (the size of a
+    value is ``len``, or 1): gzipped answers by the latest run id and the request's
+    arguments — a tile asked again is served without computing it."""
 
     def __init__(self, max_bytes: int = RESPONSE_CACHE_MAX_BYTES) -> None:
         self.max_bytes = max_bytes
-        self._items: OrderedDict[str, bytes] = OrderedDict()
+        self._items: OrderedDict = OrderedDict()
         self._size = 0
         self._lock = threading.Lock()
 
-    def get(self, key: str) -> bytes | None:
+    @staticmethod
+    def _weight(value) -> int:
+        return len(value) if isinstance(value, bytes | str) else 1
+
+    def get(self, key):
         with self._lock:
             data = self._items.get(key)
             if data is not None:
                 self._items.move_to_end(key)
             return data
 
-    def put(self, key: str, data: bytes) -> None:
+    def put(self, key, data) -> None:
         with self._lock:
             previous = self._items.pop(key, None)
-            self._size -= len(previous) if previous is not None else 0
+            self._size -= self._weight(previous) if previous is not None else 0
             self._items[key] = data
-            self._size += len(data)
+            self._size += self._weight(data)
             while self._size > self.max_bytes and len(self._items) > 1:
                 _key, dropped = self._items.popitem(last=False)
-                self._size -= len(dropped)
+                self._size -= self._weight(dropped)
 
 
 def latest_run_id(session: Session) -> int:
@@ -139,45 +106,59 @@ def latest_run_id(session: Session) -> int:
     return session.execute(select(func.coalesce(func.max(runs.c.id), 0))).scalar_one()
 
 
-def simplified_shapes(session: Session, cache: ShapeCache, run_id: int, level: str,
-                      codes: Sequence[str], zoom: int) -> dict[str, str | None]:
-    tolerance = tolerance_for(level, zoom)
-    digits = digits_for(tolerance)
-    key = (run_id, level, tolerance, digits)
-    found, missing = cache.get(key, codes)
-    if missing:
-        # preserveCollapsed: a commune smaller than a pixel stays a dot, not a hole.
-        shapes = _MODELS[level].__table__
-        rows = session.execute(select(
-            shapes.c.code,
-            func.ST_AsGeoJSON(func.ST_Simplify(shapes.c.geom, tolerance, True), digits))
-            .where(shapes.c.code == any_(literal(list(missing), ARRAY(Text))))).all()
-        computed: dict[str, str | None] = dict.fromkeys(missing)
-        computed.update({code: geometry for code, geometry in rows})
-        cache.put(key, computed)
-        found.update(computed)
-    return found
+_STATEMENTS: dict[tuple, object] = {}
 
 
-def map_view(session: Session, cache: ShapeCache, level: str,
-             selection: Selection, *, zoom: int,
-             bbox: Sequence[float] | None = None, run_id: int | None = None) -> tuple[dict, str]:
-    """(run, GeoJSON text) of ``level`` within the selection's territory and ``bbox``."""
-    view = coverage_view(session, level, selection, bbox=bbox, run_id=run_id,
-                                  fmt="csv")
-    rows = view.rows or []
-    shapes = simplified_shapes(session, cache, view.run["id"], level,
-                               [row["code"] for row in rows], zoom)
-    parts = []
-    for row in rows:
-        properties = json.dumps({name: row.get(name) for name in MAP_FIELDS},
-                                ensure_ascii=False, separators=(",", ":"))
-        parts.append('{"type":"Feature","id":' + json.dumps(row["code"]) + ',"geometry":'
-                     + (shapes.get(row["code"]) or "null") + ',"properties":'
-                     + properties + "}")
-    run = {**view.run, "created_at": view.run["created_at"].isoformat()}
-    return view.run, collection_text(",".join(parts), {
-        "level": level, "zoom": zoom, "tolerance": tolerance_for(level, zoom), "run": run})
+def _map_statement(level: str, method: str, kind: str, in_bbox: bool):
+    """The view's rows (:func:`coverage.readouts.view_rows`) with only ``MAP_FIELDS``
+    (in that order) and the stored shapes of ``shape_zoom`` — simplified on the fly for
+    a territory the refresh did not store; binds ``shape_zoom``, ``tolerance``,
+    ``digits`` besides the view's own values."""
+    key = (level, method, kind, in_bbox)
+    if key not in _STATEMENTS:
+        inner, g = view_rows(level, method, kind, in_bbox)
+        rows = inner.subquery("rows")
+        shapes = CoverageMapShape.__table__
+        props = func.json_build_object(*(item for name in MAP_FIELDS for item in (
+            cast(literal(name, literal_execute=True), Text), rows.c.props[name])))
+        # Simplified here only when the refresh stored no shape (read when needed).
+        source = g.alias("source")
+        geometry = func.coalesce(shapes.c.geojson, select(func.ST_AsGeoJSON(
+            func.ST_Simplify(source.c.geom, bindparam("tolerance", type_=Float), True),
+            bindparam("digits", type_=Integer))).where(source.c.code == rows.c.code)
+            .scalar_subquery())
+        _STATEMENTS[key] = features_text(
+            select(rows.c.code, geometry.label("geometry"), props.label("props"))
+            .select_from(rows.outerjoin(shapes, and_(
+                shapes.c.level == level, shapes.c.code == rows.c.code,
+                shapes.c.zoom == bindparam("shape_zoom", type_=Integer)))))
+    return _STATEMENTS[key]
+
+
+def map_view(session: Session, level: str, selection: Selection, *, zoom: int,
+             bbox: Sequence[float] | None = None, run_id: int | None = None,
+             prepared: ViewRequest | None = None) -> tuple[dict, str]:
+    """(run, GeoJSON text) of ``level`` within the selection's territory and ``bbox``;
+    ``prepared``: the arguments already checked (:func:`coverage.readouts.prepare_view`)."""
+    if prepared is None:
+        prepared = prepare_view(session, level, selection, bbox=bbox, run_id=run_id)
+    stored = shape_zoom(level, zoom)
+    tolerance = tolerance_for(level, stored)
+    statement = _map_statement(level, prepared.run["method"], prepared.territory.kind,
+                               bbox is not None)
+    count, features = session.execute(statement, {
+        **prepared.params, **bbox_params(bbox), "shape_zoom": stored,
+        "tolerance": tolerance, "digits": digits_for(tolerance)}).one()
+    check_view_size(level, int(count))
+    run = {**prepared.run, "created_at": prepared.run["created_at"].isoformat()}
+    return prepared.run, collection_text(features or "", {
+        "level": level, "zoom": zoom, "tolerance": tolerance, "run": run})
+
+
+def reset_caches(app: Flask) -> None:
+    """Empty this process's answers and checked arguments (bench: a cold server)."""
+    app.extensions["coverage_map_answers"] = ResponseCache()
+    app.extensions["coverage_map_prepared"] = ResponseCache(PREPARED_MAX_ENTRIES)
 
 
 # --------------------------------------------------------------------------- web
@@ -235,7 +216,8 @@ def map_level(args, level):
     selection = Selection(args.get("programme"), args.get("service"),
                           args.get("within") or "fr", args.get("need") or "population")
     query = json.dumps({k: v for k, v in sorted(args.items())}, sort_keys=True, default=str)
-    tag = (f"map-{latest_run_id(db.session)}-"
+    latest = latest_run_id(db.session)
+    tag = (f"map-{latest}-"
            f"{hashlib.sha1(f'{level}|{query}'.encode()).hexdigest()[:16]}")
     headers = {"ETag": f'"{tag}"', "Cache-Control": CACHE_CONTROL, "Vary": "Accept-Encoding"}
     if request.if_none_match.contains(tag):
@@ -243,9 +225,17 @@ def map_level(args, level):
     answers: ResponseCache = current_app.extensions["coverage_map_answers"]
     data = answers.get(tag)
     if data is None:
-        _run, body = map_view(db.session, current_app.extensions["coverage_map_shapes"], level,
-                              selection, zoom=args["zoom"], bbox=args.get("bbox"),
-                              run_id=args.get("run"))
+        bbox = args.get("bbox")
+        # Checked once per selection and run (three queries), not per tile.
+        checked: ResponseCache = current_app.extensions["coverage_map_prepared"]
+        key = (latest, level, selection, bbox is None, args.get("run"))
+        prepared = checked.get(key)
+        if prepared is None:
+            prepared = prepare_view(db.session, level, selection, bbox=bbox,
+                                    run_id=args.get("run"))
+            checked.put(key, prepared)
+        _run, body = map_view(db.session, level, selection, zoom=args["zoom"], bbox=bbox,
+                              prepared=prepared)
         data = gzip.compress(body.encode(), compresslevel=GZIP_LEVEL, mtime=0)
         answers.put(tag, data)
     if "gzip" in request.accept_encodings:
@@ -258,6 +248,5 @@ def map_level(args, level):
 def init_app(app: Flask) -> None:
     from extensions import api
 
-    app.extensions["coverage_map_shapes"] = ShapeCache()
-    app.extensions["coverage_map_answers"] = ResponseCache()
+    reset_caches(app)
     api.register_blueprint(blp)

@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     func,
@@ -147,5 +148,20 @@ class CoverageShape(db.Model):
     code: Mapped[str] = mapped_column(String(9), primary_key=True)
     tolerance: Mapped[float] = mapped_column(Float)
     digits: Mapped[int] = mapped_column(Integer)
+    source_md5: Mapped[str] = mapped_column(Text)
+    geojson: Mapped[str] = mapped_column(Text)
+
+
+class CoverageMapShape(db.Model):
+    """A territory's polygon simplified to about one screen pixel at one zoom of the map
+    (coverage/map_api.py, :func:`~coverage.map_api.shape_zoom`), as GeoJSON text with
+    the decimals that zoom needs. Computed by ``coverage refresh`` with the shapes above
+    (again when the source polygon's md5 changes), so that a map tile simplifies nothing."""
+
+    __tablename__ = "coverage_map_shape"
+
+    level: Mapped[str] = mapped_column(String(12), primary_key=True)
+    code: Mapped[str] = mapped_column(String(9), primary_key=True)
+    zoom: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     source_md5: Mapped[str] = mapped_column(Text)
     geojson: Mapped[str] = mapped_column(Text)

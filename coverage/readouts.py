@@ -236,10 +236,11 @@ def store_properties(session: Session, run_id: int, reference_mean: float) -> No
             {"reference": reference_mean})
 
 
-@functools.cache
-def _view_statement(level: str, method: str, kind: str, in_bbox: bool, fmt: str):
-    """The statement of a view, built once per shape of request (binds ``run``,
-    ``territory``, ``reference`` and with ``in_bbox`` ``x0``, ``y0``, ``x1``, ``y1``)."""
+def view_rows(level: str, method: str, kind: str, in_bbox: bool):
+    """``(select, g)``: the code and properties (``props``) of the territories of a view,
+    ordered by code; ``g`` is the level's table (its ``geom`` column for the shapes). Binds
+    ``run``, ``territory``, ``reference`` and with ``in_bbox`` ``x0``, ``y0``, ``x1``,
+    ``y1``."""
     communes = Commune.__table__
     within = bindparam("territory", type_=Text)
     if level == "commune":
@@ -265,15 +266,12 @@ def _view_statement(level: str, method: str, kind: str, in_bbox: bool, fmt: str)
         box = func.ST_MakeEnvelope(*(bindparam(name, type_=Float)
                                      for name in ("x0", "y0", "x1", "y1")), 4326)
         inner = inner.where(g.c.geom.op("&&")(box))
-    if fmt != "geojson":
-        return select(inner.subquery("v").c.props)
-    tolerance, digits = SIMPLIFY[level], COORDINATE_DIGITS
-    s = CoverageShape.__table__
-    geometry = func.coalesce(s.c.geojson, func.ST_AsGeoJSON(
-        func.ST_SimplifyPreserveTopology(g.c.geom, tolerance), digits))
-    inner = inner.add_columns(geometry.label("geometry")).outerjoin(s, and_(
-        s.c.level == level, s.c.code == g.c.code, s.c.tolerance == tolerance,
-        s.c.digits == digits))
+    return inner, g
+
+
+def features_text(inner) -> ColumnElement[str]:
+    """``(count, Features joined by commas)`` of a select with ``code``, ``geometry``
+    (GeoJSON text or NULL) and ``props`` columns, assembled by PostgreSQL."""
     v = inner.subquery("v")
     feature = func.concat(
         _string('{"type":"Feature","id":'), cast(func.to_json(v.c.code), Text),
@@ -283,15 +281,35 @@ def _view_statement(level: str, method: str, kind: str, in_bbox: bool, fmt: str)
                   func.string_agg(feature, aggregate_order_by(_string(","), v.c.code)))
 
 
-def coverage_view(session: Session, level: str, selection: Selection, *,
-                  bbox: Sequence[float] | None = None, run_id: int | None = None,
-                  fmt: str = "geojson") -> View:
-    """Figures per territory of ``level`` within ``selection.within`` (and ``bbox``).
+@functools.cache
+def _view_statement(level: str, method: str, kind: str, in_bbox: bool, fmt: str):
+    """The statement of a view, built once per shape of request (see :func:`view_rows`)."""
+    inner, g = view_rows(level, method, kind, in_bbox)
+    if fmt != "geojson":
+        return select(inner.subquery("v").c.props)
+    tolerance, digits = SIMPLIFY[level], COORDINATE_DIGITS
+    s = CoverageShape.__table__
+    geometry = func.coalesce(s.c.geojson, func.ST_AsGeoJSON(
+        func.ST_SimplifyPreserveTopology(g.c.geom, tolerance), digits))
+    inner = inner.add_columns(geometry.label("geometry")).outerjoin(s, and_(
+        s.c.level == level, s.c.code == g.c.code, s.c.tolerance == tolerance,
+        s.c.digits == digits))
+    return features_text(inner)
 
-    Properties are built and rounded in SQL, and with ``fmt="geojson"`` the Features are
-    assembled there too, with the polygons simplified at refresh (``coverage_shape``): a
-    view is one query and no per-row Python.
-    """
+
+@dataclass(frozen=True)
+class ViewRequest:
+    """What a view reads, checked: the run, the territory and the statement's values."""
+
+    run: dict
+    territory: Any
+    params: dict[str, Any]
+
+
+def prepare_view(session: Session, level: str, selection: Selection, *,
+                 bbox: Sequence[float] | None = None,
+                 run_id: int | None = None) -> ViewRequest:
+    """Check a view's arguments (French errors) and find its run."""
     if level not in VIEW_LEVELS:
         raise NotFound(f"Niveau « {level} » inconnu : commune, epci, departement ou region.")
     check_selection(session, selection)
@@ -307,18 +325,40 @@ def coverage_view(session: Session, level: str, selection: Selection, *,
         raise InvalidInput("Méthode du calcul inconnue.")
     params: dict[str, Any] = {"run": run["id"], "territory": territory.value,
                               "reference": run["reference_mean"]}
-    if bbox is not None:
-        params.update(zip(("x0", "y0", "x1", "y1"), bbox, strict=True))
-    statement = _view_statement(level, run["method"], territory.kind, bbox is not None, fmt)
-    if fmt == "geojson":
-        count, features = session.execute(statement, params).one()
-        view = View(run, level, int(count), features=features or "")
-    else:
-        found = list(session.execute(statement, params).scalars())
-        view = View(run, level, len(found), rows=found)
-    if level == "commune" and view.count > MAX_COMMUNES_PER_VIEW:
+    return ViewRequest(run, territory, {**params, **bbox_params(bbox)})
+
+
+def bbox_params(bbox: Sequence[float] | None) -> dict[str, float]:
+    """The values a view statement with a box binds (none without a box)."""
+    return {} if bbox is None else dict(zip(("x0", "y0", "x1", "y1"), bbox, strict=True))
+
+
+def check_view_size(level: str, count: int) -> None:
+    if level == "commune" and count > MAX_COMMUNES_PER_VIEW:
         raise InvalidInput(f"Plus de {MAX_COMMUNES_PER_VIEW} communes dans cette vue : "
                            "réduisez le territoire ou l'emprise.")
+
+
+def coverage_view(session: Session, level: str, selection: Selection, *,
+                  bbox: Sequence[float] | None = None, run_id: int | None = None,
+                  fmt: str = "geojson") -> View:
+    """Figures per territory of ``level`` within ``selection.within`` (and ``bbox``).
+
+    Properties are built and rounded in SQL, and with ``fmt="geojson"`` the Features are
+    assembled there too, with the polygons simplified at refresh (``coverage_shape``): a
+    view is one query and no per-row Python.
+    """
+    prepared = prepare_view(session, level, selection, bbox=bbox, run_id=run_id)
+    run = prepared.run
+    statement = _view_statement(level, run["method"], prepared.territory.kind,
+                                bbox is not None, fmt)
+    if fmt == "geojson":
+        count, features = session.execute(statement, prepared.params).one()
+        view = View(run, level, int(count), features=features or "")
+    else:
+        found = list(session.execute(statement, prepared.params).scalars())
+        view = View(run, level, len(found), rows=found)
+    check_view_size(level, view.count)
     return view
 
 

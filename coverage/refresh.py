@@ -43,7 +43,14 @@ from . import accessibility
 from .accessibility import DEFAULT_METHOD
 from .costs import cost_pairs
 from .inputs import ILLECTRONISME_RATE, Demand, Supply, load_demand, load_supply, straight_radius_km
-from .models import CoverageAggregate, CoverageResult, CoverageRun, CoverageShape
+from .map_shapes import refresh_map_shapes
+from .models import (
+    CoverageAggregate,
+    CoverageMapShape,
+    CoverageResult,
+    CoverageRun,
+    CoverageShape,
+)
 from .readouts import COORDINATE_DIGITS, SIMPLIFY, commune_properties, store_properties
 from .runs import prune_runs
 from .selection import (
@@ -61,7 +68,7 @@ _DROP_STAGE = text("DROP TABLE cov_result_stage")
 _REFRESH_LOCK = 2_026_005  # pg_advisory_xact_lock key of coverage refresh
 # ANALYZE takes no bound table name: one fixed statement per table, named by its model.
 _ANALYZE = {model.__tablename__: text(f"ANALYZE {model.__tablename__}")
-            for model in (CoverageAggregate, CoverageShape, CoverageResult)}
+            for model in (CoverageAggregate, CoverageShape, CoverageMapShape, CoverageResult)}
 
 
 @dataclass
@@ -183,11 +190,14 @@ def refresh(session: Session, selection: Selection, *, detour: float,
     step("formes simplifiées")
     start = time.perf_counter()
     stats["shapes_simplified"] = refresh_shapes(session, territory)
+    stats["map_shapes_simplified"] = refresh_map_shapes(session, territory)
     # Fresh statistics, so that the views' plans start from the few rows they show; the
     # big tables only when they changed much (ANALYZE of coverage_result takes ≈ 1 s).
     tables = ["coverage_aggregate"]
     if stats["shapes_simplified"] > 1000:
         tables.append("coverage_shape")
+    if stats["map_shapes_simplified"] > 1000:
+        tables.append("coverage_map_shape")
     if stats["communes"] >= 10_000 or not session.execute(text(
             "SELECT EXISTS (SELECT 1 FROM pg_stats WHERE tablename = 'coverage_result')"
     )).scalar():
@@ -345,8 +355,10 @@ def refresh_shapes(session: Session, territory: Territory) -> int:
                        s.c.tolerance != tolerance, s.c.digits != COORDINATE_DIGITS)))
         statement = pg_insert(shapes).from_select(
             ["level", "code", "tolerance", "digits", "source_md5", "geojson"], fresh)
-        done += session.execute(statement.on_conflict_do_update(
+        # (An INSERT … SELECT's rowcount reads -1 through SQLAlchemy here: rows counted.)
+        done += len(session.execute(statement.on_conflict_do_update(
             index_elements=[shapes.c.level, shapes.c.code],
             set_={name: statement.excluded[name]
-                  for name in ("tolerance", "digits", "source_md5", "geojson")})).rowcount
+                  for name in ("tolerance", "digits", "source_md5", "geojson")})
+            .returning(literal(1))).all())
     return done

@@ -101,6 +101,21 @@ def resolve_territory(session: Session, code: str | None) -> Territory:
     return Territory("fr" if kind == "fr" else f"{kind}:{value}", kind, value, name)
 
 
+def containing_territories(session: Session, territory: Territory) -> set[str]:
+    """Codes of the territories that hold every commune of ``territory``: itself, France,
+    and the région, département and EPCI its communes all share (a planner of any of them
+    may act on it)."""
+    codes = {"fr", territory.code}
+    communes = Commune.__table__
+    for kind in ("reg", "dep", "epci"):
+        column = communes.c[MEMBERSHIP[kind]]
+        found = session.execute(select(column).distinct().where(
+            territory.clause(communes)).limit(2)).scalars().all()
+        if len(found) == 1 and found[0] is not None:
+            codes.add(f"{kind}:{found[0]}")
+    return codes
+
+
 def check_selection(session: Session, selection: Selection) -> None:
     """InvalidInput (French) for an unknown programme, service or need."""
     from directory.vocabulary import SERVICES

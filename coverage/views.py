@@ -10,21 +10,32 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, Response, current_app, render_template, request, url_for
-from marshmallow import EXCLUDE, ValidationError
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    jsonify,
+    render_template,
+    request,
+    url_for,
+)
+from marshmallow import EXCLUDE, RAISE, ValidationError
 
-from core import clock
-from core.errors import InvalidInput
+from core import clock, jobs
+from core.access import holds, requires
+from core.errors import Forbidden, InvalidInput, prefers_json
 from directory.vocabulary import SERVICES
 from extensions import db
 
-from .brief import METHOD_SENTENCES, folium_map, make_brief
-from .schemas import SuggestionArgs
-from .selection import NEEDS, Selection
+from . import jobs as coverage_jobs
+from .brief import METHOD_SENTENCES, OWN_LEVEL, check_briefable
+from .readouts import prepare_view
+from .schemas import RefreshArgs, SuggestionArgs
+from .selection import NEEDS, Selection, containing_territories, resolve_territory
 from .suggestions import sites_for_budget
 
 bp = Blueprint("coverage_pages", __name__)
@@ -106,17 +117,33 @@ def coverage_map():
         # The referrals layer (demand met and not met), where the referrals are installed.
         "demand": url_for("stats.demand_layer")
         if "stats.demand_layer" in current_app.view_functions else "",
-        # « Recalculer » only where the configuration opens refreshes from the web (until
-        # accounts say who may) and the refresh endpoint (a background job) exists.
-        "refresh": url_for("coverage.refresh")
-        if config.get("PASSERELLE_WEB_REFRESH") and "coverage.refresh" in
-        current_app.view_functions else "",
+        # « Recalculer » for planners and administrators only (checked again on POST).
+        "refresh": url_for("coverage_pages.refresh_selection") if holds("planner") else "",
     }
     # core.security sets the page's Content-Security-Policy (our host, the basemap's tiles).
     return render_template(
         "coverage/map.html", settings=settings, endpoints=endpoints, services=SERVICES,
         needs=[(need, NEED_LABELS.get(need, need)) for need in NEEDS],
         method=METHOD_SENTENCES)
+
+
+@bp.post("/carte/recalculer")
+@requires("planner")
+def refresh_selection():
+    """« Recalculer » of the map: the selection's refresh as a background job (202 and the
+    job's address), for a planner of a territory holding the one asked, or an
+    administrator. JSON answers: the map's script follows the job."""
+    try:
+        args = RefreshArgs(unknown=RAISE).load(request.args)
+    except ValidationError as error:
+        raise InvalidInput("Paramètres du recalcul invalides.",
+                           errors=error.normalized_messages()) from error
+    territory = resolve_territory(db.session, args["within"])  # French 422 when unknown
+    if not any(holds("planner", code)
+               for code in containing_territories(db.session, territory)):
+        raise Forbidden(f"Votre rôle de planificateur ne porte pas sur {territory.name} : "
+                        "vous pouvez recalculer votre territoire et ceux qu'il contient.")
+    return jobs.accepted(jobs.enqueue("coverage.refresh", dict(args)))
 
 
 def _brief_args() -> dict[str, Any]:
@@ -137,28 +164,75 @@ def _selection(args: dict[str, Any]) -> Selection:
                      args.get("need") or "population")
 
 
+# Arguments of the suggestions that the brief does not use.
+_NOT_BRIEF = ("format", "candidates", "gap_limit")
+PREPARING_REFRESH_S = 2
+
+
+def _brief_params() -> tuple[dict[str, Any], int]:
+    """The brief's inputs (arguments, territory, run, day) and how many communes the
+    territory holds; checked here with French 4xx (a 404 naming the command when no run
+    answers the selection), before anything is computed."""
+    args = _brief_args()
+    selection = _selection(args)
+    territory = check_briefable(db.session, selection.within)
+    run = prepare_view(db.session, OWN_LEVEL[territory.kind],
+                       selection.with_within(territory.code)).run
+    params = {key: value for key, value in args.items() if key not in _NOT_BRIEF}
+    params.update(within=territory.code, run_id=run["id"], today=clock.today().isoformat())
+    return params, coverage_jobs.communes_within(db.session, territory.code)
+
+
+def _documents(what: str, part: str):
+    """``(document, None)`` when ready, else ``(None, answer)``. A territory of up to
+    PASSERELLE_SUGGEST_SYNC_MAX_COMMUNES communes is computed in the request (as its
+    suggestions are); a larger one by a background job that makes the brief and the map at
+    once, kept for the same inputs. A script (``Accept: application/json``) gets the
+    job's state (202) or the documents' addresses (200); a person a page that says « en
+    préparation » and reloads itself (no script needed)."""
+    params, communes = _brief_params()
+    urls = {"fiche": url_for("coverage_pages.territory_brief", **request.args),
+            "carte": url_for("coverage_pages.territory_folium_map", **request.args)}
+    if communes <= current_app.config["PASSERELLE_SUGGEST_SYNC_MAX_COMMUNES"]:
+        if prefers_json():
+            return None, jsonify(urls)
+        return coverage_jobs.documents(params, (part,))[part], None
+    job = jobs.enqueue("coverage.brief", params, show_result=False, result_url=urls["fiche"])
+    done, result = jobs.finished_result(job)
+    if prefers_json():
+        return None, (jsonify(urls) if done else jobs.accepted(job))
+    if done:
+        return result[part], None
+    state = jobs.describe(job)
+    failed = state["state"] in ("failed", "stopped", "canceled")
+    page = render_template("coverage/preparing.html", what=what, job=state, failed=failed,
+                           refresh_s=PREPARING_REFRESH_S)
+    headers = {"Cache-Control": "no-store"}
+    if failed:  # reloading asks again (a failed job starts afresh)
+        return None, (page, 503, {**headers, "Retry-After": str(PREPARING_REFRESH_S)})
+    return None, (page, 202, {**headers, "Refresh": str(PREPARING_REFRESH_S)})
+
+
 @bp.get("/carte/fiche")
 def territory_brief():
-    """One A4 page per territory: figures, least served parts, suggested sites, method."""
-    args = _brief_args()
-    brief = make_brief(db.session, _selection(args), k=args["k"],
-                       radius_km=args["radius_km"], detour=args["detour"],
-                       today=clock.today(), site_capacity=args.get("site_capacity"),
-                       budget=args.get("budget"), site_cost=args.get("site_cost"))
+    """One A4 page per territory: figures, least served parts, suggested sites, method —
+    computed by a background job; until it is done, a page « en préparation »."""
+    brief, waiting = _documents("la fiche", "brief")
+    if waiting is not None:
+        return waiting
     folium_url = url_for("coverage_pages.territory_folium_map", **request.args)
-    return render_template("coverage/brief.html", brief=brief, args=args,
+    return render_template("coverage/brief.html", brief=brief, args=_brief_args(),
                            folium_url=folium_url, today=clock.today())
 
 
 @bp.get("/carte/fiche/carte.html")
 def territory_folium_map():
-    """The territory's map as a standalone HTML file (opens offline)."""
-    args = _brief_args()
-    vendor = Path(current_app.static_folder or "static") / "vendor"
-    html = folium_map(db.session, _selection(args), vendor, k=args["k"],
-                      radius_km=args["radius_km"], detour=args["detour"],
-                      today=clock.today())
-    name = args["within"].replace(":", "-")
+    """The territory's map as a standalone HTML file (opens offline), made by the same job
+    as the brief."""
+    html, waiting = _documents("la carte autonome", "folium")
+    if waiting is not None:
+        return waiting
+    name = request.args.get("within", "").replace(":", "-")
     return Response(html, mimetype="text/html", headers={
         "Content-Disposition": f'attachment; filename="carte-{name}.html"'})
 

@@ -46,6 +46,7 @@
   // connections at most): a 1400 × 900 view takes about 4 × 3 tiles at either level.
   var TILE_SIZE = { epci: 1024, commune: 512 };
   var REFRESH_DELAY_MS = 60;
+  var FREE_ZOOM_SNAP = 0.25;      // without a basemap (see buildMap)
   var DEFAULT_MEASURE = "uncovered20";
   // The ranked list: one level below the study territory, fetched at a zoom fit for it.
   var RANK_LEVEL = { fr: "departement", reg: "epci", dep: "epci", epci: "commune",
@@ -278,15 +279,20 @@
 
   // A long computation answers 202 with its background job (body.url): follow the job
   // until it ends, telling ``onProgress`` its state, and resolve with its result.
-  function fetchJson(url, onProgress, method) {
-    return fetch(url, { method: method || "GET",
-      headers: { Accept: "application/json, application/geo+json" } })
+  function fetchJson(url, onProgress, method, csrfToken) {
+    var headers = { Accept: "application/json, application/geo+json" };
+    if (csrfToken) { headers["X-CSRFToken"] = csrfToken; }
+    return fetch(url, { method: method || "GET", headers: headers, credentials: "same-origin" })
       .then(function (response) {
         return response.json().catch(function () { return null; }).then(function (body) {
           if (!response.ok) {
             var error = new Error((body && body.message) || ("Erreur " + response.status));
             error.status = response.status;
             throw error;
+          }
+          if (body === null && response.redirected) {
+            // A page answered instead (the sign-in page, once the session has expired).
+            throw new Error("votre session a expiré : reconnectez-vous puis recommencez.");
           }
           if (response.status === 202 && body && body.url) {
             return followJob(body, onProgress);
@@ -322,6 +328,7 @@
       programmes: element.getAttribute("data-programmes-url"),
       venuePage: element.getAttribute("data-venue-page-url"),
       refresh: element.getAttribute("data-refresh-url") || "",
+      csrf: element.getAttribute("data-csrf-token") || "",
       brief: element.getAttribute("data-brief-url") || "",
       folium: element.getAttribute("data-folium-url") || "",
       demand: element.getAttribute("data-demand-url") || ""
@@ -363,7 +370,8 @@
       });
     this.wanted = { programme: params.get("programme") || "", within: params.get("within") || "" };
     // "#zoom/lat/lon": a shared view (written back as the map moves).
-    var view = /^#(\d{1,2})\/(-?\d+(?:\.\d+)?)\/(-?\d+(?:\.\d+)?)$/.exec(window.location.hash);
+    var view = /^#(\d{1,2}(?:\.\d+)?)\/(-?\d+(?:\.\d+)?)\/(-?\d+(?:\.\d+)?)$/.exec(
+      window.location.hash);
     this.wantedView = view ? { zoom: +view[1], center: [+view[2], +view[3]] } : null;
   };
 
@@ -386,7 +394,8 @@
   CoverageMap.prototype.viewHash = function () {
     if (!this.map) { return ""; }
     var c = this.map.getCenter();
-    return "#" + this.map.getZoom() + "/" + c.lat.toFixed(4) + "/" + c.lng.toFixed(4);
+    var zoom = Math.round(this.map.getZoom() * 100) / 100;
+    return "#" + zoom + "/" + c.lat.toFixed(4) + "/" + c.lng.toFixed(4);
   };
 
   CoverageMap.prototype.buildMap = function () {
@@ -395,12 +404,15 @@
     try { options = JSON.parse(this.element.getAttribute("data-options") || "{}"); }
     catch (e) { options = {}; }
     this.home = { center: options.center || [46.6, 2.4], zoom: options.zoom || 6 };
+    var basemap = this.element.getAttribute("data-basemap");
     var map = L.map(this.element, {
       center: this.home.center, zoom: this.home.zoom,
       minZoom: options.minZoom, maxZoom: options.maxZoom,
-      zoomControl: options.zoomControl !== false, preferCanvas: false
+      zoomControl: options.zoomControl !== false, preferCanvas: false,
+      // Without a basemap nothing is drawn from raster tiles: quarter zooms let a
+      // territory fill the frame (with whole zooms it may fill barely half of it).
+      zoomSnap: basemap ? 1 : FREE_ZOOM_SNAP
     });
-    var basemap = this.element.getAttribute("data-basemap");
     if (basemap) {
       try {
         var config = JSON.parse(basemap);
@@ -600,7 +612,7 @@
 
   CoverageMap.prototype.levelForZoom = function () {
     var chosen = this.controls.level.value;
-    var zoom = this.map.getZoom();
+    var zoom = Math.round(this.map.getZoom());   // the zoom of the data tiles
     if (chosen === "commune" && zoom < COMMUNE_MIN_ZOOM) { return "epci"; }
     if (chosen !== "auto") { return chosen; }
     if (zoom <= 4) { return "region"; }
@@ -631,7 +643,8 @@
   CoverageMap.prototype.drawUrl = function (level, extra, zoom) {
     if (!this.urls.map) { return this.coverageUrl(level, extra); }
     var url = this.coverageUrl(level, extra).replace(this.urls.coverage + "/", this.urls.map + "/");
-    return url + (url.indexOf("?") >= 0 ? "&" : "?") + "zoom=" + zoom;
+    // Shapes come per whole zoom (a fractional zoom rounds, as Leaflet's tiles do).
+    return url + (url.indexOf("?") >= 0 ? "&" : "?") + "zoom=" + Math.round(zoom);
   };
 
   CoverageMap.prototype.onMove = function () {
@@ -1434,7 +1447,7 @@
       service: s.service, need: s.need === "population" ? "" : s.need }), function (job) {
       var step = job.progress ? " (" + job.progress.done + "/" + job.progress.total + ")" : "";
       self.say("Recalcul : tâche " + job.state_label + step + "…");
-    }, "POST")
+    }, "POST", this.urls.csrf)
       .then(function () {
         self.say("Recalcul terminé : chiffres mis à jour.");
         self.rankingUrl = null;
@@ -1456,6 +1469,24 @@
     byId("carte-fiche").href = this.urls.brief + query(wanted);
     byId("carte-folium").href = this.urls.folium + query(wanted);
     box.hidden = false;
+    // Both documents come from one background job: started now, its progress shown, the
+    // links said ready once it is done (followed without a script, they wait for it too).
+    var note = byId("carte-suite-etat");
+    var ticket = this.sequence.sites;
+    var self = this;
+    setText(note, "Préparation de la fiche et de la carte…");
+    fetchJson(this.urls.brief + query(wanted), function (job) {
+      if (ticket !== self.sequence.sites) { return; }
+      var step = job.progress ? " (" + Math.min(job.progress.done + 1, job.progress.total) +
+        "/" + job.progress.total + " : " + job.progress.message + ")" : "";
+      setText(note, "Préparation de la fiche et de la carte : tâche " + job.state_label + step + "…");
+    }).then(function () {
+      if (ticket === self.sequence.sites) { setText(note, "Fiche et carte prêtes."); }
+    }).catch(function (error) {
+      if (ticket === self.sequence.sites) {
+        setText(note, "La fiche et la carte n'ont pas pu être préparées : " + error.message);
+      }
+    });
   };
 
   // ------------------------------------------------------------------ panel reset, ranking, labels

@@ -3,6 +3,8 @@ same request answers 200 with the cached result, equal to the synchronous answer
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.core.job_worker import wait_for
@@ -58,18 +60,61 @@ def test_large_suggestions_run_as_a_job(app, client, geography, job_worker, monk
     assert len(geojson.get_json()["features"]) == len(synchronous.get_json()["sites"])
 
 
-def test_web_refresh_is_closed_by_default(client, geography):
-    response = client.post("/api/v1/coverage/refresh?within=dep:33")
-    assert response.status_code == 403
-    assert "PASSERELLE_WEB_REFRESH" in response.get_json()["message"]
+JSON = {"Accept": "application/json, application/geo+json"}
+
+
+def _refresh_token(client) -> str:
+    """The CSRF token the map page gives its script (only to those who may recompute)."""
+    page = client.get("/carte").get_data(as_text=True)
+    match = re.search(r'data-csrf-token="([^"]+)"', page)
+    assert match, "pas de jeton pour « Recalculer » dans la page"
+    return match.group(1)
+
+
+def test_refresh_is_no_longer_an_api_route(client):
+    assert client.post("/api/v1/coverage/refresh?within=dep:33").status_code in (404, 405)
+
+
+def test_refresh_is_refused_to_those_without_the_role(app, client, db_session, geography):
+    from tests.accounts.conftest import make_person, sign_in
+
+    url = "/carte/recalculer?within=dep:33"
+    anonymous = client.post(url, headers=JSON)
+    assert anonymous.status_code == 302 and "/connexion" in anonymous.headers["Location"]
+    make_person(db_session, "gestion@essai.fr", ("prescriber", "CCAS d'essai"))
+    sign_in(client, "gestion@essai.fr")
+    refused = client.post(url, headers=JSON)
+    assert refused.status_code == 403
+    assert refused.get_json()["message"] == ("Accès refusé : votre rôle ne permet pas cette "
+                                             "action.")
+    assert 'id="carte-recalculer"' not in client.get("/carte").get_data(as_text=True)
+
+
+def test_refresh_is_refused_outside_the_planners_territory(app, client, db_session,
+                                                          geography):
+    from tests.accounts.conftest import make_person, sign_in
+
+    make_person(db_session, "plan@essai.fr", ("planner", "dep:33"))
+    sign_in(client, "plan@essai.fr")
+    token = _refresh_token(client)
+    wider = client.post("/carte/recalculer?within=reg:75",
+                        headers={**JSON, "X-CSRFToken": token})
+    assert wider.status_code == 403
+    assert "ne porte pas sur Nouvelle-Aquitaine" in wider.get_json()["message"]
+    # Without the page's token: refused before anything runs.
+    assert client.post("/carte/recalculer?within=dep:33", headers=JSON).status_code == 400
 
 
 @pytest.mark.parametrize("query, field", [("within=dep:98", "within"),
                                           ("within=dep:33&method=autre", "method")])
-def test_web_refresh_refuses_bad_input_in_french(app, client, geography, monkeypatch,
+def test_web_refresh_refuses_bad_input_in_french(app, client, db_session, geography,
                                                  query, field):
-    monkeypatch.setitem(app.config, "PASSERELLE_WEB_REFRESH", True)
-    response = client.post(f"/api/v1/coverage/refresh?{query}")
+    from tests.accounts.conftest import make_person, sign_in
+
+    make_person(db_session, "admin@essai.fr", ("administrator", ""))
+    sign_in(client, "admin@essai.fr")
+    response = client.post(f"/carte/recalculer?{query}",
+                           headers={**JSON, "X-CSRFToken": _refresh_token(client)})
     assert response.status_code == 422
     body = response.get_json()
     assert field in body.get("errors", {}) or "Territoire inconnu" in body["message"]
@@ -83,23 +128,30 @@ def committed_by_worker(app):
 
     from extensions import db
 
+    tables = ("coverage_shape", "coverage_map_shape")
     with app.app_context(), db.engine.connect() as conn:
-        shapes = set(conn.execute(text("SELECT level, code FROM coverage_shape")).all())
+        shapes = {table: set(conn.execute(text(f"SELECT level, code FROM {table}")).all())
+                  for table in tables}
         runs = set(conn.execute(text("SELECT id FROM coverage_run")).scalars())
     yield
     with app.app_context(), db.engine.begin() as conn:
-        for level, code in set(conn.execute(text("SELECT level, code FROM coverage_shape"))
-                               .all()) - shapes:
-            conn.execute(text("DELETE FROM coverage_shape WHERE level = :l AND code = :c"),
-                         {"l": level, "c": code})
+        for table in tables:
+            for level, code in set(conn.execute(text(f"SELECT level, code FROM {table}"))
+                                   .all()) - shapes[table]:
+                conn.execute(text(f"DELETE FROM {table} WHERE level = :l AND code = :c"),
+                             {"l": level, "c": code})
         for run_id in set(conn.execute(text("SELECT id FROM coverage_run")).scalars()) - runs:
             conn.execute(text("DELETE FROM coverage_run WHERE id = :id"), {"id": run_id})
 
 
-def test_web_refresh_runs_as_a_job(app, client, geography, job_worker, monkeypatch,
+def test_web_refresh_runs_as_a_job(app, client, db_session, geography, job_worker,
                                    committed_by_worker):
-    monkeypatch.setitem(app.config, "PASSERELLE_WEB_REFRESH", True)
-    done = _follow(client, client.post("/api/v1/coverage/refresh?within=dep:33"))
+    from tests.accounts.conftest import make_person, sign_in
+
+    make_person(db_session, "plan@essai.fr", ("planner", "reg:75"))
+    sign_in(client, "plan@essai.fr")
+    done = _follow(client, client.post("/carte/recalculer?within=dep:33", headers={
+        **JSON, "X-CSRFToken": _refresh_token(client)}))
     assert done["progress"]["done"] == done["progress"]["total"] == 6
     result = done["result"]
     assert result["within"] == "dep:33" and result["communes"] > 500

@@ -75,7 +75,7 @@ def test_statement_timeout_below_web_timeout():
     with pytest.raises(ConfigurationError, match="inférieur à PASSERELLE_WEB_TIMEOUT_S"):
         load_config({"PASSERELLE_STATEMENT_TIMEOUT_MS": "40000", "PASSERELLE_WEB_TIMEOUT_S": "30"})
     with pytest.raises(ConfigurationError, match="attendu : 1 ou 0"):
-        load_config({"PASSERELLE_WEB_REFRESH": "peut-être"})
+        load_config({"PASSERELLE_RATE_LIMITS_ENABLED": "peut-être"})
 
 
 def test_statement_over_timeout_is_a_french_503(app, client, db_session, geography):

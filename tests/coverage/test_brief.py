@@ -52,3 +52,38 @@ def test_folium_map_is_standalone(client, world):
     assert not re.findall(r"<script[^>]*\ssrc=|<link[^>]*\shref=|<img[^>]*\ssrc=", html)
     assert "cdn." not in html
     assert "leaflet" in html.lower() and len(html) > 100_000
+
+
+def test_large_territory_brief_is_prepared_by_a_job(app, client, world, monkeypatch,
+                                                    no_job_worker):
+    """Past PASSERELLE_SUGGEST_SYNC_MAX_COMMUNES communes, the brief and the map are left
+    to a background job: a page « en préparation » that reloads itself (202), the job's
+    state for a script; the same inputs find the same job. (No worker listens here: the
+    job's end is tested in Chromium, tests/web/test_coverage_map.py.)"""
+    monkeypatch.setitem(app.config, "PASSERELLE_SUGGEST_SYNC_MAX_COMMUNES", 0)
+    url = "/carte/fiche?within=dep:991&k=2"
+    waiting = client.get(url)
+    assert waiting.status_code == 202 and waiting.headers["Cache-Control"] == "no-store"
+    page = _text(waiting)
+    assert "La fiche est en préparation" in page and "en attente" in page
+    assert re.search(r'<meta http-equiv="refresh" content="\d+">', page)
+    folium = client.get("/carte/fiche/carte.html?within=dep:991&k=2")
+    assert folium.status_code == 202 and "La carte autonome est en préparation" in _text(folium)
+    job = client.get(url, headers={"Accept": "application/json"})
+    assert job.status_code == 202 and job.get_json()["url"].startswith("/api/v1/jobs/")
+    again = client.get("/carte/fiche/carte.html?within=dep:991&k=2",
+                       headers={"Accept": "application/json"})
+    assert again.get_json()["id"] == job.get_json()["id"]     # one job for both documents
+    assert "result" not in client.get(job.get_json()["url"]).get_json()
+
+
+def test_small_territory_documents_are_ready_at_once(client, world):
+    ready = client.get("/carte/fiche?within=dep:991&k=2", headers={"Accept": "application/json"})
+    assert ready.status_code == 200
+    assert ready.get_json() == {"fiche": "/carte/fiche?within=dep:991&k=2",
+                                "carte": "/carte/fiche/carte.html?within=dep:991&k=2"}
+
+
+def test_brief_errors_are_french_json_for_a_script(client, world):
+    response = client.get("/carte/fiche?within=fr", headers={"Accept": "application/json"})
+    assert response.status_code == 422 and "territoire" in response.get_json()["message"]

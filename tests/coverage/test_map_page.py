@@ -16,11 +16,12 @@ from core.security import tile_origin
 from coverage.map_api import (
     MAP_FIELDS,
     ResponseCache,
-    ShapeCache,
     degrees_per_pixel,
     digits_for,
+    reset_caches,
     tolerance_for,
 )
+from coverage.map_shapes import shape_zoom, stored_zooms
 from coverage.readouts import COORDINATE_DIGITS, SIMPLIFY
 from coverage.refresh import refresh
 from coverage.selection import Selection
@@ -201,14 +202,55 @@ def test_tolerance_follows_the_pixel_never_finer_than_the_api():
     assert digits_for(SIMPLIFY["commune"]) <= COORDINATE_DIGITS
 
 
-def test_shape_cache_evicts_the_least_recently_used_key():
-    cache = ShapeCache(max_entries=3)
-    cache.put(("a",), {"1": "x", "2": "y"})
-    cache.put(("b",), {"3": "z"})
-    assert cache.get(("a",), ["1", "9"]) == ({"1": "x"}, ["9"])  # "a" used last
-    cache.put(("c",), {"4": "w"})
-    assert cache.get(("b",), ["3"]) == ({}, ["3"])
-    assert cache.get(("a",), ["2"])[0] == {"2": "y"}
+def test_refresh_stores_the_map_shapes_of_every_zoom_once(db_session, world):
+    from sqlalchemy import text
+
+    held = db_session.execute(text(
+        "SELECT level, code, zoom FROM coverage_map_shape WHERE code IN ('991', '992', "
+        "'999999991') OR code LIKE '99___'")).all()
+    for level, code in (("region", "991"), ("departement", "992"), ("epci", "999999991"),
+                        ("commune", "99104")):
+        assert sorted(z for lv, c, z in held if (lv, c) == (level, code)) == list(
+            stored_zooms(level)), (level, code)
+    # Every zoom of the map is served by a stored one, up to the API's own tolerance.
+    assert shape_zoom("commune", 16) == max(stored_zooms("commune"))
+    assert tolerance_for("commune", shape_zoom("commune", 16)) == SIMPLIFY["commune"]
+    assert shape_zoom("epci", 0) == min(stored_zooms("epci"))
+    # Unchanged polygons are not simplified again; a changed one is, at every zoom.
+    again = refresh(db_session, Selection(within="reg:991"), detour=1.3,
+                    today=dt.date(2026, 6, 2))
+    assert _written(db_session, again.run_id) == 0
+    db_session.execute(text("UPDATE commune SET geom = ST_Translate(geom, 0.001, 0) "
+                            "WHERE code = '99104'"))
+    moved = refresh(db_session, Selection(within="reg:991"), detour=1.3,
+                    today=dt.date(2026, 6, 3))
+    assert _written(db_session, moved.run_id) == len(stored_zooms("commune"))
+
+
+def _written(session, run_id: int) -> int:
+    from coverage.models import CoverageRun
+
+    return session.get(CoverageRun, run_id).stats["map_shapes_simplified"]
+
+
+def test_map_tiles_draw_the_stored_shapes(app, client, world, db_session):
+    """A tile simplifies nothing: it joins the shape the refresh stored for its zoom, and
+    simplifies on the fly only a territory the refresh did not store."""
+    from sqlalchemy import text
+
+    marker = '{"type":"Polygon","coordinates":[[[7,48],[7.01,48],[7.01,48.01],[7,48]]]}'
+    db_session.execute(text("UPDATE coverage_map_shape SET geojson = :g WHERE level = "
+                            "'commune' AND code = '99101' AND zoom = :z"),
+                       {"g": marker, "z": shape_zoom("commune", 13)})
+    url = "/api/v1/coverage/map/commune?within=reg:991&zoom=13"
+    drawn = {f["id"]: f["geometry"] for f in client.get(url).get_json()["features"]}
+    assert drawn["99101"] == json.loads(marker)
+    db_session.execute(text("DELETE FROM coverage_map_shape WHERE code = '99101'"))
+    reset_caches(app)
+    drawn = {f["id"]: f["geometry"] for f in client.get(url).get_json()["features"]}
+    # The commune's square (the test world's squares are multipolygons).
+    assert drawn["99101"]["type"] == "MultiPolygon" and drawn["99101"] != json.loads(marker)
+    assert len(drawn["99101"]["coordinates"][0][0]) == 5
 
 
 def test_real_communes_are_lighter_on_the_map(app, client, geography, db_session):
@@ -234,14 +276,20 @@ def test_map_route_is_documented(client):
     assert "/api/v1/coverage/map/{level}" in spec["paths"]
 
 
-def test_recompute_is_offered_only_when_the_configuration_allows(app, client, monkeypatch):
-    monkeypatch.setitem(app.config, "PASSERELLE_WEB_REFRESH", False)
-    assert 'id="carte-recalculer"' not in client.get("/carte").get_data(as_text=True)
-    if "coverage.refresh" not in app.view_functions:
-        pytest.skip("pas encore de recalcul en tâche de fond (POST /api/v1/coverage/refresh)")
-    monkeypatch.setitem(app.config, "PASSERELLE_WEB_REFRESH", True)
+@pytest.mark.parametrize("roles, offered", [
+    ((), False), ((("prescriber", "CCAS d'essai"),), False),
+    ((("planner", "dep:33"),), True), ((("administrator", ""),), True)])
+def test_recompute_is_offered_to_planners_and_administrators(app, client, db_session, roles,
+                                                             offered):
+    from tests.accounts.conftest import make_person, sign_in
+
+    if roles:
+        make_person(db_session, "personne@essai.fr", *roles)
+        sign_in(client, "personne@essai.fr")
     page = client.get("/carte").get_data(as_text=True)
-    assert 'id="carte-recalculer"' in page and 'data-refresh-url="/api/v1/coverage/refresh"' in page
+    assert ('id="carte-recalculer"' in page) == offered
+    assert ('data-refresh-url="/carte/recalculer"' in page) == offered
+    assert ("data-csrf-token=" in page) == offered
 
 
 def test_response_cache_keeps_the_most_recent_answers():

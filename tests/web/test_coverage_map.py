@@ -55,10 +55,10 @@ def _centre(bounds: tuple[float, float, float, float]) -> tuple[float, float]:
 
 def _remove_world(session: Session) -> None:
     session.execute(text("DELETE FROM coverage_run WHERE within = 'reg:96'"))
-    session.execute(text(
-        "DELETE FROM coverage_shape WHERE code IN ('96', '961', '962', '999600001', "
-        "'999600002') "
-        "OR code LIKE '96___'"))
+    for table in ("coverage_shape", "coverage_map_shape"):
+        session.execute(text(
+            f"DELETE FROM {table} WHERE code IN ('96', '961', '962', '999600001', "
+            "'999600002') OR code LIKE '96___'"))
     session.execute(delete(Venue).where(Venue.source == SOURCE))
     session.execute(delete(Programme).where(Programme.code == PROGRAMME))
     session.execute(delete(Commune).where(Commune.code.in_(COMMUNES)))
@@ -292,6 +292,32 @@ def test_suggested_sites_through_a_background_job(page, world, app, job_worker, 
     assert job_requests, "la carte n'a pas suivi la tâche de fond"
 
 
+def test_territory_fills_the_frame_without_a_basemap(browser, live_server, world):
+    """On first load without a basemap the studied région fills the frame: its drawn
+    bounds take most of the map's width or height (whole zooms left it at half)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="fr-FR")
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server}/carte?within=reg:96")
+        page.wait_for_selector("path.coverage-territory")
+        page.wait_for_load_state("networkidle")
+        frame = page.locator("#carte-couverture").bounding_box()
+        x0, y0, x1, y1 = page.evaluate("""() => {
+          const boxes = [...document.querySelectorAll('path.coverage-territory')]
+            .map((p) => p.getBoundingClientRect());
+          return [Math.min(...boxes.map((b) => b.left)), Math.min(...boxes.map((b) => b.top)),
+                  Math.max(...boxes.map((b) => b.right)),
+                  Math.max(...boxes.map((b) => b.bottom))];
+        }""")
+        fill = max((x1 - x0) / frame["width"], (y1 - y0) / frame["height"])
+        assert 0.75 <= fill <= 1.0, fill
+        # Inside the frame, centred.
+        assert frame["x"] <= x0 and x1 <= frame["x"] + frame["width"]
+        assert frame["y"] <= y0 and y1 <= frame["y"] + frame["height"]
+    finally:
+        context.close()
+
+
 def _french_cells(path) -> list[dict[str, str]]:
     """A CSV read the way a French spreadsheet reads it: UTF-8 with BOM, `;` separator."""
     data = Path(path).read_bytes()
@@ -304,10 +330,12 @@ def _decimal(cell: str) -> float:
     return float(cell.replace(",", "."))
 
 
-def test_planner_journey(page, browser, world, tmp_path):
+def test_planner_journey(page, browser, world, tmp_path, app, job_worker, monkeypatch):
     """The planner's way through /carte: the worst EPCI of the région without touching a
     control, its panel, a CSV a French spreadsheet reads, a budget scenario, the territory's
-    one-page brief and its standalone map, which requests nothing."""
+    one-page brief and its standalone map, which requests nothing — both made by a
+    background job here, as for a large territory."""
+    monkeypatch.setitem(app.config, "PASSERELLE_SUGGEST_SYNC_MAX_COMMUNES", 0)
     _open_map(page)
     expect(page.locator("#carte-territoire")).to_have_value("reg:96")
     # The ranked list, beside the map, without touching a control.
@@ -366,6 +394,10 @@ def test_planner_journey(page, browser, world, tmp_path):
 
     assert serious_violations(page) == []
 
+    # The brief and the standalone map are made by a background job, started with the
+    # scenario: the map says when they are ready.
+    expect(page.locator("#carte-suite-etat")).to_have_text("Fiche et carte prêtes.",
+                                                           timeout=60_000)
     # The standalone map: downloaded, opened from the disk, it requests nothing.
     with page.expect_download() as download:
         page.click("#carte-folium")
@@ -391,6 +423,28 @@ def test_planner_journey(page, browser, world, tmp_path):
     page.emulate_media(media="print")
     pdf = page.pdf(format="A4", print_background=True)
     assert len(re.findall(rb"/Type\s*/Page(?![s\w])", pdf)) == 1
+
+
+def test_brief_without_javascript_waits_then_shows(browser, live_server, world, app,
+                                                   job_worker, monkeypatch):
+    """Without a script, the brief's address answers a page « en préparation » that
+    reloads itself until the background job is done, then the brief itself."""
+    monkeypatch.setitem(app.config, "PASSERELLE_SUGGEST_SYNC_MAX_COMMUNES", 0)
+    context = browser.new_context(java_script_enabled=False, locale="fr-FR")
+    try:
+        page = context.new_page()
+        url = (f"{live_server}/carte/fiche?within=epci:999600001&k=2&radius_km=15")
+        first = page.goto(url)
+        assert first.status == 202
+        expect(page.locator("h1")).to_have_text("La fiche est en préparation")
+        assert page.locator('meta[http-equiv="refresh"]').count() == 1
+        # The page reloads by itself (no script) until the brief is there.
+        expect(page.locator("h1")).to_contain_text("Communauté d'essai", timeout=60_000)
+        assert "Aubry-d'essai" in page.inner_text("main")
+        # Asked again, the same brief comes at once from the job's kept result.
+        assert page.goto(url).status == 200
+    finally:
+        context.close()
 
 
 @pytest.fixture
