@@ -15,7 +15,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(views.bp)
     add_filters(app, views.FILTERS)
     app.jinja_env.globals["match_venue_url"] = views.venue_url
-    app.jinja_env.globals["search_home_form"] = views.home_form
+    app.jinja_env.globals["search_home"] = views.home_search
 
     # Cohort assignment (its own blueprint under /api/v1/match, and the `match` CLI group).
     from .cohort.api import blp as cohort_blp

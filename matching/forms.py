@@ -123,6 +123,13 @@ class SearchForm:
     remember_asked: bool = False
     remember: bool = False
     recalled: bool = False  # the place and pass shown come from the memory
+    # The pass: was the question on the form sent (``pass_asked``; « Je ne sais pas » is an
+    # answer, kept in links as an empty value). Not asked — the home page's short form —
+    # the page takes the only pass valid at the place (``pass_guess``); ``passes_here``:
+    # the passes valid there, offered in one tap when none is chosen.
+    pass_asked: bool = False
+    pass_guess: Any = None
+    passes_here: Any = None
 
     @property
     def valid(self) -> bool:
@@ -151,8 +158,9 @@ class SearchForm:
         items: list[tuple[str, str]] = []
         for name, value in self.values.items():
             for item in value if isinstance(value, list) else [value]:
-                if item not in (None, ""):
-                    items.append((name, item))
+                if item not in (None, "") or (name == "programme" and self.pass_asked
+                                              and self.kind == "beneficiary"):
+                    items.append((name, item or ""))
         return items
 
 
@@ -245,6 +253,7 @@ def read_beneficiary(args: Any) -> SearchForm:
 
     programme = _text(args, "programme", 64)
     form.values["programme"] = programme
+    form.pass_asked = "programme" in args
     if programme:
         form.api["programme"] = programme
 
@@ -493,3 +502,21 @@ def ways_out(form: SearchForm, result, venue_url=None) -> list[WayOut]:
         out.append(WayOut("remote", "Voir l'aide à distance, sans se déplacer "
                                     f"({n} offre{'s' if n > 1 else ''})", "#a-distance"))
     return out
+
+
+def pass_choices(form: SearchForm, result) -> list[WayOut]:
+    """The pass in one tap, on the beneficiary's results: without a pass, each pass valid
+    at the place (the search again with it); with the pass taken for the person (the only
+    one valid there), the way back to every venue, with or without that pass."""
+    from urllib.parse import urlencode
+
+    if result is None or form.kind != "beneficiary":
+        return []
+    if form.pass_guess is not None:
+        items = [(k, v) for k, v in form.query_items() if k != "programme"]
+        return [WayOut("any_pass", "Ce n'est pas mon pass : voir tous les lieux",
+                       "?" + urlencode(items + [("programme", "")]) + "#resultats")]
+    if result.programme is not None or form.passes_here is None:
+        return []
+    return [WayOut("pass", p.name, _same_page(form, programme=p.code))
+            for p in form.passes_here.programmes]

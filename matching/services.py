@@ -1085,8 +1085,10 @@ def filters_for(q: Question, now: datetime, on_date: date,
     )
 
 
-def match(q: Question, *, now: datetime, limit: int = 10, session: Session) -> MatchResult:
-    """Answer the question: ranked venues with reasons, remote offers, hints."""
+def match(q: Question, *, now: datetime, limit: int = 10, session: Session,
+          place: Place | None = None) -> MatchResult:
+    """Answer the question: ranked venues with reasons, remote offers, hints. ``place``:
+    ``q.where`` already resolved (``resolve_place``), not asked to the geocoder twice."""
     if now.tzinfo is None:
         raise ValueError("now doit être un datetime avec fuseau")
     # The candidate query's estimated cost (many small subplans) crosses jit_above_cost, and
@@ -1094,7 +1096,7 @@ def match(q: Question, *, now: datetime, limit: int = 10, session: Session) -> M
     # parallel workers either: starting them costs more than the few thousand rows a large
     # scan reads, and on a loaded machine (every web worker busy) they wait for a core.
     # With a programme, they are set by the programme's query (one round trip less).
-    place = resolve_place(session, q.where)
+    place = place or resolve_place(session, q.where)
     on_date = q.availability.on_date or now.astimezone(PARIS).date()
     reach = q.reach_m() or DEFAULT_REACH_M
     steps = [s for s in STEPS_M if s < reach] + [reach]
@@ -1291,10 +1293,19 @@ def _hints(session, place, f, q, programme, now, reach, search: _Search) -> list
 
 # --------------------------------------------------------------------------- ways out
 
-def perimeter_at(session: Session, place: Place, programme: ProgrammeRef,
-                 on_date: date) -> PerimeterCheck:
-    """Whether ``programme``'s perimeter covers the place (its commune, else the commune of
-    its point, else the point), and the programmes valid there on ``on_date``."""
+@dataclass(frozen=True)
+class PassesHere:
+    """The commune of a place and the programmes valid there on a date (local ones
+    first): what a beneficiary who does not name a pass can use there."""
+
+    commune_code: str | None
+    commune_name: str | None
+    programmes: list[ProgrammeName]
+
+
+def _covering(session: Session, place: Place) -> tuple[str | None, str | None, list]:
+    """The commune of the place (its own, else the commune of its point) and the
+    programmes whose perimeter covers it, whatever their dates."""
     from directory.programmes import programmes_covering
     from geodata.services import commune_at_select
 
@@ -1306,12 +1317,29 @@ def perimeter_at(session: Session, place: Place, programme: ProgrammeRef,
     if code is not None:
         name = session.execute(_text("SELECT name FROM commune WHERE code = :code"),
                                {"code": code}).scalar()
-    covering = programmes_covering(session, code, place.lon, place.lat)
+    return code, name, programmes_covering(session, code, place.lon, place.lat)
+
+
+def passes_here(session: Session, place: Place, on_date: date) -> PassesHere:
+    """The programmes valid at the place on ``on_date`` (``rules.in_perimeter_sql`` and
+    ``rules.programme_valid``), with the commune they were found for."""
+    code, name, covering = _covering(session, place)
+    return PassesHere(code, name, _valid_on(covering, on_date))
+
+
+def _valid_on(programmes: list, on_date: date) -> list[ProgrammeName]:
+    return [ProgrammeName(p.code, p.name) for p in programmes
+            if rules.programme_valid(p, on_date)]
+
+
+def perimeter_at(session: Session, place: Place, programme: ProgrammeRef,
+                 on_date: date) -> PerimeterCheck:
+    """Whether ``programme``'s perimeter covers the place (its commune, else the commune of
+    its point, else the point), and the programmes valid there on ``on_date``."""
+    code, name, covering = _covering(session, place)
     return PerimeterCheck(
         valid_here=any(p.id == programme.id for p in covering),
-        commune_code=code, commune_name=name,
-        valid_programmes=[ProgrammeName(p.code, p.name) for p in covering
-                          if rules.programme_valid(p, on_date)])
+        commune_code=code, commune_name=name, valid_programmes=_valid_on(covering, on_date))
 
 
 def with_contacts(session: Session, offers: list[OfferMatch]) -> list[RemoteOffer]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -57,7 +58,11 @@ def _answer(form: forms.SearchForm):
 
     try:
         question = parse_question(form.api)
-        return match(question, now=clock.now(), limit=form.limit, session=db.session)
+        place = _choose_pass(form, question)
+        if form.pass_guess is not None:
+            question = replace(question, programme=form.pass_guess.code)
+        return match(question, now=clock.now(), limit=form.limit, session=db.session,
+                     place=place)
     except AmbiguousPlace as exc:
         form.place_question, form.place_choices = exc.question, exc.candidates
         form.add_error("where", exc.question + " Plusieurs communes portent ce nom : "
@@ -66,6 +71,25 @@ def _answer(form: forms.SearchForm):
     except (InvalidInput, NotFound) as exc:
         form.add_api_errors(exc.errors, exc.message)
         return None
+
+
+def _choose_pass(form: forms.SearchForm, question):
+    """A beneficiary's search without a pass: the passes valid at the place (offered in
+    one tap); when the form did not ask (the home page) and only one pass is valid there,
+    that pass, said on the page with the way back to every venue. Returns the place,
+    resolved once for the matcher too (None when there was nothing to look up)."""
+    if form.kind != "beneficiary" or question.programme:
+        return None
+    from .services import passes_here, resolve_place
+
+    place = resolve_place(db.session, question.where)
+    on_date = question.availability.on_date or clock.today()
+    form.passes_here = passes_here(db.session, place, on_date)
+    if not form.pass_asked and len(form.passes_here.programmes) == 1:
+        form.pass_guess = form.passes_here.programmes[0]
+        form.values["programme"] = form.pass_guess.code
+        form.api["programme"] = form.pass_guess.code
+    return place
 
 
 def _query(form: forms.SearchForm, **extra: str) -> str:
@@ -113,6 +137,8 @@ def _context(form: forms.SearchForm, result, page: str) -> dict:
         "query": _query(form),
         "map_data": _map_data(result, form, page),
         "ways_out": forms.ways_out(form, result, venue_url),
+        "pass_choices": forms.pass_choices(form, result),
+        "here_name": _here_name(form, result),
         "basemap_url": current_app.config.get("PASSERELLE_BASEMAP_URL", ""),
         "basemap_attribution": current_app.config.get("PASSERELLE_BASEMAP_ATTRIBUTION", ""),
         "topics": forms.topics_for_display(),
@@ -128,6 +154,12 @@ def _context(form: forms.SearchForm, result, page: str) -> dict:
         "format_choices": forms.FORMAT_CHOICES,
         "limit_choices": forms.LIMIT_CHOICES,
     }
+
+
+def _here_name(form: forms.SearchForm, result) -> str:
+    """The commune found for the place (« votre position (Angoulême) »)."""
+    found = form.passes_here or (result.perimeter if result is not None else None)
+    return (found.commune_name or "") if found is not None else ""
 
 
 # --------------------------------------------------------------------------- memory
@@ -151,17 +183,36 @@ def _remember(form: forms.SearchForm, result) -> None:
         return
     if form.remember and result is not None:
         memory = {name: str(form.values.get(name) or "") for name in MEMORY_FIELDS}
+        memory.update(_commune_of_position(form))
         memory["programme_name"] = result.programme.name if result.programme else ""
         session[MEMORY_KEY] = memory
     elif not form.remember:
         session.pop(MEMORY_KEY, None)
 
 
-def home_form() -> forms.SearchForm:
-    """The home page's first question (the place), prefilled from the memory."""
+def _commune_of_position(form: forms.SearchForm) -> dict[str, str]:
+    """The device's position is remembered as its commune (« Angoulême (16000) »), not as
+    the point; nothing when no commune of ours contains it."""
+    if not (form.api.get("lat") is not None and form.api.get("lon") is not None):
+        return {}
+    from geodata.services import commune_at
+
+    try:
+        commune = commune_at(db.session, form.api["lat"], form.api["lon"])
+    except NotFound:
+        return {}
+    postal = (commune["postal_codes"] or [commune["departement"]["code"]])[0]
+    return {"where": f"{commune['name']} ({postal})", "commune": commune["code"],
+            "lat": "", "lon": ""}
+
+
+def home_search() -> dict[str, Any]:
+    """The home page's short search: what to learn, when, then where — the device's
+    position in one tap, or the commune —, prefilled from the memory."""
     form = forms.SearchForm(kind="beneficiary", values={name: "" for name in MEMORY_FIELDS})
     forms.recall(form, search_memory())
-    return form
+    return {"form": form, "memory": search_memory(), "topics": forms.topics_for_display(),
+            "days": forms.DAYS, "moments": forms.MOMENTS}
 
 
 @bp.get("/recherche")

@@ -1,7 +1,8 @@
 /* Search pages: enhancements only — the forms and results work without JavaScript.
  *  - commune suggestions for the "where" field (GET /api/v1/territories/communes), as an
  *    accessible combobox;
- *  - "Utiliser ma position" (the device's position, sent as lat/lon);
+ *  - "Utiliser ma position" (the device's position, sent as lat/lon), and the home page's
+ *    "Voir les lieux autour de moi" (the position, then the search);
  *  - the small map of the results (Leaflet, our own copy; data from a JSON script element,
  *    basemap from data-basemap-url: none when empty, nothing requested from another host,
  *    and then the names of the communes and départements around, leaflet-fr.js);
@@ -176,6 +177,36 @@
     });
   }
 
+  // The home page's « Voir les lieux autour de moi »: the device's position, then the
+  // search at once (one tap, plus the browser's own question the first time). Refused or
+  // not found: said, and the finger goes to the commune field.
+  function setupGeolocateSubmit(button) {
+    var form = button.form;
+    var wrapper = button.closest(".geolocate-go");
+    var status = wrapper && wrapper.querySelector(".geolocate-status");
+    if (!navigator.geolocation || !form || !wrapper) { return; }
+    wrapper.hidden = false;
+    button.addEventListener("click", function () {
+      if (button.getAttribute("aria-disabled") === "true") { return; }
+      button.setAttribute("aria-disabled", "true");
+      status.textContent = "Recherche de votre position…";
+      navigator.geolocation.getCurrentPosition(function (position) {
+        byId("lat").value = position.coords.latitude.toFixed(5);
+        byId("lon").value = position.coords.longitude.toFixed(5);
+        byId("commune").value = "";
+        byId("where").value = "Ma position";
+        status.textContent = "Position trouvée : recherche des lieux…";
+        form.submit();
+      }, function (error) {
+        button.removeAttribute("aria-disabled");
+        status.textContent = error.code === 1
+          ? "Vous n'avez pas autorisé la position : écrivez votre code postal ou votre commune."
+          : "Position introuvable : écrivez votre code postal ou votre commune.";
+        byId("where").focus();
+      }, { enableHighAccuracy: false, timeout: 10000, maximumAge: 600000 });
+    });
+  }
+
   // ------------------------------------------------------------------ map
 
   function setupMap(element) {
@@ -259,6 +290,7 @@
   function init() {
     document.querySelectorAll("[data-commune-suggest]").forEach(setupSuggestions);
     document.querySelectorAll("[data-geolocate]").forEach(setupGeolocation);
+    document.querySelectorAll("[data-geolocate-submit]").forEach(setupGeolocateSubmit);
     var map = byId("search-map");
     if (map) { setupMap(map); }
     document.querySelectorAll("[data-copy]").forEach(setupCopy);

@@ -172,7 +172,9 @@ def test_now_overrides_days_and_says_so(client, town):
 
 
 def test_without_a_pass_each_result_says_which_passes_it_accepts(client, town):
-    response = client.get("/recherche", query_string=query(**HERE, topics=ACCOMPAGNEMENT))
+    # « Je ne sais pas » on the form (an empty pass): every venue, each with its passes.
+    response = client.get("/recherche", query_string=query(**HERE, programme="",
+                                                           topics=ACCOMPAGNEMENT))
     assert response.status_code == 200
     assert result_names(response) == ["Café Gamma", "Atelier Alpha", "Bibliothèque Bêta"]
     html = response.get_data(as_text=True)

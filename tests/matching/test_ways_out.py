@@ -222,7 +222,7 @@ def selected_programme(html: str) -> str | None:
     return found.group(1) if found else None
 
 
-def test_place_and_pass_remembered_only_with_consent_and_forgotten(client, town):
+def test_place_and_pass_remembered_only_with_consent_and_forgotten(client, town, geography):
     search = dict(**HERE, programme="pass-issue", services=slug(DEMARCHES), remember_asked="1")
     # Without the box ticked: nothing kept.
     client.get("/recherche", query_string=query(**search))
@@ -230,14 +230,15 @@ def test_place_and_pass_remembered_only_with_consent_and_forgotten(client, town)
         assert "search_memory" not in cookie
     assert field_value(client.get("/recherche").get_data(as_text=True), "where") == ""
 
-    # Ticked: the place and the pass, nothing else (not what to learn, not when).
+    # Ticked: the place and the pass, nothing else (not what to learn, not when); the
+    # device's position as its commune, not as the point.
     client.get("/recherche", query_string=query(**search, remember="1", days="mardi"))
     with client.session_transaction() as cookie:
         assert cookie["search_memory"] == {
-            "where": "Ma position", "commune": "", "lat": str(LAT0), "lon": str(LON0),
+            "where": "Bordeaux (33000)", "commune": "33063", "lat": "", "lon": "",
             "programme": "pass-issue", "programme_name": "Pass Numérique Issue"}
     html = client.get("/recherche").get_data(as_text=True)
-    assert field_value(html, "where") == "Ma position"
+    assert field_value(html, "where") == "Bordeaux (33000)"
     assert selected_programme(html) == "pass-issue"
     assert re.search(r'name="remember" value="1" checked', html)
     assert "Nous nous souvenons de votre commune et de votre pass" in text_of(
@@ -245,7 +246,7 @@ def test_place_and_pass_remembered_only_with_consent_and_forgotten(client, town)
     assert 'name="days" value="mardi" checked' not in html
     # The home page asks no place again: it searches from the remembered one.
     home = client.get("/").get_data(as_text=True)
-    assert "Près de : <strong>Ma position</strong>" in home
+    assert "Près de : <strong>Bordeaux (33000)</strong>" in home
     assert field_value(home, "programme") == "pass-issue"
 
     # A one-click way out (a link) changes nothing in the memory.
