@@ -13,12 +13,11 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from matching.question import slug
 from tests import conftest as cat
 from tests.conftest import clock_at
 from tests.matching.test_views import query, result_names, text_of
 from tests.matching.test_ways_out import field_value
-from tests.matching.world import DEMARCHES, NOW
+from tests.matching.world import ACCOMPAGNEMENT, DEMARCHES, NOW
 
 clock = clock_at(NOW)
 
@@ -47,7 +46,8 @@ def angouleme(db_session, clock, geography):
     cat.accept(s, v["alpha"], region)
     cat.accept(s, v["beta"], gironde)
     for venue in v.values():
-        cat.offer(s, venue, DEMARCHES, title=f"Démarches chez {venue.nom}")
+        cat.offer(s, venue, DEMARCHES, title=f"Démarches chez {venue.nom}",
+                  topics=[ACCOMPAGNEMENT])
     return region, gironde, v
 
 
@@ -76,7 +76,7 @@ def test_home_page_asks_what_when_where_in_one_form_without_javascript(client, a
     form = html[html.index('<form class="search-form home-search"'):]
     form = form[:form.index("</form>")]
     assert 'action="/recherche#resultats"' in form
-    assert f'name="services" value="{slug(DEMARCHES)}"' in form
+    assert f'name="topics" value="{ACCOMPAGNEMENT}"' in form
     assert 'name="days" value="samedi"' in form and 'name="moments" value="matin"' in form
     assert 'name="where"' in form
     # The position's button needs JavaScript: hidden until search.js shows it.
@@ -88,7 +88,7 @@ def test_home_page_asks_what_when_where_in_one_form_without_javascript(client, a
 def test_the_only_pass_valid_here_is_taken_and_said(client, angouleme):
     region, _gironde, _v = angouleme
     response = client.get("/recherche", query_string=query(
-        **POSITION, services=slug(DEMARCHES), days="samedi", moments="matin"))
+        **POSITION, topics=ACCOMPAGNEMENT, days="samedi", moments="matin"))
     assert response.status_code == 200
     assert result_names(response) == ["Atelier Alpha"]
     text = text_of(response)
@@ -115,7 +115,7 @@ def test_the_only_pass_valid_here_is_taken_and_said(client, angouleme):
 
 def test_full_form_i_do_not_know_is_every_venue_with_the_passes_in_one_tap(client, angouleme):
     response = client.get("/recherche", query_string=query(
-        **POSITION, programme="", services=slug(DEMARCHES)))
+        **POSITION, programme="", topics=ACCOMPAGNEMENT))
     assert set(result_names(response)) == {"Atelier Alpha", "Bibliothèque Bêta", "Café Gamma"}
     assert "Votre pass :" not in text_of(response)
     # One tap on the pass valid here (the Gironde's is not): the search again with it.
@@ -131,7 +131,7 @@ def test_several_passes_valid_here_none_is_taken(client, angouleme, db_session):
     national = cat.programme(db_session, "pass-national", "Pass Numérique National")
     cat.accept(db_session, v["gamma"], national)
     response = client.get("/recherche", query_string=query(
-        **POSITION, services=slug(DEMARCHES)))
+        **POSITION, topics=ACCOMPAGNEMENT))
     assert set(result_names(response)) == {"Atelier Alpha", "Bibliothèque Bêta", "Café Gamma"}
     assert "Votre pass :" not in text_of(response)
     assert [label for label, _href in pass_links(response)] == [
@@ -140,14 +140,14 @@ def test_several_passes_valid_here_none_is_taken(client, angouleme, db_session):
 
 def test_an_explicit_pass_is_never_replaced(client, angouleme):
     response = client.get("/recherche", query_string=query(
-        **POSITION, programme="pass-gironde", services=slug(DEMARCHES)))
+        **POSITION, programme="pass-gironde", topics=ACCOMPAGNEMENT))
     assert "Ce pass n'est pas valable à Angoulême" in text_of(response)
     assert "Votre pass :" not in text_of(response)
 
 
 def test_remember_in_one_tap_on_the_results_keeps_the_commune_and_the_pass(client, angouleme):
     response = client.get("/recherche", query_string=query(
-        **POSITION, services=slug(DEMARCHES), days="samedi"))
+        **POSITION, topics=ACCOMPAGNEMENT, days="samedi"))
     html = response.get_data(as_text=True)
     form = html[html.index('<form class="remember-now"'):]
     form = form[:form.index("</form>")]

@@ -188,8 +188,9 @@ def test_results_say_per_offer_what_the_pass_pays(client, smartphones):
 
 def test_without_a_pass_a_venue_that_accepts_none_says_so_once_without_prices(client,
                                                                               smartphones):
+    # « Je ne sais pas » on the form (an empty pass): every venue, each with its passes.
     response = client.get("/recherche", query_string=query(
-        where="Ma position", lat=str(LAT0), lon=str(LON0), topics=SMARTPHONE))
+        where="Ma position", lat=str(LAT0), lon=str(LON0), programme="", topics=SMARTPHONE))
     html = response.get_data(as_text=True)
     item = re.search(r'<li class="result" id="lieu-{}".*?</li>\s*(?=<li class="result"|</ol>)'
                      .format(smartphones[1]["o"].id), html, flags=re.S).group(0)

@@ -38,12 +38,15 @@ PHONE = {"viewport": {"width": 393, "height": 727}, "device_scale_factor": 2.75,
 # Actions the issue counted for the same search before (9 taps and 9 keystrokes).
 BEFORE = 18
 
-# (name, lon, lat, hours, service, offer)
+SMARTPHONE = "numerique--prendre-en-main-un-smartphone-ou-une-tablette"
+ACCOMPAGNEMENT = "numerique--realiser-des-demarches-administratives-avec-un-accompagnement"
+
+# (name, lon, lat, hours, service, offer, topic)
 VENUES = [
     ("Espace numérique de Basseau", 0.1391, 45.6543, "Sa 09:00-12:00", MAITRISE,
-     "Premiers pas sur smartphone"),
+     "Premiers pas sur smartphone", SMARTPHONE),
     ("Médiathèque l'Alpha", 0.1583, 45.6500, "Tu-Fr 14:00-18:00", DEMARCHES,
-     "Mes démarches en ligne"),
+     "Mes démarches en ligne", ACCOMPAGNEMENT),
 ]
 
 
@@ -57,7 +60,7 @@ def catalogue(app, geography):
         programme, _ = save_programme(session, code=PROGRAMME, name=PROGRAMME_NAME,
                                       perimeter_codes=["reg:75"],
                                       valid_from=dt.date(2026, 1, 1))
-        for n, (nom, lon, lat, hours, service, title) in enumerate(VENUES):
+        for n, (nom, lon, lat, hours, service, title, topic) in enumerate(VENUES):
             venue = Venue(source=SOURCE, source_id=f"phone-{n}", nom=nom, commune="Angoulême",
                           code_postal="16000", code_insee="16015", adresse=f"{n + 1} rue du Test",
                           geom=point(lon, lat), location_precision="address",
@@ -68,7 +71,8 @@ def catalogue(app, geography):
             session.add(Acceptance(lieu_id=venue.id, programme_id=programme.id,
                                    valid_from=dt.date(2026, 1, 1)))
             session.add(Offer(lieu_id=venue.id, code=f"phone-{n}", title=title,
-                              service=service, format="collective", cheques_required=1,
+                              service=service, topics=[topic], format="collective",
+                              cheques_required=1,
                               languages=["fr"]))
         session.commit()
     yield
@@ -110,7 +114,7 @@ class Actions:
 
 # Angoulême's centre, where the phone is.
 POSITION = {"latitude": 45.6484, "longitude": 0.1560}
-LEARN = "Me servir d'un téléphone ou d'un ordinateur"
+LEARN = "Me servir d'un smartphone ou d'une tablette"
 MORNING = "Le matin (8 h – 12 h)"
 
 

@@ -18,7 +18,7 @@ from directory.models import Acceptance, Offer, Programme, Venue
 from extensions import db
 from tests.conftest import point, week
 from tests.web.conftest import serious_violations
-from tests.web.test_search_flow import NOW, new_page  # noqa: F401  (fixture)
+from tests.web.test_search_flow import NOW
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("geography")]
 
@@ -86,7 +86,7 @@ def _on_tuesday_morning(clock):
 
 
 def test_angouleme_smartphone_reason_cites_the_offer_and_unpaid_offers_say_so(
-        new_page, charente):  # noqa: F811
+        new_page, charente):
     page = new_page()
     page.goto(page.base_url + "/recherche")
     page.get_by_label("Votre code postal ou votre commune").fill("16000")
