@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -278,17 +279,34 @@ def resolve_place(session: Session, where: Where) -> Place:
     raise InvalidInput(errors={"_schema": ["Où est la personne ?"]})
 
 
-def _commune_place(session: Session, code: str, field_name: str) -> Place:
-    row = session.execute(text(
-        "SELECT name, ST_Y(COALESCE(point, ST_PointOnSurface(geom))) AS lat, "
+def commune_places(session: Session, codes: Sequence[str]) -> dict[str, Place]:
+    """The places of communes by INSEE code (unknown codes and communes without a shape
+    are left out). People know a commune by its postal code, not its INSEE code: the label
+    is « Angoulême (16000) »; a city with several postal codes is named with its
+    département (« Bordeaux (33) »)."""
+    rows = session.execute(text(
+        "SELECT code, name, ST_Y(COALESCE(point, ST_PointOnSurface(geom))) AS lat, "
         "ST_X(COALESCE(point, ST_PointOnSurface(geom))) AS lon, "
         "encode(ST_AsEWKB(COALESCE(geom, point)), 'hex') AS g, geom IS NOT NULL AS poly, "
         "greatest(abs(ST_YMin(COALESCE(geom, point))), abs(ST_YMax(COALESCE(geom, point)))) "
-        "AS max_abs_lat FROM commune WHERE code = :code"), {"code": code}).one_or_none()
-    if row is None or row.g is None:
+        "AS max_abs_lat, departement_code, "
+        "ARRAY(SELECT p.code FROM postal_code p WHERE p.commune_code = commune.code) AS cps "
+        "FROM commune WHERE code = ANY(:codes)"), {"codes": list(codes)})
+    places = {}
+    for row in rows:
+        if row.g is None:
+            continue
+        known_by = row.cps[0] if len(row.cps) == 1 else (row.departement_code or row.code)
+        places[row.code] = Place(f"{row.name} ({known_by})", row.lat, row.lon, row.code,
+                                 "commune", bool(row.poly), row.g, row.max_abs_lat)
+    return places
+
+
+def _commune_place(session: Session, code: str, field_name: str) -> Place:
+    place = commune_places(session, [code]).get(code)
+    if place is None:
         raise InvalidInput(errors={field_name: [f"Commune inconnue : « {code} »."]})
-    return Place(f"{row.name} ({code})", row.lat, row.lon, code, "commune", bool(row.poly),
-                 row.g, row.max_abs_lat)
+    return place
 
 
 def _postal_code_place(session: Session, postal_code: str, field_name: str) -> Place:

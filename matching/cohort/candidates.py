@@ -43,6 +43,7 @@ from ..question import Availability, Question
 from ..services import (
     Place,
     candidate_params,
+    commune_places,
     eligible_places,
     holiday_departement,
     hours_of,
@@ -443,14 +444,7 @@ def resolve_places(session: Session, wheres: Sequence[Any]) -> dict[Any, Any]:
     communes = sorted({w.commune for w in wheres if w.commune and w.lat is None})
     postal_codes = sorted({w.postal_code for w in wheres
                            if w.postal_code and w.lat is None and not w.commune})
-    by_commune: dict[str, Any] = {}
-    if communes:
-        by_commune = {r.code: r for r in session.execute(text(
-            "SELECT code, name, ST_Y(COALESCE(point, ST_PointOnSurface(geom))) AS lat, "
-            "ST_X(COALESCE(point, ST_PointOnSurface(geom))) AS lon, "
-            "encode(ST_AsEWKB(COALESCE(geom, point)), 'hex') AS g, geom IS NOT NULL AS poly, "
-            "greatest(abs(ST_YMin(COALESCE(geom, point))), abs(ST_YMax(COALESCE(geom, point))))"
-            " AS max_abs_lat FROM commune WHERE code = ANY(:codes)"), {"codes": communes})}
+    by_commune = commune_places(session, communes) if communes else {}
     by_postal_code: dict[str, Any] = {}
     if postal_codes:
         by_postal_code = {r.pc: r for r in session.execute(text(
@@ -468,10 +462,8 @@ def resolve_places(session: Session, wheres: Sequence[Any]) -> dict[Any, Any]:
         if w in found or w.lat is not None:
             continue
         if w.commune:
-            r = by_commune.get(w.commune)
-            if r is not None and r.g is not None:
-                found[w] = Place(f"{r.name} ({r.code})", r.lat, r.lon, r.code, "commune",
-                                 bool(r.poly), r.g, max_abs_lat=r.max_abs_lat)
+            if w.commune in by_commune:
+                found[w] = by_commune[w.commune]
         elif w.postal_code:
             r = by_postal_code.get(w.postal_code)
             if r is not None and r.n and r.g is not None:

@@ -170,3 +170,13 @@ def test_remember_in_one_tap_on_the_results_keeps_the_commune_and_the_pass(clien
     assert "Près de : <strong>Angoulême (16000)</strong>" in home
     assert field_value(home, "programme") == "pass-region-na"
     assert 'name="lat"' not in home.split('<form class="search-form home-search"')[1]
+
+
+def test_a_commune_is_named_by_its_postal_code_never_its_insee_code(db_session, geography):
+    """« Autour de : Angoulême (16015) » read like a postal code a person does not know."""
+    from matching.question import Where
+    from matching.services import resolve_place
+
+    assert resolve_place(db_session, Where(commune="16015")).label == "Angoulême (16000)"
+    # Bordeaux has several postal codes: its département names it, not one of them.
+    assert resolve_place(db_session, Where(commune="33063")).label == "Bordeaux (33)"
