@@ -806,7 +806,16 @@ def _covered(offer, acc_services, programme: ProgrammeRef | None) -> bool | None
     (``directory.rules.covers``: service, level, publics); None without a pass."""
     if programme is None:
         return None
-    return rules.covers(programme, {"services": acc_services or ()}, offer)
+    return _covers(programme, tuple(acc_services or ()), offer["service"], offer["level"],
+                   tuple(offer["publics"] or ()))
+
+
+# The same few (acceptance, service, level, publics) come back for most offers of a question.
+@functools.lru_cache(maxsize=4096)
+def _covers(programme: ProgrammeRef, acc_services: tuple[str, ...], service: str,
+            level: int | None, publics: tuple[str, ...]) -> bool:
+    return rules.covers(programme, {"services": acc_services},
+                        {"service": service, "level": level, "publics": publics})
 
 
 def _usable(offer: dict) -> bool:
