@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import String, any_, func, join, literal, null, select, text, true
+from sqlalchemy import func, join, null, select, text, true
 from sqlalchemy.orm import Session
 
 from core.errors import Conflict, InvalidInput, NotFound
@@ -227,19 +227,6 @@ def list_programmes(session: Session, on_date: dt.date | None = None) -> list[Pr
     query = select(Programme).order_by(Programme.code)
     if on_date is not None:
         query = query.where(rules.programme_valid_sql(on_date))
-    return list(session.scalars(query))
-
-
-def programmes_covering(session: Session, code_insee: str | None, lon: float,
-                        lat: float) -> list[Programme]:
-    """The programmes whose perimeter covers a place (its commune code when known, else its
-    point; ``directory.rules.in_perimeter_sql``), whatever their dates: the caller checks
-    them with ``rules.programme_valid``. Local programmes first, national ones last."""
-    point = func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326)
-    code = literal(code_insee, String) if code_insee else literal(None, String)
-    query = (select(Programme)
-             .where(rules.in_perimeter_sql(Programme, code, point))
-             .order_by(literal(ALL_FRANCE) == any_(Programme.perimeter_codes), Programme.name))
     return list(session.scalars(query))
 
 

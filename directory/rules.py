@@ -51,6 +51,8 @@ def _day(day: Day) -> ColumnElement:
 
 
 def _get(obj: Any, name: str) -> Any:
+    if type(obj) is dict:  # the usual mapping, without the ABC check (hot in the matcher)
+        return obj[name]
     return obj[name] if isinstance(obj, Mapping) else getattr(obj, name)
 
 

@@ -11,7 +11,7 @@ import json
 import math
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, ScalarSelect, Select, and_, func, or_, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
@@ -141,12 +141,18 @@ def get_commune(session: Session, code: str, *, geometry: bool = False,
     return _commune_dict(row, geometry)
 
 
+def commune_code_at_sql(point) -> ScalarSelect:
+    """The code of the commune whose polygon contains ``point`` (a geometry in 4326), the
+    lowest code on a border; NULL outside every commune. Written against ``commune.geom``
+    itself so that its GiST index serves it."""
+    return (select(Commune.code).where(func.ST_Intersects(Commune.geom, point))
+            .order_by(Commune.code).limit(1).scalar_subquery())
+
+
 def commune_at_select(lat: float, lon: float) -> Select:
-    """Written against ``commune.geom`` itself so that its GiST index serves it."""
+    """The commune at a point (:func:`commune_code_at_sql`), all its columns."""
     point = func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326)
-    return (_commune_select(False, None)
-            .where(func.ST_Intersects(Commune.geom, point))
-            .order_by(Commune.code).limit(1))
+    return _commune_select(False, None).where(Commune.code == commune_code_at_sql(point))
 
 
 def commune_at(session: Session, lat: float, lon: float) -> dict:

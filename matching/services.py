@@ -46,6 +46,7 @@ from sqlalchemy import (
     exists,
     extract,
     func,
+    literal,
     literal_column,
     null,
     or_,
@@ -823,7 +824,16 @@ def _covered(offer, acc_services, programme: ProgrammeRef | None) -> bool | None
     (``directory.rules.covers``: service, level, publics); None without a pass."""
     if programme is None:
         return None
-    return rules.covers(programme, {"services": acc_services or ()}, offer)
+    return _covers(programme, tuple(acc_services or ()), offer["service"], offer["level"],
+                   tuple(offer["publics"] or ()))
+
+
+# The same few (acceptance, service, level, publics) come back for most offers of a question.
+@functools.lru_cache(maxsize=4096)
+def _covers(programme: ProgrammeRef, acc_services: tuple[str, ...], service: str,
+            level: int | None, publics: tuple[str, ...]) -> bool:
+    return rules.covers(programme, {"services": acc_services},
+                        {"service": service, "level": level, "publics": publics})
 
 
 def _usable(offer: dict) -> bool:
@@ -1323,19 +1333,13 @@ class PassesHere:
 
 def _covering(session: Session, place: Place) -> tuple[str | None, str | None, list]:
     """The commune of the place (its own, else the commune of its point) and the
-    programmes whose perimeter covers it, whatever their dates."""
-    from directory.programmes import programmes_covering
-    from geodata.services import commune_at_select
-
-    code, name = place.commune_code, None
-    if code is None:
-        row = session.execute(commune_at_select(place.lat, place.lon)).first()
-        if row is not None:
-            code = row._mapping["code"]
-    if code is not None:
-        name = session.execute(_text("SELECT name FROM commune WHERE code = :code"),
-                               {"code": code}).scalar()
-    return code, name, programmes_covering(session, code, place.lon, place.lat)
+    programmes whose perimeter covers it, whatever their dates: one round trip
+    (:func:`_perimeter_query`)."""
+    params: dict[str, Any] = {"lon": place.lon, "lat": place.lat}
+    if place.commune_code is not None:
+        params["code"] = place.commune_code
+    rows = session.execute(_perimeter_query(place.commune_code is not None), params).all()
+    return rows[0].commune_code, rows[0].commune_name, [r for r in rows if r.id is not None]
 
 
 def passes_here(session: Session, place: Place, on_date: date) -> PassesHere:
@@ -1358,6 +1362,29 @@ def perimeter_at(session: Session, place: Place, programme: ProgrammeRef,
     return PerimeterCheck(
         valid_here=any(p.id == programme.id for p in covering),
         commune_code=code, commune_name=name, valid_programmes=_valid_on(covering, on_date))
+
+
+@functools.cache
+def _perimeter_query(by_code: bool) -> Select:
+    """The commune of a place (``:code`` when known, else the commune of the point ``:lon``,
+    ``:lat``: ``geodata.services.commune_code_at_sql``) with its name, and the programmes
+    whose perimeter covers the place (``directory.rules.in_perimeter_sql``) whatever their
+    dates, local ones first, national ones last: one row per programme, or one row without
+    a programme (``id`` NULL) when none covers it. Only the columns the check reads (never
+    the perimeters' geometries)."""
+    from geodata.models import Commune
+    from geodata.services import commune_code_at_sql
+
+    point = func.ST_SetSRID(func.ST_MakePoint(bindparam("lon", type_=Float),
+                                              bindparam("lat", type_=Float)), 4326)
+    code = bindparam("code", type_=String) if by_code else commune_code_at_sql(point)
+    here = select(code.label("code")).cte("here")
+    p = _PROGRAMME.alias("p")
+    name = select(Commune.name).where(Commune.code == here.c.code).scalar_subquery()
+    return (select(here.c.code.label("commune_code"), name.label("commune_name"), p.c.id,
+                   p.c.code, p.c.name, p.c.valid_from, p.c.valid_to)
+            .select_from(here.outerjoin(p, rules.in_perimeter_sql(p, here.c.code, point)))
+            .order_by(literal(rules.ALL_FRANCE) == any_(p.c.perimeter_codes), p.c.name))
 
 
 def with_contacts(session: Session, offers: list[OfferMatch]) -> list[RemoteOffer]:

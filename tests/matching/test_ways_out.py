@@ -192,6 +192,43 @@ def test_api_gives_the_perimeter_and_the_relaxations(client, charente_pass):
         "perimeter"] is None
 
 
+def test_perimeter_at_a_point_in_one_round_trip(db_session, charente_pass):
+    """Without a commune given, the commune of the point decides (Bordeaux, in Gironde); at
+    sea there is none and the point itself does. The whole check is one statement."""
+    from sqlalchemy import event
+
+    from matching.question import Where
+    from matching.services import (
+        PerimeterCheck,
+        ProgrammeName,
+        load_programme,
+        perimeter_at,
+        resolve_place,
+    )
+
+    cat.programme(db_session, "pass-france-t", "Pass Numérique France")
+    gironde = load_programme(db_session, "pass-gironde-t")
+    bordeaux = resolve_place(db_session, Where(lat=44.8375, lon=-0.5775))
+    sea = resolve_place(db_session, Where(lat=45.0, lon=-1.6))
+    statements = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    connection = db_session.connection()
+    event.listen(connection, "before_cursor_execute", count)
+    try:
+        here = perimeter_at(db_session, bordeaux, gironde, NOW.date())
+    finally:
+        event.remove(connection, "before_cursor_execute", count)
+    assert len(statements) == 1
+    france = ProgrammeName("pass-france-t", "Pass Numérique France")
+    assert here == PerimeterCheck(True, "33063", "Bordeaux", [
+        ProgrammeName("pass-gironde-t", "Pass Numérique Gironde"), france])
+    assert perimeter_at(db_session, sea, gironde, NOW.date()) == PerimeterCheck(
+        False, None, None, [france])
+
+
 def test_api_relaxations_and_remote_contacts(client, town):
     body = client.get("/api/v1/match", query_string={
         "lat": WEST["lat"], "lon": WEST["lon"], "programme": "pass-issue",
