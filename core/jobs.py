@@ -19,6 +19,14 @@ Guarantees:
   (coverage refresh replaces its run), so running it twice is harmless.
 - Each job runs in an application context, with the batch statement timeout (a kind
   declared without database, such as sending an e-mail, does not touch PostgreSQL).
+- **Two queues, two processes**: long work (coverage, suggestions, cohorts) runs in a
+  work horse forked per job, which RQ kills when it exceeds its timeout. Short kinds
+  declared ``quick`` (e-mails) have their own queue, served by a second process of
+  ``flask jobs worker`` that runs them in itself (:class:`QuickWorker`, no fork; the
+  timeout is an alarm signal): forking per message cost more than sending it, and an
+  e-mail never waits behind an hour of coverage computation. The quick process keeps
+  its resources across a burst (an SMTP connection, :func:`on_idle` closes it when its
+  queue is empty). Both have the same late acknowledgement and requeueing.
 - **Periodic work without cron**: a kind declared with :func:`every` is put in the queue
   once per period by the scheduler of ``flask jobs worker`` (:class:`PeriodicEnqueuer`, a
   thread of the worker). The period's job has a deterministic id, and a claim per kind
@@ -34,6 +42,7 @@ import importlib
 import json
 import logging
 import os
+import signal
 import socket
 import threading
 from collections.abc import Callable
@@ -42,7 +51,7 @@ from typing import Any
 
 import redis
 from flask import Flask, current_app, has_app_context, jsonify, url_for
-from rq import Queue, Retry, Worker, get_current_job
+from rq import Queue, Retry, SimpleWorker, Worker, get_current_job
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
@@ -76,19 +85,23 @@ class JobKind:
     label: str
     database: bool = True
     retry_intervals: tuple[int, ...] = ()
+    quick: bool = False
 
 
 _KINDS: dict[str, JobKind] = {}
 
 
 def register(name: str, function: Callable[[dict], Any], label: str, *,
-             database: bool = True, retry_intervals: tuple[int, ...] = ()) -> None:
+             database: bool = True, retry_intervals: tuple[int, ...] = (),
+             quick: bool = False) -> None:
     """Declare a kind of job (called from a package's ``init_app``). ``database=False``:
     the job never reads PostgreSQL (it runs even when the database is down);
     ``retry_intervals``: seconds to wait before each retry after a failure (the worker's
-    scheduler puts the job back), else retries are immediate."""
+    scheduler puts the job back), else retries are immediate; ``quick``: a job of
+    seconds, run in the quick queue's process without a fork (see the module's
+    docstring)."""
     _KINDS[name] = JobKind(name, f"{function.__module__}.{function.__qualname__}", label,
-                           database, tuple(retry_intervals))
+                           database, tuple(retry_intervals), quick)
 
 
 def kinds() -> dict[str, JobKind]:
@@ -110,10 +123,17 @@ def connection(app: Flask | None = None) -> redis.Redis:
     return state["redis"]
 
 
-def queue(app: Flask | None = None) -> Queue:
+def queue(app: Flask | None = None, *, quick: bool = False) -> Queue:
+    """The queue of long jobs, or with ``quick`` the queue of quick ones."""
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
-    return Queue(app.config["PASSERELLE_JOBS_NAMESPACE"], connection=connection(app),
+    name = app.config["PASSERELLE_JOBS_NAMESPACE"] + ("-quick" if quick else "")
+    return Queue(name, connection=connection(app),
                  default_timeout=app.config["PASSERELLE_JOB_TIMEOUT_S"])
+
+
+def queues(app: Flask | None = None) -> list[Queue]:
+    """Both queues: long jobs, quick jobs."""
+    return [queue(app), queue(app, quick=True)]
 
 
 def job_id(kind: str, params: dict[str, Any]) -> str:
@@ -161,7 +181,7 @@ def enqueue(kind: str, params: dict[str, Any], *, result_url: str | None = None,
             retries = config["PASSERELLE_JOB_RETRIES"]
             intervals = list(_KINDS[kind].retry_intervals) or 0
             extra = {} if _KINDS[kind].database else {"database": False}
-            return queue().enqueue(
+            return queue(quick=_KINDS[kind].quick).enqueue(
                 execute, _KINDS[kind].function, params, **extra, job_id=identifier,
                 description=_KINDS[kind].label,
                 result_ttl=config["PASSERELLE_JOB_RESULT_TTL_S"],
@@ -196,6 +216,9 @@ def get(identifier: str) -> Job:
 
 # --------------------------------------------------------------------------- in the worker
 
+_engine_pid: int | None = None
+
+
 def execute(function: str, params: dict[str, Any], database: bool = True) -> Any:
     """Run a job function in an application context (the RQ entry point of every job)."""
     module_name, _, name = function.rpartition(".")
@@ -214,8 +237,12 @@ def execute(function: str, params: dict[str, Any], database: bool = True) -> Any
     with app.app_context():
         if not database:
             return target(params)
-        # The worker forks per job: never share the parent's pooled connections.
-        db.engine.dispose(close=False)
+        global _engine_pid
+        if _engine_pid != os.getpid():
+            # A forked process (a work horse, the quick worker) never shares its parent's
+            # pooled connections: it drops them without closing them, then makes its own.
+            db.engine.dispose(close=False)
+            _engine_pid = os.getpid()
         try:
             db.session.execute(text("SELECT set_config('statement_timeout', :ms, false)"),
                                {"ms": str(app.config["PASSERELLE_JOB_STATEMENT_TIMEOUT_MS"])})
@@ -280,39 +307,119 @@ def requeue_abandoned(q: Queue) -> list[str]:
     return requeued
 
 
-class PasserelleWorker(Worker):
-    """RQ's forking worker that also requeues abandoned jobs at its maintenance."""
+class _RequeueAtMaintenance:
+    """A worker that also requeues abandoned jobs at its maintenance."""
 
-    def run_maintenance_tasks(self) -> None:  # type: ignore[override]
-        super().run_maintenance_tasks()
-        for q in self.queues:
+    def run_maintenance_tasks(self) -> None:
+        super().run_maintenance_tasks()  # type: ignore[misc]
+        for q in self.queues:  # type: ignore[attr-defined]
             requeue_abandoned(q)
 
 
+class PasserelleWorker(_RequeueAtMaintenance, Worker):
+    """RQ's forking worker: a work horse per job, killed when it exceeds its timeout."""
+
+
+# Called with the application by the quick worker when its queue is empty (end of a burst).
+_IDLE_HOOKS: list[Callable[[Flask], None]] = []
+
+
+def on_idle(hook: Callable[[Flask], None]) -> None:
+    """Register ``hook(app)``: release what the quick worker kept across a burst."""
+    if hook not in _IDLE_HOOKS:
+        _IDLE_HOOKS.append(hook)
+
+
+def in_quick_worker() -> bool:
+    """True in the quick worker's process (jobs run there one after another, no fork)."""
+    return _quick_pid == os.getpid()
+
+
+class QuickWorker(_RequeueAtMaintenance, SimpleWorker):
+    """The quick queue's worker: each job runs in this process (RQ's ``SimpleWorker``:
+    no fork; the job's timeout is an alarm signal), and the idle hooks run when the queue
+    is empty, before waiting for the next job."""
+
+    def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):  # type: ignore[override]
+        if _worker_app is not None and not any(q.count for q in self.queues):
+            for hook in _IDLE_HOOKS:
+                try:
+                    hook(_worker_app)
+                except Exception:
+                    log.exception("processus de fond rapide : erreur à la libération")
+        return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+
+
 _worker_app: Flask | None = None
+_quick_pid: int | None = None
+
+
+def _die_with_parent() -> None:
+    """Linux: this process gets SIGTERM when its parent dies (even by SIGKILL)."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _start_quick_worker(app: Flask, *, burst: bool, name: str | None) -> int:
+    """Fork the quick queue's worker (the application is created once, in the parent);
+    return its pid."""
+    global _quick_pid
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 1
+    try:
+        _die_with_parent()
+        _quick_pid = os.getpid()
+        q = queue(app, quick=True)
+        requeue_abandoned(q)
+        worker = QuickWorker([q], connection=connection(app),
+                             name=f"{name}-rapide" if name else None, maintenance_interval=60)
+        worker.work(burst=burst, with_scheduler=not burst, logging_level="WARNING")
+        code = 0
+    except BaseException:
+        log.exception("processus de fond rapide arrêté sur une erreur")
+    finally:
+        os._exit(code)  # never return into the parent's command
+
+
+def _stop_quick_worker(pid: int, *, burst: bool) -> None:
+    if not burst:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)  # warm stop: ends the job in progress
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
 
 
 def start_worker(app: Flask, *, burst: bool = False, name: str | None = None,
                  schedule: bool | None = None) -> bool:
-    """Work the queue (until stopped, or until it is empty with ``burst``). Unless in
-    burst mode, the worker also runs RQ's scheduler (retries after a delay) and, when
-    ``schedule`` (default: ``PASSERELLE_SCHEDULER``), the periodic work (:func:`every`)."""
+    """Work both queues (until stopped, or until they are empty with ``burst``): this
+    process serves the long jobs and forks the quick queue's worker. Unless in burst
+    mode, the workers also run RQ's scheduler (retries after a delay) and, when
+    ``schedule`` (default: ``PASSERELLE_SCHEDULER``), this process the periodic work
+    (:func:`every`)."""
     global _worker_app
     _worker_app = app
     q = queue(app)
     requeue_abandoned(q)
-    worker = PasserelleWorker([q], connection=connection(app), name=name,
-                              maintenance_interval=60)
-    if schedule is None:
-        schedule = app.config["PASSERELLE_SCHEDULER"]
-    enqueuer = PeriodicEnqueuer(app) if schedule and not burst and _PERIODIC else None
-    if enqueuer is not None:
-        enqueuer.start()
+    quick_pid = _start_quick_worker(app, burst=burst, name=name)
     try:
-        return worker.work(burst=burst, with_scheduler=not burst, logging_level="WARNING")
-    finally:
+        worker = PasserelleWorker([q], connection=connection(app), name=name,
+                                  maintenance_interval=60)
+        if schedule is None:
+            schedule = app.config["PASSERELLE_SCHEDULER"]
+        enqueuer = PeriodicEnqueuer(app) if schedule and not burst and _PERIODIC else None
         if enqueuer is not None:
-            enqueuer.stop()
+            enqueuer.start()
+        try:
+            return worker.work(burst=burst, with_scheduler=not burst, logging_level="WARNING")
+        finally:
+            if enqueuer is not None:
+                enqueuer.stop()
+    finally:
+        _stop_quick_worker(quick_pid, burst=burst)
 
 
 # --------------------------------------------------------------------------- periodic work
@@ -502,14 +609,15 @@ def list_jobs(app: Flask, limit: int = 50) -> list[dict[str, Any]]:
         ScheduledJobRegistry,
     )
 
-    q = queue(app)
-    ids: list[str] = list(q.get_job_ids())
-    ids += StartedJobRegistry(queue=q).get_job_ids(cleanup=False)
-    for registry_class in (FinishedJobRegistry, FailedJobRegistry, DeferredJobRegistry,
-                           ScheduledJobRegistry, CanceledJobRegistry):
-        ids += registry_class(queue=q).get_job_ids(desc=True)
+    ids: list[str] = []
+    for q in queues(app):
+        ids += q.get_job_ids()
+        ids += StartedJobRegistry(queue=q).get_job_ids(cleanup=False)
+        for registry_class in (FinishedJobRegistry, FailedJobRegistry, DeferredJobRegistry,
+                               ScheduledJobRegistry, CanceledJobRegistry):
+            ids += registry_class(queue=q).get_job_ids(desc=True)
     seen: dict[str, Job] = {}
-    for job in Job.fetch_many(list(dict.fromkeys(ids)), connection=q.connection):
+    for job in Job.fetch_many(list(dict.fromkeys(ids)), connection=connection(app)):
         if job is not None:
             seen[job.id] = job
     jobs = sorted(seen.values(), key=lambda j: j.enqueued_at or j.created_at, reverse=True)
@@ -527,18 +635,24 @@ def list_jobs(app: Flask, limit: int = 50) -> list[dict[str, Any]]:
 def health(app: Flask) -> dict[str, Any]:
     """State of the queue and of its workers, for ``/sante``."""
     try:
-        q = queue(app)
-        waiting = q.count
-        workers = Worker.all(queue=q)
-        alive = [w for w in workers if not _worker_dead(w.name, q.connection)]
+        waiting, alive = 0, []
+        for q in queues(app):  # long jobs, then quick ones: each needs its worker
+            waiting += q.count
+            alive.append([w for w in Worker.all(queue=q)
+                          if not _worker_dead(w.name, q.connection)])
     except redis.RedisError as exc:
         return {"queue": {"ok": False, "message": "Redis injoignable "
                                                   f"({exc.__class__.__name__})."},
                 "worker": {"ok": False, "message": "État inconnu : Redis injoignable."}}
+    long_alive, quick_alive = alive
+    message = None
+    if not long_alive:
+        message = "Aucun processus de fond : lancez « flask --app app jobs worker »."
+    elif not quick_alive:
+        message = ("Aucun processus d'envoi des courriels : relancez « flask --app app jobs "
+                   "worker ».")
     return {
         "queue": {"ok": True, "waiting": waiting},
-        "worker": {"ok": bool(alive), "count": len(alive),
-                   "message": None if alive else
-                   "Aucun processus de fond : lancez « flask --app app jobs worker »."},
+        "worker": {"ok": message is None, "count": len(long_alive), "message": message},
     }
 

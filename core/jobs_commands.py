@@ -21,7 +21,7 @@ def worker_command(burst: bool, name: str | None) -> None:
 
     app = current_app._get_current_object()
     try:
-        requeued = jobs.requeue_abandoned(jobs.queue(app))
+        requeued = [job for q in jobs.queues(app) for job in jobs.requeue_abandoned(q)]
     except redis.RedisError as exc:
         raise click.ClickException(
             f"Redis injoignable ({app.config['PASSERELLE_REDIS_URL']}) : "

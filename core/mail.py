@@ -5,7 +5,8 @@ Every message is French, in plain text and HTML (two templates ``mail/<name>.txt
 
 A web request never talks to the SMTP server: :func:`send_later` renders the message in the
 request (its links and wording as the user saw them) and puts it in the job queue; the
-worker sends it (:func:`deliver`), retrying after a delay when the server is down. The
+worker sends it (:func:`deliver`, in the quick queue's process, one SMTP connection per
+burst: :class:`KeptConnection`), retrying after a delay when the server is down. The
 job's id is a digest of the event's ``key`` and the recipient, and the worker marks a
 message sent in Redis before sending: asking twice, a retried job or a job requeued after
 its worker died never sends it twice (at most once; a worker killed in the middle of the
@@ -67,25 +68,88 @@ class SmtpMailer:
         message["Content-Language"] = "fr"  # after the body: set_content clears Content-*
         return message
 
+    def connect(self) -> smtplib.SMTP:
+        """A connection to the server, encrypted and signed in as configured."""
+        if self.tls == "ssl":
+            smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout_s,
+                                    context=ssl.create_default_context())
+        else:
+            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout_s)
+        try:
+            if self.tls == "starttls":
+                smtp.starttls(context=ssl.create_default_context())
+            if self.username:
+                smtp.login(self.username, self.password)
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
     def send(self, mail: Mail) -> None:
+        """Send on a connection of its own."""
         message = self.message(mail)
         try:
-            if self.tls == "ssl":
-                smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout_s,
-                                        context=ssl.create_default_context())
-            else:
-                smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout_s)
-            with smtp:
-                if self.tls == "starttls":
-                    smtp.starttls(context=ssl.create_default_context())
-                if self.username:
-                    smtp.login(self.username, self.password)
+            with self.connect() as smtp:
                 smtp.send_message(message)
         except (OSError, smtplib.SMTPException) as exc:
-            # The address is personal data: only the failure's kind is logged.
-            log.error("envoi de courriel impossible : %s", type(exc).__name__)
-            raise ServiceUnavailable(
-                "Le courriel n'a pas pu être envoyé ; réessayez dans quelques instants.") from exc
+            raise _not_sent(exc) from exc
+
+
+def _not_sent(exc: Exception) -> ServiceUnavailable:
+    # The address is personal data: only the failure's kind is logged.
+    log.error("envoi de courriel impossible : %s", type(exc).__name__)
+    return ServiceUnavailable(
+        "Le courriel n'a pas pu être envoyé ; réessayez dans quelques instants.")
+
+
+class KeptConnection:
+    """Sends through one SMTP connection kept open across messages (the quick worker's
+    burst): a connection and its greeting cost more than a message. The worker closes it
+    when its queue is empty (:meth:`close`, a ``jobs.on_idle`` hook), so it is never left
+    idle for the server to drop; a new one is opened after ``MAX_MESSAGES``. When a kept
+    connection fails (dropped by the server), the message goes once more on a new
+    connection: the same as the job's retry, without its delay."""
+
+    MAX_MESSAGES = 100
+
+    def __init__(self, mailer: SmtpMailer) -> None:
+        self.mailer = mailer
+        self.smtp: smtplib.SMTP | None = None
+        self.sent = 0
+        self.connections = 0
+
+    def send(self, mail: Mail) -> None:
+        message = self.mailer.message(mail)
+        reused = self.smtp is not None
+        try:
+            try:
+                self._connection().send_message(message)
+            except (ConnectionError, smtplib.SMTPServerDisconnected):
+                self.close()
+                if not reused:
+                    raise
+                self._connection().send_message(message)
+        except (OSError, smtplib.SMTPException) as exc:
+            self.close()
+            raise _not_sent(exc) from exc
+        self.sent += 1
+        if self.sent >= self.MAX_MESSAGES:
+            self.close()
+
+    def _connection(self) -> smtplib.SMTP:
+        if self.smtp is None:
+            self.smtp = self.mailer.connect()
+            self.sent = 0
+            self.connections += 1
+        return self.smtp
+
+    def close(self) -> None:
+        smtp, self.smtp = self.smtp, None
+        if smtp is not None:
+            try:
+                smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                smtp.close()
 
 
 def mailer_from_config(config) -> SmtpMailer:
@@ -143,12 +207,34 @@ def deliver(params: dict) -> dict:
     if not conn.set(marker, "1", nx=True, ex=config["PASSERELLE_MAIL_ONCE_S"]):
         return {"envoye": False, "motif": "déjà envoyé"}
     try:
-        current_app.extensions["mailer"].send(Mail(**{k: params[k] for k in
-                                                      ("to", "subject", "text", "html")}))
+        _worker_mailer(current_app).send(Mail(**{k: params[k] for k in
+                                                 ("to", "subject", "text", "html")}))
     except BaseException:
         conn.delete(marker)  # not sent: the retry may send it
         raise
     return {"envoye": True}
+
+
+def _worker_mailer(app: Flask) -> Mailer:
+    """The application's mailer; in the quick worker, its connection kept for the burst."""
+    from . import jobs
+
+    mailer = app.extensions["mailer"]
+    if not jobs.in_quick_worker() or not isinstance(mailer, SmtpMailer):
+        return mailer
+    kept = app.extensions.get("mailer_kept")
+    if kept is None or kept.mailer is not mailer:
+        if kept is not None:
+            kept.close()
+        kept = app.extensions["mailer_kept"] = KeptConnection(mailer)
+    return kept
+
+
+def close_kept_connection(app: Flask) -> None:
+    """The quick worker's queue is empty: close the SMTP connection kept for the burst."""
+    kept = app.extensions.get("mailer_kept")
+    if kept is not None:
+        kept.close()
 
 
 def init_app(app: Flask) -> None:
@@ -156,4 +242,5 @@ def init_app(app: Flask) -> None:
 
     app.extensions.setdefault("mailer", mailer_from_config(app.config))
     jobs.register(MAIL_JOB, deliver, "Envoi d'un courriel", database=False,
-                  retry_intervals=RETRY_INTERVALS_S)
+                  retry_intervals=RETRY_INTERVALS_S, quick=True)
+    jobs.on_idle(close_kept_connection)

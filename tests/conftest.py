@@ -506,12 +506,15 @@ class Inbox:
     app: object = None
     start_worker: object = None  # makes sure a worker runs (the ``smtp`` fixture's)
     messages: list = field(default_factory=list)
+    peers: dict = field(default_factory=dict)  # recipient -> the client's (host, port)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_DATA(self, server, session, envelope):  # aiosmtpd handler
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.lock:
             self.messages.append((envelope.rcpt_tos, message))
+            for recipient in envelope.rcpt_tos:
+                self.peers[recipient] = tuple(session.peer)
         return "250 OK"
 
     def pending_mail_jobs(self) -> list[str]:

@@ -100,6 +100,25 @@ def test_killed_worker_job_finishes_on_another(app, test_kinds, no_job_worker):
         first.stop()
 
 
+def test_long_job_is_killed_at_its_timeout_and_the_worker_goes_on(app, worker):
+    gate = _gate()
+    timeout = app.config["PASSERELLE_JOB_TIMEOUT_S"]
+    app.config["PASSERELLE_JOB_TIMEOUT_S"] = 2  # the gate never opens: the job hangs
+    try:
+        with app.test_request_context():
+            job = jobs.enqueue("test.stepwise", {"steps": 2, "wait_at": 0, "gate": gate})
+    finally:
+        app.config["PASSERELLE_JOB_TIMEOUT_S"] = timeout
+    assert job.origin == app.config["PASSERELLE_JOBS_NAMESPACE"]  # the forking worker's queue
+    wait_for(lambda: job.get_status(refresh=True) == JobStatus.FAILED, what="l'arrêt")
+    with app.test_request_context():
+        assert jobs.describe(job)["error"] == ("La tâche a dépassé sa durée maximale ; "
+                                               "réduisez la demande.")
+        after = jobs.enqueue("test.stepwise", {"steps": 1, "gate": gate})
+    wait_for(lambda: after.get_status(refresh=True) == JobStatus.FINISHED,
+             what="la tâche suivante")
+
+
 def test_failed_job_reports_french_error_through_api(app, worker, client):
     with app.test_request_context():
         job = jobs.enqueue("test.failing", {"within": "dep:00"})

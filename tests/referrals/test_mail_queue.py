@@ -95,3 +95,22 @@ def test_periodic_jobs_are_enqueued_once_per_period_whoever_asks(app, no_job_wor
         finally:
             for job in enqueued:
                 job.delete()
+
+
+def test_a_burst_of_mails_goes_through_one_connection_of_the_quick_worker(
+        app, smtp, no_job_worker):
+    addresses = [f"rafale-{n}@adresse.fr" for n in range(3)]
+    with app.test_request_context():
+        ids = [send_later(address, "Invitation à Passerelle", "invitation", key="rafale",
+                          link="http://127.0.0.1:5000/invitation/r", roles=["prescripteur"],
+                          days=7) for address in addresses]
+        assert all(jobs.get(i).origin.endswith("-quick") for i in ids)  # not the long jobs'
+    for address in addresses:  # the first read starts the worker: the three are waiting
+        assert len(smtp.to(address)) == 1
+    # Sent one after another in the quick worker's own process, on one SMTP connection.
+    assert len({smtp.peers[address] for address in addresses}) == 1
+    with app.app_context():
+        for identifier in ids:
+            job = jobs.get(identifier)
+            assert job.get_status() == JobStatus.FINISHED
+            assert job.worker_name.endswith("-rapide")
