@@ -638,8 +638,23 @@
   CoverageMap.prototype.drawUrl = function (level, extra, zoom) {
     if (!this.urls.map) { return this.coverageUrl(level, extra); }
     var url = this.coverageUrl(level, extra).replace(this.urls.coverage + "/", this.urls.map + "/");
+    // Naming the run makes the answer immutable: the browser keeps it for the session.
+    var run = this.runId();
+    if (run) { url += (url.indexOf("?") >= 0 ? "&" : "?") + "run=" + run; }
     // Shapes come per whole zoom (a fractional zoom rounds, as Leaflet's tiles do).
     return url + (url.indexOf("?") >= 0 ? "&" : "?") + "zoom=" + Math.round(zoom);
+  };
+
+  /* The run the map API would pick for the selection: the newest of its own territory
+   * (none when the figures come from a run of a larger territory: then left to the API). */
+  CoverageMap.prototype.runId = function () {
+    var within = this.state().within;
+    var best = null;
+    this.runs.forEach(function (run) {
+      if (run.within === within && (!best || run.created_at > best.created_at ||
+          (run.created_at === best.created_at && run.id > best.id))) { best = run; }
+    });
+    return best ? best.id : "";
   };
 
   CoverageMap.prototype.onMove = function () {
