@@ -42,10 +42,11 @@
   var DEMAND_LEVEL_NAMES = { region: "région", departement: "département", commune: "commune" };
   // EPCI and communes come by view: one request (the browser's time to see a view is
   // that of its slowest request; each has a fixed cost on the server), its box widened to
-  // whole cells of 256 pixels. Communes at zoom 8 (≈ 4 800 in a 1400 × 900 view) come in
-  // bands of 3 cells (768 pixels), each well within the API's 5 000 communes.
+  // whole cells of 256 pixels. Communes at zoom 8 and 9 come in bands of 2 and 4 cells
+  // (512 and 1024 pixels wide), each within the API's 5 000 communes (a dense view at
+  // zoom 9 went past it in one request: bench/map_payload.py).
   var VIEW_CELL = 256;
-  var BAND_CELLS = { commune: { 8: 3 } };
+  var BAND_CELLS = { commune: { 8: 2, 9: 4 } };
   var FREE_ZOOM_SNAP = 0.25;      // without a basemap (see buildMap)
   var DEFAULT_MEASURE = "uncovered20";
   // The ranked list: one level below the study territory, fetched at a zoom fit for it.
@@ -674,7 +675,7 @@
     var extra = {};
     var urls;
     if (level === "epci" || level === "commune") {
-      // The view in one request (two or three for communes at zoom 8: each within the
+      // The view in one request (in bands for communes at zoom 8 and 9: each within the
       // API's limit), its box widened to whole cells of the zoom's grid.
       urls = this.viewBoxes(level).map(function (box) {
         return self.drawUrl(level, { bbox: box }, self.map.getZoom());
