@@ -1,11 +1,10 @@
 /* The planner's coverage map (/carte). No data is in the page: everything is fetched from
  * the API as the view moves, at a level suited to the zoom (never all communes at once):
- *   zoom <= 4 régions, 5-6 départements (one request each), 7-8 EPCI and >= 9 communes
- *   (from zoom 8 when the user asks for communes) by tiles (1024 pixels for EPCI, 512 for
- *   communes): each tile is the
- *   map API's view of its box, polygons simplified for the zoom, so panning loads only
- *   the new tiles and every tile URL is shared (and cached) by every user. At zoom 8 a
- *   1400-pixel-wide view holds ≈ 4 800 communes, at 9 ≈ 1 200.
+ *   zoom <= 4 régions, 5-6 départements, 7-8 EPCI and >= 9 communes (from zoom 8 when the
+ *   user asks for communes), each view in one request: the map API's view of the box of
+ *   the screen widened to whole 256-pixel cells (viewBoxes), polygons simplified for the
+ *   zoom, so a small move keeps the URL and every URL is shared (and cached) by every
+ *   user. At zoom 8 a 1400-pixel-wide view holds ≈ 4 800 communes, at 9 ≈ 1 200.
  * Configuration comes from data-* attributes of #carte-couverture (no inline script):
  *   data-options   Leaflet map options (coverage/views.py, map_settings)
  *   data-basemap   {"url", "options"} of the configured basemap, or empty: plain background
@@ -41,11 +40,13 @@
   var DEMAND_LEVEL = { region: "region", departement: "departement", epci: "departement",
     commune: "commune" };
   var DEMAND_LEVEL_NAMES = { region: "région", departement: "département", commune: "commune" };
-  // EPCI are large: bigger tiles mean fewer requests and fewer EPCI sent twice.
-  // Few requests per view (each has a fixed cost on the server and the browser opens six
-  // connections at most): a 1400 × 900 view takes about 4 × 3 tiles at either level.
-  var TILE_SIZE = { epci: 1024, commune: 512 };
-  var REFRESH_DELAY_MS = 60;
+  // EPCI and communes come by view: one request (the browser's time to see a view is
+  // that of its slowest request; each has a fixed cost on the server), its box widened to
+  // whole cells of 256 pixels. Communes at zoom 8 and 9 come in bands of 2 and 4 cells
+  // (512 and 1024 pixels wide), each within the API's 5 000 communes (a dense view at
+  // zoom 9 went past it in one request: bench/map_payload.py).
+  var VIEW_CELL = 256;
+  var BAND_CELLS = { commune: { 8: 2, 9: 4 } };
   var FREE_ZOOM_SNAP = 0.25;      // without a basemap (see buildMap)
   var DEFAULT_MEASURE = "uncovered20";
   // The ranked list: one level below the study territory, fetched at a zoom fit for it.
@@ -345,9 +346,6 @@
     this.demandLevel = null;     // level and programme of the referrals layer drawn
     this.collection = null;      // the FeatureCollection of a one-request level
     this.run = null;             // the coverage run the figures come from
-    this.grid = null;            // the tile grid of a tiled level
-    this.tileFeatures = {};      // "zoom/code" -> {layer, refs}: a territory in several tiles
-    this.tileCodes = {};         // tile key -> its "zoom/code" keys
     this.request = null;         // {level, url, params} of what is shown
     this.selected = null;        // code of the territory in the panel
     this.runs = [];
@@ -429,8 +427,6 @@
     map.createPane("uncovered").style.zIndex = 450;
     map.getPane("uncovered").style.pointerEvents = "none";
     map.createPane("sites").style.zIndex = 640;
-    // The tile grid only schedules requests; its (empty) tiles are never seen.
-    map.createPane("grid").style.display = "none";
     this.territoryLayer = L.geoJSON(null, {
       style: this.styleFeature.bind(this),
       onEachFeature: this.bindFeature.bind(this)
@@ -643,14 +639,29 @@
   CoverageMap.prototype.drawUrl = function (level, extra, zoom) {
     if (!this.urls.map) { return this.coverageUrl(level, extra); }
     var url = this.coverageUrl(level, extra).replace(this.urls.coverage + "/", this.urls.map + "/");
+    // Naming the run makes the answer immutable: the browser keeps it for the session.
+    var run = this.runId();
+    if (run) { url += (url.indexOf("?") >= 0 ? "&" : "?") + "run=" + run; }
     // Shapes come per whole zoom (a fractional zoom rounds, as Leaflet's tiles do).
     return url + (url.indexOf("?") >= 0 ? "&" : "?") + "zoom=" + Math.round(zoom);
+  };
+
+  /* The run the map API would pick for the selection: the newest of its own territory
+   * (none when the figures come from a run of a larger territory: then left to the API). */
+  CoverageMap.prototype.runId = function () {
+    var within = this.state().within;
+    var best = null;
+    this.runs.forEach(function (run) {
+      if (run.within === within && (!best || run.created_at > best.created_at ||
+          (run.created_at === best.created_at && run.id > best.id))) { best = run; }
+    });
+    return best ? best.id : "";
   };
 
   CoverageMap.prototype.onMove = function () {
     window.history.replaceState(null, "", window.location.pathname + window.location.search +
       this.viewHash());
-    // Venues follow once the territories of the view are in (see draw / scheduleRefresh):
+    // Venues follow once the territories of the view are in (see draw):
     // the choropleth comes first.
     this.loadTerritories(false);
   };
@@ -661,15 +672,25 @@
     if (this.shownLevel && level !== this.shownLevel) { this.resetPanel(); }
     this.shownLevel = level;
     this.loadDemand();
-    if (level === "epci" || level === "commune") {
-      this.loadTiles(level, force);
-      return;
-    }
-    this.removeGrid();
     var extra = {};
-    var url = this.drawUrl(level, extra, this.map.getZoom());
+    var urls;
+    if (level === "epci" || level === "commune") {
+      // The view in one request (in bands for communes at zoom 8 and 9: each within the
+      // API's limit), its box widened to whole cells of the zoom's grid.
+      urls = this.viewBoxes(level).map(function (box) {
+        return self.drawUrl(level, { bbox: box }, self.map.getZoom());
+      });
+      extra.bbox = this.snappedBox();
+    } else {
+      urls = [this.drawUrl(level, extra, this.map.getZoom())];
+    }
+    var url = urls.join(" ");
     if (!force && (url === this.pendingUrl || (this.request && this.request.url === url))) {
-      if (url !== this.pendingUrl) { this.loadVenues(); }   // same figures, new view
+      if (url !== this.pendingUrl) {
+        if (this.request) { this.request.extra = extra; }
+        this.updateExports();
+        this.loadVenues();     // same figures, new view
+      }
       return;
     }
     this.pendingUrl = url;
@@ -677,17 +698,31 @@
     var note = this.controls.level.value === "commune" && level === "epci"
       ? " Les communes apparaissent à partir du zoom " + COMMUNE_MIN_ZOOM + " : " : "";
     this.say(note + "Chargement : " + LEVEL_LOADING[level] + "…");
-    fetchJson(url).then(function (collection) {
+    Promise.all(urls.map(function (one) { return fetchJson(one); })).then(function (parts) {
       if (ticket !== self.sequence.territories) { return; }
       self.pendingUrl = null;
       byId("carte-absence").hidden = true;
+      var collection = parts[0];
+      if (parts.length > 1) {
+        // A territory across two boxes comes twice: kept once.
+        var seen = {};
+        collection = Object.assign({}, parts[0], { features: [] });
+        parts.forEach(function (part) {
+          part.features.forEach(function (feature) {
+            if (!seen[feature.properties.code]) {
+              seen[feature.properties.code] = true;
+              collection.features.push(feature);
+            }
+          });
+        });
+      }
       self.request = { level: level, url: url, extra: extra };
       self.collection = collection;
       self.run = collection.run;
       self.draw();
       var count = collection.features.length;
       self.say(note + fmtNumber(count) + " " + LEVEL_SHOWN[level][count > 1 ? 1 : 0] +
-        (extra.bbox ? " dans la vue." : "."));
+        (extra.bbox ? " autour de la vue." : "."));
     }).catch(function (error) {
       if (ticket !== self.sequence.territories) { return; }
       self.pendingUrl = null;
@@ -695,132 +730,32 @@
     });
   };
 
-  // ------------------------------------------------------------------ tiles
-
-  CoverageMap.prototype.removeGrid = function () {
-    if (!this.grid) { return; }
-    var grid = this.grid;
-    this.grid = null;            // its tileunload events are ignored from now on
-    this.map.removeLayer(grid);
-    this.territoryLayer.clearLayers();
-    this.tileFeatures = {};
-    this.tileCodes = {};
-  };
-
-  CoverageMap.prototype.loadTiles = function (level, force) {
-    var self = this;
-    var key = level + "|" + this.drawUrl(level, {}, 0);
-    if (this.grid && this.grid.key === key && !force) {
-      this.scheduleRefresh();    // the grid follows the view by itself
-      return;
-    }
-    this.removeGrid();
-    this.sequence.territories += 1;   // answers of a one-request level are now stale
-    this.pendingUrl = null;
-    this.collection = null;
-    this.territoryLayer.clearLayers();
-    this.focusable = 0;
-    this.request = { level: level, url: key, extra: {} };
-    this.scheme = this.currentClasses([]);   // until the first tiles arrive
-    var Grid = window.L.GridLayer.extend({
-      createTile: function (coords, done) {
-        var tile = document.createElement("div");
-        self.loadTile(this, coords, tile, done);
-        return tile;
-      }
-    });
-    var grid = new Grid({ tileSize: TILE_SIZE[level], pane: "grid", updateWhenIdle: true,
-      keepBuffer: 0, noWrap: true });
-    grid.key = key;
-    grid.level = level;
-    grid.on("tileunload", function (event) {
-      if (grid === self.grid) { self.releaseTile(event.coords); }
-    });
-    grid.on("loading", function () {
-      if (grid === self.grid) { self.say("Chargement : " + LEVEL_LOADING[level] + "…"); }
-    });
-    grid.on("load", function () {
-      if (grid === self.grid) { self.scheduleRefresh(); }
-    });
-    this.grid = grid;
-    grid.addTo(this.map);
-  };
-
-  function tileKey(coords) { return coords.z + "/" + coords.x + "/" + coords.y; }
-
-  CoverageMap.prototype.loadTile = function (grid, coords, tile, done) {
-    var self = this;
-    var last = Math.pow(2, coords.z) - 1;
-    if (coords.x < 0 || coords.y < 0 || coords.x > last || coords.y > last) {
-      window.setTimeout(function () { done(null, tile); }, 0);
-      return;
-    }
-    var size = grid.getTileSize();
-    var nw = this.map.unproject(coords.scaleBy(size), coords.z);
-    var se = this.map.unproject(coords.add([1, 1]).scaleBy(size), coords.z);
+  /* The boxes ("minlon,minlat,maxlon,maxlat") to ask for the view at ``level``: the view
+   * widened to whole VIEW_CELL-pixel cells of the whole zoom's grid (a small move keeps
+   * the same URLs, cached by the browser and the server), cut into bands of at most
+   * ``BAND_CELLS[level][zoom]`` cells for a level too dense for one request. */
+  CoverageMap.prototype.viewBoxes = function (level) {
+    var map = this.map;
+    var zoom = Math.round(map.getZoom());
+    var bounds = map.getBounds();
+    var nw = map.project(bounds.getNorthWest(), zoom).divideBy(VIEW_CELL).floor();
+    var se = map.project(bounds.getSouthEast(), zoom).divideBy(VIEW_CELL).ceil();
+    var last = Math.pow(2, zoom) * 256 / VIEW_CELL;
+    var x0 = Math.max(0, nw.x);
+    var x1 = Math.min(last, se.x);
+    var y0 = Math.max(0, nw.y);
+    var y1 = Math.min(last, se.y);
+    var band = (BAND_CELLS[level] || {})[zoom] || Infinity;
     function round(v) { return Math.round(v * 1e6) / 1e6; }
-    var box = [Math.max(-180, round(nw.lng)), Math.max(-85, round(se.lat)),
-      Math.min(180, round(se.lng)), Math.min(85, round(nw.lat))].join(",");
-    fetchJson(this.drawUrl(grid.level, { bbox: box }, coords.z)).then(function (collection) {
-      if (grid !== self.grid) { return; }
-      byId("carte-absence").hidden = true;
-      var keys = [];
-      collection.features.forEach(function (feature) {
-        var id = coords.z + "/" + feature.properties.code;
-        var entry = self.tileFeatures[id];
-        if (entry) {
-          entry.refs += 1;
-        } else {
-          self.territoryLayer.addData(feature);
-          self.tileFeatures[id] = { layer: self.lastLayer, refs: 1 };
-        }
-        keys.push(id);
-      });
-      self.tileCodes[tileKey(coords)] = keys;
-      self.run = collection.run;
-      self.scheduleRefresh();
-      done(null, tile);
-    }).catch(function (error) {
-      if (grid === self.grid) { self.showFailure(error); }
-      done(error, tile);
-    });
-  };
-
-  CoverageMap.prototype.releaseTile = function (coords) {
-    var self = this;
-    var keys = this.tileCodes[tileKey(coords)] || [];
-    delete this.tileCodes[tileKey(coords)];
-    keys.forEach(function (id) {
-      var entry = self.tileFeatures[id];
-      if (!entry) { return; }
-      entry.refs -= 1;
-      if (entry.refs <= 0) {
-        self.territoryLayer.removeLayer(entry.layer);
-        delete self.tileFeatures[id];
-      }
-    });
-    this.scheduleRefresh();
-  };
-
-  /* Classes, legend, circles, exports and status after tiles came or went (batched). */
-  CoverageMap.prototype.scheduleRefresh = function () {
-    var self = this;
-    if (this.refreshTimer) { return; }
-    this.refreshTimer = window.setTimeout(function () {
-      self.refreshTimer = null;
-      if (!self.grid) { return; }
-      self.request.extra = { bbox: self.snappedBox() };
-      self.restyle();
-      self.updateExports();
-      self.describeRun();
-      var count = self.territoryLayer.getLayers().length;
-      var level = self.grid.level;
-      var note = self.controls.level.value === "commune" && level === "epci"
-        ? "Les communes apparaissent à partir du zoom " + COMMUNE_MIN_ZOOM + " : " : "";
-      self.say(note + fmtNumber(count) + " " + LEVEL_SHOWN[level][count > 1 ? 1 : 0] +
-        " autour de la vue.");
-      if (!self.grid.isLoading()) { self.loadVenues(); }
-    }, REFRESH_DELAY_MS);
+    var boxes = [];
+    for (var x = x0; x < x1; x += band) {
+      var a = map.unproject(window.L.point(x * VIEW_CELL, y0 * VIEW_CELL), zoom);
+      var b = map.unproject(window.L.point(Math.min(x + band, x1) * VIEW_CELL, y1 * VIEW_CELL),
+        zoom);
+      boxes.push([Math.max(-180, round(a.lng)), Math.max(-85, round(b.lat)),
+        Math.min(180, round(b.lng)), Math.min(85, round(a.lat))].join(","));
+    }
+    return boxes;
   };
 
   CoverageMap.prototype.showFailure = function (error) {
@@ -831,7 +766,6 @@
       setText(byId("carte-absence-commande"), at >= 0 ? message.slice(at + 9).trim()
         : "flask --app app coverage refresh --within " + this.state().within);
       byId("carte-absence").hidden = false;
-      this.removeGrid();
       this.territoryLayer.clearLayers();
       this.uncoveredLayer.clearLayers();
       this.collection = null;
@@ -936,7 +870,6 @@
 
   CoverageMap.prototype.bindFeature = function (feature, layer) {
     var self = this;
-    this.lastLayer = layer;
     layer.on("click", function () { self.select(feature.properties.code, true); });
     layer.on("add", function () {
       var element = layer.getElement();

@@ -192,6 +192,20 @@ def test_map_view_gzip_and_etag(client, world):
     assert again.status_code == 304 and again.data == b""
 
 
+
+def test_map_view_naming_its_run_is_immutable(client, world):
+    url = "/api/v1/coverage/map/departement?within=reg:991&zoom=7"
+    latest = client.get(url)
+    assert latest.headers["Cache-Control"] == "public, max-age=300"
+    run = latest.get_json()["run"]["id"]
+    named = client.get(f"{url}&run={run}")
+    assert named.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert named.get_json()["features"] == latest.get_json()["features"]
+    again = client.get(f"{url}&run={run}", headers={"If-None-Match": named.headers["ETag"]})
+    assert again.status_code == 304 and again.data == b""
+    missing = client.get(f"{url}&run={run + 1000}")
+    assert missing.status_code == 404 and "n° " in missing.get_json()["message"]
+
 def test_tolerance_follows_the_pixel_never_finer_than_the_api():
     assert degrees_per_pixel(0) == pytest.approx(360 / 256)
     assert tolerance_for("departement", 6) == pytest.approx(360 / 256 / 64)

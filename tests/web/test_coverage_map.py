@@ -230,6 +230,9 @@ def test_zoomed_view_loads_communes_of_the_view_only(page, world):
     drawn = urlsplit(communes[-1])
     assert drawn.path == "/api/v1/coverage/map/commune"
     assert int(parse_qs(drawn.query)["zoom"][0]) >= 9
+    # The view in one request naming its run: the browser keeps the answer for the session.
+    assert len({url for url in communes}) == 1
+    assert parse_qs(drawn.query)["run"][0].isdigit()
     page.click('path.coverage-territory[data-code="96102"]')
     figures = _figures(page)
     assert page.inner_text("#carte-panneau-titre") == "Bessé-d'essai (commune)"
