@@ -45,6 +45,7 @@ from .candidates import (
     person_minutes,
     place_hours,
     resolve_places,
+    weekly_open_minutes,
     window_capacity,
 )
 from .solver import MAX_PEOPLE, Option, Problem, solve
@@ -383,12 +384,18 @@ def _window_capacities(det: Details, avail: OpeningCache, default_capacity: int 
     from ..services import hours_of
 
     found: dict[Any, int | None] = {}
+    open_minutes: dict[tuple, int] = {}  # by (venue, stop): 7,000 windows, 600 venues
     for key, w in avail.window_by_key.items():
         venue = det.venues[key[0]]
         weekly = venue.weekly_capacity if venue.weekly_capacity is not None \
             else default_capacity
-        hours = hours_of(*place_hours(det, key[0], key[1]))
-        found[key] = window_capacity(weekly, hours, w.start, w.end)
+        if weekly is None:
+            found[key] = None
+            continue
+        place = key[:2]
+        if place not in open_minutes:
+            open_minutes[place] = weekly_open_minutes(hours_of(*place_hours(det, *place)))
+        found[key] = window_capacity(weekly, open_minutes[place], w.start, w.end)
     return found
 
 

@@ -236,14 +236,19 @@ def load_details(session: Session, det: Details, people: list[Prepared],
             det.stops[r.id] = r
 
 
-def window_capacity(weekly: int | None, hours: oh.Hours, start: datetime,
+def weekly_open_minutes(hours: oh.Hours) -> int:
+    """Minutes a venue is open in a week (its regular hours)."""
+    return sum(b - a for a, b in oh.weekly_intervals(hours))
+
+
+def window_capacity(weekly: int | None, open_minutes: int, start: datetime,
                     end: datetime) -> int | None:
     """People one opening ``[start, end)`` can take: the venue's capacity per week shared
-    over its weekly opening in proportion to the opening's length (rounded up; the venue's
-    own capacity for the period still holds). None = no limit."""
+    over its weekly opening (``open_minutes``, :func:`weekly_open_minutes`) in proportion to
+    the opening's length (rounded up; the venue's own capacity for the period still holds).
+    None = no limit."""
     if weekly is None:
         return None
-    open_minutes = sum(b - a for a, b in oh.weekly_intervals(hours))
     minutes = (end - start).total_seconds() / 60
     if open_minutes <= 0 or minutes >= open_minutes:
         return weekly

@@ -76,20 +76,25 @@ def solve(problem: Problem) -> list[Option | None]:
     session_venue: dict[int, int] = {}
     window_venue: dict[Any, int] = {}
     groups: dict[tuple, int] = {}  # (venue, windows) -> index
+    # The same by the identity of the windows' tuple (shared by the options of many people):
+    # hashing an identity is cheaper than hashing a dozen dated keys, option after option.
+    group_of: dict[tuple[int, int], int] = {}
     for opts in problem.options:
         for o in opts:
             if o.session_id is not None:
                 session_venue.setdefault(o.session_id, o.venue_id)
-            elif o.windows:
-                groups.setdefault((o.venue_id, o.windows), len(groups))
-                for w in o.windows:
-                    window_venue.setdefault(w, o.venue_id)
+            elif o.windows and (o.venue_id, id(o.windows)) not in group_of:
+                g = groups.setdefault((o.venue_id, o.windows), len(groups))
+                group_of[(o.venue_id, id(o.windows))] = g
+                if g == len(groups) - 1:
+                    for w in o.windows:
+                        window_venue.setdefault(w, o.venue_id)
     venue_ids = sorted({o.venue_id for opts in problem.options for o in opts})
     session_ids = sorted(session_venue)
     window_ids = list(window_venue)
     session_node = {s: people + i for i, s in enumerate(session_ids)}
     first = people + len(session_ids)
-    group_node = {g: first + i for g, i in groups.items()}
+    first_group = first
     first += len(groups)
     window_node = {w: first + i for i, w in enumerate(window_ids)}
     first += len(window_ids)
@@ -112,7 +117,8 @@ def solve(problem: Problem) -> list[Option | None]:
             arcs.append(o)
             tails.append(p)
             heads.append(session_node[o.session_id] if o.session_id is not None
-                         else group_node[(o.venue_id, o.windows)] if o.windows
+                         else first_group + group_of[(o.venue_id, id(o.windows))]
+                         if o.windows
                          else venue_node[o.venue_id])
             distances.append(o.distance_m)
             preferences.append(PREFERENCE[o.kind])
@@ -126,9 +132,9 @@ def solve(problem: Problem) -> list[Option | None]:
         heads.append(venue_node[session_venue[s]])
         caps.append(max(0, problem.seats.get(s, 0)))
         costs.append(0)
-    for v, windows in groups:
+    for (_, windows), g in groups.items():
         for w in windows:
-            tails.append(group_node[(v, windows)])
+            tails.append(first_group + g)
             heads.append(window_node[w])
             caps.append(people)
             costs.append(0)
