@@ -9,10 +9,12 @@ the reasons and figures.
 
 Assumptions (returned with every answer): a venue's ``weekly_capacity`` counts the people it
 can take in the period (× ``weeks``), sessions included, and is shared over its openings in
-proportion to their length (each dated opening takes at most its share, rounded up); an
-unknown capacity is taken as ``default_capacity`` per week (``None`` = no limit); a person is
-sent to an opening or a session only where they are free for the offer's duration; nothing is
-booked: seats and capacities are read, not written.
+proportion to their length (each dated opening takes at most its share, rounded up); the
+openings offered are those that start in the period planned (``weeks`` × 7 days from the
+reference instant: the capacity is stated per week, so a later opening is not the period's),
+or on the date a person gave; an unknown capacity is taken as ``default_capacity`` per week
+(``None`` = no limit); a person is sent to an opening or a session only where they are
+free for the offer's duration; nothing is booked: seats and capacities are read, not written.
 """
 
 from __future__ import annotations
@@ -255,7 +257,7 @@ def assign_cohort(needs: Sequence[PersonNeed], *, now: datetime,
 
     det = Details()
     horizon = _horizon(now, prepared)
-    avail = OpeningCache(now, horizon)
+    avail = OpeningCache(now, horizon, period_end=now + timedelta(weeks=weeks))
     todo = prepared
     rounds = 0
     t_candidates = 0.0
@@ -352,6 +354,11 @@ def assign_cohort(needs: Sequence[PersonNeed], *, now: datetime,
                     "répartie entre ses ouvertures de la semaine selon leur durée (arrondi au "
                     "supérieur) : une ouverture datée ne reçoit pas plus que sa part ; "
                     "rien n'est réservé (places et capacités lues, non modifiées).",
+        "period": f"Seules les ouvertures qui commencent dans la période planifiée "
+                  f"({weeks} semaine(s) à partir de la date de référence) sont proposées : la "
+                  "capacité est donnée par semaine, une ouverture plus tardive n'est pas de la "
+                  "période ; une personne qui indique une date se voit proposer les ouvertures "
+                  "de cette date. Les séances restent celles de l'horizon (voir sessions).",
         "duration": "Une ouverture ou une séance ne convient que si la personne est libre "
                     "pendant toute la durée de l'offre (1 h quand elle n'est pas indiquée).",
         "unknown_capacity": f"Capacité inconnue : {cap_text}.",

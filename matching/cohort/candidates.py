@@ -268,9 +268,14 @@ class OpeningCache:
     """Per-run caches of the free intervals, of the openings and of the ways a person can be
     received at a venue."""
 
-    def __init__(self, now: datetime, horizon: tuple[datetime, datetime] | None = None):
+    def __init__(self, now: datetime, horizon: tuple[datetime, datetime] | None = None,
+                 period_end: datetime | None = None):
         self.now = now
         self.horizon = horizon or (now, now + timedelta(days=15))
+        # The end of the period planned (``weeks`` × 7 days): the capacity is stated per week,
+        # so an opening that starts later is not one of the period's (None: the horizon's).
+        self.period_end = period_end
+        self._in_period: dict[tuple, list[tuple[datetime, datetime]]] = {}
         self._free: dict[tuple, list] = {}
         self._openings: dict[tuple, list[tuple[datetime, datetime]]] = {}
         self._fitting: dict[tuple, tuple[tuple[datetime, datetime], ...] | None] = {}
@@ -298,16 +303,28 @@ class OpeningCache:
                 if e > h0]
         return self._openings[key]
 
+    def period_openings(self, osm: str, tz: str, departement: str | None
+                        ) -> list[tuple[datetime, datetime]]:
+        """The openings that start in the period planned (:attr:`period_end`)."""
+        key = (osm, tz, departement)
+        if key not in self._in_period:
+            openings = self.openings(osm, tz, departement)
+            self._in_period[key] = openings if self.period_end is None else [
+                (s, e) for s, e in openings if s < self.period_end]
+        return self._in_period[key]
+
     def windows(self, osm: str, tz: str, departement: str | None, av: Availability,
                 minutes: int) -> tuple[tuple[datetime, datetime], ...] | None:
         """The openings a person free at ``av`` can use for ``minutes`` (for "now": the
-        opening in progress); None when the hours are unknown."""
+        opening in progress): those of the period planned, or of the date the person gave;
+        None when the hours are unknown."""
         key = (osm, tz, departement, av, minutes)
         if key in self._fitting:
             return self._fitting[key]
         found: tuple[tuple[datetime, datetime], ...] | None = None
         if hours_of(osm, tz, departement) is not None:
-            openings = self.openings(osm, tz, departement)
+            openings = self.openings(osm, tz, departement) if av.on_date is not None \
+                else self.period_openings(osm, tz, departement)
             free = self.free(av, tz)
             if av.now:
                 found = tuple((s, e) for s, e in openings if s <= free[0][0] < e)

@@ -382,12 +382,36 @@ def test_a_window_never_takes_more_than_its_share_of_the_week(db_session):
     for c in result.choice:
         windows[c.window] = windows.get(c.window, 0) + 1
     assert all(n <= result.problem.window_capacity[w] for w, n in windows.items())
-    # Free on two Tuesdays, the same people all fit the nearest venue (two windows of 2).
+    # Planned over two weeks, people free on Tuesdays fit the nearest venue (two windows of 2).
     spread = [person(f"Q{i}", at(0.1 * i), programme="pass-test", days=["mardi"],
                      time_from="14:00", time_to="16:00") for i in range(4)]
-    result = assign(db_session, spread)
+    result = assign(db_session, spread, weeks=2)
     assert {a.venue_id for a in result.assignments} == {near.id}
     assert len({c.window for c in result.choice}) == 2
+
+
+def test_openings_offered_are_those_of_the_period_planned(db_session):
+    """The capacity is stated per week: planned over one week (from Tuesday 1 December,
+    10 h), the people free on Tuesdays have this Tuesday's opening only, not the next
+    Tuesday's (8 December, 14 h, after the week); over two weeks, both. A person who gives the
+    date of 8 December keeps that date's opening."""
+    near, far = _accepting(db_session, (0.5, "Près", "Tu,Th 14:00-16:00", 4),
+                           (5, "Loin", "Tu 14:00-18:00", 10))
+    spread = [person(f"Q{i}", at(0.1 * i), programme="pass-test", days=["mardi"],
+                     time_from="14:00", time_to="16:00") for i in range(4)]
+    week = assign(db_session, spread)
+    assert week.totals["assigned"] == 4
+    assert sorted(a.venue_id for a in week.assignments) == [near.id] * 2 + [far.id] * 2
+    assert {c.window[2] for c in week.choice} == {dt.datetime(2026, 12, 1, 14, 0, tzinfo=PARIS)}
+    assert all(w[2] < NOW + dt.timedelta(weeks=1) for w in week.problem.window_capacity)
+    assert "1 semaine(s)" in week.assumptions["period"]
+    two = assign(db_session, spread, weeks=2)
+    assert {a.venue_id for a in two.assignments} == {near.id}
+    assert {c.window[2] for c in two.choice} == {dt.datetime(2026, 12, d, 14, 0, tzinfo=PARIS)
+                                                 for d in (1, 8)}
+    dated = assign(db_session, [person("D", at(0), programme="pass-test", date="2026-12-08")])
+    assert [(a.venue_id, a.note.split(" ; ")[1]) for a in dated.assignments] == [
+        (near.id, "ouvert le mardi 8 décembre de 14 h à 16 h")]
 
 
 def test_the_cohort_wants_the_offers_duration(db_session):
