@@ -203,7 +203,8 @@ def summary(totals: dict[str, Any]) -> list[str]:
 @click.option("--programme", help="Programme des personnes qui n'en donnent pas.")
 @click.option("--default-capacity", help="Personnes par semaine dans un lieu de capacité "
                                          "inconnue (défaut 10), ou « illimitee ».")
-@click.option("--weeks", type=int, help="Semaines couvertes (1 à 4, défaut 1).")
+@click.option("--weeks", type=int, help="Semaines couvertes (1 à 4, défaut 1) : capacité × "
+              "semaines, ouvertures qui commencent dans ces semaines.")
 @click.option("--candidates", type=int, help="Lieux étudiés par personne (défaut 20).")
 def cohort_command(people: Path, out: Path, fmt: str | None, input_format: str | None,
                    reference_date: str | None, programme: str | None,

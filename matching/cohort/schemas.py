@@ -153,7 +153,8 @@ class CohortRequestSchema(StrictSchema):
     weeks = fr.Integer(load_default=1, validate=validate.Range(
         1, MAX_WEEKS, error=f"Nombre de semaines entre 1 et {MAX_WEEKS}."),
          metadata={"description": "Semaines couvertes : capacité = capacité hebdomadaire × "
-                                  "semaines."})
+                                  "semaines ; seules les ouvertures qui commencent dans ces "
+                                  "semaines sont proposées."})
     candidates = fr.Integer(load_default=DEFAULT_CANDIDATES, validate=validate.Range(
         1, 100, error="candidates entre 1 et 100."),
          metadata={"description": "Lieux les plus proches étudiés par personne (élargi pour "
