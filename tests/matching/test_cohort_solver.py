@@ -136,6 +136,26 @@ def test_random_problems_match_the_exhaustive_optimum(seed):
     assert (assigned, cost) == _exhaustive(problem)
 
 
+@pytest.mark.parametrize("seed", range(20))
+def test_shared_window_tuples_give_the_same_optimum(seed):
+    """The solver groups options by the identity of their windows' tuple (as the candidates
+    share them), with equality behind: shared or equal copies, the optimum is the same."""
+    rng = random.Random(500 + seed)
+    problem = _random_problem(rng, rng.randint(1, 6), rng.randint(1, 3))
+    shared: dict[tuple, tuple] = {}
+    options = [[replace(o, windows=shared.setdefault(o.windows, o.windows)) for o in opts]
+               for opts in problem.options]
+    copies = [[replace(o, windows=tuple(list(o.windows))) for o in opts]
+              for opts in problem.options]
+    best = _exhaustive(problem)
+    for variant in (options, copies):
+        other = Problem(variant, problem.capacity, problem.seats, problem.window_capacity)
+        choice = solve(other)
+        assert violations(other, choice) == []
+        assert (sum(o is not None for o in choice),
+                sum(o.cost for o in choice if o is not None)) == best
+
+
 @pytest.mark.parametrize("seed", range(10))
 def test_random_cohorts_never_worse_than_greedy(seed):
     rng = random.Random(1000 + seed)
