@@ -188,21 +188,22 @@ def weekly_ranges(availability: Availability) -> list[tuple[int, int]] | None:
     return [(d * MINUTES_PER_DAY + start, d * MINUTES_PER_DAY + end) for d in days]
 
 
-def free_intervals(availability: Availability, now: datetime, tz: str
-                   ) -> list[tuple[datetime, datetime]]:
+def free_intervals(availability: Availability, now: datetime, tz: str,
+                   horizon_days: int = HORIZON_DAYS) -> list[tuple[datetime, datetime]]:
     """The concrete intervals when the person is free, from ``now`` on, in the zone ``tz``, in
-    time order, adjacent ones joined."""
+    time order, adjacent ones joined, over ``horizon_days`` days (the cohort plans up to
+    4 weeks)."""
     zone = ZoneInfo(tz)
     local_now = now.astimezone(zone)
     if availability.now:
         return [(local_now, local_now + timedelta(minutes=1))]
     if not availability.given:
-        return [(local_now, local_now + timedelta(days=HORIZON_DAYS))]
+        return [(local_now, local_now + timedelta(days=horizon_days))]
     if availability.on_date is not None:
         days = [availability.on_date]
     else:
         today = local_now.date()
-        days = [today + timedelta(days=i) for i in range(HORIZON_DAYS)]
+        days = [today + timedelta(days=i) for i in range(horizon_days)]
         if availability.days:
             days = [d for d in days if d.weekday() in availability.days]
     start_min = _minutes(availability.time_from, 0)

@@ -227,8 +227,14 @@ def _prepare(session: Session, needs: Sequence[PersonNeed], now: datetime,
         raise InvalidInput(errors={"people": errors})
     return prepared, early, early_index
 
-def _horizon(now: datetime, people: list[Prepared]) -> tuple[datetime, datetime]:
-    start, end = now, now + timedelta(days=HORIZON_DAYS + 1)
+def _horizon_days(weeks: int) -> int:
+    """Days of openings and sessions looked at: the matcher's horizon, or the whole planned
+    period when it is longer (3 or 4 weeks)."""
+    return max(HORIZON_DAYS, 7 * weeks)
+
+
+def _horizon(now: datetime, people: list[Prepared], weeks: int) -> tuple[datetime, datetime]:
+    start, end = now, now + timedelta(days=_horizon_days(weeks) + 1)
     for p in people:
         if p.filters.horizon is not None:
             start = min(start, p.filters.horizon[0])
@@ -256,7 +262,7 @@ def assign_cohort(needs: Sequence[PersonNeed], *, now: datetime,
     t_prepare = clock.perf_counter()
 
     det = Details()
-    horizon = _horizon(now, prepared)
+    horizon = _horizon(now, prepared, weeks)
     avail = OpeningCache(now, horizon, period_end=now + timedelta(weeks=weeks))
     todo = prepared
     rounds = 0
@@ -372,7 +378,8 @@ def assign_cohort(needs: Sequence[PersonNeed], *, now: datetime,
         "candidates": f"Les {candidates} lieux les plus proches qui respectent les contraintes "
                       f"par personne, jusqu'à {MAX_CANDIDATES} pour les personnes restées "
                       "sans place.",
-        "sessions": f"Séances avec des places libres dans les {HORIZON_DAYS} jours (ou le jour "
+        "sessions": f"Séances avec des places libres dans les {_horizon_days(weeks)} jours "
+                    "(ou le jour "
                     "demandé), pendant les disponibilités de la personne.",
     }
     finished = clock.perf_counter()

@@ -32,6 +32,7 @@ from directory import hours as oh
 from directory import rules
 
 from ..availability import (
+    HORIZON_DAYS,
     SessionInfo,
     first_opening,
     free_intervals,
@@ -288,7 +289,8 @@ class OpeningCache:
     def free(self, av: Availability, tz: str) -> list[tuple[datetime, datetime]]:
         key = (av, tz)
         if key not in self._free:
-            self._free[key] = free_intervals(av, self.now, tz)
+            days = max(HORIZON_DAYS, (self.horizon[1] - self.now).days)
+            self._free[key] = free_intervals(av, self.now, tz, days)
         return self._free[key]
 
     def openings(self, osm: str, tz: str, departement: str | None

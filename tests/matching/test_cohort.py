@@ -412,6 +412,14 @@ def test_openings_offered_are_those_of_the_period_planned(db_session):
     dated = assign(db_session, [person("D", at(0), programme="pass-test", date="2026-12-08")])
     assert [(a.venue_id, a.note.split(" ; ")[1]) for a in dated.assignments] == [
         (near.id, "ouvert le mardi 8 décembre de 14 h à 16 h")]
+    # Over four weeks the openings of the 3rd and 4th weeks are offered too (past the
+    # matcher's 14-day horizon): 4 Tuesdays of 2 people each hold the 8 people at « Près ».
+    crowd = [person(f"R{i}", at(0.1 * (i % 4)), programme="pass-test", days=["mardi"],
+                    time_from="14:00", time_to="16:00") for i in range(8)]
+    month = assign(db_session, crowd, weeks=4)
+    assert {c.window[2] for c in month.choice if c.window} >= {
+        dt.datetime(2026, 12, d, 14, 0, tzinfo=PARIS) for d in (15, 22)}
+    assert "28 jours" in month.assumptions["sessions"]
 
 
 def test_the_cohort_wants_the_offers_duration(db_session):
