@@ -11,10 +11,12 @@ same errors) and differs in three ways, each measured by bench/map_payload.py:
   refresh (:mod:`coverage.map_shapes`), with coordinates rounded to match;
 - gzip when the client accepts it.
 
-A tile is one statement (PostgreSQL assembles the Features) after the newest run's id,
-which keys the answers: the checked arguments and the run of a selection are kept per
-process until a new run appears, and so are the gzipped answers (the same tile asked by
-another user, or after a pan back, costs one query).
+A view is one statement after the newest run's id: PostgreSQL joins the Features the
+refresh stored for the run and zoom (:mod:`coverage.map_features`; assembled on the fly
+for a run older than that store). The newest run's id keys the answers: the checked
+arguments and the run of a selection are kept per process until a new run appears, and so
+are the gzipped answers (the same tile asked by another user, or after a pan back, costs
+one query).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from collections.abc import Sequence
 from flask import Flask, Response, current_app, request
 from flask_smorest import Blueprint
 from marshmallow import RAISE, fields, validate
-from sqlalchemy import Float, Integer, Text, and_, bindparam, cast, func, literal, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core import schemas as fr
@@ -37,15 +39,15 @@ from core.geojson import MEDIA_TYPE, FeatureCollectionSchema, collection_text
 from core.schemas import BBOX_PATTERN, other_content
 from extensions import db
 
+from .map_features import MAP_FIELDS, has_map_features, map_rows, stored_statement
 from .map_shapes import degrees_per_pixel, digits_for, shape_zoom, tolerance_for
-from .models import CoverageMapShape, CoverageRun
+from .models import CoverageRun
 from .readouts import (
     ViewRequest,
     bbox_params,
     check_view_size,
     features_text,
     prepare_view,
-    view_rows,
 )
 from .schemas import TERRITORY_PATTERN, BBox, SelectionArgs
 from .selection import Selection
@@ -53,14 +55,6 @@ from .selection import Selection
 __all__ = ["MAP_FIELDS", "ResponseCache", "degrees_per_pixel", "digits_for", "map_view",
            "tolerance_for"]
 
-# What the map draws: the five measures, the uncovered-people circles, names for labels.
-MAP_FIELDS: tuple[str, ...] = (
-    "code", "name", "level", "population", "need",
-    "share_population_covered_20km", "share_population_covered_30km",
-    "share_need_covered_20km", "share_need_covered_30km",
-    "uncovered_population_20km", "uncovered_population_30km",
-    "mean_nearest_km", "accessibility_index", "capacity_gap",
-)
 GZIP_LEVEL = 1           # 4× faster than 5 on a tile, ≈ 15 % larger: the wire is not the cost
 RESPONSE_CACHE_MAX_BYTES = 32_000_000   # gzipped answers kept per process
 PREPARED_MAX_ENTRIES = 256
@@ -109,48 +103,27 @@ def latest_run_id(session: Session) -> int:
     return session.execute(select(func.coalesce(func.max(runs.c.id), 0))).scalar_one()
 
 
-_STATEMENTS: dict[tuple, object] = {}
-
-
-def _map_statement(level: str, method: str, kind: str, in_bbox: bool):
-    """The view's rows (:func:`coverage.readouts.view_rows`) with only ``MAP_FIELDS``
-    (in that order) and the stored shapes of ``shape_zoom`` — simplified on the fly for
-    a territory the refresh did not store; binds ``shape_zoom``, ``tolerance``,
-    ``digits`` besides the view's own values."""
-    key = (level, method, kind, in_bbox)
-    if key not in _STATEMENTS:
-        inner, g = view_rows(level, method, kind, in_bbox)
-        rows = inner.subquery("rows")
-        shapes = CoverageMapShape.__table__
-        props = func.json_build_object(*(item for name in MAP_FIELDS for item in (
-            cast(literal(name, literal_execute=True), Text), rows.c.props[name])))
-        # Simplified here only when the refresh stored no shape (read when needed).
-        source = g.alias("source")
-        geometry = func.coalesce(shapes.c.geojson, select(func.ST_AsGeoJSON(
-            func.ST_Simplify(source.c.geom, bindparam("tolerance", type_=Float), True),
-            bindparam("digits", type_=Integer))).where(source.c.code == rows.c.code)
-            .scalar_subquery())
-        _STATEMENTS[key] = features_text(
-            select(rows.c.code, geometry.label("geometry"), props.label("props"))
-            .select_from(rows.outerjoin(shapes, and_(
-                shapes.c.level == level, shapes.c.code == rows.c.code,
-                shapes.c.zoom == bindparam("shape_zoom", type_=Integer)))))
-    return _STATEMENTS[key]
-
-
 def map_view(session: Session, level: str, selection: Selection, *, zoom: int,
              bbox: Sequence[float] | None = None, run_id: int | None = None,
-             prepared: ViewRequest | None = None) -> tuple[dict, str]:
+             prepared: ViewRequest | None = None, stored: bool | None = None
+             ) -> tuple[dict, str]:
     """(run, GeoJSON text) of ``level`` within the selection's territory and ``bbox``;
-    ``prepared``: the arguments already checked (:func:`coverage.readouts.prepare_view`)."""
+    ``prepared``: the arguments already checked (:func:`coverage.readouts.prepare_view`);
+    ``stored``: whether the run's Features are stored (looked up when None) — if not (a
+    run older than the store), they are built now."""
     if prepared is None:
         prepared = prepare_view(session, level, selection, bbox=bbox, run_id=run_id)
-    stored = shape_zoom(level, zoom)
-    tolerance = tolerance_for(level, stored)
-    statement = _map_statement(level, prepared.run["method"], prepared.territory.kind,
-                               bbox is not None)
+    if stored is None:
+        stored = has_map_features(session, prepared.run["id"], level)
+    at = shape_zoom(level, zoom)
+    tolerance = tolerance_for(level, at)
+    shape = (prepared.run["method"], prepared.territory.kind, bbox is not None)
+    if stored:
+        statement = stored_statement(level, *shape)
+    else:
+        statement = features_text(map_rows(level, *shape))
     count, features = session.execute(statement, {
-        **prepared.params, **bbox_params(bbox), "shape_zoom": stored,
+        **prepared.params, **bbox_params(bbox), "shape_zoom": at,
         "tolerance": tolerance, "digits": digits_for(tolerance)}).one()
     check_view_size(level, int(count))
     run = {**prepared.run, "created_at": prepared.run["created_at"].isoformat()}
@@ -233,13 +206,15 @@ def map_level(args, level):
         # Checked once per selection and run (three queries), not per tile.
         checked: ResponseCache = current_app.extensions["coverage_map_prepared"]
         key = (latest, level, selection, bbox is None, args.get("run"))
-        prepared = checked.get(key)
-        if prepared is None:
+        found = checked.get(key)
+        if found is None:
             prepared = prepare_view(db.session, level, selection, bbox=bbox,
                                     run_id=args.get("run"))
-            checked.put(key, prepared)
+            found = (prepared, has_map_features(db.session, prepared.run["id"], level))
+            checked.put(key, found)
+        prepared, stored = found
         _run, body = map_view(db.session, level, selection, zoom=args["zoom"], bbox=bbox,
-                              prepared=prepared)
+                              prepared=prepared, stored=stored)
         data = gzip.compress(body.encode(), compresslevel=GZIP_LEVEL, mtime=0)
         answers.put(tag, data)
     if "gzip" in request.accept_encodings:

@@ -165,3 +165,19 @@ class CoverageMapShape(db.Model):
     zoom: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     source_md5: Mapped[str] = mapped_column(Text)
     geojson: Mapped[str] = mapped_column(Text)
+
+
+class CoverageMapFeature(db.Model):
+    """One territory of a run as the coverage map draws it at one stored zoom: the whole
+    GeoJSON Feature as text (the map's properties and the shape of that zoom), written by
+    ``coverage refresh`` after the read-outs (:mod:`coverage.map_features`), so that a map
+    view is an indexed lookup and a ``string_agg`` of stored text. Deleted with its run."""
+
+    __tablename__ = "coverage_map_feature"
+
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("coverage_run.id", ondelete="CASCADE"), primary_key=True)
+    level: Mapped[str] = mapped_column(String(12), primary_key=True)
+    zoom: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    code: Mapped[str] = mapped_column(String(9), primary_key=True)
+    feature: Mapped[str] = mapped_column(Text)

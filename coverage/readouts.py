@@ -269,14 +269,20 @@ def view_rows(level: str, method: str, kind: str, in_bbox: bool):
     return inner, g
 
 
+def feature_text(code, geometry, props) -> ColumnElement[str]:
+    """One GeoJSON Feature as text from SQL expressions: the territory's ``code``, its
+    ``geometry`` (GeoJSON text or NULL) and its ``props`` (JSON)."""
+    return func.concat(
+        _string('{"type":"Feature","id":'), cast(func.to_json(code), Text),
+        _string(',"geometry":'), func.coalesce(geometry, _string("null")),
+        _string(',"properties":'), cast(props, Text), _string("}"))
+
+
 def features_text(inner) -> ColumnElement[str]:
     """``(count, Features joined by commas)`` of a select with ``code``, ``geometry``
     (GeoJSON text or NULL) and ``props`` columns, assembled by PostgreSQL."""
     v = inner.subquery("v")
-    feature = func.concat(
-        _string('{"type":"Feature","id":'), cast(func.to_json(v.c.code), Text),
-        _string(',"geometry":'), func.coalesce(v.c.geometry, _string("null")),
-        _string(',"properties":'), cast(v.c.props, Text), _string("}"))
+    feature = feature_text(v.c.code, v.c.geometry, v.c.props)
     return select(func.count(),
                   func.string_agg(feature, aggregate_order_by(_string(","), v.c.code)))
 

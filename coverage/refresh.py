@@ -43,9 +43,11 @@ from . import accessibility
 from .accessibility import DEFAULT_METHOD
 from .costs import cost_pairs
 from .inputs import ILLECTRONISME_RATE, Demand, Supply, load_demand, load_supply, straight_radius_km
+from .map_features import store_map_features
 from .map_shapes import refresh_map_shapes
 from .models import (
     CoverageAggregate,
+    CoverageMapFeature,
     CoverageMapShape,
     CoverageResult,
     CoverageRun,
@@ -68,7 +70,8 @@ _DROP_STAGE = text("DROP TABLE cov_result_stage")
 _REFRESH_LOCK = 2_026_005  # pg_advisory_xact_lock key of coverage refresh
 # ANALYZE takes no bound table name: one fixed statement per table, named by its model.
 _ANALYZE = {model.__tablename__: text(f"ANALYZE {model.__tablename__}")
-            for model in (CoverageAggregate, CoverageShape, CoverageMapShape, CoverageResult)}
+            for model in (CoverageAggregate, CoverageShape, CoverageMapShape, CoverageResult,
+                          CoverageMapFeature)}
 
 
 @dataclass
@@ -191,6 +194,7 @@ def refresh(session: Session, selection: Selection, *, detour: float,
     start = time.perf_counter()
     stats["shapes_simplified"] = refresh_shapes(session, territory)
     stats["map_shapes_simplified"] = refresh_map_shapes(session, territory)
+    stats["map_features"] = store_map_features(session, run_id, method, reference_mean)
     # Fresh statistics, so that the views' plans start from the few rows they show; the
     # big tables only when they changed much (ANALYZE of coverage_result takes ≈ 1 s).
     tables = ["coverage_aggregate"]
@@ -198,6 +202,8 @@ def refresh(session: Session, selection: Selection, *, detour: float,
         tables.append("coverage_shape")
     if stats["map_shapes_simplified"] > 1000:
         tables.append("coverage_map_shape")
+    if stats["map_features"] > 1000:
+        tables.append("coverage_map_feature")
     if stats["communes"] >= 10_000 or not session.execute(text(
             "SELECT EXISTS (SELECT 1 FROM pg_stats WHERE tablename = 'coverage_result')"
     )).scalar():

@@ -18,9 +18,11 @@ from coverage.map_api import (
     ResponseCache,
     degrees_per_pixel,
     digits_for,
+    map_view,
     reset_caches,
     tolerance_for,
 )
+from coverage.map_features import has_map_features
 from coverage.map_shapes import shape_zoom, stored_zooms
 from coverage.readouts import COORDINATE_DIGITS, SIMPLIFY
 from coverage.refresh import refresh
@@ -248,10 +250,13 @@ def _written(session, run_id: int) -> int:
 
 
 def test_map_tiles_draw_the_stored_shapes(app, client, world, db_session):
-    """A tile simplifies nothing: it joins the shape the refresh stored for its zoom, and
-    simplifies on the fly only a territory the refresh did not store."""
+    """A run older than the stored Features (built on the fly): a tile simplifies nothing,
+    it joins the shape the refresh stored for its zoom, and simplifies on the fly only a
+    territory the refresh did not store."""
     from sqlalchemy import text
 
+    db_session.execute(text("DELETE FROM coverage_map_feature WHERE run_id = :r"),
+                       {"r": world["run_id"]})
     marker = '{"type":"Polygon","coordinates":[[[7,48],[7.01,48],[7.01,48.01],[7,48]]]}'
     db_session.execute(text("UPDATE coverage_map_shape SET geojson = :g WHERE level = "
                             "'commune' AND code = '99101' AND zoom = :z"),
@@ -323,3 +328,65 @@ def test_map_answer_changes_with_a_new_run(client, world, db_session):
     again = client.get(url)
     assert again.headers["ETag"] != first.headers["ETag"]
     assert again.get_json()["run"]["id"] != first.get_json()["run"]["id"]
+
+
+def test_refresh_stores_the_map_features_of_every_zoom(db_session, world):
+    from sqlalchemy import text
+
+    run_id = world["run_id"]
+    held = db_session.execute(text(
+        "SELECT level, zoom, count(*) FROM coverage_map_feature WHERE run_id = :r "
+        "GROUP BY level, zoom"), {"r": run_id}).all()
+    territories = {"commune": 0, **dict(db_session.execute(text(
+        "SELECT level, count(*) FROM coverage_aggregate WHERE run_id = :r "
+        "AND level <> 'france' GROUP BY level"), {"r": run_id}).all())}
+    territories["commune"] = db_session.execute(text(
+        "SELECT count(*) FROM coverage_result WHERE run_id = :r"), {"r": run_id}).scalar()
+    assert all(territories.values())
+    assert {(level, zoom): n for level, zoom, n in held} == {
+        (level, zoom): n for level, n in territories.items() for zoom in stored_zooms(level)}
+    report = db_session.execute(text("SELECT stats->>'map_features' FROM coverage_run "
+                                     "WHERE id = :r"), {"r": run_id}).scalar()
+    assert int(report) == sum(n for _level, _zoom, n in held)
+
+
+@pytest.mark.parametrize(("level", "within", "zoom", "bbox"), [
+    ("commune", "reg:991", 9, None),
+    ("commune", "reg:991", 14, (6.9, 47.9, 7.1, 48.05)),
+    ("commune", "dep:992", 7, None),
+    ("epci", "reg:991", 5, None),
+    ("departement", "fr", 6, None),
+    ("region", "fr", 3, (6.0, 47.0, 8.0, 49.0)),
+])
+def test_stored_features_answer_as_computed_on_the_fly(db_session, world, level, within,
+                                                       zoom, bbox):
+    selection = Selection(within="reg:991")
+    assert has_map_features(db_session, world["run_id"], level)
+    args = {"zoom": zoom, "bbox": bbox, "run_id": world["run_id"]}
+    _run, stored = map_view(db_session, level, selection.with_within(within), stored=True,
+                            **args)
+    _run, computed = map_view(db_session, level, selection.with_within(within),
+                              stored=False, **args)
+    assert json.loads(stored) == json.loads(computed)
+    assert json.loads(stored)["features"], "une vue vide ne prouverait rien"
+
+
+def test_map_view_reads_the_stored_features_and_old_runs_still_draw(app, client, world,
+                                                                   db_session):
+    from sqlalchemy import text
+
+    url = "/api/v1/coverage/map/commune?within=reg:991&zoom=9"
+    computed = client.get(url).get_json()
+    marker = ('{"type":"Feature","id":"99101","geometry":null,'
+              '"properties":{"code":"99101","name":"Marque"}}')
+    db_session.execute(text("UPDATE coverage_map_feature SET feature = :f WHERE run_id = :r "
+                            "AND level = 'commune' AND code = '99101' AND zoom = :z"),
+                       {"f": marker, "r": world["run_id"], "z": shape_zoom("commune", 9)})
+    reset_caches(app)
+    drawn = {f["id"]: f for f in client.get(url).get_json()["features"]}
+    assert drawn["99101"] == json.loads(marker)
+    # A run refreshed before the store existed: the same answer, built on the fly.
+    db_session.execute(text("DELETE FROM coverage_map_feature WHERE run_id = :r"),
+                       {"r": world["run_id"]})
+    reset_caches(app)
+    assert client.get(url).get_json() == computed
