@@ -9,7 +9,13 @@ from pathlib import Path
 
 import coverage
 from coverage import costs, refresh, selection
-from coverage.models import CoverageAggregate, CoverageMapShape, CoverageResult, CoverageShape
+from coverage.models import (
+    CoverageAggregate,
+    CoverageMapFeature,
+    CoverageMapShape,
+    CoverageResult,
+    CoverageShape,
+)
 from geodata.models import Commune
 
 PACKAGE = Path(coverage.__file__).parent
@@ -40,7 +46,8 @@ def test_text_only_holds_fixed_statements():
 
 def test_analyze_statements_name_coverage_tables():
     tables = {CoverageAggregate.__tablename__, CoverageShape.__tablename__,
-              CoverageMapShape.__tablename__, CoverageResult.__tablename__}
+              CoverageMapShape.__tablename__, CoverageResult.__tablename__,
+              CoverageMapFeature.__tablename__}
     assert set(refresh._ANALYZE) == tables
     assert {str(statement) for statement in refresh._ANALYZE.values()} == {
         f"ANALYZE {table}" for table in tables}
