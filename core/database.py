@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 log = logging.getLogger(__name__)
 
 # unaccent and pg_trgm serve accent-insensitive and fuzzy name search.
-EXTENSIONS = ("postgis", "unaccent", "pg_trgm")
+EXTENSIONS = ("postgis", "unaccent", "pg_trgm", "btree_gist")
 # psycopg rewrites each statement's ``%(name)s`` placeholders into ``$n`` and caches the result
 # only for statements up to 4 kB; the matcher's candidate query (5-7 kB, built once per shape
 # of question) was parsed again on every request: ~0.5 ms of Python each (profile of

@@ -19,6 +19,7 @@ import functools
 from sqlalchemy import (
     Float,
     Integer,
+    SmallInteger,
     Text,
     and_,
     bindparam,
@@ -37,7 +38,7 @@ from sqlalchemy.orm import Session
 
 from .map_shapes import digits_for, stored_zooms, tolerance_for
 from .models import CoverageMapFeature, CoverageMapShape
-from .readouts import VIEW_LEVELS, feature_text, view_rows
+from .readouts import MAX_COMMUNES_PER_VIEW, VIEW_LEVELS, feature_text, view_rows
 
 # What the map draws: the five measures, the uncovered-people circles, names for labels.
 MAP_FIELDS: tuple[str, ...] = (
@@ -85,17 +86,27 @@ def map_rows(level: str, method: str, kind: str, in_bbox: bool):
 
 @functools.cache
 def stored_statement(level: str, method: str, kind: str, in_bbox: bool):
-    """``(count, Features joined by commas)`` of a view from the stored Features: the
-    view's territories (same filters as :func:`map_rows`) joined to their text at
-    ``shape_zoom``; binds the view's values and ``shape_zoom``."""
-    inner, _g = view_rows(level, method, kind, in_bbox)
-    v = inner.with_only_columns(inner.selected_columns.code).subquery("v")
+    """``(count, Features joined by commas)`` of a view from the stored Features at
+    ``shape_zoom``, the same territories as :func:`map_rows`; binds the view's values and
+    ``shape_zoom``. France within a box (the map's views from zoom 7) is one index lookup
+    on the stored boxes; otherwise the view's territories are joined to their text."""
     f = CoverageMapFeature.__table__
+    at = and_(f.c.run_id == bindparam("run", type_=Integer), f.c.level == level,
+              f.c.zoom == bindparam("shape_zoom", type_=SmallInteger))
+    if kind == "fr" and in_bbox:
+        box = func.ST_MakeEnvelope(*(bindparam(name, type_=Float)
+                                     for name in ("x0", "y0", "x1", "y1")), 4326)
+        inner = select(f.c.code, f.c.feature).where(at, f.c.bbox.op("&&")(box))
+        if level == "commune":
+            inner = inner.order_by(f.c.code).limit(MAX_COMMUNES_PER_VIEW + 1)
+        v = inner.subquery("v")
+        return select(func.count(), func.string_agg(
+            v.c.feature, aggregate_order_by(literal_column("','"), v.c.code)))
+    rows, _g = view_rows(level, method, kind, in_bbox)
+    v = rows.with_only_columns(rows.selected_columns.code).subquery("v")
     return (select(func.count(), func.string_agg(
                 f.c.feature, aggregate_order_by(literal_column("','"), v.c.code)))
-            .select_from(v.outerjoin(f, and_(
-                f.c.run_id == bindparam("run"), f.c.level == level,
-                f.c.zoom == bindparam("shape_zoom", type_=Integer), f.c.code == v.c.code))))
+            .select_from(v.outerjoin(f, and_(at, f.c.code == v.c.code))))
 
 
 def has_map_features(session: Session, run_id: int, level: str) -> bool:
@@ -111,7 +122,11 @@ def _fill_statement(level: str, method: str):
     # Every territory of the run (a view caps its communes, not the store), its map
     # properties built once (MATERIALIZED) for all the zooms.
     rows = inner.limit(None).order_by(None).subquery("rows")
-    props = (select(rows.c.code, cast(_map_properties(rows.c.props), Text).label("props"))
+    source = g.alias("box_source")
+    box = (select(func.ST_Envelope(source.c.geom)).where(source.c.code == rows.c.code)
+           .scalar_subquery())
+    props = (select(rows.c.code, cast(_map_properties(rows.c.props), Text).label("props"),
+                    box.label("bbox"))
              .cte("props").prefix_with("MATERIALIZED"))
     wanted = stored_zooms(level)
     zooms = values(column("zoom", Integer), column("tolerance", Float),
@@ -120,10 +135,14 @@ def _fill_statement(level: str, method: str):
     geometry = _geometry(level, g, props.c.code, zooms.c.zoom, zooms.c.tolerance,
                          zooms.c.digits)
     fresh = (select(bindparam("run", type_=Integer), literal(level, Text), zooms.c.zoom,
-                    props.c.code, feature_text(props.c.code, geometry, props.c.props))
-             .select_from(props.join(zooms, true())))
+                    props.c.code, feature_text(props.c.code, geometry, props.c.props),
+                    props.c.bbox)
+             .select_from(props.join(zooms, true()))
+             # Written in the order views read them (fewer pages per view).
+             .order_by(zooms.c.zoom, props.c.code))
     f = CoverageMapFeature.__table__
-    return (f.insert().from_select(["run_id", "level", "zoom", "code", "feature"], fresh)
+    return (f.insert().from_select(["run_id", "level", "zoom", "code", "feature", "bbox"],
+                                   fresh)
             .returning(literal(1)))
 
 

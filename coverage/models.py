@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from geoalchemy2 import Geometry
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -181,3 +182,11 @@ class CoverageMapFeature(db.Model):
     zoom: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     code: Mapped[str] = mapped_column(String(9), primary_key=True)
     feature: Mapped[str] = mapped_column(Text)
+    # The territory's bounding box: a view of France within a box is one GiST lookup
+    # (run, level, zoom and box in one index: btree_gist), without joining the territories.
+    bbox = mapped_column(Geometry("GEOMETRY", 4326, spatial_index=False), nullable=True)
+
+    __table_args__ = (
+        Index("ix_coverage_map_feature_box", "run_id", "level", "zoom", "bbox",
+              postgresql_using="gist"),
+    )

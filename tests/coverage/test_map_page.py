@@ -357,6 +357,9 @@ def test_refresh_stores_the_map_features_of_every_zoom(db_session, world):
     ("epci", "reg:991", 5, None),
     ("departement", "fr", 6, None),
     ("region", "fr", 3, (6.0, 47.0, 8.0, 49.0)),
+    # France within a box: the stored boxes, not the territories, are searched.
+    ("commune", "fr", 9, (6.95, 47.95, 7.06, 48.04)),
+    ("epci", "fr", 8, (6.0, 47.0, 8.0, 49.0)),
 ])
 def test_stored_features_answer_as_computed_on_the_fly(db_session, world, level, within,
                                                        zoom, bbox):
