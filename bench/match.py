@@ -348,6 +348,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=20, help="durée de wrk (20 s, max 30)")
     parser.add_argument("--connections", type=int, default=8, help="connexions wrk (8)")
     parser.add_argument("--keep", action="store_true", help="garder la base du banc d'essai")
+    parser.add_argument("--db", default=BENCH_DB,
+                        help=f"nom de la base du banc d'essai ({BENCH_DB}), créée puis "
+                             "supprimée : une autre pour deux bancs en même temps")
     parser.add_argument("--profile", action="store_true",
                         help="profil cProfile de la boucle des questions (les temps mesurés "
                              "sont alors gonflés)")
@@ -369,8 +372,8 @@ def main(argv: list[str] | None = None) -> int:
     communes = read_main_communes()
     if not communes:
         return 1
-    url = local_database_url(BENCH_DB)
-    print(f"Base du banc d'essai : {BENCH_DB} (créée, migrée).")
+    url = local_database_url(args.db)
+    print(f"Base du banc d'essai : {args.db} (créée, migrée).")
     create_database(url)
     try:
         # Loading a million rows takes longer than the web statement timeout.
@@ -432,10 +435,10 @@ def main(argv: list[str] | None = None) -> int:
         engine.dispose()
     finally:
         if args.keep:
-            print(f"Base {BENCH_DB} conservée (--keep).")
+            print(f"Base {args.db} conservée (--keep).")
         else:
             drop_database(url)
-            print(f"Base {BENCH_DB} supprimée.")
+            print(f"Base {args.db} supprimée.")
     return 0
 
 
