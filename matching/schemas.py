@@ -125,7 +125,9 @@ class QuestionSchema(StrictSchema):
         metadata={"description": "Ce que la personne veut apprendre : thématiques de "
                                  "data·inclusion (code ou libellé v0.1). Un lieu répond par "
                                  "une offre active sur l'une d'elles (payée par le pass quand "
-                                 "un programme est donné), jamais par ses seuls services.",
+                                 "un programme est donné) ; un lieu qui ne liste aucune offre, "
+                                 "par une thématique qu'il annonce ou, à défaut, le service "
+                                 "dont elle relève (voir certainty dans la réponse).",
                   "example": ["numerique--prendre-en-main-un-smartphone-ou-une-tablette"]})
     services = ListOrCsv(
         validate=_each(_one_of(SERVICES, "Service")), item_schema=accepted_forms(SERVICES),
