@@ -35,10 +35,8 @@ from sqlalchemy import (
     not_,
     or_,
     select,
-    values,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.sql import column
 from sqlalchemy.sql.elements import ColumnElement
 
 from .models import Acceptance, Offer, Programme, Venue
@@ -334,9 +332,12 @@ def offers_topic(venue: Any, topics: Any, offers: Any = None, *, programme: Any 
 
 # --------------------------------------------------------------------------- answers a topic
 
-# Each topic and its v1.0.2 service, as a VALUES list written into the statement.
-_TOPIC_SERVICE = values(column("topic", Text), column("service", Text), name="ts",
-                        literal_binds=True).data([(t.code, t.service) for t in TOPICS])
+def _topic_services():
+    """Each topic and its v1.0.2 service, as rows ``ts(topic, service)`` (two bound arrays
+    unnested together: a VALUES list would keep SQLAlchemy from caching the statement)."""
+    return (func.unnest(literal([t.code for t in TOPICS], ARRAY(Text)),
+                        literal([t.service for t in TOPICS], ARRAY(Text)))
+            .table_valued("topic", "service").render_derived(name="ts"))
 
 
 def answers_topic_sql(topics, venue=Venue, *, programme=None, acceptance=None,
@@ -352,7 +353,7 @@ def answers_topic_sql(topics, venue=Venue, *, programme=None, acceptance=None,
     o = Offer.__table__.alias("oa")
     any_offer = select(literal_column("1")).where(o.c.lieu_id == v.id, o.c.active) \
         .correlate_except(o)
-    ts = _TOPIC_SERVICE.alias("ts")
+    ts = _topic_services()
     conditions = [ts.c.topic == any_(_topics(topics)),
                   or_(ts.c.topic == any_(v.topics), ts.c.service == any_(v.services))]
     if programme is not None:
