@@ -13,7 +13,9 @@ read for the communes (``flask --app app geodata load`` must have run). Venues c
 hours); a national pass is accepted by 60 % of them. 1,000 seeded random questions: a point
 near a commune (population-weighted), the pass, one topic (70 %: what the person wants to
 learn, answered by an offer on it), an availability (days, days and hours, now, or none).
-Each venue has one offer per service it declares, on one topic of that service.
+Each venue has one offer per service it declares, on one topic of that service; with
+``--offerless P``, P % of the venues list no offer and declare those topics instead
+(``lieu.topics``, as a v0.1 file gives them: answered as « annonce … »).
 Server-side times are measured in-process around ``match``.
 """
 
@@ -87,7 +89,7 @@ def make_questions(communes, count: int, seed: int) -> list[dict]:
     return questions
 
 
-def load_catalogue(engine, communes, count: int, seed: int) -> float:
+def load_catalogue(engine, communes, count: int, seed: int, offerless: int = 0) -> float:
     """Venues + a national pass accepted by 60 % of them; returns seconds taken."""
     from sqlalchemy import text
 
@@ -106,16 +108,23 @@ def load_catalogue(engine, communes, count: int, seed: int) -> float:
             "INSERT INTO acceptation (lieu_id, programme_id, valid_from, source) "
             "SELECT id, :pid, DATE '2026-01-01', 'import' FROM lieu "
             "WHERE source = :s AND id % 10 < 6"), {"pid": pid, "s": SOURCE})
-        # One offer per declared service, on one of its topics (chosen by the venue's id).
-        conn.execute(text("""
-            INSERT INTO offre (lieu_id, code, title, service, topics, format)
-            SELECT l.id, 'bench-' || s.ord, 'Atelier ' || s.ord, s.svc,
-                   ARRAY[m.topics ->> CAST((l.id + s.ord) % json_array_length(m.topics)
-                                           AS int)], 'collective'
+        # One offer per declared service, on one of its topics (chosen by the venue's id);
+        # the offerless venues declare those topics instead.
+        chosen = """
+            SELECT l.id, s.ord, s.svc,
+                   m.topics ->> CAST((l.id + s.ord) % json_array_length(m.topics) AS int) AS t
               FROM lieu l CROSS JOIN LATERAL unnest(l.services) WITH ORDINALITY AS s(svc, ord)
               JOIN json_each(CAST(:m AS json)) AS m(svc, topics) ON m.svc = s.svc
-             WHERE l.source = :s AND json_array_length(m.topics) > 0"""),
-            {"s": SOURCE, "m": json.dumps({sv: topics_of_service(sv) for sv in SERVICES})})
+             WHERE l.source = :s AND json_array_length(m.topics) > 0"""
+        params = {"s": SOURCE, "m": json.dumps({sv: topics_of_service(sv) for sv in SERVICES}),
+                  "p": offerless}
+        conn.execute(text(f"""
+            INSERT INTO offre (lieu_id, code, title, service, topics, format)
+            SELECT c.id, 'bench-' || c.ord, 'Atelier ' || c.ord, c.svc, ARRAY[c.t], 'collective'
+              FROM ({chosen}) c WHERE c.id % 100 >= :p"""), params)
+        conn.execute(text(f"""
+            UPDATE lieu l SET topics = ARRAY(SELECT c.t FROM ({chosen}) c WHERE c.id = l.id)
+             WHERE l.source = :s AND l.id % 100 < :p"""), params)
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE lieu"))
         conn.execute(text("VACUUM ANALYZE acceptation"))
@@ -348,6 +357,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=20, help="durée de wrk (20 s, max 30)")
     parser.add_argument("--connections", type=int, default=8, help="connexions wrk (8)")
     parser.add_argument("--keep", action="store_true", help="garder la base du banc d'essai")
+    parser.add_argument("--offerless", type=int, default=0,
+                        help="part des lieux sans offre, en %% (0) : ils annoncent leurs "
+                             "thématiques")
+    parser.add_argument("--db", default=BENCH_DB,
+                        help=f"nom de la base du banc d'essai ({BENCH_DB}), créée puis "
+                             "supprimée : une autre pour deux bancs en même temps")
     parser.add_argument("--profile", action="store_true",
                         help="profil cProfile de la boucle des questions (les temps mesurés "
                              "sont alors gonflés)")
@@ -357,8 +372,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="idem à 1 000 000 de lieux (300 : elle y prend jusqu'à une "
                              "seconde par question)")
     args = parser.parse_args(argv)
-    if args.count <= 0 or args.questions <= 0 or not 1 <= args.seconds <= 30:
-        parser.error("--count et --questions positifs, --seconds entre 1 et 30")
+    if args.count <= 0 or args.questions <= 0 or not 1 <= args.seconds <= 30 \
+            or not 0 <= args.offerless <= 100:
+        parser.error("--count et --questions positifs, --seconds entre 1 et 30, --offerless "
+                     "entre 0 et 100")
 
     from sqlalchemy import text
 
@@ -369,8 +386,8 @@ def main(argv: list[str] | None = None) -> int:
     communes = read_main_communes()
     if not communes:
         return 1
-    url = local_database_url(BENCH_DB)
-    print(f"Base du banc d'essai : {BENCH_DB} (créée, migrée).")
+    url = local_database_url(args.db)
+    print(f"Base du banc d'essai : {args.db} (créée, migrée).")
     create_database(url)
     try:
         # Loading a million rows takes longer than the web statement timeout.
@@ -390,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
         figures = {}
         for size in sizes:
             with app.app_context():
-                seconds = load_catalogue(db.engine, communes, size, args.seed)
+                seconds = load_catalogue(db.engine, communes, size, args.seed, args.offerless)
                 accepted = db.session.execute(text("SELECT count(*) FROM acceptation")).scalar()
                 db.session.rollback()
             print(f"{size} lieux chargés ({accepted} acceptent le pass) en {seconds:.0f} s.")
@@ -432,10 +449,10 @@ def main(argv: list[str] | None = None) -> int:
         engine.dispose()
     finally:
         if args.keep:
-            print(f"Base {BENCH_DB} conservée (--keep).")
+            print(f"Base {args.db} conservée (--keep).")
         else:
             drop_database(url)
-            print(f"Base {BENCH_DB} supprimée.")
+            print(f"Base {args.db} supprimée.")
     return 0
 
 

@@ -10,7 +10,9 @@ nothing):
   ``|``-separated (see ``flask --app app directory programme list``);
 - ``x_location_precision``: how precise the point is (``address``, ``commune``,
   ``postal_code``: a commune centre stays a commune centre);
-- ``x_flags``: the import flags of the venue (JSON list of ``{code, message, field}``).
+- ``x_flags``: the import flags of the venue (JSON list of ``{code, message, field}``);
+- ``x_services_v0``: the topics the venue declares (``lieu.topics``), as standard v0.1
+  `services` labels, ``|``-separated (data·inclusion's thematiques, same topics).
 
 CSV cells that a spreadsheet would run as a formula (starting with ``= + - @``) are
 prefixed with ``'``; cells made only of numbers (a longitude, "+33…" phone numbers the
@@ -31,10 +33,10 @@ from core.geojson import collection_head, feature, point
 from core.spreadsheet import neutralise_cell
 from directory import rules
 from directory.models import Acceptance, Offer, Programme, Venue
-from directory.vocabulary import STANDARD_FIELDS, services_of_topics
+from directory.vocabulary import STANDARD_FIELDS, services_of_topics, v0_labels_of_topics
 
 FORMATS = ("standard-v1-csv", "standard-v1-json", "geojson", "data-inclusion")
-EXTENSION_FIELDS = ("x_pass_programmes", "x_location_precision", "x_flags")
+EXTENSION_FIELDS = ("x_pass_programmes", "x_location_precision", "x_flags", "x_services_v0")
 
 _SAME_NAME = (
     "pivot", "nom", "commune", "code_postal", "code_insee", "adresse", "complement_adresse")
@@ -71,7 +73,7 @@ def export_query(source: str | None, today: dt.date) -> Select:
                *(lieu.c[name] for name in _SAME_NAME_LAST),
                lieu.c.location_precision.label("x_location_precision"),
                lieu.c.flags.label("x_flags"), programmes.label("x_pass_programmes"),
-               topics.label("topics"))
+               topics.label("offer_topics"), lieu.c.topics)
         .where(lieu.c.status != "closed")
         .order_by(lieu.c.source, lieu.c.source_id))
     if source is not None:
@@ -84,10 +86,15 @@ def venues(connection: Connection, source: str | None, today: dt.date) -> Iterat
         export_query(source, today))
     for row in result.mappings():
         venue = dict(row)
+        declared = venue["topics"]
+        # What it teaches: the topics it declares and those of its active offers.
+        venue["topics"] = [*declared, *(t for t in venue.pop("offer_topics")
+                                        if t not in declared)]
         # The standard has no topics: their services are written in `services`.
         # (the venue's own list first, unchanged, so that export then import writes nothing)
         venue["services"] = list(venue["services"]) + [
             s for s in services_of_topics(venue["topics"]) if s not in venue["services"]]
+        venue["x_services_v0"] = v0_labels_of_topics(declared)
         yield venue
 
 

@@ -116,6 +116,10 @@ class Venue(db.Model):
     modalites_accompagnement: Mapped[list[str]] = _text_list()
     fiche_acces_libre: Mapped[str | None] = mapped_column(Text)
     prise_rdv: Mapped[str | None] = mapped_column(Text)
+    # What the venue says it teaches, in codes of vocabulary.TOPICS: its v0.1 services, or
+    # what its presentation names under one of its services (importer). Answers a topic
+    # only while the venue lists no active offer (directory.rules.topic_answer).
+    topics: Mapped[list[str]] = _text_list()
 
     # --- Location -----------------------------------------------------------------------
     # NULL only when no position could be found (then the venue is flagged and unmatchable).
@@ -181,6 +185,7 @@ class Venue(db.Model):
         CheckConstraint("horaires_valides = (horaires_osm IS NOT NULL)",
                         name="horaires_valides_consistent"),
         Index("ix_lieu_services", "services", postgresql_using="gin"),
+        Index("ix_lieu_topics", "topics", postgresql_using="gin"),
         Index("ix_lieu_publics_specifiquement_adresses", "publics_specifiquement_adresses",
               postgresql_using="gin"),
         Index("ix_lieu_prise_en_charge_specifique", "prise_en_charge_specifique",
@@ -230,7 +235,7 @@ class Offer(db.Model):
     description: Mapped[str | None] = mapped_column(Text)
     service: Mapped[str] = mapped_column(Text, index=True)  # a value of vocabulary.SERVICES
     # What one learns there: codes of vocabulary.TOPICS (data·inclusion's thematiques), each
-    # under one service; a venue answers a topic only through an offer carrying it.
+    # under one service; a venue with active offers answers a topic only through one.
     topics: Mapped[list[str]] = _text_list()
     level: Mapped[int | None] = mapped_column(SmallInteger)  # 1..3, NULL = any level
     format: Mapped[str] = mapped_column(String(12))  # vocabulary.OFFER_FORMATS

@@ -40,6 +40,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import ColumnElement
 
 from .models import Acceptance, Offer, Programme, Venue
+from .vocabulary import BY_DECLARED, BY_OFFER, BY_SERVICE, TOPIC_ANSWERS, TOPIC_BY_CODE, TOPICS
 
 ALL_FRANCE = "fr"  # the perimeter code of a national programme
 
@@ -302,10 +303,11 @@ def offer_on_topic(offer: Any, topics: Any) -> bool:
 
 def offers_topic_sql(topics, venue=Venue, *, programme=None, acceptance=None,
                      per_row: bool = False) -> ColumnElement[bool]:
-    """The venue answers one of ``topics``: through an active offer on it, never through its
-    broad v1.0.2 ``services``. Given ``programme`` and ``acceptance`` (the venue's
-    acceptance of it, both in the caller's FROM), an offer the programme pays for there
-    (:func:`covers_sql`: service, level, publics).
+    """The venue has an active offer on one of ``topics`` (what :func:`answers_topic_sql`
+    asks first: a venue with offers is never answered for by its broad ``services``). Given
+    ``programme`` and ``acceptance`` (the venue's acceptance of it, both in the caller's
+    FROM), an offer the programme pays for there (:func:`covers_sql`: service, level,
+    publics).
 
     ``per_row``: see :func:`offers_service_sql`."""
     v = _columns(venue)
@@ -328,11 +330,77 @@ def offers_topic(venue: Any, topics: Any, offers: Any = None, *, programme: Any 
                and (programme is None or covers(programme, acceptance, o)) for o in offers)
 
 
+# --------------------------------------------------------------------------- answers a topic
+
+def _topic_services():
+    """Each topic and its v1.0.2 service, as rows ``ts(topic, service)`` (two bound arrays
+    unnested together: a VALUES list would keep SQLAlchemy from caching the statement)."""
+    return (func.unnest(literal([t.code for t in TOPICS], ARRAY(Text)),
+                        literal([t.service for t in TOPICS], ARRAY(Text)))
+            .table_valued("topic", "service").render_derived(name="ts"))
+
+
+def answers_topic_sql(topics, venue=Venue, *, programme=None, acceptance=None,
+                      per_row: bool = False) -> ColumnElement[bool]:
+    """The venue answers one of ``topics`` (:func:`topic_answer`): through an active offer
+    on it (:func:`offers_topic_sql`, paid by ``programme`` when given); or, when it lists no
+    active offer at all, through its declared ``topics`` or the topic's service in its
+    ``services``, which ``programme`` then pays for there (:func:`covers_service_sql`: no
+    level or public is known without an offer).
+
+    ``per_row``: see :func:`offers_service_sql`."""
+    v = _columns(venue)
+    o = Offer.__table__.alias("oa")
+    any_offer = select(literal_column("1")).where(o.c.lieu_id == v.id, o.c.active) \
+        .correlate_except(o)
+    ts = _topic_services()
+    conditions = [ts.c.topic == any_(_topics(topics)),
+                  or_(ts.c.topic == any_(v.topics), ts.c.service == any_(v.services))]
+    if programme is not None:
+        conditions.append(covers_service_sql(ts.c.service, programme, acceptance))
+    declared = select(literal_column("1")).select_from(ts).where(*conditions) \
+        .correlate_except(ts)
+    if per_row:
+        any_offer = any_offer.limit(literal_column("1")).offset(literal_column("0"))
+    return or_(offers_topic_sql(topics, venue, programme=programme, acceptance=acceptance,
+                                per_row=per_row),
+               and_(~exists(any_offer), exists(declared)))
+
+
+def topic_answer(venue: Any, topic: str, offers: Any = None, *, programme: Any = None,
+                 acceptance: Any = None) -> str | None:
+    """How the venue answers ``topic``: ``BY_OFFER``, ``BY_DECLARED``, ``BY_SERVICE``, or
+    None. Python twin of :func:`answers_topic_sql` for one topic; ``offers`` the venue's
+    offers (default: ``venue.offers``, loaded)."""
+    offers = _get(venue, "offers") if offers is None else offers
+    if offers_topic(venue, [topic], offers, programme=programme, acceptance=acceptance):
+        return BY_OFFER
+    found = TOPIC_BY_CODE.get(topic)
+    if found is None or any(_get(o, "active") for o in offers):
+        return None  # a venue that details its offers answers only through them
+    if programme is not None and not covers_service(programme, acceptance, found.service):
+        return None
+    if topic in (_get(venue, "topics") or ()):
+        return BY_DECLARED
+    if found.service in (_get(venue, "services") or ()):
+        return BY_SERVICE
+    return None
+
+
+def answers_topic(venue: Any, topics: Any, offers: Any = None, *, programme: Any = None,
+                  acceptance: Any = None) -> bool:
+    """Python twin of :func:`answers_topic_sql`."""
+    return any(topic_answer(venue, t, offers, programme=programme, acceptance=acceptance)
+               is not None for t in topics)
+
+
 __all__ = [
-    "ALL_FRANCE", "acceptance_covers", "acceptance_covers_sql", "acceptance_valid",
-    "acceptance_valid_sql", "accepts", "accepts_sql", "covers", "covers_service",
+    "ALL_FRANCE", "BY_DECLARED", "BY_OFFER", "BY_SERVICE", "TOPIC_ANSWERS",
+    "acceptance_covers", "acceptance_covers_sql", "acceptance_valid",
+    "acceptance_valid_sql", "accepts", "accepts_sql", "answers_topic", "answers_topic_sql",
+    "covers", "covers_service",
     "covers_service_sql", "covers_sql", "in_perimeter", "in_perimeter_sql", "is_national",
     "offer_on_topic", "offer_on_topic_sql", "offers_service", "offers_service_sql",
     "offers_topic", "offers_topic_sql", "open_on", "open_on_sql", "programme_allows",
-    "programme_allows_sql", "programme_valid", "programme_valid_sql",
+    "programme_allows_sql", "programme_valid", "programme_valid_sql", "topic_answer",
 ]

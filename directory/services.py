@@ -17,7 +17,7 @@ import base64
 import binascii
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -319,25 +319,57 @@ def cheques_fr(count: int) -> str:
     return "1 chèque" if count == 1 else f"{count} chèques"
 
 
-def payment_fr(cheques_required: int, covered: bool) -> str:
+# Said instead of a number of cheques where no offer gives it (a venue that details none).
+UNKNOWN_CHEQUES_FR = "(à confirmer avec le lieu)"
+
+
+def payment_fr(cheques_required: int | None, covered: bool) -> str:
     """What the person's pass pays for one offer: « payé par votre pass : 1 chèque » or
-    « non couvert par ce pass » (never a price in cheques for what it does not pay)."""
+    « non couvert par ce pass » (never a price in cheques for what it does not pay);
+    ``cheques_required`` None (no offer says it): « payé par votre pass (à confirmer avec
+    le lieu) »."""
     if not covered:
         return "non couvert par ce pass"
+    if cheques_required is None:
+        return f"payé par votre pass {UNKNOWN_CHEQUES_FR}"
     if not cheques_required:
         return "gratuit, sans chèque"
     return f"payé par votre pass : {cheques_fr(cheques_required)}"
 
 
-def payers_fr(cheques_required: int, names: Sequence[str]) -> str:
+def payers_fr(cheques_required: int | None, names: Sequence[str]) -> str:
     """The same when the person named no pass, at a venue that accepts some: which of
     them pays (« payé par le Pass Numérique Gironde : 1 chèque »)."""
     if not names:
         return "non couvert par les pass acceptés ici"
+    payers = " ou ".join(f"le {n}" for n in names)
+    if cheques_required is None:
+        return f"payé par {payers} {UNKNOWN_CHEQUES_FR}"
     if not cheques_required:
         return "gratuit, sans chèque"
-    return (f"payé par {' ou '.join(f'le {n}' for n in names)} : "
-            f"{cheques_fr(cheques_required)}")
+    return f"payé par {payers} : {cheques_fr(cheques_required)}"
+
+
+def service_payers(session: Session, wanted: Mapping[int, Sequence[str]],
+                   on_date: dt.date) -> dict[int, list[tuple[str, str]]]:
+    """For each venue of ``wanted`` (venue id → services), the programmes (code, name)
+    accepted there on ``on_date`` that pay for one of its services there
+    (``rules.covers_service``: without an offer, no level or public is known)."""
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(Acceptance.lieu_id, Acceptance.services.label("acceptance_services"),
+               Programme.code, Programme.name, Programme.allowed_services)
+        .join(Programme, Programme.id == Acceptance.programme_id)
+        .where(Acceptance.lieu_id.in_(list(wanted)), rules.acceptance_valid_sql(on_date),
+               rules.programme_valid_sql(on_date))
+        .order_by(Acceptance.lieu_id, Programme.name)).all()
+    result: dict[int, list[tuple[str, str]]] = {}
+    for row in rows:
+        acceptance = {"services": row.acceptance_services}
+        if any(rules.covers_service(row, acceptance, s) for s in wanted[row.lieu_id]):
+            result.setdefault(row.lieu_id, []).append((row.code, row.name))
+    return result
 
 
 SUMMARY_FIELDS: tuple[str, ...] = (

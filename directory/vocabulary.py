@@ -8,6 +8,7 @@ exporter, the offers importer, the demo, the API schemas and the matcher all use
 
 from __future__ import annotations
 
+import re
 from typing import NamedTuple
 
 from core.text import slug
@@ -290,6 +291,38 @@ TOPIC_BY_CODE: dict[str, Topic] = {t.code: t for t in TOPICS}
 TOPIC_CODES: tuple[str, ...] = tuple(TOPIC_BY_CODE)
 _TOPIC_BY_LABEL_SLUG: dict[str, Topic] = {slug(t.label): t for t in TOPICS}
 
+# How a venue answers a topic (directory.rules.topic_answer), surest first: an active offer
+# on it; else, only at a venue that lists no active offer at all, a topic it declares (its
+# v0.1 services, its presentation) or the broad v1.0.2 service the topic belongs to.
+BY_OFFER, BY_DECLARED, BY_SERVICE = "offer", "declared", "service"
+TOPIC_ANSWERS: tuple[str, ...] = (BY_OFFER, BY_DECLARED, BY_SERVICE)
+
+# What a topic is about, in a few words, for « sans précision sur … » when a venue only
+# declares the broad service.
+TOPIC_SUBJECTS: dict[str, str] = {
+    "numerique--prendre-en-main-un-smartphone-ou-une-tablette": "le smartphone ou la tablette",
+    "numerique--prendre-en-main-un-ordinateur": "l'ordinateur",
+    "numerique--envoyer-recevoir-gerer-ses-courriels": "les e-mails",
+    "numerique--appeler-ses-proches-en-video": "les appels en vidéo",
+    "numerique--utiliser-le-numerique-au-quotidien": "le numérique au quotidien",
+    "numerique--devenir-autonome-dans-les-demarches-administratives":
+        "l'apprentissage des démarches en ligne",
+    "numerique--realiser-des-demarches-administratives-avec-un-accompagnement":
+        "l'aide à une démarche en ligne",
+    "numerique--accompagner-les-demarches-de-sante": "les démarches de santé",
+    "numerique--se-proteger-en-ligne": "la protection contre les arnaques",
+    "numerique--favoriser-mon-insertion-professionnelle": "la recherche d'emploi",
+    "numerique--creer-et-developper-mon-entreprise": "la création d'entreprise",
+    "numerique--soutenir-la-parentalite-et-l-education-avec-le-numerique":
+        "la scolarité des enfants",
+    "numerique--creer-avec-le-numerique": "les photos, vidéos et créations",
+    "numerique--approfondir-ma-culture-numerique": "internet et les réseaux sociaux",
+    "numerique--promouvoir-la-citoyennete-numerique": "les droits et la vie citoyenne en ligne",
+    "numerique--acceder-a-une-connexion-internet": "la connexion à internet",
+    "numerique--acceder-a-du-materiel": "l'accès à un ordinateur ou une imprimante",
+    "numerique--s-equiper-en-materiel-informatique": "l'achat de matériel",
+}
+
 # Other spellings met in files: data·inclusion's later code for equipment, typographic
 # apostrophes, the v0.1 labels themselves (handled by topic_of).
 _TOPIC_ALIASES: dict[str, str] = {
@@ -362,6 +395,44 @@ def topics_from_text(text: str | None) -> list[str]:
              if all(any(w.startswith(n) for w in words) for n in needed)}
     if found & _EQUIPMENT_TOPICS:
         found.discard("numerique--prendre-en-main-un-ordinateur")
+    return [code for code in TOPIC_CODES if code in found]
+
+
+# Contact details say nothing of what is taught ("écrivez-nous par mail"): left out of a
+# presentation before its topics are read.
+_CONTACT = re.compile(r"\S+@\S+|https?://\S+|www\.\S+"
+                      r"|\b(?:par|un|en|via|notre|adresse|contact)\s+(?:e-?)?(?:mail|courriel)s?\b",
+                      re.IGNORECASE)
+
+
+def declared_topics(services: list[str] | tuple[str, ...], declared: list[str] | None = None,
+                    text: str | None = None) -> list[str]:
+    """A venue's declared topics (``lieu.topics``), in vocabulary order.
+
+    ``declared``: the topic codes its file names (v0.1 services through
+    :func:`map_v0_services`, our export's ``x_services_v0``), kept as they are. Without
+    them (a v1.0.2 row, a producer's own format), only what is fairly sure: the topics its
+    presentation ``text`` names (:func:`topics_from_text`, contact details left out) under
+    one of its v1.0.2 ``services``, and the topic of a service that has only one."""
+    if declared is not None:
+        found = set(declared)
+    else:
+        found = {code for code in topics_from_text(_CONTACT.sub(" ", text or ""))
+                 if TOPIC_BY_CODE[code].service in services}
+        for service in services:
+            under = topics_of_service(service)
+            if len(under) == 1:
+                found.add(under[0])
+    return [code for code in TOPIC_CODES if code in found]
+
+
+def keep_known_topics(topics: list[str], known: list[str] | tuple[str, ...],
+                      services: list[str] | tuple[str, ...]) -> list[str]:
+    """A row that declares no topics (the v1.0.2 standard cannot carry them) keeps those the
+    venue had (``known``, from an earlier v0.1 import) while their service is still among
+    its ``services``, besides ``topics`` read from its text; vocabulary order."""
+    found = set(topics) | {t for t in known
+                           if t in TOPIC_BY_CODE and TOPIC_BY_CODE[t].service in services}
     return [code for code in TOPIC_CODES if code in found]
 
 

@@ -7,7 +7,9 @@ the property test.
 Score (lower is better), in "kilometre equivalents" so that it reads as a distance:
 ``distance_km + UNMET_PENALTY_KM × unmet preferences + UNKNOWN_HOURS_PENALTY_KM (hours
 unknown while an availability was given) + WAIT_PENALTY_KM_PER_DAY × days until the first
-opening or session inside the availability``. With no availability and no preference the score
+opening or session inside the availability + CERTAINTY_PENALTY_KM of the surest answer to
+the topics asked`` (an offer on the topic, before a topic the venue only declares, before
+its broad service alone). With no availability and no preference the score
 is the distance: results come in order of distance. Ties: distance, then venue id.
 """
 
@@ -17,7 +19,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from core.text import distance_fr, km_fr, language_fr
-from directory.vocabulary import LEVELS, TOPIC_BY_CODE
+from directory.vocabulary import (
+    BY_DECLARED,
+    BY_OFFER,
+    BY_SERVICE,
+    LEVELS,
+    TOPIC_ANSWERS,
+    TOPIC_BY_CODE,
+    TOPIC_SUBJECTS,
+)
 
 from .availability import Slot, availability_fr
 from .question import DETOUR_FACTOR, TRAVEL_MODES, Question
@@ -25,6 +35,10 @@ from .question import DETOUR_FACTOR, TRAVEL_MODES, Question
 UNMET_PENALTY_KM = 3.0
 UNKNOWN_HOURS_PENALTY_KM = 2.0
 WAIT_PENALTY_KM_PER_DAY = 0.25
+# How sure it is that the venue teaches the topic asked (directory.rules.topic_answer): a
+# venue that only declares it, or only its broad service, comes after one with an offer on
+# it at a similar distance.
+CERTAINTY_PENALTY_KM = {BY_OFFER: 0.0, BY_DECLARED: 1.5, BY_SERVICE: 3.0}
 
 FORMAT_MET = {"individual": "accompagnement individuel", "collective": "atelier collectif",
               "remote": "accompagnement à distance", "autonomous": "accès en autonomie"}
@@ -73,6 +87,9 @@ class Candidate:
     distance_m: float
     services: frozenset[str]  # the requested services it offers and the pass covers
     topics: frozenset[str] = frozenset()  # requested topics of its offers the pass pays for
+    # How it answers each requested topic it answers (directory.rules.topic_answer:
+    # BY_OFFER, BY_DECLARED, BY_SERVICE); empty: through its offers only (``offers``).
+    certainty: dict[str, str] = field(default_factory=dict)
     offers: list[OfferInfo] = field(default_factory=list)
     publics: frozenset[str] = frozenset()
     support: frozenset[str] = frozenset()
@@ -130,10 +147,20 @@ def assess(c: Candidate, q: Question, *, programme_name: str | None, now: dateti
     reasons.append(distance_fr(c.distance_m, in_commune=in_commune))
     if c.stop_label:
         reasons.append(f"passe à {c.stop_label}")
+    surest = None
     for topic in q.topics:
         offer = offer_on_topic(c, topic)
+        how = BY_OFFER if offer is not None else c.certainty.get(topic)
+        if how is not None:
+            surest = how if surest is None else min(surest, how, key=TOPIC_ANSWERS.index)
         if offer is not None:
             reasons.append(f"propose « {offer.title} » ({FORMAT_SHORT[offer.format]})")
+        elif how == BY_DECLARED:
+            reasons.append(f"annonce « {TOPIC_BY_CODE[topic].label} » (le lieu ne détaille "
+                           "pas ses ateliers : appelez avant de venir)")
+        elif how == BY_SERVICE:
+            reasons.append(f"accompagne à « {TOPIC_BY_CODE[topic].service} » — sans "
+                           f"précision sur {TOPIC_SUBJECTS[topic]} : appelez avant de venir")
         else:
             unmet.append(f"pas d'offre annoncée pour « {TOPIC_BY_CODE[topic].plain} »")
     for service in q.services:
@@ -167,6 +194,8 @@ def assess(c: Candidate, q: Question, *, programme_name: str | None, now: dateti
         else:
             unmet.append(f"pas d'offre annoncée en {language_fr(code)}")
     score = c.distance_m / 1000 + UNMET_PENALTY_KM * len(unmet)
+    if surest is not None:
+        score += CERTAINTY_PENALTY_KM[surest]
     if q.availability.given:
         if c.slot is None and not c.hours_known:
             unmet.append("horaires inconnus : appelez avant de vous déplacer")

@@ -125,7 +125,9 @@ class QuestionSchema(StrictSchema):
         metadata={"description": "Ce que la personne veut apprendre : thématiques de "
                                  "data·inclusion (code ou libellé v0.1). Un lieu répond par "
                                  "une offre active sur l'une d'elles (payée par le pass quand "
-                                 "un programme est donné), jamais par ses seuls services.",
+                                 "un programme est donné) ; un lieu qui ne liste aucune offre, "
+                                 "par une thématique qu'il annonce ou, à défaut, le service "
+                                 "dont elle relève (voir certainty dans la réponse).",
                   "example": ["numerique--prendre-en-main-un-smartphone-ou-une-tablette"]})
     services = ListOrCsv(
         validate=_each(_one_of(SERVICES, "Service")), item_schema=accepted_forms(SERVICES),
@@ -301,6 +303,19 @@ class MatchVenueSchema(StrictSchema):
     site_web = fr.SafeUrlList(required=True)
     prise_rdv = fr.SafeUrl(allow_none=True)
     weekly_capacity = fields.Integer(allow_none=True)
+    certainty = fields.Dict(keys=fields.String(), values=fields.String(), required=True,
+                            metadata={
+        "description": "Pour chaque thématique demandée, comment le lieu y répond : « offer » "
+                       "(une offre active sur la thématique, citée dans les raisons), "
+                       "« declared » (un lieu sans offre qui annonce la thématique) ou "
+                       "« service » (un lieu sans offre qui n'annonce que le service du "
+                       "standard dont elle relève) ; les deux derniers viennent après à "
+                       "distance voisine.",
+        "example": {"numerique--prendre-en-main-un-smartphone-ou-une-tablette": "declared"}})
+    payment = fields.String(allow_none=True, metadata={
+        "description": "Pour un lieu qui ne détaille pas ses offres : ce que paie le pass "
+                       "(nombre de chèques inconnu) ; null sinon.",
+        "example": "payé par votre pass (à confirmer avec le lieu)"})
 
 
 class MatchPlaceSchema(StrictSchema):

@@ -70,6 +70,7 @@ from directory.services import (
     offer_payers,
     payers_fr,
     payment_fr,
+    service_payers,
 )
 from directory.vocabulary import OFFER_FORMATS, TOPIC_BY_CODE
 
@@ -191,6 +192,10 @@ class VenueMatch:
     site_web: list[str]
     prise_rdv: str | None
     weekly_capacity: int | None
+    # How it answers each topic asked (directory.rules.topic_answer: "offer", "declared",
+    # "service"); and, when it details no offer, what the pass pays there in French.
+    certainty: dict[str, str] = field(default_factory=dict)
+    payment: str | None = None
 
 
 @dataclass
@@ -488,8 +493,8 @@ def venue_conditions(f: Filters, venue=_LIEU, per_row: bool = False) -> ColumnEl
                 rules.offers_service_sql(requested.c.sv, venue, per_row=per_row))
                 .correlate_except(requested)))
         if f.topics:
-            conditions.append(rules.offers_topic_sql(_TOP, venue, programme=p, acceptance=a,
-                                                     per_row=per_row))
+            conditions.append(rules.answers_topic_sql(_TOP, venue, programme=p, acceptance=a,
+                                                      per_row=per_row))
         source = a.join(p, p.c.id == a.c.programme_id) if f.topics else a
         parts.append(exists(_probe(select(literal_column("1")).select_from(source)
                                    .where(*conditions).correlate_except(a, p), per_row)))
@@ -500,7 +505,7 @@ def venue_conditions(f: Filters, venue=_LIEU, per_row: bool = False) -> ColumnEl
                                                                 per_row=per_row))
                                 .correlate_except(requested)))
         if f.topics:
-            parts.append(rules.offers_topic_sql(_TOP, venue, per_row=per_row))
+            parts.append(rules.answers_topic_sql(_TOP, venue, per_row=per_row))
     if f.support:
         parts.append(venue.c.prise_en_charge_specifique.contains(_SUPPORT))
     return and_(*parts)
@@ -623,7 +628,7 @@ def _shape(f: Filters) -> Filters:
 
 
 # Columns of a venue the hard constraints read (the ``near`` rows of the candidate query).
-_NEAR_VENUE_COLUMNS = ("id", "status", "closed_from", "closed_until", "services",
+_NEAR_VENUE_COLUMNS = ("id", "status", "closed_from", "closed_until", "services", "topics",
                        "prise_en_charge_specifique", "code_insee", "geom", "opening_week",
                        "timezone")
 
@@ -646,8 +651,8 @@ def _candidate_query(f: Filters) -> Select:
     now_filter = [open_now_condition(lv.c.opening_week, lv.c.timezone)] if f.now else []
     venues = (select(lv.c.id, cast(null(), BigInteger).label("stop_id"), lv.c.geog,
                      knn.label("knn"), lv.c.status, lv.c.closed_from, lv.c.closed_until,
-                     lv.c.services, lv.c.prise_en_charge_specifique, lv.c.code_insee, lv.c.geom,
-                     lv.c.opening_week, lv.c.timezone,
+                     lv.c.services, lv.c.topics, lv.c.prise_en_charge_specifique,
+                     lv.c.code_insee, lv.c.geom, lv.c.opening_week, lv.c.timezone,
                      cast(null(), String).label("stop_code_insee"),
                      cast(null(), _Geometry()).label("stop_geom"),
                      cast(null(), INT4MULTIRANGE).label("stop_week"))
@@ -665,7 +670,7 @@ def _candidate_query(f: Filters) -> Select:
                   .offset(literal_column("0")).lateral("l"))
     stops = (select(stop_venue.c.id, nearest_stops.c.id, nearest_stops.c.geog,
                     nearest_stops.c.knn, stop_venue.c.status, stop_venue.c.closed_from,
-                    stop_venue.c.closed_until, stop_venue.c.services,
+                    stop_venue.c.closed_until, stop_venue.c.services, stop_venue.c.topics,
                     stop_venue.c.prise_en_charge_specifique, stop_venue.c.code_insee,
                     stop_venue.c.geom, stop_venue.c.opening_week, stop_venue.c.timezone,
                     nearest_stops.c.code_insee, nearest_stops.c.geom,
@@ -728,6 +733,7 @@ def _candidate_query(f: Filters) -> Select:
                lieu.c.nom, lieu.c.adresse, lieu.c.code_postal, lieu.c.commune,
                func.ST_Y(lieu.c.geom).label("lat"), func.ST_X(lieu.c.geom).label("lon"),
                lieu.c.horaires_osm, lieu.c.timezone, lieu.c.code_insee, _raw(lieu.c.services),
+               _raw(lieu.c.topics),
                _raw(lieu.c.publics_specifiquement_adresses).label("publics"),
                _raw(lieu.c.prise_en_charge_specifique).label("support"),
                _raw(lieu.c.modalites_accompagnement).label("modalites"),
@@ -903,7 +909,10 @@ def _build_candidate(row, sessions: dict[int, list], q: Question,
     offered = set(row.services or ()) | {o["service"] for o in usable}
     services = frozenset(s for s in q.services if s in offered
                          and _service_covered(s, row.acc_services, programme))
-    topics = frozenset(t for t in q.topics if any(t in o["topics"] for o in usable))
+    acceptance = None if programme is None else {"services": row.acc_services or ()}
+    certainty = {t: how for t in q.topics
+                 if (how := rules.topic_answer(row, t, row.offers or (), programme=programme,
+                                               acceptance=acceptance)) is not None}
     osm = row.stop_horaires if row.stop_id is not None else row.horaires_osm
     departement = holiday_departement(row.code_insee)
     hours = hours_of(osm, row.timezone, departement)
@@ -938,8 +947,8 @@ def _build_candidate(row, sessions: dict[int, list], q: Question,
         if options:
             slot = min(options, key=lambda s: (s.start, s.kind != "opening", s.offer_id or 0))
     return ranking.Candidate(
-        venue_id=row.lieu_id, distance_m=row.distance_m, services=services, topics=topics,
-        offers=offers,
+        venue_id=row.lieu_id, distance_m=row.distance_m, services=services,
+        topics=frozenset(certainty), certainty=certainty, offers=offers,
         publics=frozenset(row.publics or ()), support=frozenset(row.support or ()),
         modalites=frozenset(row.modalites or ()), hours_known=hours is not None, slot=slot,
         stop_label=row.stop_label, extra={"row": row})
@@ -1153,7 +1162,7 @@ def match(q: Question, *, now: datetime, limit: int = 10, session: Session,
                           now=now, in_commune=place.is_polygon)[:limit]
     if not q.availability.given:
         ranked = _with_slots(session, ranked, f, q, programme, now, place)
-    results = [_venue_match(i + 1, r) for i, r in enumerate(ranked)]
+    results = [_venue_match(i + 1, r, programme) for i, r in enumerate(ranked)]
     remote = with_contacts(session, _remote_offers(session, place, f, q, programme))
     if programme is None:
         _say_who_pays(session, results, remote, on_date)
@@ -1192,10 +1201,13 @@ def _offer_match(o: ranking.OfferInfo, venue_nom: str) -> OfferMatch:
                       None if o.covered is None else payment_fr(o.cheques_required, o.covered))
 
 
-def _venue_match(rank: int, r: ranking.Ranked) -> VenueMatch:
+def _venue_match(rank: int, r: ranking.Ranked, programme: ProgrammeRef | None) -> VenueMatch:
     c = r.candidate
     row = c.extra["row"]
     stop = row.stop_id is not None
+    # Answered without an offer: the pass pays for the topic's service there (the hard
+    # constraint), the number of cheques is not known.
+    unsure = any(how != rules.BY_OFFER for how in c.certainty.values())
     return VenueMatch(
         rank=rank, venue_id=c.venue_id, nom=row.nom,
         adresse=row.stop_adresse if stop and row.stop_adresse else row.adresse,
@@ -1207,7 +1219,9 @@ def _venue_match(rank: int, r: ranking.Ranked) -> VenueMatch:
         reasons=r.reasons, unmet=r.unmet, score=r.score, hours_known=c.hours_known,
         horaires=row.stop_horaires if stop else row.horaires_osm,
         telephone=list(row.telephone or ()), site_web=list(row.site_web or ()),
-        prise_rdv=row.prise_rdv, weekly_capacity=row.weekly_capacity)
+        prise_rdv=row.prise_rdv, weekly_capacity=row.weekly_capacity,
+        certainty=dict(c.certainty),
+        payment=payment_fr(None, True) if unsure and programme is not None else None)
 
 
 def _say_who_pays(session: Session, results: list[VenueMatch], remote: list[OfferMatch],
@@ -1215,13 +1229,21 @@ def _say_who_pays(session: Session, results: list[VenueMatch], remote: list[Offe
     """No pass asked: each offer's ``payment`` says which of the passes its venue accepts
     pays for it (``directory.services.payers_fr``); None at a venue that accepts none."""
     offers = [o for r in results for o in r.offers] + remote
-    accepting = accepted_programme_codes(session, sorted({o.venue_id for o in offers}),
-                                         on_date)
+    # Venues answered without an offer: the passes that pay for the topics' services there.
+    unsure = {r.venue_id: [TOPIC_BY_CODE[t].service for t, how in r.certainty.items()
+                           if how != rules.BY_OFFER] for r in results}
+    unsure = {venue_id: wanted for venue_id, wanted in unsure.items() if wanted}
+    accepting = accepted_programme_codes(session, sorted({o.venue_id for o in offers}
+                                                         | set(unsure)), on_date)
     payers = offer_payers(session, [o.offer_id for o in offers], on_date)
     for o in offers:
         if accepting.get(o.venue_id):
             o.payment = payers_fr(o.cheques_required,
                                   [name for _, name in payers.get(o.offer_id, [])])
+    by_service = service_payers(session, unsure, on_date)
+    for r in results:
+        if r.venue_id in unsure and accepting.get(r.venue_id):
+            r.payment = payers_fr(None, [name for _, name in by_service.get(r.venue_id, [])])
 
 
 def _remote_offers(session, place, f, q, programme) -> list[OfferMatch]:

@@ -434,7 +434,7 @@ def results_csv(result, form: forms.SearchForm) -> str:
             r.travel_minutes.get("walk", ""), r.travel_minutes.get("transit", ""),
             r.travel_minutes.get("car", ""),
             r.next_slot.text if r.next_slot is not None else "",
-            " | ".join(offer_text(o) for o in r.offers),
+            " | ".join(offer_text(o) for o in r.offers) or (r.payment or ""),
             min(cheques) if cheques else "",
             " | ".join(r.reasons), " | ".join(r.unmet), " | ".join(r.telephone or []),
             url_for("directory.venue_page", venue_id=r.venue_id, _external=True)

@@ -36,7 +36,8 @@ from extensions import db
 from geodata.models import Commune, Departement, Epci, Region
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = ROOT.parent / "shared" / "data"
+# ../shared/data beside the repository; PASSERELLE_SHARED_DATA elsewhere (a git worktree).
+SHARED_DATA = Path(os.environ.get("PASSERELLE_SHARED_DATA") or ROOT.parent / "shared" / "data")
 
 
 def _test_now() -> dt.datetime:

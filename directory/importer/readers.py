@@ -47,8 +47,9 @@ class Candidate:
     status: str | None = None
     problems: list[Problem] = field(default_factory=list)
     crs: str | None = None                   # coordinates CRS when not EPSG:4326
-    # Topics (directory.vocabulary.TOPICS) of a v0.1 row's fine-grained `services`.
-    topics: list[str] = field(default_factory=list)
+    # Topics (directory.vocabulary.TOPICS) the row declares: a v0.1 row's fine-grained
+    # `services`, our export's `x_services_v0`; None: not declared (read from the text).
+    topics: list[str] | None = None
 
 
 @dataclass
@@ -195,6 +196,8 @@ def standard_v1(rows: list[RawRow] | Iterator[RawRow]) -> Iterator[Candidate]:
         for name in ("x_pass_programmes", "x_location_precision", "x_flags"):
             if row.data.get(name):
                 candidate.values[name] = row.data[name]
+        if "x_services_v0" in row.data:  # its topics as v0.1 services, even none (exporter)
+            candidate.values["x_services_v0"] = row.data["x_services_v0"] or ""
         yield candidate
 
 
@@ -307,13 +310,8 @@ def standard_v0(rows: list[RawRow] | Iterator[RawRow]) -> Iterator[Candidate]:
             if value not in bucket:
                 bucket.append(value)
 
-        topics, services, unknown = map_v0_services(_split_v0(data.get("services")))
-        candidate.topics = topics
-        for value in services:
+        for value in _v0_topics(candidate, _split_v0(data.get("services")), source_id):
             put("services", value)
-        for value in unknown:
-            note(Problem(row.line, "services", f"service v0.1 inconnu « {value} » : ni "
-                         "thématique ni service du standard", source_id=source_id))
         for value in _split_v0(data.get("publics_accueillis")):
             key = value.split(" : ", 1)[0].strip()
             if key not in V0_PUBLICS:
@@ -370,6 +368,22 @@ def standard_v0(rows: list[RawRow] | Iterator[RawRow]) -> Iterator[Candidate]:
             note(Problem(row.line, None, f"colonnes hors standard v0.1 ignorées : "
                          f"{', '.join(unknown)}", INFO, source_id))
         yield candidate
+
+
+def unknown_v0_service_fr(value: str) -> str:
+    return f"service v0.1 inconnu « {value} » : ni thématique ni service du standard"
+
+
+def _v0_topics(candidate: Candidate, values: list[str], source_id: str | None) -> list[str]:
+    """v0.1 services → the candidate's declared topics (when there are any); returns their
+    v1.0.2 services; values neither topic nor service are reported."""
+    topics, services, unknown = map_v0_services(values)
+    if values:
+        candidate.topics = topics
+    for value in unknown:
+        candidate.problems.append(Problem(candidate.line, "services",
+                                          unknown_v0_service_fr(value), source_id=source_id))
+    return services
 
 
 def _str(value: Any) -> str | None:

@@ -26,7 +26,7 @@ import phonenumbers
 
 from core.urls import SAFE_SCHEMES, url_refused
 from directory import hours as hours_module
-from directory.importer.readers import Candidate
+from directory.importer.readers import Candidate, unknown_v0_service_fr
 from directory.importer.report import ERROR, INFO, WARNING, Problem
 from directory.vocabulary import (
     STANDARD_ENUMERATIONS,
@@ -34,7 +34,9 @@ from directory.vocabulary import (
     STANDARD_LIST_FIELDS,
     TYPOLOGIES,
     VENUE_STATUSES,
+    declared_topics,
     french_area_of,
+    map_v0_services,
 )
 from geodata.services import parent_commune_code
 
@@ -80,6 +82,8 @@ class Record:
     programmes: list[str] = field(default_factory=list)  # from our own export (x_pass_…)
     derive: list[str] = field(default_factory=list)  # code_postal/code_insee from geography
     location_precision: str | None = None  # from our own export (x_location_precision)
+    # values["topics"] come from the file (v0.1 services, x_services_v0), not from its text.
+    topics_declared: bool = False
 
     @property
     def source_id(self) -> str:
@@ -363,6 +367,15 @@ def validate_candidate(candidate: Candidate, today: dt.date) -> tuple[Record | N
 
     record.programmes = split_list(raw.get("x_pass_programmes"))
     _our_extensions(raw, record, problem)
+    declared = candidate.topics
+    if "x_services_v0" in raw:  # our export: the venue's topics, as v0.1 services
+        declared, _, unknown = map_v0_services(split_list(raw["x_services_v0"]))
+        for value in unknown:
+            problem("x_services_v0", unknown_v0_service_fr(value))
+    text = " ".join(t for t in (values["presentation_resume"], values["presentation_detail"])
+                    if t)
+    values["topics"] = declared_topics(values["services"], declared, text)
+    record.topics_declared = declared is not None
     if any(p.level == ERROR for p in problems):
         return None, problems
     return record, problems
@@ -511,11 +524,13 @@ def validate(candidates: Iterable[Candidate], today: dt.date) -> Validation:
     return Validation(records, problems, rows, rejected)
 
 
-_HASHED_FIELDS = tuple(f for f in STANDARD_FIELDS if f not in ("latitude", "longitude"))
+# The standard's fields and the venue's declared topics (lieu.topics).
+_HASHED_FIELDS = tuple(f for f in STANDARD_FIELDS if f not in ("latitude", "longitude")) + (
+    "topics",)
 
 
 def content_hash(values: dict[str, Any], status: str) -> str:
-    """A stable digest of the venue as written (standard fields and status).
+    """A stable digest of the venue as written (standard fields, topics and status).
 
     Computed on the final values (after the geography has filled code_insee, a derived
     postal code or a corrected point), so that exporting a source and importing the export

@@ -37,6 +37,7 @@ from directory.importer.validate import (
     Record,
     content_hash,
 )
+from directory.vocabulary import keep_known_topics
 from geodata.text import normalise_name
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ LIST_COLUMNS = (
     "typologie", "telephone", "courriels", "site_web", "itinerance", "services",
     "publics_specifiquement_adresses", "prise_en_charge_specifique", "frais_a_charge",
     "dispositif_programmes_nationaux", "formations_labels", "autres_formations_labels",
-    "modalites_acces", "modalites_accompagnement",
+    "modalites_acces", "modalites_accompagnement", "topics",
 )
 TEXT_COLUMNS = (
     "pivot", "nom", "commune", "code_postal", "code_insee", "adresse", "complement_adresse",
@@ -148,13 +149,22 @@ def write(connection: Connection, source: str, records: list[Record], *,
             raise ImportRejected([Problem(None, None, f"programme « {programme} » inconnu "
                                           "(voir « directory programme list »)")])
 
-    existing = dict(connection.execute(
-        text("SELECT source_id, content_hash FROM lieu WHERE source = :s"),
-        {"s": source}).all())
+    existing: dict[str, str | None] = {}
+    known_topics: dict[str, list[str]] = {}
+    for source_id, digest, topics in connection.execute(
+            text("SELECT source_id, content_hash, topics FROM lieu WHERE source = :s"),
+            {"s": source}):
+        existing[source_id] = digest
+        if topics:
+            known_topics[source_id] = topics
     # A record whose digest as given equals the stored one is complete and unchanged: it
     # is not even staged (this is what keeps an unchanged re-import fast).
     changed: list[tuple[Record, str]] = []
     for record in records:
+        known = known_topics.get(record.source_id)
+        if known and not record.topics_declared:
+            record.values["topics"] = keep_known_topics(
+                record.values.get("topics") or [], known, record.values["services"])
         digest = content_hash(record.values, record.status)
         if existing.get(record.source_id) == digest:
             result.unchanged += 1
@@ -259,7 +269,7 @@ _STAGE_COLUMNS = """
     services text[], publics_specifiquement_adresses text[], prise_en_charge_specifique text[],
     frais_a_charge text[], dispositif_programmes_nationaux text[], formations_labels text[],
     autres_formations_labels text[], modalites_acces text[], modalites_accompagnement text[],
-    lon float8, lat float8, location_precision text, flags jsonb, horaires_osm text,
+    topics text[], lon float8, lat float8, location_precision text, flags jsonb, horaires_osm text,
     horaires_valides boolean, opening_week text, timezone text, status text,
     content_hash text, derive text[], geom geometry, pip text, declared text[],
     geog geography, commune_key text, name_codes text[], insee_codes text[],

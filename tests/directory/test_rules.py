@@ -360,3 +360,100 @@ def test_offers_topic_sql_and_python_agree(db_session, levels, covered, asked, o
                                   acceptance=acceptance) is expected
     finally:
         nested.rollback()
+
+
+# --------------------------------------------------------------------------- answers a topic
+
+PROTECT = "numerique--se-proteger-en-ligne"
+SECURITE = SERVICES[3]
+
+
+def test_answers_topic_falls_back_only_at_a_venue_without_active_offers(db_session):
+    """A venue with an active offer, even on something else, answers only through its
+    offers (the issue's bug: its broad services never answer a topic); one without any
+    answers through its declared topics, else the topic's broad service."""
+    with_offers = make_venue(db_session, services=[MAITRISE], topics=[SMARTPHONE])
+    db_session.add(Offer(lieu_id=with_offers.id, code="demarches", title="Démarches en ligne",
+                         service=DEMARCHES, format="individual", topics=[HEALTH]))
+    declared = make_venue(db_session, services=[MAITRISE], topics=[SMARTPHONE])
+    broad = make_venue(db_session, services=[MAITRISE])
+    sleeping = make_venue(db_session, services=[MAITRISE])
+    db_session.add(Offer(lieu_id=sleeping.id, code="vieux", title="Ancien atelier",
+                         service=DEMARCHES, format="individual", topics=[HEALTH], active=False))
+    db_session.flush()
+    venues = [with_offers, declared, broad, sleeping]
+    for venue in venues:
+        db_session.refresh(venue)
+    assert [rules.topic_answer(v, SMARTPHONE) for v in venues] == [
+        None, rules.BY_DECLARED, rules.BY_SERVICE, rules.BY_SERVICE]
+    assert rules.topic_answer(with_offers, HEALTH) == rules.BY_OFFER
+    assert rules.topic_answer(declared, COMPUTER) == rules.BY_SERVICE
+    assert rules.topic_answer(declared, HEALTH) is None  # not its service
+    in_sql = dict(db_session.execute(select(Venue.id, rules.answers_topic_sql([SMARTPHONE]))
+                                     .where(Venue.id.in_([v.id for v in venues]))).all())
+    assert in_sql == {with_offers.id: False, declared.id: True, broad.id: True,
+                      sleeping.id: True}
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(allowed=st.lists(st.sampled_from((MAITRISE, DEMARCHES, SECURITE)), max_size=2,
+                        unique=True),
+       covered=st.lists(st.sampled_from((MAITRISE, DEMARCHES, SECURITE)), max_size=2,
+                        unique=True),
+       services=st.lists(st.sampled_from((MAITRISE, DEMARCHES, SECURITE)), max_size=2,
+                         unique=True),
+       declared=st.lists(st.sampled_from((SMARTPHONE, COMPUTER, HEALTH, PROTECT)), max_size=2,
+                         unique=True),
+       asked=st.lists(st.sampled_from((SMARTPHONE, COMPUTER, HEALTH, PROTECT)), min_size=1,
+                      max_size=2, unique=True),
+       offers=st.lists(st.tuples(st.sampled_from(((MAITRISE, SMARTPHONE), (MAITRISE, COMPUTER),
+                                                  (DEMARCHES, HEALTH))),
+                                 st.one_of(st.none(), st.integers(1, 3)), st.booleans()),
+                       max_size=2))
+def test_answers_topic_sql_and_python_agree(db_session, allowed, covered, services, declared,
+                                            asked, offers):
+    """With and without a programme, per row or set-wide, with offers (active or not) and
+    without: the SQL form and its Python twin agree, and say what the domain says."""
+    nested = db_session.begin_nested()
+    try:
+        venue = make_venue(db_session, services=services, topics=declared)
+        programme = _programme(db_session, -1, None, levels=[1, 2])
+        programme.allowed_services = allowed
+        acceptance = Acceptance(lieu_id=venue.id, programme_id=programme.id,
+                                valid_from=_at(-1), services=covered)
+        db_session.add(acceptance)
+        for i, ((service, topic), level, active) in enumerate(offers):
+            db_session.add(Offer(lieu_id=venue.id, code=f"o{i}", title="Atelier",
+                                 service=service, topics=[topic], level=level,
+                                 format="collective", active=active))
+        db_session.flush()
+        db_session.refresh(venue)
+        for per_row in (False, True):
+            plain = db_session.scalar(select(rules.answers_topic_sql(asked, per_row=per_row))
+                                      .where(Venue.id == venue.id))
+            assert plain is rules.answers_topic(venue, asked)
+            paid = db_session.scalar(
+                select(rules.answers_topic_sql(asked, programme=Programme,
+                                               acceptance=Acceptance, per_row=per_row))
+                .select_from(Venue).join(Acceptance, Acceptance.lieu_id == Venue.id)
+                .join(Programme, Programme.id == Acceptance.programme_id)
+                .where(Venue.id == venue.id))
+            assert paid is rules.answers_topic(venue, asked, programme=programme,
+                                               acceptance=acceptance)
+
+        # The domain, written out: an offer on the topic the pass pays for; else, only
+        # without any active offer, a declared topic or its service, the service paid.
+        def pays(service):
+            return (not allowed or service in allowed) and (not covered or service in covered)
+
+        of_topic = {SMARTPHONE: MAITRISE, COMPUTER: MAITRISE, HEALTH: DEMARCHES,
+                    PROTECT: SECURITE}
+        by_offer = any(active and topic in asked and (level is None or level in (1, 2))
+                       and pays(service) for (service, topic), level, active in offers)
+        fallback = not any(active for _, _, active in offers) and any(
+            (t in declared or of_topic[t] in services) and pays(of_topic[t]) for t in asked)
+        assert rules.answers_topic(venue, asked, programme=programme,
+                                   acceptance=acceptance) is (by_offer or fallback)
+    finally:
+        nested.rollback()
