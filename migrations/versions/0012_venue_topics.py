@@ -1,7 +1,7 @@
 """venue declared topics (v0.1 services, presentation text)
 
-Revision ID: 0011_venue_topics
-Revises: 0010_coverage_map_shapes
+Revision ID: 0012_venue_topics
+Revises: 0011_coverage_map_features
 Create Date: 2026-12-05 20:00:00
 
 Existing venues get no topic here (catalogue data is never written by a migration):
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 
-revision = '0011_venue_topics'
-down_revision = '0010_coverage_map_shapes'
+revision = '0012_venue_topics'
+down_revision = '0011_coverage_map_features'
 branch_labels = None
 depends_on = None
 
