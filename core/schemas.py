@@ -29,6 +29,8 @@ DATE_FORMAT_MESSAGE = "Date attendue au format AAAA-MM-JJ."
 # numbers separated by commas (minlon,minlat,maxlon,maxlat; the fields check the ranges).
 _NUMBER = r"-?[0-9]+(\.[0-9]+)?"
 BBOX_PATTERN = rf"^({_NUMBER}(,{_NUMBER}){{3}})?$"
+# The same, for a parameter that cannot be left empty.
+REQUIRED_BBOX_PATTERN = rf"^{_NUMBER}(,{_NUMBER}){{3}}$"
 
 
 class BBox(fields.Field):

@@ -89,7 +89,8 @@ class EpciListArgs(_PageArgs):
 class TerritoryLabelArgs(ParameterSchema):
     bbox = fr.BBox(required=True, metadata={
         "description": "Emprise de la carte minlon,minlat,maxlon,maxlat (degrés WGS 84).",
-        "example": "-0.7,44.7,-0.4,45.0", "type": "string", "pattern": fr.BBOX_PATTERN})
+        "example": "-0.7,44.7,-0.4,45.0", "type": "string",
+        "pattern": fr.REQUIRED_BBOX_PATTERN})
 
 
 class GeocodeArgs(ParameterSchema):

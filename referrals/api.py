@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
-from core.errors import InvalidInput, NotFound
+from core.errors import NotFound
 from directory.programmes import get_programme
 from extensions import db
 
 from . import figures
 from .schemas import LayerQuerySchema, StatsQuerySchema, StatsSchema
+
+UNKNOWN_PROGRAMME = "Aucun programme ne porte ce code ou cet identifiant."
 
 blp = Blueprint("stats", __name__, url_prefix="/api/v1/stats",
                 description="Chiffres des orientations pour les financeurs : par programme, "
@@ -21,6 +23,7 @@ blp = Blueprint("stats", __name__, url_prefix="/api/v1/stats",
 @blp.route("")
 @blp.arguments(StatsQuerySchema, location="query")
 @blp.response(200, StatsSchema)
+@blp.alt_response(404, description=UNKNOWN_PROGRAMME)
 def stats(args):
     """Orientations envoyées, acceptées, refusées (par motif), honorées, chèques honorés,
     délai médian de réponse."""
@@ -32,6 +35,7 @@ def stats(args):
 @blp.route("/carte")
 @blp.arguments(LayerQuerySchema, location="query")
 @blp.response(200)
+@blp.alt_response(404, description=UNKNOWN_PROGRAMME)
 def demand_layer(args):
     """Couche de la carte du planificateur (GeoJSON) : orientations pour 1 000 habitants
     et refus pour manque de place, par territoire du lieu ; petits nombres masqués."""
@@ -39,14 +43,12 @@ def demand_layer(args):
 
 
 def _programme_id(value: str | None) -> int | None:
-    """The programme named by its code (as the map's selector knows it) or its id."""
+    """The programme named by its code (as the map's selector knows it) or its id; an
+    unknown one is a French 404, like ``/api/v1/programmes/<code>``."""
     if value is None:
         return None
     if value.isdigit():
-        if len(value) > 18:
-            raise InvalidInput(errors={"programme": ["Identifiant de programme trop long."]})
+        if len(value) > 18:  # beyond any bigint id: no such programme
+            raise NotFound(f"Aucun programme ne porte l'identifiant « {value[:20]}… ».")
         return int(value)
-    try:
-        return get_programme(db.session, value).id
-    except NotFound as exc:
-        raise InvalidInput(errors={"programme": [exc.message]}) from None
+    return get_programme(db.session, value).id

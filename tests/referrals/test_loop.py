@@ -211,9 +211,9 @@ def test_figures_and_planner_layer_filter_by_programme_code_or_id(app, db_sessio
     assert layer(f"?niveau=commune&programme={world.programme.id}").get_json() == by_code
     assert layer(f"?niveau=commune&programme={other.code}").get_json()["features"] == []
     unknown = layer("?programme=pass-inconnu")
-    assert unknown.status_code == 422
-    assert unknown.get_json()["errors"]["programme"] == [
-        "Aucun programme ne porte le code « pass-inconnu »."]
+    assert unknown.status_code == 404
+    assert unknown.get_json()["message"] == "Aucun programme ne porte le code « pass-inconnu »."
+    assert layer("?programme=" + "0" * 99).status_code == 404
     rows = client.get(f"/api/v1/stats?programme={world.programme.code}").get_json()["lignes"]
     assert [(r["programme_id"], r["envoyees"]) for r in rows] == [(world.programme.id, 6)]
     assert client.get(f"/api/v1/stats?programme={other.code}").get_json()["lignes"] == []
