@@ -9,6 +9,7 @@ import contextlib
 import datetime as dt
 import email
 import email.policy
+import gc
 import itertools
 import os
 import re
@@ -155,6 +156,10 @@ def app():
     yield application
     with application.app_context():
         db.session.remove()
+        # Connections still referenced only by garbage (a finished thread's session) go
+        # back to the pool first, so dispose closes them before the database is dropped
+        # (else their reset fails later on the terminated connection: AdminShutdown noise).
+        gc.collect()
         db.engine.dispose()
     if not os.environ.get("PASSERELLE_TEST_DATABASE_URL"):
         drop_database(url)
