@@ -23,7 +23,9 @@ from tests.conftest import make_venue
 from tests.core.job_worker import wait_for
 
 
-def test_tick_job_expires_overdue_referrals_in_the_worker(app, job_worker):
+def _overdue_referral(app) -> tuple[int, int]:
+    """A committed referral sent 31 days ago by the real clock: the worker is a real
+    subprocess and reads the real clock, so the referral is overdue whatever the day."""
     real_now = dt.datetime.now(dt.UTC)
     with app.app_context(), Session(db.engine) as session:
         venue = make_venue(session, nom="Lieu de la file", source="file",
@@ -34,7 +36,23 @@ def test_tick_job_expires_overdue_referrals_in_the_worker(app, job_worker):
             contact_kind="prescripteur", contact_value=None, availability=None, note=None,
             consent=True, now=real_now - dt.timedelta(days=31), actor=LINK_ACTOR)
         session.commit()
-        venue_id, referral_id = venue.id, overdue.id
+        return venue.id, overdue.id
+
+
+def _expired(app, referral_id: int) -> bool:
+    with app.app_context(), Session(db.engine) as session:
+        return session.get(Referral, referral_id).state == "expired"
+
+
+def _remove(app, venue_id: int, referral_id: int) -> None:
+    with app.app_context(), Session(db.engine) as session:
+        session.execute(delete(Referral).where(Referral.id == referral_id))
+        session.execute(delete(Venue).where(Venue.id == venue_id))
+        session.commit()
+
+
+def test_tick_job_expires_overdue_referrals_in_the_worker(app, job_worker):
+    venue_id, referral_id = _overdue_referral(app)
     try:
         runner = app.test_cli_runner()
         first = runner.invoke(args=["referrals", "tick", "--file"])
@@ -44,32 +62,10 @@ def test_tick_job_expires_overdue_referrals_in_the_worker(app, job_worker):
         job_id = re.search(r"file : (\S+) ", first.output).group(1)
         assert "referrals_tick" in job_id
         assert re.search(r"file : (\S+) ", again.output).group(1) == job_id  # once an hour
-
-        def expired():
-            with app.app_context(), Session(db.engine) as session:
-                return session.get(Referral, referral_id).state == "expired"
-
-        wait_for(expired, what="l'expiration par le processus de fond")
+        wait_for(lambda: _expired(app, referral_id),
+                 what="l'expiration par le processus de fond")
     finally:
-        with app.app_context(), Session(db.engine) as session:
-            session.execute(delete(Referral).where(Referral.id == referral_id))
-            session.execute(delete(type(venue)).where(type(venue).id == venue_id))
-            session.commit()
-
-
-def _overdue_referral(app) -> tuple[int, int]:
-    """A committed referral sent 31 days ago by the real clock (the worker's)."""
-    real_now = dt.datetime.now(dt.UTC)
-    with app.app_context(), Session(db.engine) as session:
-        venue = make_venue(session, nom="Lieu du planificateur", source="file",
-                           source_id=uuid.uuid4().hex)
-        overdue = services.create(
-            session, prescriber_id=None, structure="CCAS", lieu_id=venue.id, offre_id=None,
-            seance_id=None, programme_id=None, cheques=0, first_name="F",
-            contact_kind="prescripteur", contact_value=None, availability=None, note=None,
-            consent=True, now=real_now - dt.timedelta(days=31), actor=LINK_ACTOR)
-        session.commit()
-        return venue.id, overdue.id
+        _remove(app, venue_id, referral_id)
 
 
 @pytest.mark.worker_env(PASSERELLE_SCHEDULER="1", PASSERELLE_REFERRAL_TICK_EVERY_S="2",
@@ -77,12 +73,9 @@ def _overdue_referral(app) -> tuple[int, int]:
 def test_the_worker_ticks_by_itself_without_cron(app, job_worker):
     venue_id, referral_id = _overdue_referral(app)
     try:
-        def expired():
-            with app.app_context(), Session(db.engine) as session:
-                return session.get(Referral, referral_id).state == "expired"
-
         # Nobody calls the command: the worker's scheduler enqueues the tick (every 2 s).
-        wait_for(expired, timeout=30, what="l'expiration par le planificateur du worker")
+        wait_for(lambda: _expired(app, referral_id), timeout=30,
+                 what="l'expiration par le planificateur du worker")
         with app.app_context():
             period = jobs.period_start(dt.datetime.now(dt.UTC), 2) - dt.timedelta(seconds=2)
             ids = [jobs.job_id("referrals.tick", {"periode": (period + dt.timedelta(
@@ -94,7 +87,4 @@ def test_the_worker_ticks_by_itself_without_cron(app, job_worker):
                      timeout=30, what="la fin de la dernière tâche périodique")
             assert set(ticks[-1].return_value()) == {"expirees", "rappels"}
     finally:
-        with app.app_context(), Session(db.engine) as session:
-            session.execute(delete(Referral).where(Referral.id == referral_id))
-            session.execute(delete(Venue).where(Venue.id == venue_id))
-            session.commit()
+        _remove(app, venue_id, referral_id)
