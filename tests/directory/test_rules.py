@@ -314,6 +314,20 @@ def test_offers_topic_needs_an_offer_on_it_not_the_venue_services(db_session):
     assert in_sql == {broad.id: False, sleeping.id: False}
 
 
+def _accepted_with_offers(session, venue, programme, covered, offers) -> Acceptance:
+    """The programme accepted by the venue for the services ``covered``, and the venue's
+    ``offers`` (((service, topic), level, active) each); the venue refreshed."""
+    acceptance = Acceptance(lieu_id=venue.id, programme_id=programme.id, valid_from=_at(-1),
+                            services=covered)
+    session.add(acceptance)
+    for i, ((service, topic), level, active) in enumerate(offers):
+        session.add(Offer(lieu_id=venue.id, code=f"o{i}", title="Atelier", service=service,
+                          topics=[topic], level=level, format="collective", active=active))
+    session.flush()
+    session.refresh(venue)
+    return acceptance
+
+
 @settings(max_examples=40, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(levels=st.lists(st.integers(1, 3), max_size=2, unique=True),
@@ -331,15 +345,7 @@ def test_offers_topic_sql_and_python_agree(db_session, levels, covered, asked, o
     try:
         venue = make_venue(db_session, services=[MAITRISE, DEMARCHES])
         programme = _programme(db_session, -1, None, levels=levels)
-        acceptance = Acceptance(lieu_id=venue.id, programme_id=programme.id,
-                                valid_from=_at(-1), services=covered)
-        db_session.add(acceptance)
-        for i, ((service, topic), level, active) in enumerate(offers):
-            db_session.add(Offer(lieu_id=venue.id, code=f"o{i}", title="Atelier",
-                                 service=service, topics=[topic], level=level,
-                                 format="collective", active=active))
-        db_session.flush()
-        db_session.refresh(venue)
+        acceptance = _accepted_with_offers(db_session, venue, programme, covered, offers)
         for per_row in (False, True):
             plain = db_session.scalar(select(rules.offers_topic_sql(asked, per_row=per_row))
                                       .where(Venue.id == venue.id))
@@ -420,15 +426,7 @@ def test_answers_topic_sql_and_python_agree(db_session, allowed, covered, servic
         venue = make_venue(db_session, services=services, topics=declared)
         programme = _programme(db_session, -1, None, levels=[1, 2])
         programme.allowed_services = allowed
-        acceptance = Acceptance(lieu_id=venue.id, programme_id=programme.id,
-                                valid_from=_at(-1), services=covered)
-        db_session.add(acceptance)
-        for i, ((service, topic), level, active) in enumerate(offers):
-            db_session.add(Offer(lieu_id=venue.id, code=f"o{i}", title="Atelier",
-                                 service=service, topics=[topic], level=level,
-                                 format="collective", active=active))
-        db_session.flush()
-        db_session.refresh(venue)
+        acceptance = _accepted_with_offers(db_session, venue, programme, covered, offers)
         for per_row in (False, True):
             plain = db_session.scalar(select(rules.answers_topic_sql(asked, per_row=per_row))
                                       .where(Venue.id == venue.id))
