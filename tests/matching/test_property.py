@@ -358,14 +358,10 @@ def _check_slot_with_parser(q: Question, osm: str, slot) -> None:
     assert slot.start == _first_fit_by_parser(osm, q.availability), (osm, slot)
 
 
-@pytest.mark.slow  # long property test against the brute-force reference
-@settings(max_examples=60, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                 HealthCheck.too_slow])
-@given(q=questions, limit=st.integers(1, 10))
-def test_top_results_equal_the_brute_force_reference(db_session, seeded, q, limit):
-    programmes, records = seeded
-    result = match(q, now=NOW, limit=limit, session=db_session)
+def _matches_the_reference(session, records, programmes, q, limit):
+    """The engine's answer, checked against the brute-force reference: the same venues at
+    the same distances (within 0.5 m), in order but for ties within 1 m."""
+    result = match(q, now=NOW, limit=limit, session=session)
     expected = brute_force(records, programmes, q, limit)
     got = [(r.venue_id, r.distance_m) for r in result.results]
     assert len(got) == len(expected), (q, got, expected)
@@ -373,6 +369,17 @@ def test_top_results_equal_the_brute_force_reference(db_session, seeded, q, limi
         assert gd == pytest.approx(ed, abs=0.5)
         if gid != eid:  # only a tie within the tolerance may swap two venues
             assert math.isclose(gd, ed, abs_tol=1.0), (q, got, expected)
+    return result
+
+
+@pytest.mark.slow  # long property test against the brute-force reference
+@settings(max_examples=60, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                 HealthCheck.too_slow])
+@given(q=questions, limit=st.integers(1, 10))
+def test_top_results_equal_the_brute_force_reference(db_session, seeded, q, limit):
+    programmes, records = seeded
+    result = _matches_the_reference(db_session, records, programmes, q, limit)
     by_id = {rec.id: rec for rec in records}
     for r in result.results:
         if r.next_slot is not None and r.next_slot.kind == "opening" and q.availability.given:
@@ -406,14 +413,7 @@ def test_topic_answers_equal_the_ground_truth(db_session, seeded_topics, q, limi
     the rows; each answers the way the rows say (offer, declared topic, service), and a
     venue answered without an offer says the pass pays « à confirmer avec le lieu »."""
     programmes, records = seeded_topics
-    result = match(q, now=NOW, limit=limit, session=db_session)
-    expected = brute_force(records, programmes, q, limit)
-    got = [(r.venue_id, r.distance_m) for r in result.results]
-    assert len(got) == len(expected), (q, got, expected)
-    for (gid, gd), (eid, ed) in zip(got, expected, strict=True):
-        assert gd == pytest.approx(ed, abs=0.5)
-        if gid != eid:  # only a tie within the tolerance may swap two venues
-            assert math.isclose(gd, ed, abs_tol=1.0), (q, got, expected)
+    result = _matches_the_reference(db_session, records, programmes, q, limit)
     by_id = {rec.id: rec for rec in records}
     prog = programmes[q.programme] if q.programme else None
     for r in result.results:
