@@ -530,12 +530,19 @@ def test_referrals_layer(page, world, referrals):
     assert parse_qs(urlsplit(demand_requests[-1]).query) == {"niveau": ["region"]}
 
     # The map's programme selector filters the referrals too (by the programme's code).
+    # (The disc is there before and after: wait for the layer's own request, not the disc.)
+    def layer_request(with_programme: bool):
+        return page.expect_request(lambda r: "/api/v1/stats/carte" in r.url
+                                   and ("programme=" in r.url) == with_programme)
+
     asked = len(demand_requests)
-    page.select_option("#carte-programme", PROGRAMME)
+    with layer_request(True):
+        page.select_option("#carte-programme", PROGRAMME)
     expect(disc).to_have_count(1)
     assert [parse_qs(urlsplit(url).query) for url in demand_requests[asked:]] == [
         {"niveau": ["region"], "programme": [PROGRAMME]}]
-    page.select_option("#carte-programme", "")
+    with layer_request(False):
+        page.select_option("#carte-programme", "")
     expect(disc).to_have_count(1)
     assert parse_qs(urlsplit(demand_requests[-1]).query) == {"niveau": ["region"]}
 
