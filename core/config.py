@@ -181,6 +181,10 @@ def _convert(name: str, raw: str, kind: type) -> Any:
             f"attendu : {kind.__name__}."
         ) from exc
 
+# Settings where a variable set but empty means "none" (not "the default"): the basemap, on
+# by default, is turned off with PASSERELLE_BASEMAP_URL= (maps then ask no other host).
+BLANK_IS_A_VALUE = frozenset({"PASSERELLE_BASEMAP_URL"})
+
 
 def load_config(environ: Mapping[str, str] | None = None,
                 overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -193,6 +197,8 @@ def load_config(environ: Mapping[str, str] | None = None,
             values[name] = overrides.pop(name)
         elif environ.get(name, "") != "":
             values[name] = _convert(name, environ[name], kind)
+        elif name in BLANK_IS_A_VALUE and name in environ:
+            values[name] = ""
         else:
             values[name] = default
 

@@ -466,7 +466,6 @@
       self.clearSites();
       self.resetPanel();
       self.frameTerritory();
-      self.loadRanking();
     });
     c.level.addEventListener("change", function () {
       self.writeState();
@@ -539,7 +538,6 @@
           run.need === s.need;
       });
       self.fillTerritories();
-      self.loadRanking();
       if (self.framedWithin === self.state().within) {
         // Same territory, other selection: keep the user's view, reload its figures.
         self.loadTerritories(true);
@@ -720,6 +718,8 @@
       self.collection = collection;
       self.run = collection.run;
       self.draw();
+      // The ranked list beside the map comes once the view is drawn: the map first.
+      self.loadRanking();
       var count = collection.features.length;
       self.say(note + fmtNumber(count) + " " + LEVEL_SHOWN[level][count > 1 ? 1 : 0] +
         (extra.bbox ? " autour de la vue." : "."));
@@ -727,6 +727,7 @@
       if (ticket !== self.sequence.territories) { return; }
       self.pendingUrl = null;
       self.showFailure(error);
+      self.loadRanking();
     });
   };
 

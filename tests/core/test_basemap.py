@@ -19,6 +19,12 @@ def test_default_basemap_is_the_plan_ign_with_attribution():
         tile_origin(url))
 
 
+def test_an_empty_variable_turns_the_basemap_off():
+    # Set but empty: no basemap (maps ask no other host); unset: the Plan IGN.
+    assert load_config(environ={"PASSERELLE_BASEMAP_URL": ""})["PASSERELLE_BASEMAP_URL"] == ""
+    assert load_config(environ={})["PASSERELLE_BASEMAP_URL"].startswith("https://")
+
+
 def test_tests_run_with_the_basemap_off(app, client):
     assert app.config["PASSERELLE_BASEMAP_URL"] == ""
     csp = client.get("/recherche").headers["Content-Security-Policy"]
