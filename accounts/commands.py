@@ -90,13 +90,22 @@ def token_revoke(token_id):
               help="Après combien de mois sans confirmation (défaut : "
                    "PASSERELLE_CONFIRM_AFTER_MONTHS, 6).")
 def remind_command(months):
-    """Rappelle aux gestionnaires de confirmer les informations de leurs lieux (à lancer
-    chaque jour : un lieu reçoit au plus un rappel par mois)."""
+    """Rappelle aux gestionnaires de confirmer les informations de leurs lieux (le worker
+    le fait chaque jour de lui-même ; un lieu reçoit au plus un rappel par mois)."""
     months = months or current_app.config["PASSERELLE_CONFIRM_AFTER_MONTHS"]
+    due, sent = run_remind(current_app._get_current_object(), months)  # type: ignore
+    click.echo(f"{due} lieu(x) à confirmer (plus de {months} mois), {sent} rappel(s) "
+               "envoyé(s).")
+
+
+def run_remind(app, months: int) -> tuple[int, int]:
+    """Remind the managers of the venues unconfirmed for ``months`` (at most once a month
+    a venue, journaled); ``(venues due, e-mails sent)``. The command and the worker's
+    daily job (accounts/jobs.py) call it."""
     now = clock.now()
     due = venues.venues_to_remind(db.session, now, months)
     sent = 0
-    with current_app.test_request_context(base_url=current_app.config["PASSERELLE_PUBLIC_URL"]):
+    with app.test_request_context(base_url=app.config["PASSERELLE_PUBLIC_URL"]):
         for venue in due:
             for email in venues.managers_of(db.session, venue.id):
                 send_template(email, f"Les informations de « {venue.nom} » sont-elles à jour ?",
@@ -107,8 +116,7 @@ def remind_command(months):
             journal.append(db.session, CLI, venues.REMINDER_ACTION, now, object_type="lieu",
                            object_id=venue.id, lieu_id=venue.id)
             db.session.commit()
-    click.echo(f"{len(due)} lieu(x) à confirmer (plus de {months} mois), {sent} rappel(s) "
-               "envoyé(s).")
+    return len(due), sent
 
 
 def journal_cli_commands(group: click.Group, prefix: str = "") -> None:

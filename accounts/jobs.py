@@ -1,5 +1,8 @@
 """Work of this package run by the background worker (core/jobs.py): a source's file
-posted to the API, imported by the same importer as ``flask directory import``."""
+posted to the API, imported by the same importer as ``flask directory import``; the
+reminders to confirm a venue's data (``accounts.remind``, every
+``PASSERELLE_CONFIRM_REMIND_EVERY_S``, a day: the worker's scheduler enqueues it, no cron),
+the same as ``flask accounts remind``."""
 
 from __future__ import annotations
 
@@ -51,5 +54,16 @@ def import_file(params: dict[str, Any]) -> dict[str, Any]:
     return summary
 
 
+def remind(params: dict[str, Any]) -> dict[str, int]:
+    """The reminders of the period (idempotent: a venue is reminded at most once a month)."""
+    from .commands import run_remind
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    due, sent = run_remind(app, app.config["PASSERELLE_CONFIRM_AFTER_MONTHS"])
+    return {"lieux": due, "rappels": sent}
+
+
 def init_app() -> None:
     jobs.register("accounts.import", import_file, "Import du fichier d'une source (API)")
+    jobs.register("accounts.remind", remind, "Rappels de confirmation aux gestionnaires")
+    jobs.every("accounts.remind", "PASSERELLE_CONFIRM_REMIND_EVERY_S")

@@ -97,6 +97,10 @@ DEFAULTS: dict[str, tuple[Any, type, str]] = {
     "PASSERELLE_LOGIN_ACCOUNT_PER_MIN": (5, int, "échecs de connexion admis par compte, /min"),
     "PASSERELLE_LOGIN_ADDRESS_PER_MIN": (20, int, "tentatives admises par adresse IP, /min"),
     "PASSERELLE_CONFIRM_AFTER_MONTHS": (6, int, "rappel de confirmation après N mois"),
+    "PASSERELLE_CONFIRM_REMIND_EVERY_S": (86_400, int,
+                                          "période des rappels de confirmation aux "
+                                          "gestionnaires (tâche périodique), secondes ; "
+                                          "0 = jamais"),
     "PASSERELLE_API_IMPORT_MAX_BYTES": (5_000_000, int, "taille maximale d'un fichier d'API"),
     "PASSERELLE_REFERRAL_LINK_DAYS": (8, int, "validité du lien de réponse d'un lieu, jours"),
     "PASSERELLE_REFERRAL_REMIND_DAYS": (10, int, "rappel au lieu sans réponse après N jours"),

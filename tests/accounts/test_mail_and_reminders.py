@@ -4,15 +4,21 @@ invitation page, and the reminder to confirm a venue's data after N months."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
-from accounts.models import JournalEntry
+from accounts.models import JournalEntry, Person
 from core.errors import ConfigurationError, ServiceUnavailable
 from core.mail import Mail, mailer_from_config
+from directory.models import Venue
+from extensions import db
 from tests import conftest as cat
 from tests.accounts.conftest import advance, make_person, post_form, sign_in
+from tests.conftest import make_venue
+from tests.core.job_worker import wait_for
 
 
 def test_smtp_mail_is_french_plain_text_and_html(app, smtp):
@@ -79,3 +85,29 @@ def test_reminder_after_n_months_then_not_again_for_a_month(app, runner, db_sess
     assert db_session.scalar(select(JournalEntry).where(
         JournalEntry.action == "rappel de confirmation envoyé",
         JournalEntry.lieu_id == old.id))
+
+
+@pytest.mark.worker_env(PASSERELLE_SCHEDULER="1", PASSERELLE_CONFIRM_REMIND_EVERY_S="2",
+                        PASSERELLE_REFERRAL_TICK_EVERY_S="0",
+                        PASSERELLE_REFERRAL_ANONYMISE_EVERY_S="0")
+def test_the_worker_sends_the_reminders_by_itself_without_cron(app, smtp, job_worker):
+    # Committed (the worker is a real subprocess) and old by the real clock it reads.
+    email = f"rappel-{uuid.uuid4().hex[:8]}@lieu.fr"
+    with app.app_context(), Session(db.engine) as session:
+        venue = make_venue(session, nom="Lieu sans nouvelles", source="rappel",
+                           source_id=uuid.uuid4().hex)
+        venue.created_at = dt.datetime.now(dt.UTC) - dt.timedelta(days=400)
+        make_person(session, email, ("venue_manager", str(venue.id)))
+        session.commit()
+        venue_id = venue.id
+    try:
+        # Nobody runs the command: the worker's scheduler enqueues the reminders.
+        wait_for(lambda: smtp.to(email), timeout=30, what="le rappel envoyé par le worker")
+        [mail] = smtp.to(email)
+        assert mail["Subject"] == "Les informations de « Lieu sans nouvelles » sont-elles à jour ?"
+        assert f"/espace/lieux/{venue_id}" in mail.get_body(("plain",)).get_content()
+    finally:
+        with app.app_context(), Session(db.engine) as session:
+            session.execute(delete(Person).where(Person.email == email))
+            session.execute(delete(Venue).where(Venue.id == venue_id))
+            session.commit()

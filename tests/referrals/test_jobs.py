@@ -69,6 +69,7 @@ def test_tick_job_expires_overdue_referrals_in_the_worker(app, job_worker):
 
 
 @pytest.mark.worker_env(PASSERELLE_SCHEDULER="1", PASSERELLE_REFERRAL_TICK_EVERY_S="2",
+                        PASSERELLE_CONFIRM_REMIND_EVERY_S="0",
                         PASSERELLE_REFERRAL_ANONYMISE_EVERY_S="0")
 def test_the_worker_ticks_by_itself_without_cron(app, job_worker):
     venue_id, referral_id = _overdue_referral(app)
