@@ -82,16 +82,16 @@ def test_periodic_jobs_are_enqueued_once_per_period_whoever_asks(app, no_job_wor
     with app.app_context():
         try:
             enqueued += jobs.enqueue_due(app, moment)  # one worker's scheduler
-            assert sorted(j.meta["kind"] for j in enqueued) == ["referrals.anonymise",
-                                                                 "referrals.tick"]
+            assert sorted(j.meta["kind"] for j in enqueued) == [
+                "accounts.remind", "referrals.anonymise", "referrals.tick"]  # daily, daily, hourly
             tick = next(j for j in enqueued if j.meta["kind"] == "referrals.tick")
             assert tick.args[1] == {"periode": "2001-03-04T10:00:00+00:00"}
             assert jobs.enqueue_due(app, moment + half_hour) == []  # another, same period
             same, mine = jobs.enqueue_period("referrals.tick", moment + half_hour)  # --file
             assert not mine and same.id == tick.id
             enqueued += jobs.enqueue_due(app, moment + hour)  # the next hour, the same day
-            assert [j.meta["kind"] for j in enqueued[2:]] == ["referrals.tick"]
-            assert enqueued[2].args[1] == {"periode": "2001-03-04T11:00:00+00:00"}
+            assert [j.meta["kind"] for j in enqueued[3:]] == ["referrals.tick"]
+            assert enqueued[3].args[1] == {"periode": "2001-03-04T11:00:00+00:00"}
         finally:
             for job in enqueued:
                 job.delete()
