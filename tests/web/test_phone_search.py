@@ -218,3 +218,22 @@ def test_home_page_place_without_javascript(phone, catalogue):
         page.get_by_role("button", name="Voir les lieux", exact=True).click()
     assert set(result_titles(page)) == {"Espace numérique de Basseau"}
     assert f"Votre pass : {PROGRAMME_NAME}" in page.inner_text("#resultats")
+
+
+def test_the_home_page_tiles_fit_a_phone(phone, catalogue):
+    """On a phone the 18 tiles are one column of two-line tiles (the margins give their
+    width to the words): about a screen and a half to scroll, where they took 2.4 screens
+    (1,995 px at 390 px wide) when each tile's words ran over three lines."""
+    page = phone()
+    page.goto(page.base_url + "/")
+    screen = PHONE["viewport"]["height"]
+    tiles = page.locator(".tiles-compact .tile")
+    assert tiles.count() == 18
+    lines = page.evaluate("""() => [...document.querySelectorAll('.tiles-compact .tile span')]
+        .map(s => Math.round(s.getBoundingClientRect().height
+                             / parseFloat(getComputedStyle(s).lineHeight)))""")
+    assert max(lines) <= 3 and sorted(lines)[len(lines) // 2] <= 2, lines
+    block = page.locator(".tiles-compact").bounding_box()
+    assert block["height"] < 1.9 * screen, block
+    for box in (tiles.nth(i).bounding_box() for i in range(tiles.count())):
+        assert box["height"] >= 44 and box["width"] >= 0.8 * PHONE["viewport"]["width"]
