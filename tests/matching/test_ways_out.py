@@ -11,8 +11,12 @@ import re
 from html import unescape
 
 import pytest
+from flask import json
 
+from matching.api import result_payload
 from matching.question import slug
+from matching.schemas import MatchResponseSchema, parse_question
+from matching.services import match
 from tests import conftest as cat
 from tests.conftest import clock_at
 from tests.matching.test_views import query, result_names, text_of
@@ -313,3 +317,33 @@ def test_forget_without_its_token_is_a_french_400(client, town):
     response = client.post("/recherche/oublier")
     assert response.status_code == 400
     assert "jeton de sécurité" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("question", [
+    # Results with slots and offers; then none within 5 km: relaxations and remote help;
+    # days and hours; no pass (who pays); outside the pass's perimeter.
+    {"programme": "pass-issue"},
+    {"programme": "pass-issue", "max_distance_m": 5000, "west": True},
+    {"programme": "pass-issue", "days": "samedi", "time_from": "14:00", "time_to": "17:00"},
+    {},
+    {"programme": "pass-charente-t", "bordeaux": True},
+    {"programme": "pass-gironde-t", "bordeaux": True, "now": "true"},
+])
+def test_the_answer_sent_is_what_the_response_schema_dumps(client, db_session, clock, town,
+                                                           charente_pass, question):
+    """The API sends its answer without the schema's dump (matching.api.json_ready): the
+    JSON must be what MatchResponseSchema, its contract and documentation, would give."""
+    args = dict(question)
+    if args.pop("west", False):
+        lon, lat = at(-7)
+    elif args.pop("bordeaux", False):
+        lon, lat = -0.5792, 44.8378
+    else:
+        lon, lat = LON0, LAT0
+    args.update(lat=f"{lat:.5f}", lon=f"{lon:.5f}")
+    sent = client.get("/api/v1/match", query_string=args)
+    assert sent.status_code == 200, sent.get_data(as_text=True)[:300]
+    result = match(parse_question(args), now=clock.now(), limit=10, session=db_session)
+    dumped = json.loads(json.dumps(MatchResponseSchema().dump(result_payload(result))))
+    assert sent.get_json() == dumped
+    assert sent.get_json()["count"] == len(dumped["results"])
