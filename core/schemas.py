@@ -12,7 +12,7 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
-from .urls import safe_url
+from .urls import safe_url, safe_urls
 
 FIELD_MESSAGES = {
     "required": "Champ obligatoire.",
@@ -189,7 +189,7 @@ class SafeUrlList(fields.List):
 
     def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any):
         items = super()._serialize(value, attr, obj, **kwargs)
-        return None if items is None else [u for u in map(safe_url, items) if u]
+        return safe_urls(items)
 
 
 def other_content(status: int = 200, **content: dict) -> dict:

@@ -41,3 +41,8 @@ def safe_url(url: str | None, schemes: tuple[str, ...] = SAFE_SCHEMES, *,
     if scheme is None:
         return url if without_scheme and url else None
     return url if scheme.lower() in schemes else None
+
+
+def safe_urls(urls: list[str] | None) -> list[str] | None:
+    """The ``safe_url`` ones of ``urls``, the others left out (None stays None)."""
+    return None if urls is None else [u for u in map(safe_url, urls) if u]

@@ -13,6 +13,7 @@ from marshmallow import RAISE, fields
 
 from core import clock, geojson, limits
 from core.geojson import FeatureCollectionSchema
+from core.urls import safe_url, safe_urls
 from extensions import db
 
 from .question import question_from_loaded
@@ -80,6 +81,16 @@ def _offer(o) -> dict[str, Any]:
     # Shallow (``asdict`` deep-copies every list: ~0.3 ms a question for nothing).
     data = {f.name: getattr(o, f.name) for f in dataclass_fields(o)}
     data["next_session"] = _slot(o.next_session)
+    return _safe_links(data)
+
+
+def _safe_links(data: dict[str, Any]) -> dict[str, Any]:
+    """Only http, https, mailto and tel links (``core.urls.safe_url``), as the response
+    schema's ``SafeUrl`` fields give them: the answer is sent without the schema's dump."""
+    if "site_web" in data:
+        data["site_web"] = safe_urls(data["site_web"])
+    if "prise_rdv" in data:
+        data["prise_rdv"] = safe_url(data["prise_rdv"])
     return data
 
 
@@ -104,7 +115,7 @@ def result_payload(result: MatchResult) -> dict[str, Any]:
         item = {k: v for k, v in r.__dict__.items() if k not in ("next_slot", "offers")}
         item["next_slot"] = _slot(r.next_slot)
         item["offers"] = [_offer(o) for o in r.offers]
-        results.append(item)
+        results.append(_safe_links(item))
     place = result.place
     return {
         "place": {"label": place.label, "lat": place.lat, "lon": place.lon,

@@ -332,7 +332,15 @@ def test_forget_without_its_token_is_a_french_400(client, town):
 def test_the_answer_sent_is_what_the_response_schema_dumps(client, db_session, clock, town,
                                                            charente_pass, question):
     """The API sends its answer without the schema's dump (matching.api.json_ready): the
-    JSON must be what MatchResponseSchema, its contract and documentation, would give."""
+    JSON must be what MatchResponseSchema, its contract and documentation, would give —
+    hostile links dropped too."""
+    prog, _venues = town
+    hostile = ["javascript:alert(1)", " JavaScript:alert(1)", "https://exemple.fr/ok"]
+    for name, east, fmt in (("Lieu piégé", 0.2, "collective"), ("Aide piégée", 30, "remote")):
+        venue = cat.venue(db_session, *at(east), nom=name, services=[DEMARCHES],
+                          site_web=hostile, prise_rdv="javascript:alert(1)")
+        cat.accept(db_session, venue, prog)
+        cat.offer(db_session, venue, DEMARCHES, title=f"Offre de {name}", format=fmt)
     args = dict(question)
     if args.pop("west", False):
         lon, lat = at(-7)
@@ -347,3 +355,4 @@ def test_the_answer_sent_is_what_the_response_schema_dumps(client, db_session, c
     dumped = json.loads(json.dumps(MatchResponseSchema().dump(result_payload(result))))
     assert sent.get_json() == dumped
     assert sent.get_json()["count"] == len(dumped["results"])
+    assert "javascript" not in sent.get_data(as_text=True).lower()
