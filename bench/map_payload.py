@@ -222,10 +222,16 @@ def main() -> int:
     parser.add_argument("--views", type=int, default=12, help="vues par niveau de zoom")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--replay", type=int, default=5)
+    parser.add_argument("--zooms", default=",".join(map(str, ZOOMS)),
+                        help="zooms des vues, séparés par des virgules (6,7,8,9,10)")
     parser.add_argument("--server", choices=("gunicorn", "thread"), default="gunicorn",
                         help="serveur : gunicorn comme make run (défaut) ou un fil de ce "
                              "processus (werkzeug)")
     args = parser.parse_args()
+    try:
+        zooms = [int(z) for z in args.zooms.split(",")]
+    except ValueError:
+        parser.error("--zooms : des entiers séparés par des virgules, par exemple 7,9")
 
     from playwright.sync_api import sync_playwright
 
@@ -276,7 +282,7 @@ def main() -> int:
             print(f"\n2. Vues par zoom ({args.views} centres tirés parmi les communes, "
                   f"graine {args.seed}) : requêtes des territoires vues par le navigateur")
             replay_urls: dict[int, list[str]] = {}
-            for zoom in ZOOMS:
+            for zoom in zooms:
                 times, views, counts, levels, errors, ranking_ms = [], [], [], set(), 0, []
                 terr_bytes, venue_bytes = [], []
                 replay_urls[zoom] = []

@@ -42,11 +42,13 @@
   var DEMAND_LEVEL_NAMES = { region: "région", departement: "département", commune: "commune" };
   // EPCI and communes come by view: one request (the browser's time to see a view is
   // that of its slowest request; each has a fixed cost on the server), its box widened to
-  // whole cells of 256 pixels. Communes at zoom 8 and 9 come in bands of 2 and 4 cells
-  // (512 and 1024 pixels wide), each within the API's 5 000 communes (a dense view at
-  // zoom 9 went past it in one request: bench/map_payload.py).
-  var VIEW_CELL = 256;
-  var BAND_CELLS = { commune: { 8: 2, 9: 4 } };
+  // whole cells of 128 pixels (with cells of 256, a zoom-9 view of the map weighed
+  // 287 KB gzipped at the median instead of 216, and often took two bands). Communes at
+  // zoom 8 and 9 come in bands of at most 4 and 8 cells (512 and 1024 pixels wide), each
+  // within the API's 5 000 communes (a dense view at zoom 9 went past it in one request:
+  // bench/map_payload.py); the bands are as even as whole cells allow.
+  var VIEW_CELL = 128;
+  var BAND_CELLS = { commune: { 8: 4, 9: 8 } };
   var FREE_ZOOM_SNAP = 0.25;      // without a basemap (see buildMap)
   var DEFAULT_MEASURE = "uncovered20";
   // The ranked list: one level below the study territory, fetched at a zoom fit for it.
@@ -746,7 +748,10 @@
     var x1 = Math.min(last, se.x);
     var y0 = Math.max(0, nw.y);
     var y1 = Math.min(last, se.y);
-    var band = (BAND_CELLS[level] || {})[zoom] || Infinity;
+    var most = (BAND_CELLS[level] || {})[zoom] || Infinity;
+    // As few bands as the API's limit allows, as even as whole cells allow: they are asked
+    // at once, and the view is drawn when the larger one is in.
+    var band = Math.ceil((x1 - x0) / Math.ceil((x1 - x0) / most));
     function round(v) { return Math.round(v * 1e6) / 1e6; }
     var boxes = [];
     for (var x = x0; x < x1; x += band) {
