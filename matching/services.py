@@ -726,9 +726,7 @@ def _candidate_query(f: Filters) -> Select:
                       .scalar_subquery())
     else:
         acceptance = cast(literal_column("'{}'"), ARRAY(Text))
-    o = _OFFRE.alias("o")
-    offers = (select(_offers_json(o)).where(o.c.lieu_id == c.c.lieu_id, o.c.active)
-              .scalar_subquery())
+    offers = _offers_json(c.c.lieu_id)
     # The offers of the first ``:o`` rows only (``OFFER_ROWS``): the caller builds rows
     # nearest first, stops at the ``wanted``-th that fits, and reads the offers of the rows
     # after ``:o`` if it gets there (:func:`_read_offers`). Measured: the aggregate costs
@@ -760,15 +758,16 @@ def _candidate_query(f: Filters) -> Select:
         .order_by(c.c.knn, c.c.lieu_id, c.c.stop_id))
 
 
-def _offers_json(o):
-    """The JSON array of the offer rows ``o`` (an aggregate, ordered by id), as
-    :func:`_offers_of` and :func:`_build_candidate` read them."""
-    return func.json_agg(aggregate_order_by(func.json_build_object(
-        "id", o.c.id, "title", o.c.title, "service", o.c.service, "topics", o.c.topics,
-        "active", o.c.active, "level", o.c.level,
-        "format", o.c.format, "cheques_required", o.c.cheques_required,
-        "duration_minutes", o.c.duration_minutes, "languages", o.c.languages,
-        "publics", o.c.publics), o.c.id))
+def _offers_json(venue_id) -> ColumnElement:
+    """The JSON array of the active offers of the venue ``venue_id`` (ordered by id, NULL
+    without any), as :func:`_offers_of` and :func:`_build_candidate` read them. ``json_agg``
+    of the rows themselves, not of ``json_build_object`` of their columns: the same objects
+    (the columns' names are the keys), measured 12.6 µs a venue of 4 offers against 18.6."""
+    o = _OFFRE.alias("o")
+    x = (select(o.c.id, o.c.title, o.c.service, o.c.topics, o.c.active, o.c.level, o.c.format,
+                o.c.cheques_required, o.c.duration_minutes, o.c.languages, o.c.publics)
+         .where(o.c.lieu_id == venue_id, o.c.active).correlate_except(o).subquery("x"))
+    return select(func.json_agg(aggregate_order_by(x.table_valued(), x.c.id))).scalar_subquery()
 
 
 def metres_below(degrees: float, max_abs_lat: float) -> float:
@@ -1106,12 +1105,10 @@ def _read_offers(session: Session, rows: list, unread: set) -> list:
 
 @functools.cache
 def _offers_query() -> Select:
-    """``(lieu_id, offers)`` of the venues ``:ids`` that have active offers."""
-    o = _OFFRE.alias("o")
-    return (select(o.c.lieu_id, _offers_json(o))
-            .where(o.c.lieu_id == any_(cast(bindparam("ids", type_=NullType()),
-                                            ARRAY(BigInteger))), o.c.active)
-            .group_by(o.c.lieu_id))
+    """``(lieu_id, offers)`` of the venues ``:ids``."""
+    v = func.unnest(cast(bindparam("ids", type_=NullType()), ARRAY(BigInteger))) \
+        .table_valued("id").render_derived(name="v")
+    return select(v.c.id, _offers_json(v.c.id))
 
 
 def _usable_offer_ids(rows, built: dict, unread: set, q: Question, programme,
