@@ -106,8 +106,9 @@ SELECTIVE_SCAN = 1.6
 # a search that builds rows beyond reads theirs (and their sessions) in one more query.
 # Bench at 20,000 venues, 400 questions: the search builds up to the 20th-30th row of its
 # 60 most of the time, beyond the 30th for 14 % of the questions (the 40th: 2.5 %); the
-# same statements cost PostgreSQL 0.38 ms less each than with the offers of every row, and
-# the driver decodes a third fewer.
+# same statements cost PostgreSQL ~0.4 ms less each than with the offers of every row (and
+# ~1 ms less with the JSON of :func:`_offers_json`: 6.5-6.8 ms against 7.2-8.2), and the
+# driver decodes a third fewer.
 OFFER_ROWS = 1.5
 # Venues looked at, at most, per question (a very selective question in a dense area).
 MAX_SCAN = 50_000
@@ -616,7 +617,8 @@ def candidate_query(f: Filters) -> Select:
     whole radius with a bitmap, then sorts. ``scan_bound`` is the degree distance reached
     when a branch was cut by ``:m`` (NULL otherwise); :func:`metres_below` turns it into a
     distance below which every venue was looked at, and the caller asks for more rows when
-    the answer could lie beyond.
+    the answer could lie beyond. ``offers`` (the venue's active offers, JSON) is given for
+    the first ``:o`` rows only, NULL after them (:func:`_read_offers` reads those).
 
     Every value is a bound parameter: the statement depends only on which constraints are
     given (cached by ``f``'s shape through :func:`_shape`)."""
