@@ -315,3 +315,42 @@ def test_good_friday_closes_a_moselle_venue_for_the_matcher_too(db_session):
                        session=db_session)) == ["Metz", "Ailleurs"]
     result = assign_cohort([PersonNeed("P", q)], now=good_friday, session=db_session)
     assert [a.venue_id for a in result.assignments] == [other.id]
+
+
+def test_offers_read_after_the_candidate_query_give_the_same_answer(db_session, town,
+                                                                     monkeypatch):
+    """The candidate query aggregates the offers of its first rows only; the rows built
+    beyond read theirs, and their sessions, afterwards: the same answers as with the offers
+    of every row."""
+    from matching import services
+    from matching.api import result_payload
+
+    prog, v = town
+    near = cat.venue(db_session, *at(0.5), horaires="Th 16:00-19:00", nom="H",
+                     services=[LOISIRS])
+    cat.accept(db_session, near, prog)
+    # G, found after H, has its slot from a session only (no opening hours).
+    photo = cat.offer(db_session, v["g"], LOISIRS, format="collective", title="Retouche photo")
+    thursday = dt.datetime(2026, 12, 3, 14, 0, tzinfo=PARIS)
+    cat.seance(db_session, photo, thursday + dt.timedelta(hours=3), seats=6, taken=2)
+    cat.offer(db_session, v["b"], LOISIRS, title="Tablette", duration=90)
+    cat.offer(db_session, v["b"], DEMARCHES, title="Impôts en ligne", level=2)
+    cat.offer(db_session, v["a"], DEMARCHES, title="CAF", publics=("seniors",))
+    late = []
+    read_offers = services._read_offers
+    monkeypatch.setattr(services, "_read_offers",
+                        lambda *args: late.append(1) or read_offers(*args))
+    questions = [
+        here(programme="pass-test", services=(LOISIRS,),
+             availability=Availability(days=(3,), time_from=dt.time(16))),
+        here(programme="pass-test", services=(DEMARCHES, LOISIRS)),
+        here(services=(DEMARCHES,), availability=Availability(days=(2, 4))),
+    ]
+    for q in questions:
+        answers = []
+        for share in (0.01, 10):
+            monkeypatch.setattr(services, "OFFER_ROWS", share)
+            answers.append(result_payload(match(q, now=NOW, limit=10, session=db_session)))
+        assert answers[0] == answers[1]
+        assert any(r["offers"] for r in answers[0]["results"])
+    assert late  # the first rows only had their offers in the candidate query
