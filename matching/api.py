@@ -98,7 +98,7 @@ def json_ready(value: Any) -> Any:
     """The answer as ``MatchResponseSchema`` dumps it (dates and times in ISO 8601, tuples
     as lists), without the schema: its dump took 1.5 of the 10 ms of Python a question
     costs (bench/match.py's questions). The schema stays the contract and the
-    documentation; ``tests/matching/test_api.py`` checks that both give the same JSON."""
+    documentation; ``tests/matching/test_ways_out.py`` checks that both give the same JSON."""
     if isinstance(value, dict):
         return {k: json_ready(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -109,7 +109,8 @@ def json_ready(value: Any) -> Any:
 
 
 def result_payload(result: MatchResult) -> dict[str, Any]:
-    """The match result as the API's JSON (before the response schema dumps it)."""
+    """The match result as the API's JSON, links checked (:func:`json_ready` then makes
+    its dates text)."""
     results = []
     for r in result.results:
         item = {k: v for k, v in r.__dict__.items() if k not in ("next_slot", "offers")}
