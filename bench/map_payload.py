@@ -121,6 +121,16 @@ def serve_gunicorn():
     sys.exit("gunicorn n'a pas démarré en 60 s.")
 
 
+def stop(server) -> None:
+    """Stop what :func:`serve` (a werkzeug server) or :func:`serve_gunicorn` (a process)
+    started."""
+    if hasattr(server, "shutdown"):
+        server.shutdown()
+    else:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 def default_selection(app, programme: str | None, within: str) -> tuple[str, str]:
     from sqlalchemy import text
 
@@ -339,9 +349,7 @@ def main() -> int:
         # Replayed on a server in this process, whose caches can be emptied (gunicorn's
         # workers keep theirs): "cold" is cold whatever served the browser.
         if args.server == "gunicorn":
-            server.terminate()
-            server.wait(timeout=30)
-            args.server = "thread"
+            stop(server)
             server, local = serve(app)
             replay_urls = {zoom: [local + u[len(base):] for u in urls]
                            for zoom, urls in replay_urls.items()}
@@ -356,11 +364,7 @@ def main() -> int:
                   f"({len(urls)} URL)")
             ok &= cold_p95 <= TARGET_P95_MS
     finally:
-        if args.server == "gunicorn":
-            server.terminate()
-            server.wait(timeout=30)
-        else:
-            server.shutdown()
+        stop(server)
     print("\nCibles atteintes." if ok else "\nAu moins une cible n'est pas atteinte.")
     return 0
 
