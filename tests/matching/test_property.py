@@ -372,10 +372,14 @@ def _matches_the_reference(session, records, programmes, q, limit):
     return result
 
 
+# The engine against the brute-force reference: the same examples on every run.
+AGAINST_THE_REFERENCE = settings(
+    max_examples=60, deadline=None, derandomize=True, database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+
 @pytest.mark.slow  # long property test against the brute-force reference
-@settings(max_examples=60, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                 HealthCheck.too_slow])
+@AGAINST_THE_REFERENCE
 @given(q=questions, limit=st.integers(1, 10))
 def test_top_results_equal_the_brute_force_reference(db_session, seeded, q, limit):
     programmes, records = seeded
@@ -404,9 +408,7 @@ topic_questions = st.builds(
 
 
 @pytest.mark.slow  # long property test against the brute-force reference
-@settings(max_examples=60, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                 HealthCheck.too_slow])
+@AGAINST_THE_REFERENCE
 @given(q=topic_questions, limit=st.integers(1, 10))
 def test_topic_answers_equal_the_ground_truth(db_session, seeded_topics, q, limit):
     """Asked by topic: the same venues, in the same order, as the reference computed from
