@@ -376,4 +376,51 @@ class Acceptance(db.Model):
     )
 
 
-__all__ = ["Acceptance", "Offer", "Programme", "TrainingSession", "Venue", "VenueStop"]
+class TopicService(db.Model):
+    """Each topic of the vocabulary and its service (``directory.vocabulary.TOPICS``), for
+    the database's own use: :class:`MatchPlace`'s refresh (a trigger) needs it. Written by
+    the migrations; ``tests/directory/test_match_place.py`` fails when it differs from the
+    vocabulary (a vocabulary change then needs a migration that rewrites it)."""
+
+    __tablename__ = "topic_service"
+
+    topic: Mapped[str] = mapped_column(Text, primary_key=True)
+    service: Mapped[str] = mapped_column(Text)
+
+
+class MatchPlace(db.Model):
+    """Where the matcher looks first: a superset, per programme and topic, of the venues (or
+    stops of itinerant venues) that may answer it, with their point. Derived from ``lieu``,
+    ``lieu_stop``, ``acceptation``, ``offre`` and ``topic_service`` and kept up to date by
+    triggers on those tables (migration ``0013_match_place``): never written by the
+    application.
+
+    A row ``(programme, topic)`` exists for each place of a venue (a venue without stops, or
+    each of its stops) not ``closed``, with an acceptance of the programme whatever its dates
+    and services, and for ``topic`` = '' (any topic) or each topic the venue could answer
+    (``directory.rules.answers_topic``, whatever the programme pays): one of its active
+    offers', or, without an active offer, a declared one or one of a declared service. The
+    rules are then checked exactly on the rows found (``matching.services``): the index
+    only spares the search the venues that cannot answer, walked in distance order by the
+    GiST index ``ix_match_place_knn`` (``btree_gist`` for the two keys)."""
+
+    __tablename__ = "match_place"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    programme_id: Mapped[int] = mapped_column(ForeignKey("programme.id", ondelete="CASCADE"))
+    topic: Mapped[str] = mapped_column(Text)
+    lieu_id: Mapped[int] = mapped_column(ForeignKey("lieu.id", ondelete="CASCADE"), index=True)
+    stop_id: Mapped[int | None] = mapped_column(ForeignKey("lieu_stop.id", ondelete="CASCADE"),
+                                                index=True)
+    geom = mapped_column(Geometry("POINT", 4326, spatial_index=False), nullable=False)
+    # The place's weekly opening and the venue's zone: the "open now" filter of the scan.
+    opening_week = mapped_column(INT4MULTIRANGE, nullable=True)
+    timezone: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (
+        Index("ix_match_place_knn", "programme_id", "topic", "geom", postgresql_using="gist"),
+    )
+
+
+__all__ = ["Acceptance", "MatchPlace", "Offer", "Programme", "TopicService", "TrainingSession",
+           "Venue", "VenueStop"]

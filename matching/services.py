@@ -64,7 +64,15 @@ from sqlalchemy.types import NullType, UserDefinedType
 from core.errors import InvalidInput
 from directory import hours as oh
 from directory import rules
-from directory.models import Acceptance, Offer, Programme, TrainingSession, Venue, VenueStop
+from directory.models import (
+    Acceptance,
+    MatchPlace,
+    Offer,
+    Programme,
+    TrainingSession,
+    Venue,
+    VenueStop,
+)
 from directory.services import (
     accepted_programme_codes,
     offer_payers,
@@ -98,6 +106,8 @@ SPHERE_MARGIN = 0.01
 MAX_FETCH = 5_000
 # Rows looked at by the index per candidate wanted (then ×8 while too few pass the filters).
 SCAN_FACTOR = 5
+# The same, when the scan walks ``match_place`` (:func:`scan_key`): most of its rows pass.
+KEYED_SCAN_FACTOR = 1.5
 # First scan × this for a service filter, and again for an availability: fewer rows pass
 # them, and a second round trip costs more than a larger first scan (bench at 20,000
 # venues, with the first n of 3 × k: one query for 98 % of the questions, 58 % before).
@@ -467,6 +477,7 @@ _OFFRE = Offer.__table__
 _SEANCE = TrainingSession.__table__
 _ACCEPTATION = Acceptance.__table__
 _PROGRAMME = Programme.__table__
+_MATCH_PLACE = MatchPlace.__table__
 
 
 def _probe(query: Select, per_row: bool) -> Select:
@@ -652,43 +663,15 @@ def _raw(column):
 def _candidate_query(f: Filters) -> Select:
     m = bindparam("m", type_=Integer)
     box = func.ST_Expand(_GEOM, bindparam("dx", type_=Float), bindparam("dy", type_=Float))
-    lv = _LIEU.alias("l")
-    knn = lv.c.geom.op("<->", return_type=Float)(_GEOM)
-    # "Open now" is cheap per row (no sub-plan) and, in the evening, lets few venues through:
-    # inside the scan, ``:m`` counts only venues open now (or with unknown hours) instead of
-    # every venue of the reach. A venue with stops is matched at its stops (own branch).
-    now_filter = [open_now_condition(lv.c.opening_week, lv.c.timezone)] if f.now else []
-    venues = (select(lv.c.id, cast(null(), BigInteger).label("stop_id"), lv.c.geog,
-                     knn.label("knn"), lv.c.status, lv.c.closed_from, lv.c.closed_until,
-                     lv.c.services, lv.c.topics, lv.c.prise_en_charge_specifique,
-                     lv.c.code_insee, lv.c.geom, lv.c.opening_week, lv.c.timezone,
-                     cast(null(), String).label("stop_code_insee"),
-                     cast(null(), _Geometry()).label("stop_geom"),
-                     cast(null(), INT4MULTIRANGE).label("stop_week"))
-              .where(lv.c.geom.op("&&")(box), *now_filter).order_by(knn).limit(m))
-    s0 = _STOP.alias("s")
-    stop_knn = s0.c.geom.op("<->", return_type=Float)(_GEOM)
-    nearest_stops = (select(s0.c.id, s0.c.lieu_id, s0.c.geog, stop_knn.label("knn"),
-                            s0.c.code_insee, s0.c.geom, s0.c.opening_week)
-                     .where(s0.c.geom.op("&&")(box)).order_by(stop_knn).limit(m)
-                     .subquery("s"))
-    # OFFSET 0: one primary-key lookup per stop, never a scan of every venue.
-    l2 = _LIEU.alias("l2")
-    stop_venue = (select(*(l2.c[name] for name in _NEAR_VENUE_COLUMNS))
-                  .where(l2.c.id == nearest_stops.c.lieu_id)
-                  .offset(literal_column("0")).lateral("l"))
-    stops = (select(stop_venue.c.id, nearest_stops.c.id, nearest_stops.c.geog,
-                    nearest_stops.c.knn, stop_venue.c.status, stop_venue.c.closed_from,
-                    stop_venue.c.closed_until, stop_venue.c.services, stop_venue.c.topics,
-                    stop_venue.c.prise_en_charge_specifique, stop_venue.c.code_insee,
-                    stop_venue.c.geom, stop_venue.c.opening_week, stop_venue.c.timezone,
-                    nearest_stops.c.code_insee, nearest_stops.c.geom,
-                    nearest_stops.c.opening_week)
-             .select_from(nearest_stops.join(stop_venue, true())))
-    near = union_all(venues, stops).cte("near").prefix_with("MATERIALIZED")
+    if f.programme_id is not None:
+        near = _keyed_near(f, box, m)
+        branches = []  # one scan, venues and stops together
+    else:
+        near = _every_near(f, box, m)
+        branches = [near.c.stop_id.is_(None)]
 
     branch = (select(func.max(near.c.knn).label("last_knn"), func.count().label("rows_seen"))
-              .group_by(near.c.stop_id.is_(None)).subquery("branch"))
+              .group_by(*branches).subquery("branch"))
     # ``near_rows``: rows of the reach's box that passed the scan's own filter ("open now").
     scanned = (select(func.min(branch.c.last_knn).label("scan_bound"),
                       select(func.count()).select_from(near).scalar_subquery()
@@ -760,6 +743,85 @@ def _candidate_query(f: Filters) -> Select:
         .order_by(c.c.knn, c.c.lieu_id, c.c.stop_id))
 
 
+def _every_near(f: Filters, box, m) -> Any:
+    """The ``near`` rows of the candidate query without a programme: the ``:m`` nearest
+    venues (``lieu``) and the ``:m`` nearest stops (``lieu_stop``), each branch by its own
+    GiST index, with the columns the hard constraints read."""
+    lv = _LIEU.alias("l")
+    knn = lv.c.geom.op("<->", return_type=Float)(_GEOM)
+    # "Open now" is cheap per row (no sub-plan) and, in the evening, lets few venues through:
+    # inside the scan, ``:m`` counts only venues open now (or with unknown hours) instead of
+    # every venue of the reach. A venue with stops is matched at its stops (own branch).
+    now_filter = [open_now_condition(lv.c.opening_week, lv.c.timezone)] if f.now else []
+    venues = (select(lv.c.id, cast(null(), BigInteger).label("stop_id"), lv.c.geog,
+                     knn.label("knn"), lv.c.status, lv.c.closed_from, lv.c.closed_until,
+                     lv.c.services, lv.c.topics, lv.c.prise_en_charge_specifique,
+                     lv.c.code_insee, lv.c.geom, lv.c.opening_week, lv.c.timezone,
+                     cast(null(), String).label("stop_code_insee"),
+                     cast(null(), _Geometry()).label("stop_geom"),
+                     cast(null(), INT4MULTIRANGE).label("stop_week"))
+              .where(lv.c.geom.op("&&")(box), *now_filter).order_by(knn).limit(m))
+    s0 = _STOP.alias("s")
+    stop_knn = s0.c.geom.op("<->", return_type=Float)(_GEOM)
+    nearest_stops = (select(s0.c.id, s0.c.lieu_id, s0.c.geog, stop_knn.label("knn"),
+                            s0.c.code_insee, s0.c.geom, s0.c.opening_week)
+                     .where(s0.c.geom.op("&&")(box)).order_by(stop_knn).limit(m)
+                     .subquery("s"))
+    # OFFSET 0: one primary-key lookup per stop, never a scan of every venue.
+    l2 = _LIEU.alias("l2")
+    stop_venue = (select(*(l2.c[name] for name in _NEAR_VENUE_COLUMNS))
+                  .where(l2.c.id == nearest_stops.c.lieu_id)
+                  .offset(literal_column("0")).lateral("l"))
+    stops = (select(stop_venue.c.id, nearest_stops.c.id, nearest_stops.c.geog,
+                    nearest_stops.c.knn, stop_venue.c.status, stop_venue.c.closed_from,
+                    stop_venue.c.closed_until, stop_venue.c.services, stop_venue.c.topics,
+                    stop_venue.c.prise_en_charge_specifique, stop_venue.c.code_insee,
+                    stop_venue.c.geom, stop_venue.c.opening_week, stop_venue.c.timezone,
+                    nearest_stops.c.code_insee, nearest_stops.c.geom,
+                    nearest_stops.c.opening_week)
+             .select_from(nearest_stops.join(stop_venue, true())))
+    return union_all(venues, stops).cte("near").prefix_with("MATERIALIZED")
+
+
+def scan_key(f: Filters) -> tuple[int, str] | None:
+    """The part of ``match_place`` the candidate query walks for ``f``: the programme's
+    places that may answer the topic asked (one topic), or any topic (``''``: several topics,
+    or none); None without a programme (every venue and stop, ``lieu`` and ``lieu_stop``)."""
+    if f.programme_id is None:
+        return None
+    return f.programme_id, f.topics[0] if len(f.topics) == 1 else ""
+
+
+def _keyed_near(f: Filters, box, m) -> Any:
+    """The ``near`` rows of the candidate query with a programme: the ``:m`` nearest places of
+    ``match_place`` for ``(:pid, :key)`` (:func:`scan_key`), in the order of its GiST index,
+    with their venue's columns (and their stop's) read by primary key. The same columns as
+    the scan of every venue; the rules are checked on them the same way (``match_place`` is
+    a superset)."""
+    mp = _MATCH_PLACE.alias("mp")
+    knn = mp.c.geom.op("<->", return_type=Float)(_GEOM)
+    now_filter = [open_now_condition(mp.c.opening_week, mp.c.timezone)] if f.now else []
+    keyed = (select(mp.c.lieu_id, mp.c.stop_id, knn.label("knn"))
+             .where(mp.c.programme_id == cast(_PID, Integer),
+                    mp.c.topic == bindparam("key", type_=Text),
+                    mp.c.geom.op("&&")(box), *now_filter)
+             .order_by(knn).limit(m).subquery("k"))
+    # OFFSET 0: one primary-key lookup per row found, never a join over every venue.
+    lv = _LIEU.alias("l2")
+    venue = (select(lv.c.geog, *(lv.c[name] for name in _NEAR_VENUE_COLUMNS))
+             .where(lv.c.id == keyed.c.lieu_id).offset(literal_column("0")).lateral("l"))
+    st = _STOP.alias("s")
+    return (select(venue.c.id, keyed.c.stop_id,
+                   func.coalesce(st.c.geog, venue.c.geog).label("geog"), keyed.c.knn,
+                   venue.c.status, venue.c.closed_from, venue.c.closed_until, venue.c.services,
+                   venue.c.topics, venue.c.prise_en_charge_specifique, venue.c.code_insee,
+                   venue.c.geom, venue.c.opening_week, venue.c.timezone,
+                   st.c.code_insee.label("stop_code_insee"), st.c.geom.label("stop_geom"),
+                   st.c.opening_week.label("stop_week"))
+            .select_from(keyed.join(venue, true()).outerjoin(st, st.c.id == keyed.c.stop_id))
+            .cte("near").prefix_with("MATERIALIZED"))
+
+
 def _offers_json(venue_id) -> ColumnElement:
     """The JSON array of the active offers of the venue ``venue_id`` (ordered by id, NULL
     without any), as :func:`_offers_of` and :func:`_build_candidate` read them. ``json_agg``
@@ -802,6 +864,7 @@ def candidate_params(f: Filters, place: Place, reach: int, n: int,
                               "d": f.on_date, "dx": dx, "dy": dy}
     if f.programme_id is not None:
         params["pid"] = f.programme_id
+        params["key"] = scan_key(f)[1]
     if f.services:
         params["svc"] = list(f.services)
     if f.topics:
@@ -991,9 +1054,11 @@ class _Search:
     # Metres within which every venue was looked at, when the scan cap stopped the search
     # before the answer was certain (None: the answer is exact).
     capped_at_m: float | None = None
-    # No venue or stop of the reach passed the scan's own filter (its box was read whole):
-    # the same search with other constraints relaxed finds nothing either.
+    # No venue or stop of the reach passed the scan's own filter ("open now"; its box was
+    # read whole): the same search with other constraints relaxed finds nothing either, as
+    # long as it walks the same places (``scanned``, :func:`scan_key`; None: every venue).
     reach_empty: bool = False
+    scanned: tuple[int, str] | None = None
 
 
 def _search(session: Session, place: Place, f: Filters, q: Question, programme,
@@ -1017,15 +1082,20 @@ def _search(session: Session, place: Place, f: Filters, q: Question, programme,
     offer_rows = math.ceil(OFFER_ROWS * wanted)
     built: dict[tuple[int, int | None], ranking.Candidate | None] = {}
     # Each selective constraint lowers the share of scanned rows that pass: scan more at
-    # once rather than in a second round trip.
-    m = min(max_scan, int(SCAN_FACTOR * n * (SELECTIVE_SCAN if f.services or f.topics else 1)
+    # once rather than in a second round trip. The places of ``match_place`` already accept
+    # the programme (and may answer the topic, when one is asked).
+    key = scan_key(f)
+    selective = f.services or (f.topics and (key is None or not key[1]))
+    m = min(max_scan, int((SCAN_FACTOR if key is None else KEYED_SCAN_FACTOR) * n
+                          * (SELECTIVE_SCAN if selective else 1)
                           * (SELECTIVE_SCAN if with_slot else 1)))
     while True:
         raw = session.execute(sql, candidate_params(f, place, reach, n, m,
                                                      offer_rows)).all()
         scanned_deg = raw[0].scan_bound
         if raw[0].near_rows == 0:
-            return _Search([], [0] * len(steps), reach, steps, 0, reach_empty=True)
+            return _Search([], [0] * len(steps), reach, steps, 0, reach_empty=True,
+                           scanned=scan_key(f))
         bound = math.inf if scanned_deg is None else scanned_deg
         raw = [r for r in raw if r.lieu_id is not None]
         output_full = len(raw) == n
@@ -1371,14 +1441,16 @@ def _remote_query(f: Filters) -> Select:
 def _hints(session, place, f, q, programme, now, reach, search: _Search) -> list[Relaxation]:
     """Nothing fits: the same search with one constraint relaxed at a time (bounded: one
     small search per constraint the person gave). When no venue of the reach is open now
-    (``search.reach_empty``), relaxing another constraint finds none either: not searched."""
+    (``search.reach_empty``), relaxing another constraint that walks the same places finds
+    none either: not searched."""
     found: list[Relaxation] = []
     has_programme = programme is not None
     small = 50
 
     def count(f2: Filters, q2: Question, reach2: int = reach) -> _Search:
-        if search.reach_empty and f2.now is not None and reach2 <= reach:
-            return _Search([], [], reach2, [], 0, reach_empty=True)
+        if search.reach_empty and f2.now is not None and reach2 <= reach \
+                and search.scanned in (None, scan_key(f2)):
+            return _Search([], [], reach2, [], 0, reach_empty=True, scanned=search.scanned)
         return _search(session, place, f2, q2, programme if f2.programme_id else None, now,
                        reach2, small, pool_size=small, max_scan=HINT_MAX_SCAN)
 

@@ -4,6 +4,7 @@ itinerant stops, sessions, remote offers, hints, and the plan of the candidate q
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from pyproj import Geod
@@ -217,21 +218,29 @@ def test_candidate_query_uses_the_spatial_index(db_session, town):
     db_session.execute(text("ANALYZE lieu"))
     db_session.execute(text("ANALYZE acceptation"))
     place = Place("ici", LAT0, LON0, None, "point", False, f"SRID=4326;POINT({LON0} {LAT0})")
-    for filters in (Filters(on_date=dt.date(2026, 12, 1)),
-                    Filters(on_date=dt.date(2026, 12, 1), programme_id=prog.id,
-                            services=(DEMARCHES,), weekly=((1440, 2880),),
-                            horizon=(NOW, NOW + dt.timedelta(days=14)))):
+    # Without a programme, every venue by its own index; with one, the programme's places
+    # (``match_place``) by theirs, the programme and the topic inside the index condition.
+    for filters, index in (
+            (Filters(on_date=dt.date(2026, 12, 1)), "idx_lieu_geom"),
+            (Filters(on_date=dt.date(2026, 12, 1), programme_id=prog.id,
+                     services=(DEMARCHES,), weekly=((1440, 2880),),
+                     horizon=(NOW, NOW + dt.timedelta(days=14))), "ix_match_place_knn")):
         plan = explain(db_session, filters, place)
-        assert "idx_lieu_geom" in plan and "Order By" in plan, plan
-        assert "Seq Scan on lieu " not in plan, plan
+        assert index in plan and "Order By" in plan, plan
+        assert "Seq Scan on lieu " not in plan and "Seq Scan on match_place" not in plan, plan
+        if index == "ix_match_place_knn":
+            assert re.search(r"Index Cond: \(\(programme_id = \d+\) AND \(topic = ", plan), plan
 
 
 def test_the_scan_cap_is_said(db_session, town, monkeypatch):
     """A very selective question in a dense area stops after MAX_SCAN venues and says so."""
     from matching import services
 
+    prog, _ = town
+    # Nearer than A, they accept the pass (the scan walks them) but teach something else.
     for i in range(40):
-        cat.venue(db_session, *at(0.1 * i + 0.05, 0.05), nom=f"Sans pass {i}")
+        cat.accept(db_session, cat.venue(db_session, *at(0.1 * i + 0.05, 0.05),
+                                         nom=f"Loisirs {i}", services=[LOISIRS]), prog)
     monkeypatch.setattr(services, "SCAN_FACTOR", 1)
     monkeypatch.setattr(services, "MAX_SCAN", 30)
     question = here(programme="pass-test", services=(DEMARCHES,))

@@ -1,0 +1,203 @@
+"""match_place: where the matcher looks first, kept up to date by triggers
+
+Revision ID: 0013_match_place
+Revises: 0012_venue_topics
+Create Date: 2026-12-06 01:00:00
+
+``match_place`` (``directory.models.MatchPlace``) holds, per programme and topic, a superset
+of the places that may answer: the matcher walks it in distance order instead of every venue
+(issue 12: at 20,000 venues a question read 580 venues to keep 60; a rare topic at 1,000,000
+took a second). It is derived data: filled here from the catalogue, then refreshed by the
+triggers below on every write of ``lieu``, ``lieu_stop``, ``acceptation`` and ``offre``, in
+the writing transaction (the importer, the edits, the API and hand-written SQL alike).
+
+``topic_service`` is the vocabulary's topic → service (``directory.vocabulary.TOPICS``) as it
+is at this revision; a change of the vocabulary needs a migration that rewrites it and calls
+``match_place_refresh`` on every venue (``tests/directory/test_match_place.py`` fails until
+then).
+"""
+from alembic import op
+from geoalchemy2 import Geometry
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+
+revision = '0013_match_place'
+down_revision = '0012_venue_topics'
+branch_labels = None
+depends_on = None
+
+TOPICS = [
+    ('numerique--prendre-en-main-un-smartphone-ou-une-tablette',
+     'Maîtrise des outils numériques du quotidien'),
+    ('numerique--prendre-en-main-un-ordinateur',
+     'Maîtrise des outils numériques du quotidien'),
+    ('numerique--envoyer-recevoir-gerer-ses-courriels',
+     'Maîtrise des outils numériques du quotidien'),
+    ('numerique--appeler-ses-proches-en-video',
+     'Maîtrise des outils numériques du quotidien'),
+    ('numerique--utiliser-le-numerique-au-quotidien',
+     'Maîtrise des outils numériques du quotidien'),
+    ('numerique--devenir-autonome-dans-les-demarches-administratives',
+     'Aide aux démarches administratives'),
+    ('numerique--realiser-des-demarches-administratives-avec-un-accompagnement',
+     'Aide aux démarches administratives'),
+    ('numerique--accompagner-les-demarches-de-sante',
+     'Aide aux démarches administratives'),
+    ('numerique--se-proteger-en-ligne',
+     'Utilisation sécurisée du numérique'),
+    ('numerique--favoriser-mon-insertion-professionnelle',
+     'Insertion professionnelle via le numérique'),
+    ('numerique--creer-et-developper-mon-entreprise',
+     'Insertion professionnelle via le numérique'),
+    ('numerique--soutenir-la-parentalite-et-l-education-avec-le-numerique',
+     'Parentalité et éducation avec le numérique'),
+    ('numerique--creer-avec-le-numerique',
+     'Loisirs et créations numériques'),
+    ('numerique--approfondir-ma-culture-numerique',
+     'Compréhension du monde numérique'),
+    ('numerique--promouvoir-la-citoyennete-numerique',
+     'Compréhension du monde numérique'),
+    ('numerique--acceder-a-une-connexion-internet',
+     'Accès internet et matériel informatique'),
+    ('numerique--acceder-a-du-materiel',
+     'Accès internet et matériel informatique'),
+    ('numerique--s-equiper-en-materiel-informatique',
+     'Acquisition de matériel informatique à prix solidaire'),
+]
+
+REFRESH = """
+CREATE FUNCTION match_place_refresh(ids bigint[]) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    IF cardinality(ids) = 0 THEN
+        RETURN;
+    END IF;
+    -- Two transactions refreshing one venue (an offer added here, an acceptance there) must
+    -- not each write rows that miss the other's change: the second waits for the first, and
+    -- its statements below then see what the first committed (READ COMMITTED takes a snapshot
+    -- per statement).
+    PERFORM 1 FROM lieu WHERE id = ANY (ids) ORDER BY id FOR NO KEY UPDATE;
+    DELETE FROM match_place WHERE lieu_id = ANY (ids);
+    INSERT INTO match_place (programme_id, topic, lieu_id, stop_id, geom, opening_week, timezone)
+    SELECT a.programme_id, t.topic, l.id, s.id, COALESCE(s.geom, l.geom),
+           CASE WHEN s.id IS NULL THEN l.opening_week ELSE s.opening_week END, l.timezone
+      FROM lieu l
+      JOIN (SELECT DISTINCT lieu_id, programme_id FROM acceptation
+             WHERE lieu_id = ANY (ids)) a ON a.lieu_id = l.id
+      CROSS JOIN LATERAL (
+            SELECT '' AS topic
+            UNION
+            SELECT unnest(o.topics) FROM offre o WHERE o.lieu_id = l.id AND o.active
+            UNION
+            SELECT d.topic
+              FROM (SELECT unnest(l.topics) AS topic
+                    UNION
+                    SELECT ts.topic FROM topic_service ts WHERE ts.service = ANY (l.services)) d
+             WHERE NOT EXISTS (SELECT 1 FROM offre o WHERE o.lieu_id = l.id AND o.active)
+      ) t
+      LEFT JOIN lieu_stop s ON s.lieu_id = l.id
+     WHERE l.id = ANY (ids) AND l.status <> 'closed' AND COALESCE(s.geom, l.geom) IS NOT NULL;
+END $$"""
+
+# One trigger function per table: the venues whose rows may change, from the statement's
+# transition tables (one refresh per statement, not per row: an import writes 10⁵ rows).
+ON_WRITE = {
+    # A new venue has no acceptance yet: only updates matter.
+    'lieu': ("id", "(n.geom, n.status, n.topics, n.services, n.opening_week, n.timezone)",
+             "(o.geom, o.status, o.topics, o.services, o.opening_week, o.timezone)"),
+    'lieu_stop': ("lieu_id", "(n.lieu_id, n.geom, n.opening_week)",
+                  "(o.lieu_id, o.geom, o.opening_week)"),
+    'acceptation': ("lieu_id", "(n.lieu_id, n.programme_id)", "(o.lieu_id, o.programme_id)"),
+    'offre': ("lieu_id", "(n.lieu_id, n.active, n.topics)", "(o.lieu_id, o.active, o.topics)"),
+}
+
+
+def _function(table: str) -> str:
+    key, new, old = ON_WRITE[table]
+    return f"""
+CREATE FUNCTION match_place_on_{table}() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        PERFORM match_place_refresh(ARRAY(SELECT DISTINCT {key} FROM new_rows));
+    ELSIF TG_OP = 'DELETE' THEN
+        PERFORM match_place_refresh(ARRAY(SELECT DISTINCT {key} FROM old_rows));
+    ELSE
+        PERFORM match_place_refresh(ARRAY(
+            SELECT DISTINCT x FROM new_rows n JOIN old_rows o ON o.id = n.id,
+                   LATERAL (VALUES (n.{key}), (o.{key})) v(x)
+             WHERE {new} IS DISTINCT FROM {old}));
+    END IF;
+    RETURN NULL;
+END $$"""
+
+
+def _triggers(table: str) -> list[str]:
+    events = ['UPDATE'] if table == 'lieu' else ['INSERT', 'UPDATE', 'DELETE']
+    tables = {'INSERT': 'NEW TABLE AS new_rows', 'DELETE': 'OLD TABLE AS old_rows',
+              'UPDATE': 'OLD TABLE AS old_rows NEW TABLE AS new_rows'}
+    statements = [
+        f"CREATE TRIGGER match_place_{table}_{event.lower()} AFTER {event} ON {table} "
+        f"REFERENCING {tables[event]} FOR EACH STATEMENT "
+        f"EXECUTE FUNCTION match_place_on_{table}()" for event in events]
+    if table != 'lieu':  # TRUNCATE lieu empties match_place through its foreign key
+        statements.append(
+            f"CREATE TRIGGER match_place_{table}_truncate AFTER TRUNCATE ON {table} "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION match_place_refresh_all()")
+    return statements
+
+
+def upgrade():
+    op.create_table('topic_service',
+    sa.Column('topic', sa.Text(), nullable=False),
+    sa.Column('service', sa.Text(), nullable=False),
+    sa.PrimaryKeyConstraint('topic', name=op.f('pk_topic_service'))
+    )
+    op.bulk_insert(sa.table('topic_service', sa.column('topic'), sa.column('service')),
+                   [{'topic': t, 'service': s} for t, s in TOPICS])
+    op.create_table('match_place',
+    sa.Column('id', sa.BigInteger(), nullable=False),
+    sa.Column('programme_id', sa.Integer(), nullable=False),
+    sa.Column('topic', sa.Text(), nullable=False),
+    sa.Column('lieu_id', sa.BigInteger(), nullable=False),
+    sa.Column('stop_id', sa.BigInteger(), nullable=True),
+    sa.Column('geom', Geometry(geometry_type='POINT', srid=4326, dimension=2, spatial_index=False, from_text='ST_GeomFromEWKT', name='geometry'), nullable=False),
+    sa.Column('opening_week', postgresql.INT4MULTIRANGE(), nullable=True),
+    sa.Column('timezone', sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(['lieu_id'], ['lieu.id'], name=op.f('fk_match_place_lieu_id_lieu'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['programme_id'], ['programme.id'], name=op.f('fk_match_place_programme_id_programme'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['stop_id'], ['lieu_stop.id'], name=op.f('fk_match_place_stop_id_lieu_stop'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_match_place'))
+    )
+    with op.batch_alter_table('match_place', schema=None) as batch_op:
+        batch_op.create_index('ix_match_place_knn', ['programme_id', 'topic', 'geom'], unique=False, postgresql_using='gist')
+        batch_op.create_index(batch_op.f('ix_match_place_lieu_id'), ['lieu_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_match_place_stop_id'), ['stop_id'], unique=False)
+
+    op.execute("CREATE EXTENSION IF NOT EXISTS btree_gist")
+    op.execute(REFRESH)
+    op.execute("""
+        CREATE FUNCTION match_place_refresh_all() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM match_place_refresh(ARRAY(SELECT id FROM lieu));
+            RETURN NULL;
+        END $$""")
+    for table in ON_WRITE:
+        op.execute(_function(table))
+        for statement in _triggers(table):
+            op.execute(statement)
+    op.execute("SELECT match_place_refresh(ARRAY(SELECT id FROM lieu))")
+
+
+def downgrade():
+    for table in ON_WRITE:
+        for event in ('insert', 'update', 'delete', 'truncate'):
+            op.execute(f"DROP TRIGGER IF EXISTS match_place_{table}_{event} ON {table}")
+        op.execute(f"DROP FUNCTION IF EXISTS match_place_on_{table}()")
+    op.execute("DROP FUNCTION IF EXISTS match_place_refresh_all()")
+    op.execute("DROP FUNCTION IF EXISTS match_place_refresh(bigint[])")
+    with op.batch_alter_table('match_place', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_match_place_stop_id'))
+        batch_op.drop_index(batch_op.f('ix_match_place_lieu_id'))
+        batch_op.drop_index('ix_match_place_knn', postgresql_using='gist')
+    op.drop_table('match_place')
+    op.drop_table('topic_service')
