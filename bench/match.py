@@ -167,6 +167,7 @@ def time_match(app, questions, baseline_questions: int | None = None, profile: b
                ) -> tuple[list[float], list[float], dict]:
     from sqlalchemy import text
 
+    from core.database import end_read_transaction
     from extensions import db
     from matching.schemas import parse_question
     from matching.services import match
@@ -180,11 +181,11 @@ def time_match(app, questions, baseline_questions: int | None = None, profile: b
         parsed = [parse_question(q) for q in questions]
         for q in parsed[:20]:  # warm-up: connection pool, parser caches, plan cache
             match(q, now=NOW, limit=10, session=session)
-        session.rollback()
+            end_read_transaction(session)
         # CPU per question (Python, and the PostgreSQL backend, the same connection for the
         # whole loop): unlike the times, barely changed by other work sharing the machine.
         backend_before = backend_cpu(session)
-        session.rollback()
+        end_read_transaction(session)
         python_before = time.process_time()
         profiler = None
         if profile:
@@ -195,8 +196,8 @@ def time_match(app, questions, baseline_questions: int | None = None, profile: b
         for q in parsed:
             started = time.perf_counter()
             result = match(q, now=NOW, limit=10, session=session)
+            end_read_transaction(session)  # as the API does
             match_ms.append((time.perf_counter() - started) * 1000)
-            session.rollback()
             stats["slowest"].append((match_ms[-1], len(result.results), result.radius_m,
                                      len(result.hints), q))
             stats["results"] += len(result.results)
@@ -226,6 +227,7 @@ def time_match(app, questions, baseline_questions: int | None = None, profile: b
 
 def time_evening(app, questions) -> tuple[list[float], int]:
     """In-process times of the "open now" questions at ``EVENING``, and how many found none."""
+    from core.database import end_read_transaction
     from extensions import db
     from matching.schemas import parse_question
     from matching.services import match
@@ -236,8 +238,8 @@ def time_evening(app, questions) -> tuple[list[float], int]:
         for q in [parse_question(q) for q in questions if q.get("now")]:
             started = time.perf_counter()
             result = match(q, now=EVENING, limit=10, session=session)
+            end_read_transaction(session)
             times.append((time.perf_counter() - started) * 1000)
-            session.rollback()
             empty += not result.results
     return times, empty
 

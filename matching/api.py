@@ -12,6 +12,7 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE, fields
 
 from core import clock, geojson, limits
+from core.database import end_read_transaction
 from core.geojson import FeatureCollectionSchema
 from core.urls import safe_url, safe_urls
 from extensions import db
@@ -166,6 +167,7 @@ def _answer(args: dict[str, Any]):
     output = args.pop("output", "json")
     question = question_from_loaded(args)
     result = match(question, now=clock.now(), limit=limit, session=db.session)
+    end_read_transaction(db.session)
     dumped = json_ready(result_payload(result))
     wants_geojson = output == "geojson" or (
         request.accept_mimetypes.best == "application/geo+json")
