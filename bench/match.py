@@ -104,10 +104,6 @@ def load_catalogue(engine, communes, count: int, seed: int, offerless: int = 0) 
             "INSERT INTO programme (code, name, perimeter_codes, valid_from) VALUES "
             "(:c, 'Pass Numérique (banc d''essai)', '{fr}', DATE '2026-01-01') RETURNING id"),
             {"c": PASS_CODE}).scalar()
-        conn.execute(text(
-            "INSERT INTO acceptation (lieu_id, programme_id, valid_from, source) "
-            "SELECT id, :pid, DATE '2026-01-01', 'import' FROM lieu "
-            "WHERE source = :s AND id % 10 < 6"), {"pid": pid, "s": SOURCE})
         # One offer per declared service, on one of its topics (chosen by the venue's id);
         # the offerless venues declare those topics instead.
         chosen = """
@@ -125,10 +121,17 @@ def load_catalogue(engine, communes, count: int, seed: int, offerless: int = 0) 
         conn.execute(text(f"""
             UPDATE lieu l SET topics = ARRAY(SELECT c.t FROM ({chosen}) c WHERE c.id = l.id)
              WHERE l.source = :s AND l.id % 100 < :p"""), params)
+        # The acceptances last: each statement refreshes ``match_place`` for the venues it
+        # touches (a trigger), and only this one finds venues accepting the pass.
+        conn.execute(text(
+            "INSERT INTO acceptation (lieu_id, programme_id, valid_from, source) "
+            "SELECT id, :pid, DATE '2026-01-01', 'import' FROM lieu "
+            "WHERE source = :s AND id % 10 < 6"), {"pid": pid, "s": SOURCE})
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE lieu"))
         conn.execute(text("VACUUM ANALYZE acceptation"))
         conn.execute(text("VACUUM ANALYZE offre"))
+        conn.execute(text("VACUUM ANALYZE match_place"))
     return time.perf_counter() - started
 
 

@@ -91,6 +91,12 @@ BEGIN
     -- per statement).
     PERFORM 1 FROM match_place_ids x JOIN lieu l ON l.id = x.id ORDER BY l.id
         FOR NO KEY UPDATE OF l;
+    -- A venue that accepts no programme has no row, and gets none (most venues, and every
+    -- venue of an import until its acceptances are written).
+    DELETE FROM match_place_ids x
+     WHERE NOT EXISTS (SELECT 1 FROM acceptation a WHERE a.lieu_id = x.id)
+       AND NOT EXISTS (SELECT 1 FROM match_place m WHERE m.lieu_id = x.id);
+    ANALYZE match_place_ids;
     DELETE FROM match_place m USING match_place_ids x WHERE m.lieu_id = x.id;
     WITH venue AS (
         SELECT l.id, l.geom, l.opening_week, l.timezone, l.topics, l.services,

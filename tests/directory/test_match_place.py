@@ -115,6 +115,16 @@ def test_every_write_of_the_catalogue_keeps_it_true(db_session):
         "SELECT ST_X(geom) FROM match_place WHERE lieu_id = :id LIMIT 1"),
         {"id": v.id}).scalar() == 2.5
 
+    # The importer's way: INSERT … ON CONFLICT DO UPDATE (its UPDATE triggers fire too).
+    db_session.execute(text(
+        "INSERT INTO lieu (source, source_id, nom, commune, geom) "
+        "SELECT source, source_id, nom, commune, ST_SetSRID(ST_MakePoint(2.6, 48.7), 4326) "
+        "FROM lieu WHERE id = :id ON CONFLICT (source, source_id) DO UPDATE "
+        "SET geom = EXCLUDED.geom"), {"id": v.id})
+    check(db_session)
+    assert db_session.execute(text(
+        "SELECT ST_X(geom) FROM match_place WHERE lieu_id = :id LIMIT 1"),
+        {"id": v.id}).scalar() == 2.6
     db_session.execute(text("UPDATE lieu SET topics = '{}', services = '{}' WHERE id = :id"),
                        {"id": declared.id})
     assert {r[1] for r in check(db_session) if r[2] == declared.id} == {""}
