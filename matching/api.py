@@ -17,7 +17,7 @@ from core.urls import safe_url, safe_urls
 from extensions import db
 
 from .question import question_from_loaded
-from .schemas import MatchResponseSchema, QuestionSchema
+from .schemas import QUESTION, MatchResponseSchema
 from .services import MatchResult, match
 
 blp = Blueprint(
@@ -214,7 +214,7 @@ _GEOJSON_DOC = {"responses": {200: {"content": {"application/geo+json": {
 
 @blp.route("")
 @limits.match
-@blp.arguments(QuestionSchema, location="query", unknown=RAISE)
+@blp.arguments(QUESTION, location="query", unknown=RAISE)
 @blp.response(200, MatchResponseSchema, example=EXAMPLE_RESPONSE)
 @blp.doc(**_GEOJSON_DOC)
 def match_get(args):
@@ -239,7 +239,7 @@ def match_get(args):
 
 @blp.route("", methods=["POST"])
 @limits.match
-@blp.arguments(QuestionSchema, location="json", unknown=RAISE, example={
+@blp.arguments(QUESTION, location="json", unknown=RAISE, example={
     "postal_code": "33000", "programme": "pass-numerique-gironde",
     "topics": ["numerique--prendre-en-main-un-smartphone-ou-une-tablette"], "level": 1,
     "support": ["Surdité"], "days": ["mardi", "samedi"], "time_from": "14:00",
