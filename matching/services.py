@@ -361,7 +361,8 @@ def _address_place(session: Session, address: str) -> Place:
 
 # The match's transaction settings (see :func:`match`), as a select list.
 _MATCH_SETTINGS = ("set_config('jit', 'off', true) AS jit, "
-                   "set_config('max_parallel_workers_per_gather', '0', true) AS parallel")
+                   "set_config('max_parallel_workers_per_gather', '0', true) AS parallel, "
+                   "set_config('plan_cache_mode', 'force_custom_plan', true) AS plans")
 
 
 def load_programme(session: Session, code: str, *, settings: bool = False) -> ProgrammeRef:
@@ -1208,6 +1209,9 @@ def match(q: Question, *, now: datetime, limit: int = 10, session: Session,
     # compiling it takes ~60 ms, ten times its run time: no JIT for this transaction. No
     # parallel workers either: starting them costs more than the few thousand rows a large
     # scan reads, and on a loaded machine (every web worker busy) they wait for a core.
+    # Statements psycopg has prepared (the API ends the match with COMMIT to keep them) are
+    # planned for the question's own values each time, as unprepared ones are: a generic
+    # plan would not see the place, the reach nor the scan's LIMIT.
     # With a programme, they are set by the programme's query (one round trip less).
     place = place or resolve_place(session, q.where)
     on_date = q.availability.on_date or now.astimezone(PARIS).date()
