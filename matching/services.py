@@ -359,10 +359,28 @@ def _address_place(session: Session, address: str) -> Place:
 
 # --------------------------------------------------------------------------- the programme
 
-# The match's transaction settings (see :func:`match`), as a select list.
-_MATCH_SETTINGS = ("set_config('jit', 'off', true) AS jit, "
-                   "set_config('max_parallel_workers_per_gather', '0', true) AS parallel, "
-                   "set_config('plan_cache_mode', 'force_custom_plan', true) AS plans")
+# The match's transaction settings (see :func:`match`): (setting, value, column alias).
+_SETTINGS = (("jit", "off", "jit"), ("max_parallel_workers_per_gather", "0", "parallel"),
+             ("plan_cache_mode", "force_custom_plan", "plans"))
+_SETTING_COLUMNS = tuple(f"set_config('{name}', '{value}', true)" for name, value, _ in _SETTINGS)
+# The same as a select list.
+_MATCH_SETTINGS = ", ".join(f"{column} AS {alias}" for column, (_, _, alias)
+                            in zip(_SETTING_COLUMNS, _SETTINGS, strict=True))
+# The columns of a programme that make its ProgrammeRef.
+_PROGRAMME_COLUMNS = ("id", "code", "name", "valid_from", "valid_to", "allowed_services",
+                      "perimeter_codes", "levels", "eligible_publics")
+
+
+def _programme_ref(row: Any) -> ProgrammeRef:
+    """The ProgrammeRef of a mapping with :data:`_PROGRAMME_COLUMNS`."""
+    return ProgrammeRef(row["id"], row["code"], row["name"], row["valid_from"],
+                        row["valid_to"], tuple(row["allowed_services"] or ()),
+                        rules.is_national(row), tuple(row["levels"] or ()),
+                        tuple(row["eligible_publics"] or ()))
+
+
+def _unknown_programme(code: str) -> InvalidInput:
+    return InvalidInput(errors={"programme": [f"Programme inconnu : « {code} »."]})
 
 
 def load_programme(session: Session, code: str, *, settings: bool = False) -> ProgrammeRef:
@@ -370,14 +388,11 @@ def load_programme(session: Session, code: str, *, settings: bool = False) -> Pr
     the same round trip."""
     row = session.execute(_text(
         "SELECT " + (_MATCH_SETTINGS + ", " if settings else "")
-        + "id, code, name, valid_from, valid_to, allowed_services, perimeter_codes, "
-        "levels, eligible_publics FROM programme WHERE code = :code"),
+        + ", ".join(_PROGRAMME_COLUMNS) + " FROM programme WHERE code = :code"),
         {"code": code}).one_or_none()
     if row is None:
-        raise InvalidInput(errors={"programme": [f"Programme inconnu : « {code} »."]})
-    return ProgrammeRef(row.id, row.code, row.name, row.valid_from, row.valid_to,
-                        tuple(row.allowed_services or ()), rules.is_national(row),
-                        tuple(row.levels or ()), tuple(row.eligible_publics or ()))
+        raise _unknown_programme(code)
+    return _programme_ref(row._mapping)
 
 
 def asked_within_programme(q: Question, programme: ProgrammeRef | None
@@ -1212,18 +1227,18 @@ def match(q: Question, *, now: datetime, limit: int = 10, session: Session,
     # Statements psycopg has prepared (the API ends the match with COMMIT to keep them) are
     # planned for the question's own values each time, as unprepared ones are: a generic
     # plan would not see the place, the reach nor the scan's LIMIT.
-    # With a programme, they are set by the programme's query (one round trip less).
+    # With a programme, they are set by the programme's query (one round trip less), which
+    # checks its perimeter at the place too.
     place = place or resolve_place(session, q.where)
     on_date = q.availability.on_date or now.astimezone(PARIS).date()
     reach = q.reach_m() or DEFAULT_REACH_M
     steps = [s for s in STEPS_M if s < reach] + [reach]
-    if q.programme:
-        programme = load_programme(session, q.programme, settings=True)
+    perimeter = None
+    if q.programme:  # with the pass's perimeter check (:func:`perimeter_at`)
+        programme, perimeter = _programme_at(session, q.programme, place, on_date)
     else:
         session.execute(_text("SELECT " + _MATCH_SETTINGS))
         programme = None
-
-    perimeter = perimeter_at(session, place, programme, on_date) if programme else None
 
     def empty(hints: list[str]) -> MatchResult:
         return MatchResult(place, programme, [], [], reach, reach, steps, None, hints, on_date,
@@ -1487,6 +1502,40 @@ def _perimeter_query(by_code: bool) -> Select:
                    p.c.code, p.c.name, p.c.valid_from, p.c.valid_to)
             .select_from(here.outerjoin(p, rules.in_perimeter_sql(p, here.c.code, point)))
             .order_by(literal(rules.ALL_FRANCE) == any_(p.c.perimeter_codes), p.c.name))
+
+
+@functools.cache
+def _programme_here_query(by_code: bool) -> Select:
+    """The match's first statement with a pass: its transaction settings, the programme
+    ``:pcode`` (columns ``asked_*``) and :func:`_perimeter_query` for the place, on each of
+    its rows; no row when there is no such programme."""
+    p = _PROGRAMME.alias("asked")
+    asked = select(*(literal_column(column).label(alias) for column, (_, _, alias)
+                     in zip(_SETTING_COLUMNS, _SETTINGS, strict=True)),
+                   *(p.c[name].label(f"asked_{name}") for name in _PROGRAMME_COLUMNS)) \
+        .where(p.c.code == bindparam("pcode", type_=String)).cte("asked")
+    perimeter = _perimeter_query(by_code)
+    return (perimeter.add_columns(*(asked.c[f"asked_{name}"] for name in _PROGRAMME_COLUMNS))
+            .select_from(perimeter.get_final_froms()[0].join(asked, true())))
+
+
+def _programme_at(session: Session, code: str, place: Place,
+                  on_date: date) -> tuple[ProgrammeRef, PerimeterCheck]:
+    """``load_programme(…, settings=True)`` then :func:`perimeter_at`, in one round trip."""
+    params: dict[str, Any] = {"pcode": code, "lon": place.lon, "lat": place.lat}
+    if place.commune_code is not None:
+        params["code"] = place.commune_code
+    rows = session.execute(_programme_here_query(place.commune_code is not None),
+                           params).all()
+    if not rows:
+        raise _unknown_programme(code)
+    first = rows[0]._mapping
+    programme = _programme_ref({name: first[f"asked_{name}"] for name in _PROGRAMME_COLUMNS})
+    covering = [r for r in rows if r.id is not None]
+    return programme, PerimeterCheck(
+        valid_here=any(p.id == programme.id for p in covering),
+        commune_code=first["commune_code"], commune_name=first["commune_name"],
+        valid_programmes=_valid_on(covering, on_date))
 
 
 def with_contacts(session: Session, offers: list[OfferMatch]) -> list[RemoteOffer]:
