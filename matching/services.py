@@ -24,7 +24,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -1258,7 +1258,7 @@ def match(q: Question, *, now: datetime, limit: int = 10, session: Session,
     if not q.availability.given:
         ranked = _with_slots(session, ranked, f, q, programme, now, place)
     results = [_venue_match(i + 1, r, programme) for i, r in enumerate(ranked)]
-    remote = with_contacts(session, _remote_offers(session, place, f, q, programme))
+    remote = _remote_offers(session, place, f, q, programme)
     if programme is None:
         _say_who_pays(session, results, remote, on_date)
     relaxations = [] if results else _hints(session, place, f, q, programme, now, reach,
@@ -1341,43 +1341,50 @@ def _say_who_pays(session: Session, results: list[VenueMatch], remote: list[Offe
             r.payment = payers_fr(None, [name for _, name in by_service.get(r.venue_id, [])])
 
 
-def _remote_offers(session, place, f, q, programme) -> list[OfferMatch]:
+def _remote_offers(session, place, f, q, programme) -> list[RemoteOffer]:
     """Remote offers, listed apart: no distance or opening-hours constraint, the other hard
-    constraints kept; the nearest venues' first. Driven by the offers table (remote offers
-    are few), so its cost does not grow with the number of venues."""
+    constraints kept; the nearest venues' first; with the ways to reach their venue. Driven
+    by the offers table (remote offers are few), so its cost does not grow with the number
+    of venues."""
     if q.formats and "remote" not in q.formats:
         return []
     remote_f = replace(f, weekly=None, now=None)
     params = candidate_params(remote_f, place, 0, REMOTE_LIMIT * 4)
-    rows = session.execute(_remote_query(_shape(remote_f)), params).all()
-    acc_services: dict[int, tuple[str, ...]] = {}
-    if programme is not None and rows:
-        acc_services = {r.lieu_id: tuple(r.services) for r in session.execute(text(
-            "SELECT lieu_id, services FROM acceptation WHERE programme_id = :pid "
-            "AND lieu_id = ANY(:ids)"), {"pid": programme.id,
-                                         "ids": sorted({r.lieu_id for r in rows})})}
     found = []
-    for r in rows:
-        covered = _covered(r._mapping, acc_services.get(r.lieu_id), programme)
+    for r in session.execute(_remote_query(_shape(remote_f)), params):
+        covered = _covered(r._mapping, r.acc_services, programme)
         if covered is False:  # remote help the pass does not pay for is not listed
             continue
-        found.append(OfferMatch(r.id, r.lieu_id, r.nom, r.title, r.service, r.level, r.format,
-                                r.cheques_required, r.duration_minutes, list(r.languages or ()),
-                                None, list(r.topics or ()), covered,
-                                None if covered is None else payment_fr(r.cheques_required,
-                                                                        covered)))
+        found.append(RemoteOffer(
+            r.id, r.lieu_id, r.nom, r.title, r.service, r.level, r.format, r.cheques_required,
+            r.duration_minutes, list(r.languages or ()), None, list(r.topics or ()), covered,
+            None if covered is None else payment_fr(r.cheques_required, covered),
+            telephone=list(r.telephone or ()), courriels=list(r.courriels or ()),
+            site_web=list(r.site_web or ()), prise_rdv=r.prise_rdv))
     return found[:REMOTE_LIMIT]
 
 
 @functools.lru_cache(maxsize=64)
 def _remote_query(f: Filters) -> Select:
-    """Remote offers of venues that pass the hard constraints ``f`` (no place, no hours)."""
+    """Remote offers of venues that pass the hard constraints ``f`` (no place, no hours),
+    with their venue's contacts and, given a programme, the services its acceptance covers
+    (``acc_services``; NULL without an acceptance): one round trip where the offers, the
+    acceptances and the contacts took three."""
     o = _OFFRE.alias("o")
     lieu = _LIEU.alias("l")
     by_service = _asked_offer(f, o)
+    if f.programme_id is not None:
+        a = _ACCEPTATION.alias("a")
+        acceptance = (select(a.c.services).where(a.c.lieu_id == o.c.lieu_id,
+                                                 a.c.programme_id == _PID)
+                      .scalar_subquery())
+    else:
+        acceptance = null()
     return (select(o.c.id, o.c.lieu_id, lieu.c.nom, o.c.title, o.c.service, o.c.topics,
                    o.c.level, o.c.publics, o.c.format, o.c.cheques_required,
-                   o.c.duration_minutes, o.c.languages)
+                   o.c.duration_minutes, o.c.languages, _raw(lieu.c.telephone),
+                   _raw(lieu.c.courriels), _raw(lieu.c.site_web), lieu.c.prise_rdv,
+                   type_coerce(acceptance, NullType()).label("acc_services"))
             .select_from(o.join(lieu, lieu.c.id == o.c.lieu_id))
             .where(o.c.format == "remote", o.c.active, *by_service,
                    venue_conditions(f, lieu),
@@ -1536,25 +1543,6 @@ def _programme_at(session: Session, code: str, place: Place,
         valid_here=any(p.id == programme.id for p in covering),
         commune_code=first["commune_code"], commune_name=first["commune_name"],
         valid_programmes=_valid_on(covering, on_date))
-
-
-def with_contacts(session: Session, offers: list[OfferMatch]) -> list[RemoteOffer]:
-    """The remote offers with their venue's phone numbers, e-mails, sites and booking link."""
-    if not offers:
-        return []
-    ids = sorted({o.venue_id for o in offers})
-    contacts = {row.id: row for row in session.execute(
-        select(_LIEU.c.id, _LIEU.c.telephone, _LIEU.c.courriels, _LIEU.c.site_web,
-               _LIEU.c.prise_rdv).where(_LIEU.c.id.in_(ids)))}
-    out = []
-    for o in offers:
-        c = contacts.get(o.venue_id)
-        base = {f.name: getattr(o, f.name) for f in fields(OfferMatch)}
-        out.append(RemoteOffer(**base, telephone=list(c.telephone or ()) if c else [],
-                               courriels=list(c.courriels or ()) if c else [],
-                               site_web=list(c.site_web or ()) if c else [],
-                               prise_rdv=c.prise_rdv if c else None))
-    return out
 
 
 __all__ = ["ASSUMPTIONS", "OFFER_FORMATS", "Filters", "MatchResult", "OfferMatch",
