@@ -1369,29 +1369,50 @@ def _remote_query(f: Filters) -> Select:
     """Remote offers of venues that pass the hard constraints ``f`` (no place, no hours),
     with their venue's contacts and, given a programme, the services its acceptance covers
     (``acc_services``; NULL without an acceptance): one round trip where the offers, the
-    acceptances and the contacts took three."""
+    acceptances and the contacts took three.
+
+    The remote offers on what was asked are sorted first (``ro``: cheques, distance, id;
+    its OFFSET 0 keeps the venue's conditions above the sort), then the venue's conditions
+    (EXISTS probes) are checked in that order until ``:n`` rows pass, instead of for every
+    remote offer before sorting. Measured with 500 remote offers at 20,000 venues, a
+    question without a topic: 11 ms of PostgreSQL before."""
     o = _OFFRE.alias("o")
     lieu = _LIEU.alias("l")
-    by_service = _asked_offer(f, o)
+    knn = lieu.c.geom.op("<->", return_type=Float)(_GEOM)
+    ro = (select(*(lieu.c[name] for name in _REMOTE_VENUE_COLUMNS),
+                 *(o.c[name].label(f"offer_{name}") for name in _REMOTE_OFFER_COLUMNS),
+                 knn.label("knn"))
+          .select_from(o.join(lieu, lieu.c.id == o.c.lieu_id))
+          .where(o.c.format == "remote", o.c.active, *_asked_offer(f, o))
+          .order_by(o.c.cheques_required, knn, o.c.id)
+          .offset(literal_column("0")).subquery("ro"))
     if f.programme_id is not None:
         a = _ACCEPTATION.alias("a")
-        acceptance = (select(a.c.services).where(a.c.lieu_id == o.c.lieu_id,
+        acceptance = (select(a.c.services).where(a.c.lieu_id == ro.c.id,
                                                  a.c.programme_id == _PID)
                       .scalar_subquery())
     else:
         acceptance = null()
-    return (select(o.c.id, o.c.lieu_id, lieu.c.nom, o.c.title, o.c.service, o.c.topics,
-                   o.c.level, o.c.publics, o.c.format, o.c.cheques_required,
-                   o.c.duration_minutes, o.c.languages, _raw(lieu.c.telephone),
-                   _raw(lieu.c.courriels), _raw(lieu.c.site_web), lieu.c.prise_rdv,
+    offer = {name: ro.c[f"offer_{name}"].label(name) for name in _REMOTE_OFFER_COLUMNS}
+    return (select(offer["id"], ro.c.id.label("lieu_id"), ro.c.nom, offer["title"],
+                   offer["service"], offer["topics"], offer["level"], offer["publics"],
+                   offer["format"], offer["cheques_required"], offer["duration_minutes"],
+                   offer["languages"], _raw(ro.c.telephone), _raw(ro.c.courriels),
+                   _raw(ro.c.site_web), ro.c.prise_rdv,
                    type_coerce(acceptance, NullType()).label("acc_services"))
-            .select_from(o.join(lieu, lieu.c.id == o.c.lieu_id))
-            .where(o.c.format == "remote", o.c.active, *by_service,
-                   venue_conditions(f, lieu),
-                   perimeter_condition(f, lieu.c.code_insee, lieu.c.geom))
-            .order_by(o.c.cheques_required, lieu.c.geom.op("<->", return_type=Float)(_GEOM),
-                      o.c.id)
+            .where(venue_conditions(f, ro, per_row=True),
+                   perimeter_condition(f, ro.c.code_insee, ro.c.geom))
+            .order_by(ro.c.offer_cheques_required, ro.c.knn, ro.c.offer_id)
             .limit(bindparam("n", type_=Integer)))
+
+
+# The columns of the remote offers' sub-query: its venue's (as :func:`venue_conditions` and
+# :func:`perimeter_condition` read them, and its contacts), its offer's (``offer_*``).
+_REMOTE_VENUE_COLUMNS = ("id", "nom", "status", "closed_from", "closed_until", "services",
+                         "topics", "prise_en_charge_specifique", "code_insee", "geom",
+                         "telephone", "courriels", "site_web", "prise_rdv")
+_REMOTE_OFFER_COLUMNS = ("id", "title", "service", "topics", "level", "publics", "format",
+                         "cheques_required", "duration_minutes", "languages")
 
 
 def _hints(session, place, f, q, programme, now, reach, search: _Search) -> list[Relaxation]:
