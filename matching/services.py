@@ -383,12 +383,11 @@ def _unknown_programme(code: str) -> InvalidInput:
     return InvalidInput(errors={"programme": [f"Programme inconnu : « {code} »."]})
 
 
-def load_programme(session: Session, code: str, *, settings: bool = False) -> ProgrammeRef:
-    """The programme ``code``; ``settings``: also apply the match's transaction settings in
-    the same round trip."""
+def load_programme(session: Session, code: str) -> ProgrammeRef:
+    """The programme ``code`` (the match loads it with its perimeter check and its settings:
+    :func:`_programme_at`)."""
     row = session.execute(_text(
-        "SELECT " + (_MATCH_SETTINGS + ", " if settings else "")
-        + ", ".join(_PROGRAMME_COLUMNS) + " FROM programme WHERE code = :code"),
+        "SELECT " + ", ".join(_PROGRAMME_COLUMNS) + " FROM programme WHERE code = :code"),
         {"code": code}).one_or_none()
     if row is None:
         raise _unknown_programme(code)
@@ -1549,7 +1548,8 @@ def _programme_here_query(by_code: bool) -> Select:
 
 def _programme_at(session: Session, code: str, place: Place,
                   on_date: date) -> tuple[ProgrammeRef, PerimeterCheck]:
-    """``load_programme(…, settings=True)`` then :func:`perimeter_at`, in one round trip."""
+    """The match's transaction settings, :func:`load_programme` and :func:`perimeter_at`, in
+    one round trip."""
     params: dict[str, Any] = {"pcode": code, "lon": place.lon, "lat": place.lat}
     if place.commune_code is not None:
         params["code"] = place.commune_code
