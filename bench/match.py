@@ -182,6 +182,8 @@ def time_match(app, questions, baseline_questions: int | None = None, profile: b
         pid = session.execute(text("SELECT id FROM programme WHERE code = :c"),
                               {"c": PASS_CODE}).scalar()
         parsed = [parse_question(q) for q in questions]
+        # Each question's transaction ends as the API ends it (matching.api: COMMIT, which
+        # keeps the statements psycopg has prepared; a ROLLBACK forgets them).
         for q in parsed[:20]:  # warm-up: connection pool, parser caches, plan cache
             match(q, now=NOW, limit=10, session=session)
             end_read_transaction(session)

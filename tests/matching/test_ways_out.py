@@ -233,6 +233,45 @@ def test_perimeter_at_a_point_in_one_round_trip(db_session, charente_pass):
         False, None, None, [france])
 
 
+@pytest.mark.parametrize("programme", ["pass-gironde-t", "pass-charente-t", None])
+def test_match_checks_the_pass_with_its_settings_in_its_first_statement(
+        db_session, charente_pass, programme):
+    """With a pass, the match's first statement loads it, checks its perimeter at the place
+    (the same check as ``perimeter_at``) and applies the transaction's settings; without
+    one, the settings alone. They hold for the rest of the match's transaction."""
+    from sqlalchemy import event, text
+
+    from matching.question import Question, Where
+    from matching.services import load_programme, perimeter_at, resolve_place
+
+    bordeaux = resolve_place(db_session, Where(lat=44.8375, lon=-0.5775))
+    statements = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    connection = db_session.connection()
+    event.listen(connection, "before_cursor_execute", count)
+    try:
+        result = match(Question(where=Where(lat=44.8375, lon=-0.5775), programme=programme),
+                       now=NOW, session=db_session, place=bordeaux)
+    finally:
+        event.remove(connection, "before_cursor_execute", count)
+    assert "set_config('jit', 'off', true)" in statements[0]
+    assert ("programme" in statements[0]) == (programme is not None)
+    assert db_session.execute(text(
+        "SELECT current_setting('jit'), current_setting('max_parallel_workers_per_gather'), "
+        "current_setting('plan_cache_mode')")).one() == ("off", "0", "force_custom_plan")
+    if programme is None:
+        assert result.perimeter is None
+        return
+    assert not any("here AS" in s for s in statements[1:])  # no second perimeter check
+    pass_ = load_programme(db_session, programme)
+    assert result.programme == pass_
+    assert result.perimeter == perimeter_at(db_session, bordeaux, pass_, NOW.date())
+    assert result.perimeter.valid_here == (programme == "pass-gironde-t")
+
+
 def test_api_relaxations_and_remote_contacts(client, town):
     body = client.get("/api/v1/match", query_string={
         "lat": WEST["lat"], "lon": WEST["lon"], "programme": "pass-issue",
