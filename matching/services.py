@@ -727,13 +727,8 @@ def _candidate_query(f: Filters) -> Select:
 
     lieu = _LIEU.alias("l")
     stop = _STOP.alias("st")
-    if f.programme_id is not None:
-        a = _ACCEPTATION.alias("a")
-        acceptance = (select(a.c.services).where(a.c.lieu_id == c.c.lieu_id,
-                                                 a.c.programme_id == _PID)
-                      .scalar_subquery())
-    else:
-        acceptance = cast(literal_column("'{}'"), ARRAY(Text))
+    acceptance = _acceptance_services(f, c.c.lieu_id, cast(literal_column("'{}'"),
+                                                           ARRAY(Text)))
     offers = _offers_json(c.c.lieu_id)
     # The offers of the first ``:o`` rows only (``OFFER_ROWS``): the caller builds rows
     # nearest first, stops at the ``wanted``-th that fits, and reads the offers of the rows
@@ -846,6 +841,15 @@ def _keyed_near(f: Filters, box, m) -> Any:
             .select_from(keyed.join(venue, true()).outerjoin(st, st.c.id == keyed.c.stop_id))
             .cte("near").prefix_with("MATERIALIZED"))
 
+
+def _acceptance_services(f: Filters, venue_id, without) -> ColumnElement:
+    """The services of the venue's acceptance of the programme ``:pid`` (what the pass
+    covers there), or ``without`` when no programme is asked."""
+    if f.programme_id is None:
+        return without
+    a = _ACCEPTATION.alias("a")
+    return (select(a.c.services).where(a.c.lieu_id == venue_id, a.c.programme_id == _PID)
+            .scalar_subquery())
 
 def _offers_json(venue_id) -> ColumnElement:
     """The JSON array of the active offers of the venue ``venue_id`` (ordered by id, NULL
@@ -1471,13 +1475,7 @@ def _remote_query(f: Filters) -> Select:
           .where(o.c.format == "remote", o.c.active, *_asked_offer(f, o))
           .order_by(o.c.cheques_required, knn, o.c.id)
           .offset(literal_column("0")).subquery("ro"))
-    if f.programme_id is not None:
-        a = _ACCEPTATION.alias("a")
-        acceptance = (select(a.c.services).where(a.c.lieu_id == ro.c.id,
-                                                 a.c.programme_id == _PID)
-                      .scalar_subquery())
-    else:
-        acceptance = null()
+    acceptance = _acceptance_services(f, ro.c.id, null())
     offer = {name: ro.c[f"offer_{name}"].label(name) for name in _REMOTE_OFFER_COLUMNS}
     return (select(offer["id"], ro.c.id.label("lieu_id"), ro.c.nom, offer["title"],
                    offer["service"], offer["topics"], offer["level"], offer["publics"],

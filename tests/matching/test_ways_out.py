@@ -196,10 +196,26 @@ def test_api_gives_the_perimeter_and_the_relaxations(client, charente_pass):
         "perimeter"] is None
 
 
+def _statements_of(db_session, call):
+    """(the SQL statements ``call()`` sent, its result)."""
+    from sqlalchemy import event
+
+    statements = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    connection = db_session.connection()
+    event.listen(connection, "before_cursor_execute", count)
+    try:
+        return statements, call()
+    finally:
+        event.remove(connection, "before_cursor_execute", count)
+
+
 def test_perimeter_at_a_point_in_one_round_trip(db_session, charente_pass):
     """Without a commune given, the commune of the point decides (Bordeaux, in Gironde); at
     sea there is none and the point itself does. The whole check is one statement."""
-    from sqlalchemy import event
 
     from matching.question import Where
     from matching.services import (
@@ -214,17 +230,8 @@ def test_perimeter_at_a_point_in_one_round_trip(db_session, charente_pass):
     gironde = load_programme(db_session, "pass-gironde-t")
     bordeaux = resolve_place(db_session, Where(lat=44.8375, lon=-0.5775))
     sea = resolve_place(db_session, Where(lat=45.0, lon=-1.6))
-    statements = []
-
-    def count(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    connection = db_session.connection()
-    event.listen(connection, "before_cursor_execute", count)
-    try:
-        here = perimeter_at(db_session, bordeaux, gironde, NOW.date())
-    finally:
-        event.remove(connection, "before_cursor_execute", count)
+    statements, here = _statements_of(
+        db_session, lambda: perimeter_at(db_session, bordeaux, gironde, NOW.date()))
     assert len(statements) == 1
     france = ProgrammeName("pass-france-t", "Pass Numérique France")
     assert here == PerimeterCheck(True, "33063", "Bordeaux", [
@@ -239,24 +246,15 @@ def test_match_checks_the_pass_with_its_settings_in_its_first_statement(
     """With a pass, the match's first statement loads it, checks its perimeter at the place
     (the same check as ``perimeter_at``) and applies the transaction's settings; without
     one, the settings alone. They hold for the rest of the match's transaction."""
-    from sqlalchemy import event, text
+    from sqlalchemy import text
 
     from matching.question import Question, Where
     from matching.services import load_programme, perimeter_at, resolve_place
 
     bordeaux = resolve_place(db_session, Where(lat=44.8375, lon=-0.5775))
-    statements = []
-
-    def count(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    connection = db_session.connection()
-    event.listen(connection, "before_cursor_execute", count)
-    try:
-        result = match(Question(where=Where(lat=44.8375, lon=-0.5775), programme=programme),
-                       now=NOW, session=db_session, place=bordeaux)
-    finally:
-        event.remove(connection, "before_cursor_execute", count)
+    statements, result = _statements_of(db_session, lambda: match(
+        Question(where=Where(lat=44.8375, lon=-0.5775), programme=programme),
+        now=NOW, session=db_session, place=bordeaux))
     assert "set_config('jit', 'off', true)" in statements[0]
     assert ("programme" in statements[0]) == (programme is not None)
     assert db_session.execute(text(
