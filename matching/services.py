@@ -454,9 +454,6 @@ class Filters:
     weekly: tuple[tuple[int, int], ...] | None = None
     now: datetime | None = None  # "open now" pre-filter
     horizon: tuple[datetime, datetime] | None = None
-    # "Open now" checked inside the scan (``:m`` then counts only places open now, fewer
-    # round trips) rather than with the other constraints (``:m`` bounds the places read).
-    now_in_scan: bool = True
 
 
 def _multirange(ranges) -> str:
@@ -667,7 +664,7 @@ def _shape(f: Filters) -> Filters:
                    support=("",) if f.support else (),
                    weekly=None if f.weekly is None else (),
                    now=None if f.now is None else datetime.min.replace(tzinfo=UTC),
-                   horizon=None, now_in_scan=f.now_in_scan)
+                   horizon=None)
 
 
 # Columns of a venue the hard constraints read (the ``near`` rows of the candidate query).
@@ -770,8 +767,7 @@ def _every_near(f: Filters, box, m) -> Any:
     # "Open now" is cheap per row (no sub-plan) and, in the evening, lets few venues through:
     # inside the scan, ``:m`` counts only venues open now (or with unknown hours) instead of
     # every venue of the reach. A venue with stops is matched at its stops (own branch).
-    now_filter = [open_now_condition(lv.c.opening_week, lv.c.timezone)] \
-        if f.now and f.now_in_scan else []
+    now_filter = [open_now_condition(lv.c.opening_week, lv.c.timezone)] if f.now else []
     venues = (select(lv.c.id, cast(null(), BigInteger).label("stop_id"), lv.c.geog,
                      knn.label("knn"), lv.c.status, lv.c.closed_from, lv.c.closed_until,
                      lv.c.services, lv.c.topics, lv.c.prise_en_charge_specifique,
@@ -819,8 +815,7 @@ def _keyed_near(f: Filters, box, m) -> Any:
     a superset)."""
     mp = _MATCH_PLACE.alias("mp")
     knn = mp.c.geom.op("<->", return_type=Float)(_GEOM)
-    now_filter = [open_now_condition(mp.c.opening_week, mp.c.timezone)] \
-        if f.now and f.now_in_scan else []
+    now_filter = [open_now_condition(mp.c.opening_week, mp.c.timezone)] if f.now else []
     keyed = (select(mp.c.lieu_id, mp.c.stop_id, knn.label("knn"))
              .where(mp.c.programme_id == cast(_PID, Integer),
                     mp.c.topic == bindparam("key", type_=Text),
@@ -1099,12 +1094,6 @@ def _search(session: Session, place: Place, f: Filters, q: Question, programme,
     needed (venues per square degree measured so far). ``max_scan`` caps it (the hints use
     a small cap: their counts may then be lower bounds)."""
     steps = [s for s in STEPS_M if s < reach] + [reach]
-    if max_scan is not None and f.now is not None:
-        # A search with its own cap (the hints) reads at most that many places: in the
-        # evening few are open now, and a scan counting only those read its whole box
-        # (hints of 0.3-1 s each at 1,000,000 venues). "Open now" is then checked with the
-        # other constraints (``availability_condition``), as exactly.
-        f = replace(f, now_in_scan=False)
     max_scan = max_scan or MAX_SCAN
     k = pool_size or pool_size_for(limit)
     with_slot = q.availability.given
