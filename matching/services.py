@@ -454,6 +454,10 @@ class Filters:
     weekly: tuple[tuple[int, int], ...] | None = None
     now: datetime | None = None  # "open now" pre-filter
     horizon: tuple[datetime, datetime] | None = None
+    # "Open now" inside the scan: ``:m`` then counts only the places open now (few round
+    # trips, but the whole box is read when few are open); False: ``:m`` counts the places
+    # read, and those not open now are left out just after (a search with its own cap).
+    now_in_scan: bool = True
 
 
 def _multirange(ranges) -> str:
@@ -664,7 +668,7 @@ def _shape(f: Filters) -> Filters:
                    support=("",) if f.support else (),
                    weekly=None if f.weekly is None else (),
                    now=None if f.now is None else datetime.min.replace(tzinfo=UTC),
-                   horizon=None)
+                   horizon=None, now_in_scan=f.now_in_scan)
 
 
 # Columns of a venue the hard constraints read (the ``near`` rows of the candidate query).
@@ -694,15 +698,15 @@ def _candidate_query(f: Filters) -> Select:
               .group_by(*branches).subquery("branch"))
     # ``near_rows``: rows of the reach's box that passed the scan's own filter ("open now").
     scanned = (select(func.min(branch.c.last_knn).label("scan_bound"),
-                      select(func.count()).select_from(near).scalar_subquery()
-                      .label("near_rows"))
+                      select(func.count()).select_from(near).where(near.c.open_ok)
+                      .scalar_subquery().label("near_rows"))
                .where(branch.c.rows_seen >= m).cte("scanned"))
 
     # The hard constraints are read nearest first and stop at the ``:n``-th row that passes
     # them: ``near`` in the output's order (a sort of ``:m`` small rows), its OFFSET 0 keeps
     # the conditions above the sort (not pushed under it, where every scanned row would be
     # checked), and the same ORDER BY above uses that order without sorting again.
-    n = (select(near).order_by(near.c.knn, near.c.id, near.c.stop_id)
+    n = (select(near).where(near.c.open_ok).order_by(near.c.knn, near.c.id, near.c.stop_id)
          .offset(literal_column("0")).subquery("l"))
     st = _STOP.alias("st")
     own_place = and_(
@@ -758,6 +762,18 @@ def _candidate_query(f: Filters) -> Select:
         .order_by(c.c.knn, c.c.lieu_id, c.c.stop_id))
 
 
+def _open_now_split(f: Filters, week, tz, *, in_scan: bool | None = None) -> tuple[list, Any]:
+    """"Open now" for a scan of places with the weekly opening ``week`` in the zone ``tz``:
+    (the scan's own filter, the ``open_ok`` column that keeps a place read). Inside the scan
+    (``f.now_in_scan``), the filter, and every place read is kept; otherwise no filter, and
+    the column says which places read are open now (or have unknown hours)."""
+    in_scan = f.now_in_scan if in_scan is None else in_scan
+    if f.now is None:
+        return [], true().label("open_ok")
+    if in_scan:
+        return [open_now_condition(week, tz)], true().label("open_ok")
+    return [], open_now_condition(week, tz).label("open_ok")
+
 def _every_near(f: Filters, box, m) -> Any:
     """The ``near`` rows of the candidate query without a programme: the ``:m`` nearest
     venues (``lieu``) and the ``:m`` nearest stops (``lieu_stop``), each branch by its own
@@ -767,14 +783,14 @@ def _every_near(f: Filters, box, m) -> Any:
     # "Open now" is cheap per row (no sub-plan) and, in the evening, lets few venues through:
     # inside the scan, ``:m`` counts only venues open now (or with unknown hours) instead of
     # every venue of the reach. A venue with stops is matched at its stops (own branch).
-    now_filter = [open_now_condition(lv.c.opening_week, lv.c.timezone)] if f.now else []
+    now_filter, open_ok = _open_now_split(f, lv.c.opening_week, lv.c.timezone)
     venues = (select(lv.c.id, cast(null(), BigInteger).label("stop_id"), lv.c.geog,
                      knn.label("knn"), lv.c.status, lv.c.closed_from, lv.c.closed_until,
                      lv.c.services, lv.c.topics, lv.c.prise_en_charge_specifique,
                      lv.c.code_insee, lv.c.geom, lv.c.opening_week, lv.c.timezone,
                      cast(null(), String).label("stop_code_insee"),
                      cast(null(), _Geometry()).label("stop_geom"),
-                     cast(null(), INT4MULTIRANGE).label("stop_week"))
+                     cast(null(), INT4MULTIRANGE).label("stop_week"), open_ok)
               .where(lv.c.geom.op("&&")(box), *now_filter).order_by(knn).limit(m))
     s0 = _STOP.alias("s")
     stop_knn = s0.c.geom.op("<->", return_type=Float)(_GEOM)
@@ -793,7 +809,9 @@ def _every_near(f: Filters, box, m) -> Any:
                     stop_venue.c.prise_en_charge_specifique, stop_venue.c.code_insee,
                     stop_venue.c.geom, stop_venue.c.opening_week, stop_venue.c.timezone,
                     nearest_stops.c.code_insee, nearest_stops.c.geom,
-                    nearest_stops.c.opening_week)
+                    nearest_stops.c.opening_week,
+                    _open_now_split(f, nearest_stops.c.opening_week, stop_venue.c.timezone,
+                                    in_scan=False)[1])
              .select_from(nearest_stops.join(stop_venue, true())))
     return union_all(venues, stops).cte("near").prefix_with("MATERIALIZED")
 
@@ -815,16 +833,18 @@ def _keyed_near(f: Filters, box, m) -> Any:
     a superset)."""
     mp = _MATCH_PLACE.alias("mp")
     knn = mp.c.geom.op("<->", return_type=Float)(_GEOM)
-    now_filter = [open_now_condition(mp.c.opening_week, mp.c.timezone)] if f.now else []
-    keyed = (select(mp.c.lieu_id, mp.c.stop_id, knn.label("knn"))
+    now_filter, open_ok = _open_now_split(f, mp.c.opening_week, mp.c.timezone)
+    keyed = (select(mp.c.lieu_id, mp.c.stop_id, knn.label("knn"), open_ok)
              .where(mp.c.programme_id == cast(_PID, Integer),
                     mp.c.topic == bindparam("key", type_=Text),
                     mp.c.geom.op("&&")(box), *now_filter)
              .order_by(knn).limit(m).subquery("k"))
-    # OFFSET 0: one primary-key lookup per row found, never a join over every venue.
+    # OFFSET 0: one primary-key lookup per row found, never a join over every venue; none
+    # for a row left out as not open now (kept, with no venue, for the scan's counts).
     lv = _LIEU.alias("l2")
     venue = (select(lv.c.geog, *(lv.c[name] for name in _NEAR_VENUE_COLUMNS))
-             .where(lv.c.id == keyed.c.lieu_id).offset(literal_column("0")).lateral("l"))
+             .where(lv.c.id == keyed.c.lieu_id, keyed.c.open_ok)
+             .offset(literal_column("0")).lateral("l"))
     st = _STOP.alias("s")
     return (select(venue.c.id, keyed.c.stop_id,
                    func.coalesce(st.c.geog, venue.c.geog).label("geog"), keyed.c.knn,
@@ -832,8 +852,9 @@ def _keyed_near(f: Filters, box, m) -> Any:
                    venue.c.topics, venue.c.prise_en_charge_specifique, venue.c.code_insee,
                    venue.c.geom, venue.c.opening_week, venue.c.timezone,
                    st.c.code_insee.label("stop_code_insee"), st.c.geom.label("stop_geom"),
-                   st.c.opening_week.label("stop_week"))
-            .select_from(keyed.join(venue, true()).outerjoin(st, st.c.id == keyed.c.stop_id))
+                   st.c.opening_week.label("stop_week"), keyed.c.open_ok)
+            .select_from(keyed.outerjoin(venue, true())
+                         .outerjoin(st, st.c.id == keyed.c.stop_id))
             .cte("near").prefix_with("MATERIALIZED"))
 
 
@@ -845,6 +866,7 @@ def _acceptance_services(f: Filters, venue_id, without) -> ColumnElement:
     a = _ACCEPTATION.alias("a")
     return (select(a.c.services).where(a.c.lieu_id == venue_id, a.c.programme_id == _PID)
             .scalar_subquery())
+
 
 def _offers_json(venue_id) -> ColumnElement:
     """The JSON array of the active offers of the venue ``venue_id`` (ordered by id, NULL
@@ -1094,6 +1116,11 @@ def _search(session: Session, place: Place, f: Filters, q: Question, programme,
     needed (venues per square degree measured so far). ``max_scan`` caps it (the hints use
     a small cap: their counts may then be lower bounds)."""
     steps = [s for s in STEPS_M if s < reach] + [reach]
+    if max_scan is not None and f.now is not None:
+        # A search with its own cap (the hints) reads at most that many places, at once: in
+        # the evening few are open now, and a scan counting only those read its whole box
+        # (0.3-1 s a hint at 1,000,000 venues).
+        f = replace(f, now_in_scan=False)
     max_scan = max_scan or MAX_SCAN
     k = pool_size or pool_size_for(limit)
     with_slot = q.availability.given
@@ -1113,6 +1140,8 @@ def _search(session: Session, place: Place, f: Filters, q: Question, programme,
     m = min(max_scan, int((SCAN_FACTOR if key is None else KEYED_SCAN_FACTOR) * n
                           * (SELECTIVE_SCAN if selective else 1)
                           * (SELECTIVE_SCAN if with_slot else 1)))
+    if not f.now_in_scan:
+        m = max_scan
     while True:
         raw = session.execute(sql, candidate_params(f, place, reach, n, m,
                                                      offer_rows)).all()
