@@ -577,9 +577,13 @@ def open_now_condition(week, tz) -> ColumnElement[bool]:
         return cast(extract(field_, local), Integer)
 
     converted = (part("isodow") - 1) * 1440 + part("hour") * 60 + part("minute")
-    minute = case((tz == oh.DEFAULT_TZ, bindparam("now_minute", type_=Integer)),
-                  else_=converted)
-    return or_(week.is_(None), week.contains(minute))
+    # ``week @> :now_minute`` on its own (not inside a CASE): PostgreSQL then estimates from
+    # the column's statistics how many places are open now. Behind a CASE it guessed 0.5 %,
+    # and at 10:30 with 1,000,000 venues read the whole box by bitmap and sorted it (42,000
+    # rows, 220 ms) instead of walking the index in distance order to the 144th.
+    return or_(week.is_(None),
+               and_(tz == oh.DEFAULT_TZ, week.contains(bindparam("now_minute", type_=Integer))),
+               and_(tz != oh.DEFAULT_TZ, week.contains(converted)))
 
 
 def availability_condition(f: Filters, week, tz, venue_id,
