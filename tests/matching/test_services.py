@@ -363,3 +363,24 @@ def test_offers_read_after_the_candidate_query_give_the_same_answer(db_session, 
         assert answers[0] == answers[1]
         assert any(r["offers"] for r in answers[0]["results"])
     assert late  # the first rows only had their offers in the candidate query
+
+
+@pytest.mark.parametrize("with_pass", [True, False])
+def test_open_now_reads_each_venue_in_its_own_time_zone(db_session, with_pass):
+    """"Open now" is the venue's local time: at 14:00 UTC a Martinique venue open 08:00-12:00
+    is open (10:00 there), the same hours in Paris time are not (15:00); at 10:30 UTC the
+    other way round. With a pass the scan walks ``match_place``, without one every venue."""
+    prog = cat.programme(db_session, "pass-test", "Pass Numérique Test")
+    hours = "Mo-Su 08:00-12:00"
+    local = cat.venue(db_session, -61.06, 14.61, horaires=hours, nom="Heure de Martinique",
+                      timezone="America/Martinique", services=[DEMARCHES])
+    paris = cat.venue(db_session, -61.07, 14.62, horaires=hours, nom="Heure de Paris",
+                      services=[DEMARCHES])
+    for lieu in (local, paris):
+        cat.accept(db_session, lieu, prog)
+    q = Question(where=Where(lat=14.6, lon=-61.05), programme="pass-test" if with_pass else None,
+                 services=(DEMARCHES,), availability=Availability(now=True))
+    for utc_hour, open_one in ((14, local), (10, paris)):
+        moment = dt.datetime(2026, 12, 1, utc_hour, 30, tzinfo=dt.UTC)
+        found = match(q, now=moment, limit=10, session=db_session)
+        assert [r.venue_id for r in found.results] == [open_one.id], utc_hour
