@@ -285,6 +285,11 @@ def run_http(url: str, questions, seconds: int, connections: int) -> dict | None
                 "local i = math.random(#paths)\n"
                 "request = function()\n  i = i % #paths + 1\n"
                 "  return wrk.format('GET', paths[i])\nend\n", encoding="utf-8")
+            # Warm-up, not measured: each worker's first requests compile and prepare its
+            # statements (a steady server has done it long ago).
+            subprocess.run([wrk, "-t2", f"-c{connections}", "-d3s", "-s", str(script),
+                            f"http://127.0.0.1:{port}"], capture_output=True, timeout=60,
+                           check=True)
             out = subprocess.run(
                 [wrk, "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s",
                  str(script), f"http://127.0.0.1:{port}"],
