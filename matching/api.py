@@ -95,35 +95,22 @@ def _safe_links(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def json_ready(value: Any) -> Any:
-    """The answer as ``MatchResponseSchema`` dumps it (dates and times in ISO 8601, tuples
-    as lists), without the schema: its dump took 1.5 of the 10 ms of Python a question
-    costs (bench/match.py's questions). The schema stays the contract and the
-    documentation; ``tests/matching/test_ways_out.py`` checks that both give the same JSON.
-    The JSON answer does the same in the encoder (:func:`json_response`)."""
-    if isinstance(value, dict):
-        return {k: json_ready(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_ready(v) for v in value]
-    if isinstance(value, dt.date):  # datetimes too
-        return value.isoformat()
-    return value
-
-
 def _iso_dates(value: Any) -> Any:
-    """The JSON encoder's hook for what it cannot write itself: dates and times in ISO 8601
-    (as :func:`json_ready`; Flask's own hook writes them as HTTP dates), the rest as Flask
-    does."""
+    """The JSON encoder's hook for what it cannot write itself: dates and times in ISO 8601,
+    as ``MatchResponseSchema`` dumps them (Flask's own hook writes them as HTTP dates), the
+    rest as Flask does. The answer is sent without the schema's dump, which took 1.5 of the
+    10 ms of Python a question costs; ``tests/matching/test_ways_out.py`` checks that both
+    give the same JSON."""
     if isinstance(value, dt.date):  # datetimes too
         return value.isoformat()
     return current_app.json.default(value)
 
 
 def json_response(payload: dict[str, Any]):
-    """``jsonify(json_ready(payload))`` in one pass of the C encoder: the same bytes (the
-    app's JSON settings, compact out of debug mode), without rebuilding the answer's dicts
-    and lists in Python first. Measured on bench/match.py's 300 questions: 0.30-0.33 ms an
-    answer against 0.51-0.58."""
+    """``jsonify`` of the schema's dump of ``payload``, in one pass of the C encoder: the same
+    bytes (the app's JSON settings, compact out of debug mode), without rebuilding the
+    answer's dicts and lists in Python first. Measured on bench/match.py's 300 questions:
+    0.30-0.33 ms an answer against 0.51-0.58."""
     provider = current_app.json
     layout: dict[str, Any] = {"separators": (",", ":")}
     if (provider.compact is None and current_app.debug) or provider.compact is False:
@@ -134,8 +121,8 @@ def json_response(payload: dict[str, Any]):
 
 
 def result_payload(result: MatchResult) -> dict[str, Any]:
-    """The match result as the API's JSON, links checked (:func:`json_response` or
-    :func:`json_ready` then make its dates text)."""
+    """The match result as the API's JSON, links checked (its dates made text by the
+    encoder: :func:`_iso_dates`)."""
     results = []
     for r in result.results:
         item = {k: v for k, v in r.__dict__.items() if k not in ("next_slot", "offers")}
@@ -197,7 +184,8 @@ def _answer(args: dict[str, Any]):
         request.accept_mimetypes.best == "application/geo+json")
     if wants_geojson:
         return current_app.response_class(
-            json.dumps(geojson_payload(json_ready(payload))), mimetype=geojson.MEDIA_TYPE)
+            json.dumps(geojson_payload(payload), default=_iso_dates),
+            mimetype=geojson.MEDIA_TYPE)
     return json_response(payload)  # as flask-smorest sends a dump
 
 

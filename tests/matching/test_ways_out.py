@@ -368,7 +368,7 @@ def test_forget_without_its_token_is_a_french_400(client, town):
 ])
 def test_the_answer_sent_is_what_the_response_schema_dumps(client, db_session, clock, town,
                                                            charente_pass, question):
-    """The API sends its answer without the schema's dump (matching.api.json_ready): the
+    """The API sends its answer without the schema's dump (matching.api.json_response): the
     JSON must be what MatchResponseSchema, its contract and documentation, would give —
     hostile links dropped too."""
     prog, _venues = town
