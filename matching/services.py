@@ -377,10 +377,10 @@ def _address_place(session: Session, address: str) -> Place:
 # with custom ones).
 _SETTINGS = (("jit", "off", "jit"), ("max_parallel_workers_per_gather", "0", "parallel"),
              ("plan_cache_mode", "force_custom_plan", "plans"))
-_SETTING_COLUMNS = tuple(f"set_config('{name}', '{value}', true)" for name, value, _ in _SETTINGS)
-# The same as a select list.
-_MATCH_SETTINGS = ", ".join(f"{column} AS {alias}" for column, (_, _, alias)
-                            in zip(_SETTING_COLUMNS, _SETTINGS, strict=True))
+# (column, alias), and the same as a select list.
+_SETTING_COLUMNS = tuple((f"set_config('{name}', '{value}', true)", alias)
+                         for name, value, alias in _SETTINGS)
+_MATCH_SETTINGS = ", ".join(f"{column} AS {alias}" for column, alias in _SETTING_COLUMNS)
 # The columns of a programme that make its ProgrammeRef.
 _PROGRAMME_COLUMNS = ("id", "code", "name", "valid_from", "valid_to", "allowed_services",
                       "perimeter_codes", "levels", "eligible_publics")
@@ -766,17 +766,20 @@ def _candidate_query(f: Filters) -> Select:
         .order_by(c.c.knn, c.c.lieu_id, c.c.stop_id))
 
 
-def _open_now_split(f: Filters, week, tz, *, in_scan: bool | None = None) -> tuple[list, Any]:
-    """"Open now" for a scan of places with the weekly opening ``week`` in the zone ``tz``:
-    (the scan's own filter, the ``open_ok`` column that keeps a place read). Inside the scan
-    (``f.now_in_scan``), the filter, and every place read is kept; otherwise no filter, and
-    the column says which places read are open now (or have unknown hours)."""
-    in_scan = f.now_in_scan if in_scan is None else in_scan
-    if f.now is None:
-        return [], true().label("open_ok")
-    if in_scan:
+def _open_ok(f: Filters, week, tz) -> Any:
+    """The ``open_ok`` column of a place read (weekly opening ``week`` in the zone ``tz``):
+    open now, or hours unknown; true when "now" is not asked."""
+    return (true() if f.now is None else open_now_condition(week, tz)).label("open_ok")
+
+
+def _open_now_split(f: Filters, week, tz) -> tuple[list, Any]:
+    """"Open now" for a scan: (its own filter, the ``open_ok`` column that keeps a place
+    read). Inside the scan (``f.now_in_scan``), the filter, and every place read is kept;
+    otherwise no filter, and the column says which places read are open now."""
+    if f.now is not None and f.now_in_scan:
         return [open_now_condition(week, tz)], true().label("open_ok")
-    return [], open_now_condition(week, tz).label("open_ok")
+    return [], _open_ok(f, week, tz)
+
 
 def _every_near(f: Filters, box, m) -> Any:
     """The ``near`` rows of the candidate query without a programme: the ``:m`` nearest
@@ -814,8 +817,7 @@ def _every_near(f: Filters, box, m) -> Any:
                     stop_venue.c.geom, stop_venue.c.opening_week, stop_venue.c.timezone,
                     nearest_stops.c.code_insee, nearest_stops.c.geom,
                     nearest_stops.c.opening_week,
-                    _open_now_split(f, nearest_stops.c.opening_week, stop_venue.c.timezone,
-                                    in_scan=False)[1])
+                    _open_ok(f, nearest_stops.c.opening_week, stop_venue.c.timezone))
              .select_from(nearest_stops.join(stop_venue, true())))
     return union_all(venues, stops).cte("near").prefix_with("MATERIALIZED")
 
@@ -1141,11 +1143,10 @@ def _search(session: Session, place: Place, f: Filters, q: Question, programme,
     # the programme (and may answer the topic, when one is asked).
     key = scan_key(f)
     selective = f.services or (f.topics and (key is None or not key[1]))
-    m = min(max_scan, int((SCAN_FACTOR if key is None else KEYED_SCAN_FACTOR) * n
+    m = max_scan if not f.now_in_scan else \
+        min(max_scan, int((SCAN_FACTOR if key is None else KEYED_SCAN_FACTOR) * n
                           * (SELECTIVE_SCAN if selective else 1)
                           * (SELECTIVE_SCAN if with_slot else 1)))
-    if not f.now_in_scan:
-        m = max_scan
     while True:
         raw = session.execute(sql, candidate_params(f, place, reach, n, m,
                                                      offer_rows)).all()
@@ -1587,11 +1588,17 @@ def _covering(session: Session, place: Place) -> tuple[str | None, str | None, l
     """The commune of the place (its own, else the commune of its point) and the
     programmes whose perimeter covers it, whatever their dates: one round trip
     (:func:`_perimeter_query`)."""
+    rows = session.execute(_perimeter_query(place.commune_code is not None),
+                           _perimeter_params(place)).all()
+    return rows[0].commune_code, rows[0].commune_name, [r for r in rows if r.id is not None]
+
+
+def _perimeter_params(place: Place) -> dict[str, Any]:
+    """The values of :func:`_perimeter_query` for ``place``."""
     params: dict[str, Any] = {"lon": place.lon, "lat": place.lat}
     if place.commune_code is not None:
         params["code"] = place.commune_code
-    rows = session.execute(_perimeter_query(place.commune_code is not None), params).all()
-    return rows[0].commune_code, rows[0].commune_name, [r for r in rows if r.id is not None]
+    return params
 
 
 def passes_here(session: Session, place: Place, on_date: date) -> PassesHere:
@@ -1610,7 +1617,13 @@ def perimeter_at(session: Session, place: Place, programme: ProgrammeRef,
                  on_date: date) -> PerimeterCheck:
     """Whether ``programme``'s perimeter covers the place (its commune, else the commune of
     its point, else the point), and the programmes valid there on ``on_date``."""
-    code, name, covering = _covering(session, place)
+    return _perimeter_check(programme, *_covering(session, place), on_date)
+
+
+def _perimeter_check(programme: ProgrammeRef, code: str | None, name: str | None,
+                     covering: list, on_date: date) -> PerimeterCheck:
+    """The check of ``programme`` at a place of commune ``code`` (``name``) where the
+    programmes ``covering`` have it in their perimeter (rows of :func:`_perimeter_query`)."""
     return PerimeterCheck(
         valid_here=any(p.id == programme.id for p in covering),
         commune_code=code, commune_name=name, valid_programmes=_valid_on(covering, on_date))
@@ -1645,8 +1658,7 @@ def _programme_here_query(by_code: bool) -> Select:
     ``:pcode`` (columns ``asked_*``) and :func:`_perimeter_query` for the place, on each of
     its rows; no row when there is no such programme."""
     p = _PROGRAMME.alias("asked")
-    asked = select(*(literal_column(column).label(alias) for column, (_, _, alias)
-                     in zip(_SETTING_COLUMNS, _SETTINGS, strict=True)),
+    asked = select(*(literal_column(column).label(alias) for column, alias in _SETTING_COLUMNS),
                    *(p.c[name].label(f"asked_{name}") for name in _PROGRAMME_COLUMNS)) \
         .where(p.c.code == bindparam("pcode", type_=String)).cte("asked")
     perimeter = _perimeter_query(by_code)
@@ -1658,20 +1670,15 @@ def _programme_at(session: Session, code: str, place: Place,
                   on_date: date) -> tuple[ProgrammeRef, PerimeterCheck]:
     """The match's transaction settings, :func:`load_programme` and :func:`perimeter_at`, in
     one round trip."""
-    params: dict[str, Any] = {"pcode": code, "lon": place.lon, "lat": place.lat}
-    if place.commune_code is not None:
-        params["code"] = place.commune_code
     rows = session.execute(_programme_here_query(place.commune_code is not None),
-                           params).all()
+                           {"pcode": code, **_perimeter_params(place)}).all()
     if not rows:
         raise _unknown_programme(code)
     first = rows[0]._mapping
     programme = _programme_ref({name: first[f"asked_{name}"] for name in _PROGRAMME_COLUMNS})
-    covering = [r for r in rows if r.id is not None]
-    return programme, PerimeterCheck(
-        valid_here=any(p.id == programme.id for p in covering),
-        commune_code=first["commune_code"], commune_name=first["commune_name"],
-        valid_programmes=_valid_on(covering, on_date))
+    return programme, _perimeter_check(programme, first["commune_code"],
+                                       first["commune_name"],
+                                       [r for r in rows if r.id is not None], on_date)
 
 
 __all__ = ["ASSUMPTIONS", "OFFER_FORMATS", "Filters", "MatchResult", "OfferMatch",
