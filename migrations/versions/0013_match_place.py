@@ -131,17 +131,16 @@ END $$"""
 # transition tables (one refresh per statement, not per row: an import writes 10⁵ rows).
 ON_WRITE = {
     # A new venue has no acceptance yet: only updates matter.
-    'lieu': ("id", "(n.geom, n.status, n.topics, n.services, n.opening_week, n.timezone)",
-             "(o.geom, o.status, o.topics, o.services, o.opening_week, o.timezone)"),
-    'lieu_stop': ("lieu_id", "(n.lieu_id, n.geom, n.opening_week)",
-                  "(o.lieu_id, o.geom, o.opening_week)"),
-    'acceptation': ("lieu_id", "(n.lieu_id, n.programme_id)", "(o.lieu_id, o.programme_id)"),
-    'offre': ("lieu_id", "(n.lieu_id, n.active, n.topics)", "(o.lieu_id, o.active, o.topics)"),
+    'lieu': ("id", ("geom", "status", "topics", "services", "opening_week", "timezone")),
+    'lieu_stop': ("lieu_id", ("lieu_id", "geom", "opening_week")),
+    'acceptation': ("lieu_id", ("lieu_id", "programme_id")),
+    'offre': ("lieu_id", ("lieu_id", "active", "topics")),
 }
 
 
 def _function(table: str) -> str:
-    key, new, old = ON_WRITE[table]
+    key, columns = ON_WRITE[table]
+    new, old = (f"({', '.join(f'{alias}.{c}' for c in columns)})" for alias in ("n", "o"))
     return f"""
 CREATE FUNCTION match_place_on_{table}() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
