@@ -13,14 +13,10 @@ from sqlalchemy import select, text
 
 from directory import rules
 from directory.models import Acceptance, MatchPlace, Offer, Programme, TopicService, Venue
-from directory.vocabulary import TOPICS
+from directory.vocabulary import TOPIC_BY_CODE, TOPICS
 from tests import conftest as cat
 
 DEMARCHES = "Réaliser des démarches administratives avec un accompagnement"
-
-
-def _service_of(code: str) -> str:
-    return next(t.service for t in TOPICS if t.code == code)
 
 
 SANTE = "numerique--accompagner-les-demarches-de-sante"
@@ -71,7 +67,7 @@ def test_every_write_of_the_catalogue_keeps_it_true(db_session):
     other = cat.programme(db_session, code="autre-pass", name="Autre pass")
     v = cat.venue(db_session, 2.35, 48.85, nom="Avec offres", services=[DEMARCHES])
     declared = cat.venue(db_session, 2.36, 48.85, nom="Sans offre",
-                         services=[_service_of(COURRIELS)], topics=[SANTE])
+                         services=[TOPIC_BY_CODE[COURRIELS].service], topics=[SANTE])
     assert check(db_session) == set()  # no acceptance yet
 
     cat.accept(db_session, v, prog)
