@@ -1141,10 +1141,10 @@ def _search(session: Session, place: Place, f: Filters, q: Question, programme,
     # Each selective constraint lowers the share of scanned rows that pass: scan more at
     # once rather than in a second round trip. The places of ``match_place`` already accept
     # the programme (and may answer the topic, when one is asked).
-    key = scan_key(f)
-    selective = f.services or (f.topics and (key is None or not key[1]))
+    walked = scan_key(f)
+    selective = f.services or (f.topics and (walked is None or not walked[1]))
     m = max_scan if not f.now_in_scan else \
-        min(max_scan, int((SCAN_FACTOR if key is None else KEYED_SCAN_FACTOR) * n
+        min(max_scan, int((SCAN_FACTOR if walked is None else KEYED_SCAN_FACTOR) * n
                           * (SELECTIVE_SCAN if selective else 1)
                           * (SELECTIVE_SCAN if with_slot else 1)))
     while True:
@@ -1153,7 +1153,7 @@ def _search(session: Session, place: Place, f: Filters, q: Question, programme,
         scanned_deg = raw[0].scan_bound
         if raw[0].near_rows == 0:
             return _Search([], [0] * len(steps), reach, steps, 0, reach_empty=True,
-                           scanned=scan_key(f))
+                           scanned=walked)
         bound = math.inf if scanned_deg is None else scanned_deg
         raw = [r for r in raw if r.lieu_id is not None]
         output_full = len(raw) == n
