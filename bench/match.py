@@ -16,7 +16,10 @@ learn, answered by an offer on it), an availability (days, days and hours, now, 
 Each venue has one offer per service it declares, on one topic of that service; with
 ``--offerless P``, P % of the venues list no offer and declare those topics instead
 (``lieu.topics``, as a v0.1 file gives them: answered as « annonce … »).
-Server-side times are measured in-process around ``match``.
+Server-side times are measured in-process around ``match``. The HTTP run asks the same
+questions at the same moment (``NOW``): gunicorn serves ``bench/wsgi_frozen.py``, the
+application on a frozen clock (``--real-clock``: at the real time, when, at night, the
+"now" questions find nothing open and compute their hints).
 """
 
 from __future__ import annotations
@@ -255,8 +258,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def run_http(url: str, questions, seconds: int, connections: int) -> dict | None:
-    """Throughput of GET /api/v1/match under gunicorn -w 2, wrk on 127.0.0.1."""
+def run_http(url: str, questions, seconds: int, connections: int,
+             now: dt.datetime | None = NOW) -> dict | None:
+    """Throughput of GET /api/v1/match under gunicorn -w 2, wrk on 127.0.0.1, the server's
+    clock frozen at ``now`` (``bench/wsgi_frozen.py``: the mix timed in process), or the real
+    clock when ``now`` is None."""
     gunicorn = Path(sys.executable).parent / "gunicorn"
     wrk = shutil.which("wrk")
     if not gunicorn.exists() or not wrk:
@@ -266,9 +272,12 @@ def run_http(url: str, questions, seconds: int, connections: int) -> dict | None
     # A load test from one address: the per-client rate limit would cut it short.
     env = dict(os.environ, DATABASE_URL=url, PASSERELLE_LOG_LEVEL="WARNING",
                PASSERELLE_RATE_LIMITS_ENABLED="0")
+    if now is not None:
+        env["PASSERELLE_BENCH_NOW"] = now.isoformat()
     server = subprocess.Popen(
         [str(gunicorn), "-w", "2", "-b", f"127.0.0.1:{port}", "--log-level", "warning",
-         "wsgi:app"], cwd=ROOT, env=env, start_new_session=True,
+         "bench.wsgi_frozen:app" if now is not None else "wsgi:app"], cwd=ROOT, env=env,
+        start_new_session=True,
         stdout=subprocess.DEVNULL)  # gunicorn.conf.py's access log, one line a request
     with tempfile.TemporaryDirectory() as tmp:
         try:
@@ -369,6 +378,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=20, help="durée de wrk (20 s, max 30)")
     parser.add_argument("--connections", type=int, default=8, help="connexions wrk (8)")
     parser.add_argument("--keep", action="store_true", help="garder la base du banc d'essai")
+    parser.add_argument("--real-clock", action="store_true",
+                        help="débit HTTP à l'horloge réelle (par défaut, le serveur répond à "
+                             "l'heure des questions en processus : même mélange)")
     parser.add_argument("--offerless", type=int, default=0,
                         help="part des lieux sans offre, en %% (0) : ils annoncent leurs "
                              "thématiques")
@@ -438,10 +450,14 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  cible p95 en processus ≤ {TARGET_P95_MS} ms : {p95:.2f} ms, "
                       f"{verdict(p95 <= TARGET_P95_MS)}")
             if not args.no_http:
-                http = run_http(url, questions, args.seconds, args.connections)
+                http = run_http(url, questions, args.seconds, args.connections,
+                                None if args.real_clock else NOW)
                 if http:
+                    clock = "horloge réelle" if args.real_clock else \
+                        f"horloge du serveur à {NOW:%d/%m/%Y %H:%M}"
                     print(f"  débit GET /api/v1/match (gunicorn -w 2, wrk -t2 "
-                          f"-c{http['connections']}, {http['seconds']} s, 127.0.0.1) : "
+                          f"-c{http['connections']}, {http['seconds']} s, 127.0.0.1, "
+                          f"{clock}) : "
                           f"{http['rps']:.0f} req/s, {http['requests']} requêtes, "
                           f"latence p50 {http['p50']} p99 {http['p99']}, "
                           f"{http['non_2xx']} réponses non 2xx, erreurs socket : "
