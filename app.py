@@ -82,17 +82,24 @@ def _register_commands(app: Flask) -> None:
         """Prépare la base : serveur local, base, extensions, migrations."""
         from flask_migrate import upgrade
 
+        from core.cli import CommandError
         from core.database import ensure_database
 
         try:
             done = ensure_database(app.config["DATABASE_URL"],
                                    local=app.config["PASSERELLE_LOCAL_DB"])
         except RuntimeError as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise CommandError(str(exc)) from exc
         for line in done:
             click.echo(line)
         upgrade()
         click.echo("Base à jour (migrations appliquées).")
+
+    # Last: every command registered above and by the packages (a database that cannot
+    # answer gives a French error naming the server, not a traceback).
+    from core.cli import guard_database
+
+    guard_database(app.cli)
 
 
 @click.group(cls=FlaskGroup, create_app=create_app)

@@ -9,6 +9,7 @@ from flask import current_app, url_for
 from flask.cli import AppGroup
 
 from core import clock
+from core.cli import CommandError
 from core.errors import PasserelleError
 from core.mail import send_template
 from extensions import db
@@ -19,9 +20,9 @@ from .journal import CLI
 accounts_cli = AppGroup("accounts", help="Comptes, rôles, jetons d'API et rappels.")
 
 
-def _fail(exc: PasserelleError) -> click.ClickException:
+def _fail(exc: PasserelleError) -> CommandError:
     details = " ; ".join(m for ms in exc.errors.values() for m in ms) if exc.errors else ""
-    return click.ClickException(details or exc.message)
+    return CommandError(details or exc.message)
 
 
 @accounts_cli.command("invite")
@@ -60,7 +61,7 @@ def token_cli():
 def token_create(name, source, structure):
     """Crée un jeton ; il n'est affiché qu'une fois (seule son empreinte est gardée)."""
     if bool(source) == bool(structure):
-        raise click.ClickException("Donnez --source ou --structure (l'un des deux).")
+        raise CommandError("Donnez --source ou --structure (l'un des deux).")
     kind, scope = ("source", source) if source else ("structure", structure)
     try:
         token, secret = services.create_api_token(db.session, name, kind, scope,

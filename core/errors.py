@@ -139,6 +139,10 @@ DATABASE_DOWN_MESSAGE = ("La base de données est momentanément injoignable ; r
                          "quelques instants.")
 STATEMENT_TIMEOUT_MESSAGE = ("La demande a dépassé le temps de calcul permis ; réduisez-la "
                              "(territoire, rayon, nombre de résultats) ou réessayez plus tard.")
+# Two transactions waiting for each other (deadlock) or a serialization failure: PostgreSQL
+# cancelled this one, whose writes are undone; the same request succeeds when repeated.
+CONFLICT_MESSAGE = ("Une autre opération modifiait les mêmes données au même moment ; rien "
+                    "n'a été enregistré, réessayez.")
 
 
 class DatabaseOutage:
@@ -171,7 +175,8 @@ outage = DatabaseOutage()
 
 def database_failure(exc: BaseException) -> str | None:
     """The French message when ``exc`` means the database cannot answer now: unreachable,
-    restarting, out of connections (an outage), or a statement over its timeout."""
+    restarting, out of connections (an outage), a statement over its timeout, or a conflict
+    with another transaction (not an outage: the server is there)."""
     import psycopg
     from sqlalchemy import exc as sa_exc
 
@@ -180,6 +185,10 @@ def database_failure(exc: BaseException) -> str | None:
     original = exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc
     if isinstance(original, psycopg.errors.QueryCanceled):
         return STATEMENT_TIMEOUT_MESSAGE
+    # SQLSTATE class 40, "transaction rollback": deadlock (40P01), serialization failure
+    # (40001)… psycopg gives each its own class, not a common parent.
+    if isinstance(original, psycopg.Error) and (original.sqlstate or "").startswith("40"):
+        return CONFLICT_MESSAGE
     if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
         return DATABASE_DOWN_MESSAGE
     if isinstance(original, psycopg.OperationalError | psycopg.InterfaceError):
@@ -249,8 +258,13 @@ def init_app(app: Flask) -> None:
         from extensions import db
 
         failure = database_failure(exc)
+        headers = None
         if failure == DATABASE_DOWN_MESSAGE:
             outage.down(exc)
+        elif failure == CONFLICT_MESSAGE:
+            log.warning("transaction annulée par la base (%s) : réponse 503, à réessayer",
+                        type(getattr(exc, "orig", exc)).__name__)
+            headers = {"Retry-After": "1"}
         elif failure is not None:
             log.warning("requête annulée : temps de calcul dépassé (statement_timeout)")
         else:
@@ -261,7 +275,7 @@ def init_app(app: Flask) -> None:
             if failure is None:
                 log.exception("échec du rollback après une erreur")
         if failure is not None:
-            return _answer(503, failure)
+            return _answer(503, failure, headers=headers)
         return _answer(500, STATUS_MESSAGES[500])
 
 

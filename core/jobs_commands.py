@@ -6,6 +6,8 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from core.cli import CommandError
+
 jobs_cli = AppGroup("jobs", help="Tâches de fond (file RQ sur Redis).")
 
 
@@ -23,7 +25,7 @@ def worker_command(burst: bool, name: str | None) -> None:
     try:
         requeued = [job for q in jobs.queues(app) for job in jobs.requeue_abandoned(q)]
     except redis.RedisError as exc:
-        raise click.ClickException(
+        raise CommandError(
             f"Redis injoignable ({app.config['PASSERELLE_REDIS_URL']}) : "
             "lancez redis-server ou réglez PASSERELLE_REDIS_URL.") from exc
     if requeued:
@@ -47,7 +49,7 @@ def list_command(limit: int) -> None:
         rows = jobs.list_jobs(app, limit)
         health = jobs.health(app)
     except redis.RedisError as exc:
-        raise click.ClickException("Redis injoignable : la file des tâches est "
+        raise CommandError("Redis injoignable : la file des tâches est "
                                    "indisponible.") from exc
     worker = health["worker"]
     click.echo(f"Processus de fond actifs : {worker.get('count', 0)}.")

@@ -11,6 +11,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from core import clock
+from core.cli import CommandError
 from core.errors import PasserelleError
 
 from .accessibility import DEFAULT_METHOD, METHODS
@@ -28,9 +29,9 @@ def summarise(values: Iterable[str], limit: int = 8) -> str:
     return shown + (f"… (+{len(items) - limit})" if len(items) > limit else "")
 
 
-def _fail(exc: Exception) -> click.ClickException:
+def _fail(exc: Exception) -> CommandError:
     message = exc.message if isinstance(exc, PasserelleError) else str(exc)
-    return click.ClickException(message)
+    return CommandError(message)
 
 
 def _selection_options(function):
@@ -201,7 +202,7 @@ def fragility_import_command(file: Path, column: str, decoupage_dir: Path | None
 
     directory = decoupage_dir or Path(current_app.root_path) / fragility.DECOUPAGE_COMMUNES.parent
     if not file.is_file():
-        raise click.ClickException(f"{file} : fichier introuvable.")
+        raise CommandError(f"{file} : fichier introuvable.")
     try:
         current, parent = fragility.current_codes(directory / "communes.json")
         report = fragility.read_fragility(file, column, current, parent)
@@ -209,7 +210,7 @@ def fragility_import_command(file: Path, column: str, decoupage_dir: Path | None
         db.session.commit()
     except fragility.FragilityFileError as exc:
         db.session.rollback()
-        raise click.ClickException(str(exc)) from exc
+        raise CommandError(str(exc)) from exc
     kinds = ", ".join(f"{label} : {n(count)}" for label, count in sorted(report.by_kind.items()))
     click.echo(f"Indice de fragilité : {n(report.rows)} lignes lues dans {file} "
                f"(colonne « {column} ») ; rattachées : {kinds or 'aucune'}.")

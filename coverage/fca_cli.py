@@ -34,6 +34,8 @@ from typing import IO
 import click
 import numpy as np
 
+from core.cli import CommandError
+
 from . import accessibility
 
 RESULT_COLUMNS = ("demand_id", "2sfca", "e2sfca_step", "e2sfca_gauss", "3sfca",
@@ -44,11 +46,8 @@ _DELIMITERS = (",", ";", "\t")
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
-class InputError(click.ClickException):
+class InputError(CommandError):
     """Bad input: a French message on stderr and exit status 1."""
-
-    def show(self, file: IO | None = None) -> None:
-        click.echo(f"Erreur : {self.format_message()}", err=True)
 
 
 class _UnusualRow(Exception):

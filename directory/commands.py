@@ -17,6 +17,7 @@ import click
 from flask.cli import AppGroup
 
 from core import clock
+from core.cli import CommandError
 from core.errors import PasserelleError
 from core.text import euros_fr
 
@@ -26,13 +27,6 @@ offers_cli = AppGroup("offers", help="Offres de formation et séances des lieux.
 demo_cli = AppGroup("demo", help="Données de démonstration (source « demo »).")
 directory_cli.add_command(programme_cli)
 directory_cli.add_command(offers_cli)
-
-
-class CommandError(click.ClickException):
-    """A French message on stderr and exit status 1, without click's English prefix."""
-
-    def show(self, file=None) -> None:
-        click.echo(f"Erreur : {self.format_message()}", err=True, file=file)
 
 
 def parse_date(value: str | None, what: str) -> dt.date | None:

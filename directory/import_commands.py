@@ -10,6 +10,7 @@ from flask import current_app
 from sqlalchemy.exc import SQLAlchemyError
 
 from core import clock
+from core.cli import database_error
 from core.text import number_fr as _n
 from directory.commands import CommandError, directory_cli
 from directory.importer.report import CANDIDATE, CONFLICT, WARNING, format_problem
@@ -96,6 +97,10 @@ def import_command(location, source, fmt, programme, dry_run, report_path, compl
     except ImportFailed as exc:
         raise CommandError(str(exc)) from exc
     except SQLAlchemyError as exc:  # e.g. statement timeout, server gone: rolled back
+        error = database_error(exc, db.engine.url.render_as_string(hide_password=True))
+        if error is not None:
+            raise CommandError(f"import interrompu, rien n'a été écrit : {error.message}") \
+                from exc
         reason = type(getattr(exc, "orig", exc)).__name__
         raise CommandError(f"la base a interrompu l'import ({reason}) : rien n'a été "
                            "écrit.") from exc

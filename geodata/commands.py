@@ -8,6 +8,8 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from core.cli import CommandError
+
 geodata_cli = AppGroup("geodata", help="Territoires de France : chargement et consultation.")
 
 
@@ -68,7 +70,7 @@ def load_command(departements: str | None, decoupage_dir: Path | None,
                           progress=progress)
             bar.update(1, "terminé")
     except SourceError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise CommandError(str(exc)) from exc
     for line in report.lines():
         click.echo(line)
 

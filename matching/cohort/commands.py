@@ -21,6 +21,7 @@ from flask.cli import AppGroup
 from marshmallow import ValidationError
 
 from core import clock
+from core.cli import CommandError
 from core.errors import InvalidInput, PasserelleError
 from core.text import number_fr
 from extensions import db
@@ -34,13 +35,6 @@ DECIMAL_FIELDS = ("lat", "lon")
 CSV_COLUMNS = ("id", "statut", "venue_id", "nom", "adresse", "code_postal", "commune",
                "arret", "seance_id", "seance_debut", "seance_fin", "offre", "distance_m",
                "rang_candidat", "note", "motif_code", "motif")
-
-
-class CommandError(click.ClickException):
-    """A French message on stderr and exit status 1, without click's English prefix."""
-
-    def show(self, file=None) -> None:
-        click.echo(f"Erreur : {self.format_message()}", err=True, file=file)
 
 
 # --- reading ------------------------------------------------------------------------------
