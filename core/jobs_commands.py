@@ -50,7 +50,7 @@ def list_command(limit: int) -> None:
         health = jobs.health(app)
     except redis.RedisError as exc:
         raise CommandError("Redis injoignable : la file des tâches est "
-                                   "indisponible.") from exc
+                           "indisponible.") from exc
     worker = health["worker"]
     click.echo(f"Processus de fond actifs : {worker.get('count', 0)}.")
     if not rows:
