@@ -17,6 +17,10 @@ def create_app(config: Mapping[str, Any] | None = None, *,
                clock: Clock | None = None) -> Flask:
     """Build the application; ``config`` overrides settings read from the environment,
     ``clock`` replaces the real clock (tests freeze it)."""
+    from core.cli import speak_french
+
+    # First: click's messages are built when the commands are declared (a path's kind).
+    speak_french()
     from core import clock as clocks
     from core import (
         errors,
