@@ -8,6 +8,7 @@ import contextlib
 import logging
 import socket
 import threading
+import time
 
 import psycopg
 import pytest
@@ -54,8 +55,8 @@ def test_a_command_without_its_database_says_so_in_french(unreachable_app, comma
 def _deadlock(app) -> Exception:
     """The error PostgreSQL gives the transaction it cancels when two wait for each other
     (advisory locks taken in opposite orders), raised through SQLAlchemy as in a request.
-    This side checks for deadlocks first (after 50 ms of waiting, the other after 1 s): it
-    is the one cancelled."""
+    This side waits last and checks for deadlocks first (after 50 ms of waiting, the other
+    after 1 s): it is the one cancelled."""
     from extensions import db
 
     other = psycopg.connect(**conninfo(app.config["DATABASE_URL"]))
@@ -75,8 +76,16 @@ def _deadlock(app) -> Exception:
             waiter = threading.Thread(target=wait_for_first)
             waiter.start()
             waiting.wait(5)
+            # Until the other side waits for the first lock: this side's only deadlock check
+            # (50 ms after it starts waiting) then finds the cycle.
+            for _ in range(500):
+                if conn.execute(text("SELECT wait_event_type = 'Lock' FROM pg_stat_activity "
+                                     "WHERE pid = :pid"), {"pid": other.info.backend_pid}
+                                ).scalar():
+                    break
+                time.sleep(0.01)
             try:
-                conn.execute(text("SELECT pg_sleep(0.2); SELECT pg_advisory_xact_lock(912002)"))
+                conn.execute(text("SELECT pg_advisory_xact_lock(912002)"))
             except Exception as exc:  # noqa: BLE001 - the error under test
                 caught = exc
             conn.rollback()
