@@ -1588,8 +1588,13 @@ def _covering(session: Session, place: Place) -> tuple[str | None, str | None, l
     """The commune of the place (its own, else the commune of its point) and the
     programmes whose perimeter covers it, whatever their dates: one round trip
     (:func:`_perimeter_query`)."""
-    rows = session.execute(_perimeter_query(place.commune_code is not None),
-                           _perimeter_params(place)).all()
+    return _covering_rows(session.execute(_perimeter_query(place.commune_code is not None),
+                                          _perimeter_params(place)).all())
+
+
+def _covering_rows(rows: list) -> tuple[str | None, str | None, list]:
+    """(commune code, commune name, covering programmes) of the rows of
+    :func:`_perimeter_query` (a row without a programme when none covers the place)."""
     return rows[0].commune_code, rows[0].commune_name, [r for r in rows if r.id is not None]
 
 
@@ -1676,9 +1681,7 @@ def _programme_at(session: Session, code: str, place: Place,
         raise _unknown_programme(code)
     first = rows[0]._mapping
     programme = _programme_ref({name: first[f"asked_{name}"] for name in _PROGRAMME_COLUMNS})
-    return programme, _perimeter_check(programme, first["commune_code"],
-                                       first["commune_name"],
-                                       [r for r in rows if r.id is not None], on_date)
+    return programme, _perimeter_check(programme, *_covering_rows(rows), on_date)
 
 
 __all__ = ["ASSUMPTIONS", "OFFER_FORMATS", "Filters", "MatchResult", "OfferMatch",
