@@ -379,12 +379,11 @@ QUESTION = QuestionSchema()
 def parse_question(data: Mapping[str, Any]) -> Question:
     """Validate API fields (a dict, or a MultiDict from a query string or a form) into a
     Question; ``InvalidInput`` with French messages per field otherwise."""
-    schema = QUESTION
     if hasattr(data, "getlist"):  # a query string / form: lists from repeated keys
-        data = {key: (data.getlist(key) if isinstance(schema.fields.get(key), ListOrCsv)
+        data = {key: (data.getlist(key) if isinstance(QUESTION.fields.get(key), ListOrCsv)
                       else data.get(key)) for key in data}
     try:
-        loaded = schema.load(dict(data))
+        loaded = QUESTION.load(dict(data))
     except ValidationError as exc:
         raise InvalidInput(errors=exc.normalized_messages()) from None
     loaded.pop("limit", None)
