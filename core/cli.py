@@ -20,7 +20,11 @@ class CommandError(click.ClickException):
 def database_error(exc: BaseException, url: str) -> CommandError | None:
     """The command's error when ``exc`` means the database could not answer
     (``core.errors.database_failure``), naming the server of ``url``; None otherwise."""
-    from core.errors import CONFLICT_MESSAGE, DATABASE_DOWN_MESSAGE, database_failure
+    from core.errors import (
+        CONFLICT_MESSAGE,
+        STATEMENT_TIMEOUT_MESSAGE,
+        database_failure,
+    )
 
     failure = database_failure(exc)
     if failure is None:
@@ -28,10 +32,11 @@ def database_error(exc: BaseException, url: str) -> CommandError | None:
     if failure == CONFLICT_MESSAGE:
         return CommandError("une autre opération modifiait les mêmes données au même moment : "
                             "la base a annulé la transaction en cours ; relancez la commande.")
-    if failure != DATABASE_DOWN_MESSAGE:
+    if failure == STATEMENT_TIMEOUT_MESSAGE:
         return CommandError("la base a arrêté une requête trop longue (statement_timeout, "
                             "réglé par PASSERELLE_STATEMENT_TIMEOUT_MS) : la transaction en "
                             "cours est annulée.")
+    # The server itself cannot be reached (core.errors.DATABASE_DOWN_MESSAGE).
     parsed = make_url(url)
     server = f"{parsed.host or 'socket local'}:{parsed.port or 5432}, base {parsed.database}"
     return CommandError(f"base de données injoignable ({server}) : vérifiez que PostgreSQL "
